@@ -1,0 +1,67 @@
+// The consent proof of PROTOCOL.md section 9: what a brand hands an auditor. This module parses
+// the proof JSON strictly and verifies it offline against a genesis: commit -> header ->
+// state_root -> state proof -> tx inclusion -> status. Pure; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "crypto/status.h"
+#include "ledger/block.h"
+#include "ledger/smt.h"
+#include "ledger/state.h"
+#include "ledger/tx.h"
+
+namespace consent {
+
+inline constexpr size_t kMaxProofJsonBytes = 256 * 1024;
+
+enum class ProofStatus { kGranted, kRevoked, kExpired, kNone };
+const char* ProofStatusName(ProofStatus s);  // "granted", "revoked", "expired", "none"
+Result<ProofStatus> ParseProofStatus(std::string_view s);
+
+struct ConsentProof {
+  uint32_t version = 1;
+  std::string chain_id;
+  PublicKey subject{};
+  PublicKey controller{};
+  std::string purpose;
+  ProofStatus status = ProofStatus::kNone;
+  Header header;  // from header.encoding; height/time_ms/block_hash must agree with it
+  Commit commit;
+  std::optional<StateValue> value;  // state.value
+  smt::Proof state;                 // state.siblings, state.leaf
+  // tx: absent iff status is none
+  struct TxPart {
+    Bytes encoding;
+    uint64_t log_index = 0;
+    std::vector<Hash32> inclusion;
+    bool operator==(const TxPart&) const = default;
+  };
+  std::optional<TxPart> tx;
+  bool operator==(const ConsentProof&) const = default;
+};
+
+// Strict parse of the section 9 JSON (unknown, missing and mistyped fields are errors; hex is
+// checked; header.height/time_ms/block_hash must match header.encoding).
+Result<ConsentProof> ParseConsentProof(std::string_view json_text);
+std::string ConsentProofToJson(const ConsentProof& proof);
+
+struct ProofVerdict {
+  ProofStatus status = ProofStatus::kNone;
+  uint64_t height = 0;
+};
+
+// Verifies everything the proof claims against the genesis alone:
+//  chain id; commit (quorum of genesis validators over the header's block_hash); header's
+//  validators_hash; the state proof against header.state_root for
+//  StateKey(subject, controller, purpose) (membership iff value present); the tx decodes, is the
+//  one the state value names (tx_id), is signed by the subject for this chain, touches this
+//  (subject, controller, purpose), and is included at log_index under header.log_root/log_size;
+//  the claimed status equals the status computed at `at_ms` (default: the header's time_ms):
+//  granted and expires_at_ms != 0 and expires_at_ms <= at_ms -> expired.
+// Returns the verdict, or a Status whose message is the precise reason the proof is invalid.
+Result<ProofVerdict> VerifyConsentProof(const ConsentProof& proof, const Genesis& genesis,
+                                        std::optional<uint64_t> at_ms = std::nullopt);
+
+}  // namespace consent

@@ -1,0 +1,123 @@
+// Consent state (PROTOCOL.md sections 2 and 3): state keys and values, the state rules as a pure
+// function of (state, block time, tx), and the state transition. No I/O: the state is read
+// through the StateView interface that each backing store (in-memory for tests and the
+// reference, RocksDB for the node) implements. Thread-safety: as the StateView given.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "crypto/status.h"
+#include "ledger/tx.h"
+
+namespace consent {
+
+enum class ConsentStatus : uint8_t { kGranted = 1, kRevoked = 2 };
+
+// state_value = u8 status || hash tx_id || u64 issued_at_ms || u64 expires_at_ms || hash policy
+struct StateValue {
+  ConsentStatus status = ConsentStatus::kGranted;
+  Hash32 tx_id{};
+  uint64_t issued_at_ms = 0;
+  uint64_t expires_at_ms = 0;
+  Hash32 policy_hash{};
+  bool operator==(const StateValue&) const = default;
+
+  Bytes Encode() const;
+  static Result<StateValue> Decode(ByteView bytes);  // exactly 81 bytes, status 1 or 2
+};
+inline constexpr size_t kStateValueBytes = 1 + 32 + 8 + 8 + 32;
+
+// H(tag("consent-ledger/state/v1") || subject || controller || str purpose)
+Hash32 StateKey(const PublicKey& subject, const PublicKey& controller, std::string_view purpose);
+
+struct ControllerEntry {
+  std::string name;
+  std::string contact_uri;
+  uint64_t issued_at_ms = 0;
+  Hash32 tx_id{};
+  bool operator==(const ControllerEntry&) const = default;
+};
+
+// Read access to the state a transaction is checked against.
+class StateView {
+ public:
+  virtual ~StateView() = default;
+  virtual std::optional<StateValue> GetConsent(const Hash32& state_key) const = 0;
+  // The purposes that (subject, controller) has a state entry for, sorted ascending.
+  virtual std::vector<std::string> PurposesOf(const PublicKey& subject,
+                                              const PublicKey& controller) const = 0;
+  virtual bool TxCommitted(const Hash32& tx_id) const = 0;
+  virtual std::optional<ControllerEntry> GetController(const PublicKey& controller) const = 0;
+};
+
+// One state change a transaction makes: the entries it sets and the directory entry.
+struct ConsentWrite {
+  PublicKey subject{};
+  PublicKey controller{};
+  std::string purpose;
+  Hash32 state_key{};
+  StateValue value;
+  bool operator==(const ConsentWrite&) const = default;
+};
+struct StateChanges {
+  std::vector<ConsentWrite> consents;  // in purpose order
+  std::optional<std::pair<PublicKey, ControllerEntry>> controller;
+};
+
+// Why a well-formed transaction is invalid against a state (section 2 state rules).
+enum class TxRejectReason {
+  kNone = 0,
+  kReplay,             // tx_id committed before
+  kTooOld,             // issued_at_ms < block time - 7 days
+  kFromTheFuture,      // issued_at_ms > block time + 5 minutes
+  kStale,              // not newer than a touched purpose's current state
+  kStaleRegistration,  // not newer than the controller's current registration
+};
+const char* TxRejectReasonName(TxRejectReason r);
+
+inline constexpr uint64_t kMaxTxAgeMs = 7ull * 24 * 60 * 60 * 1000;
+inline constexpr uint64_t kMaxTxFutureMs = 5ull * 60 * 1000;
+
+struct TxCheck {
+  TxRejectReason reason = TxRejectReason::kNone;
+  std::string message;  // empty when valid
+  bool ok() const { return reason == TxRejectReason::kNone; }
+};
+
+// The state rules, checked against `state` for a block at `block_time_ms`. Pure.
+// Does not check syntax or the signature (DecodeSignedTx and VerifyTxSignature do).
+TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const SignedTx& tx);
+
+// The changes a valid transaction makes. REQUIRES: CheckStateRules(...).ok().
+StateChanges ComputeChanges(const StateView& state, const SignedTx& tx);
+
+// An in-memory StateView that can also apply changes: the reference state for tests, vector
+// generation and block simulation. Thread-compatible.
+class MemoryState : public StateView {
+ public:
+  std::optional<StateValue> GetConsent(const Hash32& state_key) const override;
+  std::vector<std::string> PurposesOf(const PublicKey& subject,
+                                      const PublicKey& controller) const override;
+  bool TxCommitted(const Hash32& tx_id) const override;
+  std::optional<ControllerEntry> GetController(const PublicKey& controller) const override;
+
+  // Checks the state rules and, if valid, applies the tx (marks it committed).
+  TxCheck Apply(uint64_t block_time_ms, const SignedTx& tx);
+  void ApplyChanges(const Hash32& tx_id, const StateChanges& changes);
+
+  // All consent entries (state_key -> value), for building the SMT.
+  const std::map<Hash32, StateValue>& consents() const { return consents_; }
+
+ private:
+  std::map<Hash32, StateValue> consents_;
+  std::map<std::pair<PublicKey, PublicKey>, std::vector<std::string>> purposes_;
+  std::set<Hash32> committed_;
+  std::map<PublicKey, ControllerEntry> controllers_;
+};
+
+}  // namespace consent

@@ -1,0 +1,112 @@
+// Transactions (PROTOCOL.md section 2): the three kinds, their canonical encoding, the syntax
+// rules, signing, signature verification and tx_id. Decoding a signed transaction checks every
+// syntax rule, so a decoded SignedTx is always well-formed (signature not yet checked).
+//
+// Pure and deterministic; thread-safe.
+//
+// Grammar (after the common prefix u8 kind, u8 version=1):
+//   GRANT(1):   key subject, key controller, list<str> purposes, list<str> data_categories,
+//               str jurisdiction, hash policy_hash, u64 issued_at_ms, u64 expires_at_ms, u64 nonce
+//   REVOKE(2):  key subject, key controller, list<str> purposes, u64 issued_at_ms, u64 nonce
+//   REGISTER_CONTROLLER(3): key controller, str name, str contact_uri, u64 issued_at_ms, u64 nonce
+//   signed tx := body || sig
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "crypto/ed25519.h"
+#include "crypto/status.h"
+
+namespace consent {
+
+inline constexpr uint8_t kTxVersion = 1;
+inline constexpr size_t kMaxTxBytes = 4096;  // whole signed encoding
+inline constexpr size_t kMaxPurposes = 32;
+inline constexpr size_t kMaxCategories = 32;
+inline constexpr size_t kMaxLabelBytes = 64;  // one purpose or data category
+inline constexpr size_t kMaxJurisdictionBytes = 16;
+inline constexpr size_t kMaxNameBytes = 128;
+inline constexpr size_t kMaxContactUriBytes = 256;
+inline constexpr size_t kMaxChainIdBytes = 64;
+
+enum class TxKind : uint8_t { kGrant = 1, kRevoke = 2, kRegisterController = 3 };
+const char* TxKindName(TxKind kind);  // "grant", "revoke", "register_controller"
+
+struct GrantTx {
+  PublicKey subject{};
+  PublicKey controller{};
+  std::vector<std::string> purposes;         // sorted, unique, 1..32
+  std::vector<std::string> data_categories;  // sorted, unique, 0..32
+  std::string jurisdiction;
+  Hash32 policy_hash{};
+  uint64_t issued_at_ms = 0;
+  uint64_t expires_at_ms = 0;  // 0 = never
+  uint64_t nonce = 0;
+  bool operator==(const GrantTx&) const = default;
+};
+
+struct RevokeTx {
+  PublicKey subject{};
+  PublicKey controller{};
+  std::vector<std::string> purposes;  // sorted, unique, 0..32; empty = every purpose
+  uint64_t issued_at_ms = 0;
+  uint64_t nonce = 0;
+  bool operator==(const RevokeTx&) const = default;
+};
+
+struct RegisterControllerTx {
+  PublicKey controller{};
+  std::string name;         // 1..128 bytes UTF-8
+  std::string contact_uri;  // 0..256 bytes UTF-8
+  uint64_t issued_at_ms = 0;
+  uint64_t nonce = 0;
+  bool operator==(const RegisterControllerTx&) const = default;
+};
+
+using TxBody = std::variant<GrantTx, RevokeTx, RegisterControllerTx>;
+
+TxKind KindOf(const TxBody& body);
+// The key that must sign: subject for GRANT/REVOKE, controller for REGISTER_CONTROLLER.
+const PublicKey& SignerOf(const TxBody& body);
+uint64_t IssuedAtOf(const TxBody& body);
+
+// Checks every syntax rule of section 2 on a body built in memory (label charset, sorted
+// unique lists, counts, lengths, expiry after issue). The message names the rule and field.
+Status CheckSyntax(const TxBody& body);
+
+// Canonical body encoding. REQUIRES: CheckSyntax(body).ok() (else the bytes are still produced,
+// but decoding them will fail).
+Bytes EncodeBody(const TxBody& body);
+
+// msg = tag("consent-ledger/tx/v1") || str chain_id || body
+Bytes SigningMessage(std::string_view chain_id, ByteView body);
+
+struct SignedTx {
+  TxBody body;
+  Signature signature{};
+  bool operator==(const SignedTx&) const = default;
+
+  Bytes Encode() const;  // body || sig
+  Hash32 Id() const;     // H(0x00 || body || sig)
+};
+
+// Checks syntax, then signs with `key` (which must be the body's signer).
+Result<SignedTx> SignTx(std::string_view chain_id, TxBody body, const SigningKey& key);
+
+// Decodes `body || sig`, enforcing kMaxTxBytes, every cap, strict layout, no trailing bytes
+// and every syntax rule. Does NOT check the signature.
+Result<SignedTx> DecodeSignedTx(ByteView encoding);
+
+// Verifies the signature against SignerOf(body) for this chain.
+Status VerifyTxSignature(std::string_view chain_id, const SignedTx& tx);
+
+// tx_id of an encoding (H(0x00 || encoding)); equal to SignedTx::Id() of its decoding.
+Hash32 TxIdOf(ByteView encoding);
+
+// Whether `s` is a valid chain id: 1..64 bytes of [a-z0-9._-].
+Status CheckChainId(std::string_view s);
+
+}  // namespace consent
