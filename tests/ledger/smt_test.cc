@@ -241,9 +241,15 @@ std::vector<Hash32> RandomKeys(std::mt19937_64& rng, size_t n) {
   std::vector<Hash32> keys;
   std::set<Hash32> seen;
   while (keys.size() < n) {
-    Hash32 k = keys.empty() || rng() % 3 == 0
-                   ? RandomKey(rng)
-                   : Neighbour(keys[rng() % keys.size()], rng() % kDepth, rng);
+    Hash32 k;
+    if (keys.empty() || rng() % 3 == 0) {
+      k = RandomKey(rng);
+    } else {
+      // One rng() call per statement, so every compiler draws the same sequence.
+      const Hash32& base = keys[rng() % keys.size()];
+      const size_t depth = rng() % kDepth;
+      k = Neighbour(base, depth, rng);
+    }
     if (seen.insert(k).second) keys.push_back(k);
   }
   return keys;
