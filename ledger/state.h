@@ -32,6 +32,11 @@ struct StateValue {
 };
 inline constexpr size_t kStateValueBytes = 1 + 32 + 8 + 8 + 32;
 
+// Whether a granted entry has expired at `at_ms`: expires_at_ms != 0 and at_ms >= expires_at_ms.
+// A grant holds on the half-open interval [issued_at_ms, expires_at_ms), matching the syntax
+// rule expires_at_ms > issued_at_ms. A revoked entry is never "expired" (it is revoked).
+bool IsExpired(const StateValue& value, uint64_t at_ms);
+
 // H(tag("consent-ledger/state/v1") || subject || controller || str purpose)
 Hash32 StateKey(const PublicKey& subject, const PublicKey& controller, std::string_view purpose);
 
@@ -90,10 +95,20 @@ struct TxCheck {
 };
 
 // The state rules, checked against `state` for a block at `block_time_ms`. Pure.
+// In order: replay (kReplay); block_time - 7 days <= issued_at_ms (kTooOld, the lower bound
+// saturates at 0) and issued_at_ms <= block_time + 5 minutes (kFromTheFuture); for GRANT/REVOKE
+// every touched purpose's current issued_at_ms is strictly older (kStale); for
+// REGISTER_CONTROLLER any current registration is strictly older (kStaleRegistration).
 // Does not check syntax or the signature (DecodeSignedTx and VerifyTxSignature do).
 TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const SignedTx& tx);
 
 // The changes a valid transaction makes. REQUIRES: CheckStateRules(...).ok().
+// GRANT: each purpose set to granted with the tx's id, issued_at, expiry and policy hash.
+// REVOKE: each named purpose (or, with an empty list, each purpose PurposesOf the pair) set to
+// revoked with the tx's id and issued_at, carrying over the expiry and policy hash of the entry it
+// revokes (0 and the zero hash when there is none: a REVOKE naming a purpose without an entry
+// still writes one, so no older GRANT can be replayed past it). A revoke-all for a pair with no
+// entries is valid and changes nothing. REGISTER_CONTROLLER: sets the directory entry.
 StateChanges ComputeChanges(const StateView& state, const SignedTx& tx);
 
 // An in-memory StateView that can also apply changes: the reference state for tests, vector

@@ -1,1 +1,496 @@
-int main() { return 0; }
+// gen_vectors: writes tests/vectors/protocol.json, the protocol test vectors, to stdout.
+//
+// Everything is derived from fixed seeds, so the output is byte-for-byte reproducible; the test
+// command regenerates it and fails if the committed file differs, so the vectors can never drift
+// from the code. tests/vectors/check_vectors.py checks every entry independently.
+// Single-threaded tool.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "crypto/ed25519.h"
+#include "crypto/hex.h"
+#include "crypto/sha256.h"
+#include "ledger/block.h"
+#include "ledger/codec.h"
+#include "ledger/merkle_log.h"
+#include "ledger/smt.h"
+#include "ledger/state.h"
+#include "ledger/subject_key.h"
+#include "ledger/tx.h"
+#include "ledger/tx_json.h"
+
+namespace consent {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr const char* kChainId = "consent-vectors";
+constexpr uint64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
+
+Seed32 SeedFor(const std::string& label) { return Sha256(AsBytes("vector seed: " + label)); }
+
+template <typename T>
+T Must(Result<T> r, const char* what) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "gen_vectors: %s: %s\n", what, r.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(r).value();
+}
+
+json HexList(const std::vector<Hash32>& hashes) {
+  json a = json::array();
+  for (const auto& h : hashes) a.push_back(ToHex(h));
+  return a;
+}
+
+struct Keys {
+  SigningKey brand = SigningKey::FromSeed(SeedFor("brand"));
+  Seed32 customer_master = SeedFor("customer master secret");
+  SigningKey subject = DeriveSubjectKey(SeedFor("customer master secret"), brand.public_key());
+};
+
+json TxEntry(const std::string& name, const Seed32& seed, const SignedTx& tx) {
+  Bytes enc = tx.Encode();
+  Bytes body = EncodeBody(tx.body);
+  json e;
+  e["name"] = name;
+  e["signer_seed"] = ToHex(seed);
+  e["json"] = TxToJson(tx);
+  e["body"] = ToHex(body);
+  e["signature"] = ToHex(tx.signature);
+  e["encoding"] = ToHex(enc);
+  e["tx_id"] = ToHex(tx.Id());
+  return e;
+}
+
+std::vector<SignedTx> ValidTransactions(const Keys& k, json* out) {
+  Seed32 subject_seed = DeriveSubjectSeed(k.customer_master, k.brand.public_key());
+  std::vector<SignedTx> txs;
+  auto add = [&](const std::string& name, const Seed32& seed, TxBody body) {
+    SigningKey key = SigningKey::FromSeed(seed);
+    SignedTx tx = Must(SignTx(kChainId, std::move(body), key), name.c_str());
+    out->push_back(TxEntry(name, seed, tx));
+    txs.push_back(tx);
+  };
+
+  RegisterControllerTx reg;
+  reg.controller = k.brand.public_key();
+  reg.name = "Café Müller GmbH — Zürich";
+  reg.contact_uri = "mailto:privacy@cafe-mueller.example";
+  reg.issued_at_ms = kT0;
+  reg.nonce = 1;
+  add("register_controller with a non-ASCII name", SeedFor("brand"), reg);
+
+  GrantTx g1;
+  g1.subject = k.subject.public_key();
+  g1.controller = k.brand.public_key();
+  g1.purposes = {"marketing.email", "marketing.sms", "personalisation"};
+  g1.data_categories = {"contact.email", "contact.phone", "purchase-history"};
+  g1.jurisdiction = "EU-GDPR";
+  g1.policy_hash = Sha256(AsBytes("privacy notice v3, 2026-01-01"));
+  g1.issued_at_ms = kT0 + 1000;
+  g1.expires_at_ms = kT0 + 1000 + 90ull * 24 * 3600 * 1000;
+  g1.nonce = 7;
+  add("grant with expiry and data categories", subject_seed, g1);
+
+  GrantTx g2;
+  g2.subject = k.subject.public_key();
+  g2.controller = k.brand.public_key();
+  g2.purposes = {"analytics"};
+  g2.jurisdiction = "";
+  g2.issued_at_ms = kT0 + 2000;
+  g2.expires_at_ms = 0;
+  g2.nonce = 8;
+  add("grant without expiry or data categories", subject_seed, g2);
+
+  RevokeTx r1;
+  r1.subject = k.subject.public_key();
+  r1.controller = k.brand.public_key();
+  r1.purposes = {"marketing.sms"};
+  r1.issued_at_ms = kT0 + 3000;
+  r1.nonce = 9;
+  add("revoke of named purposes", subject_seed, r1);
+
+  RevokeTx r2;
+  r2.subject = k.subject.public_key();
+  r2.controller = k.brand.public_key();
+  r2.issued_at_ms = kT0 + 4000;
+  r2.nonce = 10;
+  add("revoke of every purpose (empty list)", subject_seed, r2);
+  return txs;
+}
+
+// Invalid transactions: each breaks exactly one decoding, syntax or signature rule. Bodies are
+// written field by field with the codec Writer (bypassing the syntax checks of EncodeBody) and
+// signed correctly, so that the broken rule is the only fault.
+json InvalidTransactions(const Keys& k) {
+  json out = json::array();
+  auto add = [&](const std::string& name, const Bytes& encoding) {
+    std::string error;
+    auto d = DecodeSignedTx(encoding);
+    if (!d.ok()) {
+      error = d.status().ToString();
+    } else {
+      Status st = VerifyTxSignature(kChainId, *d);
+      if (st.ok()) {
+        std::fprintf(stderr, "gen_vectors: invalid vector \"%s\" is valid\n", name.c_str());
+        std::exit(1);
+      }
+      error = st.ToString();
+    }
+    out.push_back({{"name", name}, {"encoding", ToHex(encoding)}, {"error", error}});
+  };
+  auto signed_enc = [&](const Writer& body) {
+    Bytes b = body.bytes();
+    Signature sig = k.subject.Sign(SigningMessage(kChainId, b));
+    Append(b, sig);
+    return b;
+  };
+  // A GRANT body with every field given, so each case changes one thing.
+  struct G {
+    uint8_t kind = 1, version = 1;
+    std::vector<std::string> purposes = {"marketing.email"};
+    std::vector<std::string> categories = {};
+    std::string jurisdiction = "EU-GDPR";
+    uint64_t issued = kT0, expires = 0;
+  };
+  auto grant = [&](const G& g) {
+    Writer w;
+    w.U8(g.kind).U8(g.version).Fixed(k.subject.public_key()).Fixed(k.brand.public_key());
+    w.StrList(g.purposes).StrList(g.categories).Str(g.jurisdiction).Fixed(Hash32{});
+    w.U64(g.issued).U64(g.expires).U64(1);
+    return w;
+  };
+  Bytes good = signed_enc(grant(G{}));
+
+  {
+    Bytes b(good.begin(), good.end() - 1);
+    add("truncated: signature one byte short", b);
+  }
+  {
+    Bytes b = good;
+    b.push_back(0);
+    add("trailing byte after the signature", b);
+  }
+  {
+    G g;
+    g.kind = 9;
+    add("unknown kind 9", signed_enc(grant(g)));
+  }
+  {
+    G g;
+    g.version = 2;
+    add("unsupported version 2", signed_enc(grant(g)));
+  }
+  {
+    G g;
+    g.purposes = {"marketing.sms", "marketing.email"};
+    add("purposes not sorted", signed_enc(grant(g)));
+  }
+  {
+    G g;
+    g.purposes = {"marketing.email", "marketing.email"};
+    add("duplicate purpose", signed_enc(grant(g)));
+  }
+  {
+    G g;
+    g.purposes = {"Marketing"};
+    add("purpose with a character outside [a-z0-9._-]", signed_enc(grant(g)));
+  }
+  {
+    G g;
+    g.purposes = {};
+    add("grant with no purpose", signed_enc(grant(g)));
+  }
+  {
+    G g;
+    g.purposes = {std::string(65, 'a')};
+    add("purpose longer than 64 bytes", signed_enc(grant(g)));
+  }
+  {
+    G g;
+    g.jurisdiction = "eu-gdpr";
+    add("jurisdiction with lowercase letters", signed_enc(grant(g)));
+  }
+  {
+    G g;
+    g.issued = kT0;
+    g.expires = kT0;
+    add("expires_at_ms not after issued_at_ms", signed_enc(grant(g)));
+  }
+  {
+    Writer w;
+    w.U8(3).U8(1).Fixed(k.brand.public_key()).Str("").Str("").U64(kT0).U64(1);
+    Bytes b = w.bytes();
+    Append(b, k.brand.Sign(SigningMessage(kChainId, b)));
+    add("register_controller with an empty name", b);
+  }
+  {
+    Writer w;
+    w.U8(3).U8(1).Fixed(k.brand.public_key());
+    w.U32(3).Raw(Bytes{'a', 0xc3, 0x28});  // invalid UTF-8 sequence
+    w.Str("").U64(kT0).U64(1);
+    Bytes b = w.bytes();
+    Append(b, k.brand.Sign(SigningMessage(kChainId, b)));
+    add("name that is not valid UTF-8", b);
+  }
+  {
+    G g;
+    g.categories.clear();
+    for (int i = 0; i < 32; ++i) {
+      char buf[80];
+      std::snprintf(buf, sizeof buf, "category-%02d-%s", i, std::string(50, 'x').c_str());
+      g.categories.push_back(buf);
+    }
+    g.purposes.clear();
+    for (int i = 0; i < 32; ++i) {
+      char buf[80];
+      std::snprintf(buf, sizeof buf, "purpose-%02d-%s", i, std::string(50, 'x').c_str());
+      g.purposes.push_back(buf);
+    }
+    add("signed encoding over 4096 bytes", signed_enc(grant(g)));
+  }
+  {
+    Bytes b = good;
+    b[b.size() - 10] ^= 0x01;
+    add("signature with one bit flipped", b);
+  }
+  {
+    Bytes b = grant(G{}).bytes();
+    Append(b, k.subject.Sign(SigningMessage("another-chain", b)));
+    add("signed for another chain id", b);
+  }
+  {
+    Bytes b = grant(G{}).bytes();
+    Append(b, k.brand.Sign(SigningMessage(kChainId, b)));
+    add("grant signed by the controller, not the subject", b);
+  }
+  return out;
+}
+
+json SubjectKeys(const Keys& k) {
+  json out = json::array();
+  std::vector<PublicKey> controllers = {k.brand.public_key(),
+                                        SigningKey::FromSeed(SeedFor("brand 2")).public_key()};
+  std::vector<Seed32> masters = {k.customer_master, SeedFor("customer 2 master secret")};
+  for (const auto& m : masters) {
+    for (const auto& c : controllers) {
+      Seed32 seed = DeriveSubjectSeed(m, c);
+      out.push_back({{"master_secret", ToHex(m)},
+                     {"controller", ToHex(c)},
+                     {"seed", ToHex(seed)},
+                     {"public_key", ToHex(SigningKey::FromSeed(seed).public_key())}});
+    }
+  }
+  return out;
+}
+
+json Logs(const std::vector<SignedTx>& txs) {
+  std::vector<Bytes> data;
+  for (const auto& t : txs) data.push_back(t.Encode());
+  for (int i = 0; data.size() < 9; ++i) data.push_back(Bytes{static_cast<uint8_t>(i), 0xff});
+  json out = json::array();
+  for (size_t n = 0; n <= 9; ++n) {
+    std::vector<Hash32> hashes;
+    json leaves = json::array();
+    for (size_t i = 0; i < n; ++i) {
+      hashes.push_back(merkle::LeafHash(data[i]));
+      leaves.push_back(ToHex(data[i]));
+    }
+    json incl = json::array(), cons = json::array();
+    for (uint64_t size = 1; size <= n; ++size) {
+      for (uint64_t i = 0; i < size; ++i) {
+        auto p = Must(merkle::InclusionProof(hashes, i, size), "inclusion proof");
+        incl.push_back({{"index", i}, {"size", size}, {"proof", HexList(p)}});
+      }
+    }
+    for (uint64_t s2 = 1; s2 <= n; ++s2) {
+      for (uint64_t s1 = 1; s1 <= s2; ++s1) {
+        auto p = Must(merkle::ConsistencyProof(hashes, s1, s2), "consistency proof");
+        cons.push_back({{"size1", s1}, {"size2", s2}, {"proof", HexList(p)}});
+      }
+    }
+    out.push_back({{"leaves", leaves},
+                   {"root", ToHex(merkle::RootFromLeafHashes(hashes))},
+                   {"inclusion", incl},
+                   {"consistency", cons}});
+  }
+  return out;
+}
+
+json ProofJson(const Hash32& key, const std::optional<Bytes>& value, const smt::Proof& p) {
+  json j;
+  j["key"] = ToHex(key);
+  j["value"] = value ? json(ToHex(*value)) : json(nullptr);
+  j["siblings"] = HexList(p.siblings);
+  // Membership: the leaf is the key's own and is implied by key and value (PROTOCOL.md 9).
+  if (value || !p.leaf) {
+    j["leaf"] = nullptr;
+  } else {
+    j["leaf"] = {{"key", ToHex(p.leaf->key)}, {"value_hash", ToHex(p.leaf->value_hash)}};
+  }
+  return j;
+}
+
+json States(const Keys& k) {
+  json out = json::array();
+  for (size_t n : {0, 1, 2, 50}) {
+    smt::ReferenceSmt tree;
+    std::vector<Hash32> keys;
+    json entries = json::array();
+    for (size_t i = 0; i < n; ++i) {
+      PublicKey subj = SigningKey::FromSeed(SeedFor("state subject " + std::to_string(i))).public_key();
+      Hash32 key = StateKey(subj, k.brand.public_key(), i % 2 ? "marketing.email" : "analytics");
+      StateValue v;
+      v.status = i % 3 == 0 ? ConsentStatus::kRevoked : ConsentStatus::kGranted;
+      v.tx_id = Sha256(AsBytes("tx " + std::to_string(i)));
+      v.issued_at_ms = kT0 + i;
+      v.expires_at_ms = i % 4 == 0 ? 0 : kT0 + 1000000 + i;
+      v.policy_hash = Sha256(AsBytes("policy"));
+      Bytes value = v.Encode();
+      tree.Set(key, value);
+      keys.push_back(key);
+      entries.push_back({{"key", ToHex(key)}, {"value", ToHex(value)}});
+    }
+    Hash32 root = tree.Root();
+    json proofs = json::array();
+    // Membership proofs: all entries for small states, every fifth for the large one.
+    for (size_t i = 0; i < n; i += (n > 10 ? 5 : 1)) {
+      proofs.push_back(ProofJson(keys[i], tree.Get(keys[i]), tree.Prove(keys[i])));
+    }
+    // Non-membership: find absent keys that end in an empty subtree and in another leaf.
+    bool have_empty = false, have_leaf = false;
+    for (int i = 0; i < 10000 && !(have_empty && have_leaf); ++i) {
+      Hash32 absent = Sha256(AsBytes("absent key " + std::to_string(i)));
+      smt::Proof p = tree.Prove(absent);
+      bool by_leaf = p.leaf.has_value();
+      if ((by_leaf && !have_leaf) || (!by_leaf && !have_empty)) {
+        proofs.push_back(ProofJson(absent, std::nullopt, p));
+        (by_leaf ? have_leaf : have_empty) = true;
+      }
+      if (n == 0 || n == 1) break;  // only one kind exists: empty tree, or the lone leaf
+    }
+    out.push_back({{"entries", entries}, {"root", ToHex(root)}, {"proofs", proofs}});
+  }
+  return out;
+}
+
+json HeaderFields(const Header& h) {
+  return {{"chain_id", h.chain_id},
+          {"height", h.height},
+          {"time_ms", h.time_ms},
+          {"prev_block_hash", ToHex(h.prev_block_hash)},
+          {"log_size", h.log_size},
+          {"log_root", ToHex(h.log_root)},
+          {"state_root", ToHex(h.state_root)},
+          {"validators_hash", ToHex(h.validators_hash)},
+          {"proposer", ToHex(h.proposer)}};
+}
+
+json Headers(const Keys& k, const std::vector<SignedTx>& txs, const Genesis& genesis) {
+  json out = json::array();
+  // Three blocks: the registration alone, then two grants, then the two revokes, applied to a
+  // MemoryState and mirrored into the reference SMT and log.
+  MemoryState state;
+  smt::ReferenceSmt tree;
+  std::vector<Hash32> log;
+  Hash32 prev{};
+  std::vector<std::vector<size_t>> blocks = {{0}, {1, 2}, {3, 4}};
+  uint64_t height = 0;
+  for (const auto& b : blocks) {
+    ++height;
+    uint64_t time = kT0 + 10000 * height;
+    for (size_t i : b) {
+      StateChanges ch = ComputeChanges(state, txs[i]);
+      TxCheck c = state.Apply(time, txs[i]);
+      if (!c.ok()) {
+        std::fprintf(stderr, "gen_vectors: block tx invalid: %s\n", c.message.c_str());
+        std::exit(1);
+      }
+      for (const auto& w : ch.consents) tree.Set(w.state_key, w.value.Encode());
+      log.push_back(txs[i].Id());
+    }
+    Header h;
+    h.chain_id = kChainId;
+    h.height = height;
+    h.time_ms = time;
+    h.prev_block_hash = prev;
+    h.log_size = log.size();
+    h.log_root = merkle::RootFromLeafHashes(log);
+    h.state_root = tree.Root();
+    h.validators_hash = genesis.ValidatorsHash();
+    h.proposer = genesis.Proposer(height, 0);
+    prev = h.Hash();
+    out.push_back({{"encoding", ToHex(h.Encode())},
+                   {"block_hash", ToHex(h.Hash())},
+                   {"fields", HeaderFields(h)}});
+  }
+  (void)k;
+  return out;
+}
+
+json Votes(const Genesis& genesis, const json& headers) {
+  json out = json::array();
+  struct V {
+    int validator;
+    VoteType type;
+    uint64_t height;
+    uint32_t round;
+    bool nil;
+  } votes[] = {{0, VoteType::kPrecommit, 1, 0, false},
+               {1, VoteType::kPrevote, 2, 0, false},
+               {2, VoteType::kPrecommit, 2, 3, false},
+               {3, VoteType::kPrevote, 3, 1, true}};
+  for (const auto& v : votes) {
+    Seed32 seed = SeedFor("validator " + std::to_string(v.validator));
+    SigningKey key = SigningKey::FromSeed(seed);
+    Hash32 block_hash{};
+    if (!v.nil) {
+      block_hash = Must(FromHexFixed<32>(headers[v.height - 1]["block_hash"].get<std::string>()),
+                        "block hash");
+    }
+    Bytes msg = VoteMessage(kChainId, v.type, v.height, v.round, block_hash);
+    out.push_back({{"validator_seed", ToHex(seed)},
+                   {"type", static_cast<int>(v.type)},
+                   {"height", v.height},
+                   {"round", v.round},
+                   {"block_hash", ToHex(block_hash)},
+                   {"message", ToHex(msg)},
+                   {"signature", ToHex(key.Sign(msg))}});
+  }
+  (void)genesis;
+  return out;
+}
+
+int Main() {
+  Keys k;
+  Genesis genesis;
+  genesis.chain_id = kChainId;
+  genesis.genesis_time_ms = kT0;
+  for (int i = 0; i < 4; ++i) {
+    genesis.validators.push_back(
+        {"validator-" + std::to_string(i),
+         SigningKey::FromSeed(SeedFor("validator " + std::to_string(i))).public_key()});
+  }
+  json v;
+  v["chain_id"] = kChainId;
+  json txs_json = json::array();
+  std::vector<SignedTx> txs = ValidTransactions(k, &txs_json);
+  v["transactions"] = txs_json;
+  v["invalid_transactions"] = InvalidTransactions(k);
+  v["subject_keys"] = SubjectKeys(k);
+  v["log"] = Logs(txs);
+  v["state"] = States(k);
+  v["headers"] = Headers(k, txs, genesis);
+  v["votes"] = Votes(genesis, v["headers"]);
+  std::cout << v.dump(1) << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace consent
+
+int main() { return consent::Main(); }

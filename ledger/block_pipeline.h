@@ -1,0 +1,101 @@
+// The block pipeline (pure): build the next block from candidate transactions, validate a block
+// received from elsewhere without changing anything, and turn a validated block plus its commit
+// into the one KvBatch that the store writes atomically (block, header, commit, state tree, log
+// tree, every index and the head pointer). The order is cometbft's: verify the commit, validate,
+// save, apply, and validation never writes.
+//
+// The storage layout this module writes and ledger/chain_store.h reads is in ledger/schema.h.
+// Pure (reads through KvRead, writes into KvBatch; no clock, no threads); thread-compatible.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/status.h"
+#include "ledger/block.h"
+#include "ledger/kv.h"
+#include "ledger/state.h"
+#include "ledger/tx.h"
+
+namespace consent {
+
+inline constexpr size_t kMaxBlockTxs = 10000;
+
+struct Block {
+  Header header;
+  std::vector<SignedTx> txs;  // exactly the log leaves [previous log_size, log_size)
+  bool operator==(const Block&) const = default;
+};
+
+// Why a block is refused. A block refused for any reason changes nothing.
+enum class BlockRejectReason {
+  kNone = 0,
+  kWrongChainId,
+  kHeightNotNext,        // height != head height + 1
+  kTimeNotIncreasing,    // time_ms <= head time_ms (or genesis_time_ms for height 1)
+  kPrevHashMismatch,
+  kWrongValidatorsHash,
+  kWrongProposer,        // not validators[(height + round) mod n]
+  kTooManyTxs,
+  kBadTxSignature,
+  kInvalidTx,            // a state rule (replay, stale, time window, ...) or a duplicate in block
+  kLogSizeMismatch,
+  kLogRootMismatch,
+  kStateRootMismatch,
+  kBadCommit,
+  kStorage,              // reading the committed state failed (not the block's fault)
+};
+const char* BlockRejectReasonName(BlockRejectReason r);
+
+struct BlockCheck {
+  BlockRejectReason reason = BlockRejectReason::kNone;
+  std::string message;
+  bool ok() const { return reason == BlockRejectReason::kNone; }
+};
+
+// The committed chain's tip, as the pipeline needs it.
+struct ChainTip {
+  std::optional<Header> head;  // nullopt before block 1
+  uint64_t log_size = 0;
+};
+
+// A block whose contents are checked, with the writes it would make (not yet applied).
+struct ValidatedBlock {
+  Block block;
+  Hash32 block_hash{};
+  KvBatch writes;  // everything but the commit and the head pointer
+};
+
+struct RejectedTx {
+  Hash32 tx_id{};
+  TxRejectReason reason = TxRejectReason::kNone;
+  std::string message;
+};
+
+struct BuiltBlock {
+  ValidatedBlock validated;
+  std::vector<RejectedTx> rejected;  // candidates left out, each with its reason
+};
+
+// Proposer: builds the next block at `time_ms` for `round`, taking candidates in order (at most
+// max_txs), dropping those that break a state rule against the state so far (reported in
+// `rejected`). Signatures are NOT re-checked: candidates must come from a mempool that verified
+// them. Fails only on storage errors or a non-increasing time.
+Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, const ChainTip& tip,
+                              uint64_t time_ms, uint32_t round,
+                              const std::vector<SignedTx>& candidates, size_t max_txs);
+
+// Receiver: checks every header field against the tip and the genesis, every tx (signature when
+// verify_signatures, then the state rules in block order), and recomputes log_size, log_root and
+// state_root. Changes nothing. On failure the Status message starts with the reason's name.
+Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& genesis,
+                                     const ChainTip& tip, const Block& block, uint32_t round,
+                                     bool verify_signatures, BlockCheck* check);
+
+// Checks the commit against the genesis for this block and adds the commit and the new head
+// pointer to the writes. The result is what the store writes, in one synced batch.
+Result<KvBatch> FinalizeBlock(const Genesis& genesis, ValidatedBlock validated,
+                              const Commit& commit);
+
+}  // namespace consent

@@ -1,0 +1,104 @@
+// The storage interface the ledger needs, declared here and implemented at the edge
+// (ledger/store/rocks_kv.* for RocksDB, MemoryKv below for tests). Pure ledger code (the storage
+// trees, the block pipeline, queries) reads through KvRead and writes into a KvBatch; the node
+// commits a batch atomically. Keys and values are raw bytes; each Column is a separate keyspace
+// (a RocksDB column family).
+//
+// Thread-safety: KvBatch and OverlayKv are thread-compatible. A KvRead implementation states its
+// own guarantees (RocksKv reads are thread-safe; MemoryKv is thread-compatible).
+#pragma once
+
+#include <array>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "crypto/status.h"
+
+namespace consent {
+
+enum class Column : uint8_t {
+  kMeta = 0,         // node metadata: head height, format version, ...
+  kHeaders,          // u64 height -> header encoding
+  kBlocks,           // u64 height -> block body (tx encodings)
+  kCommits,          // u64 height -> commit encoding
+  kTxIndex,          // tx_id -> height, position in block, log index
+  kLogNodes,         // complete log subtree hashes, by (level, index)
+  kStateNodes,       // sparse Merkle tree nodes, by (depth, prefix)
+  kConsents,         // state_key -> state_value (and who it belongs to)
+  kPurposes,         // subject || controller || purpose -> state_key
+  kSubjectIndex,     // subject || u64 log_index -> tx_id
+  kControllerIndex,  // controller || state_key -> ()
+  kDirectory,        // controller -> directory entry
+  kCount,
+};
+inline constexpr size_t kColumnCount = static_cast<size_t>(Column::kCount);
+const char* ColumnName(Column c);
+
+// Called for each (key, value) in order; return false to stop.
+using KvVisitor = std::function<bool(ByteView key, ByteView value)>;
+
+class KvRead {
+ public:
+  virtual ~KvRead() = default;
+  // nullopt when absent; an error only for I/O failure or corruption.
+  virtual Result<std::optional<Bytes>> Get(Column c, ByteView key) const = 0;
+  // Visits keys k with k starting with `prefix` and k >= `start`, in ascending byte order.
+  virtual Status Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const = 0;
+};
+
+// An ordered set of writes, applied atomically by the store. Later writes to the same key win.
+class KvBatch {
+ public:
+  void Put(Column c, ByteView key, ByteView value);
+  void Delete(Column c, ByteView key);
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+  size_t ByteSize() const { return bytes_; }
+
+  struct Op {
+    Column column;
+    Bytes key;
+    std::optional<Bytes> value;  // nullopt = delete
+  };
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+  size_t bytes_ = 0;
+};
+
+// Reads through a batch that has not been committed yet: the batch's writes shadow `base`.
+// Lets pure code read its own pending writes while building a block. REQUIRES: base and batch
+// outlive the overlay.
+class OverlayKv : public KvRead {
+ public:
+  OverlayKv(const KvRead& base, const KvBatch& batch);
+  Result<std::optional<Bytes>> Get(Column c, ByteView key) const override;
+  Status Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const override;
+  // Must be called after the batch grows, before the next read.
+  void Refresh();
+
+ private:
+  const KvRead& base_;
+  const KvBatch& batch_;
+  size_t seen_ = 0;
+  std::array<std::map<Bytes, std::optional<Bytes>>, kColumnCount> pending_;
+};
+
+// An in-memory store for tests and tools. Thread-compatible.
+class MemoryKv : public KvRead {
+ public:
+  Result<std::optional<Bytes>> Get(Column c, ByteView key) const override;
+  Status Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const override;
+  void Apply(const KvBatch& batch);
+  size_t Size(Column c) const { return data_[static_cast<size_t>(c)].size(); }
+
+ private:
+  std::array<std::map<Bytes, Bytes>, kColumnCount> data_;
+};
+
+}  // namespace consent

@@ -1,0 +1,168 @@
+// RocksDB adapter. Converts rocksdb::Status to Status here and nowhere else.
+#include "ledger/store/rocks_kv.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace consent {
+namespace {
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  if (s.IsInvalidArgument()) return Status::Invalid(what + ": " + s.ToString());
+  return Status::IoError(what + ": " + s.ToString());
+}
+
+rocksdb::Slice ToSlice(ByteView b) {
+  return rocksdb::Slice(reinterpret_cast<const char*>(b.data()), b.size());
+}
+ByteView FromSlice(const rocksdb::Slice& s) {
+  return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+}  // namespace
+
+class RocksKv::SnapshotView : public KvRead {
+ public:
+  SnapshotView(const RocksKv& kv, const rocksdb::Snapshot* snap) : kv_(kv), snap_(snap) {}
+  ~SnapshotView() override { kv_.db_->ReleaseSnapshot(snap_); }
+  Result<std::optional<Bytes>> Get(Column c, ByteView key) const override {
+    return kv_.GetAt(snap_, c, key);
+  }
+  Status Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const override {
+    return kv_.ScanAt(snap_, c, prefix, start, fn);
+  }
+
+ private:
+  const RocksKv& kv_;
+  const rocksdb::Snapshot* snap_;
+};
+
+Result<std::unique_ptr<RocksKv>> RocksKv::Open(const RocksOptions& o) {
+  rocksdb::Options db_opts;
+  db_opts.create_if_missing = o.create_if_missing;
+  db_opts.create_missing_column_families = o.create_if_missing;
+  db_opts.paranoid_checks = true;
+  db_opts.max_open_files = 512;
+  db_opts.keep_log_file_num = 4;
+  db_opts.max_total_wal_size = 256 << 20;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(o.block_cache_bytes);
+  table.cache_index_and_filter_blocks = true;  // so the cache bound covers them too
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_opts;
+  cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_opts.write_buffer_size = o.write_buffer_bytes;
+  cf_opts.max_write_buffer_number = 2;
+  cf_opts.compression = rocksdb::kNoCompression;  // hashes do not compress
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_opts);
+  for (size_t i = 0; i < kColumnCount; ++i) {
+    descs.emplace_back(ColumnName(static_cast<Column>(i)), cf_opts);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (o.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_opts, o.path, descs, &handles, &raw);
+  } else {
+    s = rocksdb::DB::Open(db_opts, o.path, descs, &handles, &raw);
+  }
+  if (!s.ok()) return FromRocks(s, "cannot open the store at " + o.path);
+  std::unique_ptr<RocksKv> kv(new RocksKv());
+  kv->db_.reset(raw);
+  // handles[0] is the default family, unused; keep the rest indexed by Column.
+  kv->db_->DestroyColumnFamilyHandle(handles[0]);
+  kv->cfs_.assign(handles.begin() + 1, handles.end());
+  return kv;
+}
+
+RocksKv::~RocksKv() {
+  if (db_) {
+    for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close().PermitUncheckedError();
+  }
+}
+
+Result<std::optional<Bytes>> RocksKv::GetAt(const rocksdb::Snapshot* snap, Column c,
+                                            ByteView key) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  ro.verify_checksums = true;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(ro, cfs_[static_cast<size_t>(c)], ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<Bytes>();
+  if (!s.ok()) return FromRocks(s, std::string("read from ") + ColumnName(c));
+  ByteView v = FromSlice(value);
+  return std::optional<Bytes>(Bytes(v.begin(), v.end()));
+}
+
+Status RocksKv::ScanAt(const rocksdb::Snapshot* snap, Column c, ByteView prefix, ByteView start,
+                       const KvVisitor& fn) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  ro.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[static_cast<size_t>(c)]));
+  ByteView from =
+      std::lexicographical_compare(prefix.begin(), prefix.end(), start.begin(), start.end())
+          ? start
+          : prefix;
+  for (it->Seek(ToSlice(from)); it->Valid(); it->Next()) {
+    ByteView k = FromSlice(it->key());
+    if (k.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), k.begin())) break;
+    if (!fn(k, FromSlice(it->value()))) break;
+  }
+  return FromRocks(it->status(), std::string("scan of ") + ColumnName(c));
+}
+
+Result<std::optional<Bytes>> RocksKv::Get(Column c, ByteView key) const {
+  return GetAt(nullptr, c, key);
+}
+
+Status RocksKv::Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const {
+  return ScanAt(nullptr, c, prefix, start, fn);
+}
+
+Status RocksKv::Write(const KvBatch& batch, bool sync) {
+  rocksdb::WriteBatch wb;
+  for (const auto& op : batch.ops()) {
+    auto* cf = cfs_[static_cast<size_t>(op.column)];
+    rocksdb::Status s =
+        op.value ? wb.Put(cf, ToSlice(op.key), ToSlice(*op.value)) : wb.Delete(cf, ToSlice(op.key));
+    if (!s.ok()) return FromRocks(s, "building a write batch");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, &wb), "write batch");
+}
+
+std::unique_ptr<KvRead> RocksKv::GetSnapshot() const {
+  return std::make_unique<SnapshotView>(*this, db_->GetSnapshot());
+}
+
+Status RocksKv::Flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return FromRocks(db_->Flush(fo, cfs_), "flush");
+}
+
+uint64_t RocksKv::ApproximateDiskBytes() const {
+  std::error_code ec;
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator(db_->GetName(), ec)) {
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace consent

@@ -1,0 +1,64 @@
+// RocksDB implementation of the ledger's KvRead, the one place where rocksdb::Status becomes our
+// Status. Each Column is a column family; a KvBatch is written as one rocksdb::WriteBatch, with
+// sync when asked (block commits always ask), so after a crash a batch is either wholly present
+// or wholly absent. Memory is bounded: one LRU block cache of a configured size shared by all
+// column families, and bounded write buffers.
+//
+// Thread-safety: Get/Scan/Write/GetSnapshot may be called from any thread concurrently (RocksDB
+// is internally synchronised). A snapshot view must not outlive its RocksKv.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ledger/kv.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class Snapshot;
+}  // namespace rocksdb
+
+namespace consent {
+
+struct RocksOptions {
+  std::string path;
+  size_t block_cache_bytes = 64 << 20;   // shared by all column families
+  size_t write_buffer_bytes = 16 << 20;  // per column family memtable
+  bool create_if_missing = true;
+  bool read_only = false;
+};
+
+class RocksKv : public KvRead {
+ public:
+  // Opens (or creates) the database with every column family of Column. A store created by a
+  // newer format or missing a column family fails with a clear message.
+  static Result<std::unique_ptr<RocksKv>> Open(const RocksOptions& options);
+  ~RocksKv() override;
+
+  Result<std::optional<Bytes>> Get(Column c, ByteView key) const override;
+  Status Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const override;
+
+  // Applies the batch atomically. sync = fsync the WAL before returning.
+  Status Write(const KvBatch& batch, bool sync);
+
+  // A consistent point-in-time view (a RocksDB snapshot), released when the view is destroyed.
+  std::unique_ptr<KvRead> GetSnapshot() const;
+
+  // Flushes memtables and waits (used before measuring bytes on disk, and on clean shutdown).
+  Status Flush();
+  // Bytes of every file in the store directory (SST, WAL, manifest).
+  uint64_t ApproximateDiskBytes() const;
+
+ private:
+  RocksKv() = default;
+  class SnapshotView;
+  Result<std::optional<Bytes>> GetAt(const rocksdb::Snapshot* snap, Column c, ByteView key) const;
+  Status ScanAt(const rocksdb::Snapshot* snap, Column c, ByteView prefix, ByteView start,
+                const KvVisitor& fn) const;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // index = Column
+};
+
+}  // namespace consent

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Configures and builds one flavour into build/<flavour>:
+#   release  RelWithDebInfo, g++ (default)
+#   asan     Debug, clang, AddressSanitizer + UndefinedBehaviorSanitizer
+#   fuzz     clang, libFuzzer targets with ASan+UBSan
+# Usage: scripts/build.sh [flavour] [ninja targets...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flavour=${1:-release}
+shift || true
+jobs=${JOBS:-2}
+case "$flavour" in
+  release) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  asan) args=(-DCMAKE_BUILD_TYPE=Debug -DCONSENT_SANITIZE=ON -DCONSENT_BENCH=OFF
+              -DCMAKE_CXX_COMPILER=clang++-14) ;;
+  fuzz) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONSENT_SANITIZE=ON -DCONSENT_FUZZ=ON
+              -DCONSENT_BENCH=OFF -DCMAKE_CXX_COMPILER=clang++-14) ;;
+  *) echo "unknown flavour: $flavour (release, asan, fuzz)" >&2; exit 2 ;;
+esac
+dir=build/$flavour
+if [ ! -f "$dir/build.ninja" ]; then
+  cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
+fi
+ninja -C "$dir" -j"$jobs" "$@"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The test command: installs missing packages, then
+#   1. builds (g++) and runs every test with ctest,
+#   2. checks tests/vectors/protocol.json with the independent Python checker, and that the
+#      generator still produces exactly that file,
+#   3. builds with clang + ASan/UBSan and runs every test again,
+#   4. builds the libFuzzer targets and runs each for FUZZ_SECONDS (default 20).
+# Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+echo "== release build and tests"
+scripts/build.sh release
+ctest --test-dir build/release --output-on-failure -j2
+
+echo "== protocol vectors"
+build/release/tools/gen_vectors > build/release/protocol.json
+if ! cmp -s build/release/protocol.json tests/vectors/protocol.json; then
+  echo "tests/vectors/protocol.json differs from what tools/gen_vectors produces;" >&2
+  echo "regenerate it (build/release/tools/gen_vectors > tests/vectors/protocol.json) and review." >&2
+  exit 1
+fi
+/usr/bin/python3 tests/vectors/check_vectors.py tests/vectors/protocol.json
+
+echo "== ASan+UBSan build and tests"
+scripts/build.sh asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -j2
+
+echo "== fuzz targets (${fuzz_seconds}s each)"
+scripts/build.sh fuzz
+for corpus in tests/fuzz/corpus/*/; do
+  name=$(basename "$corpus")
+  bin=build/fuzz/tests/${name}_fuzz
+  [ -x "$bin" ] || { echo "no fuzz binary for corpus $name" >&2; exit 1; }
+  work=$(mktemp -d)
+  cp -r "$corpus". "$work"/
+  log=build/fuzz/$name.log
+  if ! "$bin" -max_total_time="$fuzz_seconds" -print_final_stats=1 -rss_limit_mb=2048 \
+       -artifact_prefix="build/fuzz/$name-" "$work" > "$log" 2>&1; then
+    tail -40 "$log" >&2
+    echo "fuzz target $name failed; the crashing input is in build/fuzz/$name-*" >&2
+    exit 1
+  fi
+  echo "-- $name: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') inputs in ${fuzz_seconds}s"
+  rm -rf "$work"
+done
+echo "all tests passed"

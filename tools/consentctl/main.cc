@@ -1,0 +1,344 @@
+// consentctl: the command-line tool for customers, brands and auditors.
+//
+// This first version has the offline commands: key generation, the per-brand subject id, signing
+// grants, revocations and controller registrations to a JSON file, and inspecting a signed
+// transaction file. Commands that talk to a node arrive with the node (issue 4).
+// Exit codes: 0 success, 1 a negative verdict or a refused request, 2 usage or input errors.
+// Single-threaded.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "crypto/ed25519.h"
+#include "crypto/hex.h"
+#include "crypto/keyfile.h"
+#include "crypto/sha256.h"
+#include "ledger/subject_key.h"
+#include "ledger/tx.h"
+#include "ledger/tx_json.h"
+
+namespace consent {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitNegative = 1;
+constexpr int kExitUsage = 2;
+constexpr size_t kMaxPolicyFileBytes = 16 * 1024 * 1024;
+constexpr size_t kMaxTxFileBytes = 64 * 1024;
+
+int Fail(const Status& st, int code = kExitUsage) {
+  std::fprintf(stderr, "error: %s\n", st.message().c_str());
+  return code;
+}
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+uint64_t RandomNonce() {
+  uint64_t n = 0;
+  RandomBytes(reinterpret_cast<uint8_t*>(&n), sizeof n);
+  return n & ((uint64_t{1} << 53) - 1);  // JSON integers stay below 2^53 (PROTOCOL.md 1)
+}
+
+// "90d", "12h", "30m", "45s" -> milliseconds.
+Result<uint64_t> ParseDuration(const std::string& s) {
+  if (s.size() < 2) return Status::Invalid("duration \"" + s + "\" must look like 90d, 12h, 30m or 45s");
+  char unit = s.back();
+  uint64_t mult = unit == 'd' ? 86400000 : unit == 'h' ? 3600000 : unit == 'm' ? 60000
+                : unit == 's' ? 1000 : 0;
+  if (mult == 0) return Status::Invalid("duration \"" + s + "\" has unknown unit (use d, h, m or s)");
+  uint64_t n = 0;
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9' || n > 1000000) {
+      return Status::Invalid("duration \"" + s + "\" must be a whole number of at most 1000000 units");
+    }
+    n = n * 10 + static_cast<uint64_t>(s[i] - '0');
+  }
+  if (n == 0) return Status::Invalid("duration \"" + s + "\" must be positive");
+  return n * mult;
+}
+
+Result<std::string> ReadSmallFile(const std::string& path, size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("cannot read " + path);
+  std::string data;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    data.append(buf, static_cast<size_t>(in.gcount()));
+    if (data.size() > limit) {
+      return Status::Invalid(path + " is larger than " + std::to_string(limit) + " bytes");
+    }
+  }
+  return data;
+}
+
+// Writes `text` to `path` ("-" = stdout), refusing to overwrite an existing file.
+Status WriteOut(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text;
+    return Status::Ok();
+  }
+  if (std::ifstream(path).good()) return Status::AlreadyExists(path + " already exists");
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) return Status::IoError("cannot write " + path);
+  return Status::Ok();
+}
+
+Result<PublicKey> ParseKeyArg(const std::string& hex, const char* what) {
+  auto k = FromHexFixed<32>(hex);
+  if (!k.ok()) return k.status().Prefixed(what);
+  return *k;
+}
+
+// The key that signs for a customer with `controller`: derived from the master secret.
+Result<SigningKey> CustomerKeyFor(const std::string& key_path, const PublicKey& controller) {
+  ASSIGN_OR_RETURN(KeyFile kf, ReadKeyFile(key_path));
+  if (kf.kind != KeyKind::kCustomer) {
+    return Status::Invalid(key_path + " is a " + KeyKindName(kf.kind) +
+                           " key; grants and revocations are signed with a customer key");
+  }
+  return DeriveSubjectKey(kf.secret, controller);
+}
+
+int EmitTx(const std::string& chain_id, TxBody body, const SigningKey& key,
+           const std::string& out_path) {
+  auto tx = SignTx(chain_id, std::move(body), key);
+  if (!tx.ok()) return Fail(tx.status());
+  Status st = WriteOut(out_path, TxToJson(*tx).dump(2) + "\n");
+  if (!st.ok()) return Fail(st);
+  std::fprintf(stderr, "signed %s %s\n", TxKindName(KindOf(tx->body)), ToHex(tx->Id()).c_str());
+  return kExitOk;
+}
+
+struct Common {
+  std::string chain_id = "consent-dev";
+  std::string out = "-";
+  uint64_t issued_at_ms = 0;
+  uint64_t nonce = 0;
+  void Add(CLI::App* c) {
+    c->add_option("--chain-id", chain_id, "chain the transaction is signed for")
+        ->capture_default_str();
+    c->add_option("--out", out, "write the signed transaction JSON here ('-' = stdout)")
+        ->capture_default_str();
+    c->add_option("--issued-at-ms", issued_at_ms, "issue time (default: now)");
+    c->add_option("--nonce", nonce, "nonce (default: random)");
+  }
+  uint64_t Issued() const { return issued_at_ms ? issued_at_ms : NowMs(); }
+  uint64_t Nonce() const { return nonce ? nonce : RandomNonce(); }
+};
+
+int Run(int argc, char** argv) {
+  InitCrypto();
+  CLI::App app{"consentctl: customers grant and revoke consent, brands register, auditors verify"};
+  app.require_subcommand(1);
+  int rc = kExitOk;
+
+  // keygen
+  auto* keygen = app.add_subcommand("keygen", "make a new key file (mode 0600; never overwrites)");
+  std::string kind_name, key_out;
+  keygen->add_option("kind", kind_name, "customer | brand | validator")->required();
+  keygen->add_option("--out", key_out, "key file to create")->required();
+  keygen->callback([&] {
+    auto kind = ParseKeyKind(kind_name);
+    if (!kind.ok()) { rc = Fail(kind.status()); return; }
+    KeyFile k = KeyFile::Generate(*kind);
+    Status st = WriteKeyFile(key_out, k);
+    if (!st.ok()) { rc = Fail(st); return; }
+    if (*kind == KeyKind::kCustomer) {
+      std::printf("wrote customer master secret to %s (use `consentctl id` for a brand's subject key)\n",
+                  key_out.c_str());
+    } else {
+      std::printf("%s\n", ToHex(k.public_key).c_str());
+    }
+  });
+
+  // id
+  auto* id = app.add_subcommand("id", "print the customer's subject key for one brand");
+  std::string id_key, id_controller;
+  id->add_option("--key", id_key, "customer key file")->required();
+  id->add_option("--controller", id_controller, "the brand's public key (hex)")->required();
+  id->callback([&] {
+    auto c = ParseKeyArg(id_controller, "--controller");
+    if (!c.ok()) { rc = Fail(c.status()); return; }
+    auto k = CustomerKeyFor(id_key, *c);
+    if (!k.ok()) { rc = Fail(k.status()); return; }
+    std::printf("%s\n", ToHex(k->public_key()).c_str());
+  });
+
+  // grant
+  auto* grant = app.add_subcommand("grant", "sign a consent grant");
+  Common gc;
+  std::string g_key, g_controller, g_policy_file, g_policy_hash, g_expires, g_juris;
+  std::vector<std::string> g_purposes, g_categories;
+  uint64_t g_expires_at = 0;
+  grant->add_option("--key", g_key, "customer key file")->required();
+  grant->add_option("--controller", g_controller, "the brand's public key (hex)")->required();
+  grant->add_option("--purpose", g_purposes, "purpose, e.g. marketing.email (repeatable)")
+      ->required();
+  grant->add_option("--category", g_categories, "data category (repeatable)");
+  grant->add_option("--jurisdiction", g_juris, "e.g. EU-GDPR, US-CA-CCPA");
+  auto* pf = grant->add_option("--policy-file", g_policy_file, "the privacy notice shown (hashed)");
+  auto* ph = grant->add_option("--policy-hash", g_policy_hash, "SHA-256 of the notice (hex)");
+  pf->excludes(ph);
+  auto* ex = grant->add_option("--expires", g_expires, "validity from now: 90d, 12h, 30m, 45s");
+  auto* exa = grant->add_option("--expires-at-ms", g_expires_at, "absolute expiry (ms since epoch)");
+  ex->excludes(exa);
+  gc.Add(grant);
+  grant->callback([&] {
+    auto c = ParseKeyArg(g_controller, "--controller");
+    if (!c.ok()) { rc = Fail(c.status()); return; }
+    auto key = CustomerKeyFor(g_key, *c);
+    if (!key.ok()) { rc = Fail(key.status()); return; }
+    GrantTx g;
+    g.subject = key->public_key();
+    g.controller = *c;
+    g.purposes = g_purposes;
+    std::sort(g.purposes.begin(), g.purposes.end());
+    g.data_categories = g_categories;
+    std::sort(g.data_categories.begin(), g.data_categories.end());
+    g.jurisdiction = g_juris;
+    if (!g_policy_file.empty()) {
+      auto text = ReadSmallFile(g_policy_file, kMaxPolicyFileBytes);
+      if (!text.ok()) { rc = Fail(text.status()); return; }
+      g.policy_hash = Sha256(AsBytes(*text));
+    } else if (!g_policy_hash.empty()) {
+      auto h = FromHexFixed<32>(g_policy_hash);
+      if (!h.ok()) { rc = Fail(h.status().Prefixed("--policy-hash")); return; }
+      g.policy_hash = *h;
+    }
+    g.issued_at_ms = gc.Issued();
+    if (!g_expires.empty()) {
+      auto d = ParseDuration(g_expires);
+      if (!d.ok()) { rc = Fail(d.status()); return; }
+      g.expires_at_ms = g.issued_at_ms + *d;
+    } else {
+      g.expires_at_ms = g_expires_at;
+    }
+    g.nonce = gc.Nonce();
+    rc = EmitTx(gc.chain_id, g, *key, gc.out);
+  });
+
+  // revoke
+  auto* revoke = app.add_subcommand("revoke", "sign a revocation of some or all purposes");
+  Common rcm;
+  std::string r_key, r_controller;
+  std::vector<std::string> r_purposes;
+  bool r_all = false;
+  revoke->add_option("--key", r_key, "customer key file")->required();
+  revoke->add_option("--controller", r_controller, "the brand's public key (hex)")->required();
+  auto* rp = revoke->add_option("--purpose", r_purposes, "purpose to revoke (repeatable)");
+  auto* ra = revoke->add_flag("--all", r_all, "revoke every purpose granted to this brand");
+  rp->excludes(ra);
+  rcm.Add(revoke);
+  revoke->callback([&] {
+    if (r_purposes.empty() && !r_all) {
+      rc = Fail(Status::Invalid("name at least one --purpose, or --all"));
+      return;
+    }
+    auto c = ParseKeyArg(r_controller, "--controller");
+    if (!c.ok()) { rc = Fail(c.status()); return; }
+    auto key = CustomerKeyFor(r_key, *c);
+    if (!key.ok()) { rc = Fail(key.status()); return; }
+    RevokeTx r;
+    r.subject = key->public_key();
+    r.controller = *c;
+    r.purposes = r_purposes;
+    std::sort(r.purposes.begin(), r.purposes.end());
+    r.issued_at_ms = rcm.Issued();
+    r.nonce = rcm.Nonce();
+    rc = EmitTx(rcm.chain_id, r, *key, rcm.out);
+  });
+
+  // register
+  auto* reg = app.add_subcommand("register", "sign a brand's entry in the controller directory");
+  Common regc;
+  std::string reg_key, reg_name, reg_contact;
+  reg->add_option("--key", reg_key, "brand key file")->required();
+  reg->add_option("--name", reg_name, "the brand's name (1..128 bytes)")->required();
+  reg->add_option("--contact", reg_contact, "privacy contact URI");
+  regc.Add(reg);
+  reg->callback([&] {
+    auto kf = ReadKeyFile(reg_key);
+    if (!kf.ok()) { rc = Fail(kf.status()); return; }
+    if (kf->kind != KeyKind::kBrand) {
+      rc = Fail(Status::Invalid(reg_key + " is not a brand key"));
+      return;
+    }
+    SigningKey key = SigningKey::FromSeed(kf->secret);
+    RegisterControllerTx r;
+    r.controller = key.public_key();
+    r.name = reg_name;
+    r.contact_uri = reg_contact;
+    r.issued_at_ms = regc.Issued();
+    r.nonce = regc.Nonce();
+    rc = EmitTx(regc.chain_id, r, key, regc.out);
+  });
+
+  // inspect
+  auto* inspect = app.add_subcommand(
+      "inspect", "check a signed transaction file (syntax and signature) and print its id");
+  std::string i_file, i_chain = "consent-dev";
+  bool i_json = false;
+  inspect->add_option("file", i_file, "transaction JSON ('-' = stdin)")->required();
+  inspect->add_option("--chain-id", i_chain, "chain it must be signed for")->capture_default_str();
+  inspect->add_flag("--json", i_json, "machine-readable output");
+  inspect->callback([&] {
+    std::string text;
+    if (i_file == "-") {
+      std::stringstream ss;
+      ss << std::cin.rdbuf();
+      text = ss.str();
+    } else {
+      auto t = ReadSmallFile(i_file, kMaxTxFileBytes);
+      if (!t.ok()) { rc = Fail(t.status()); return; }
+      text = *t;
+    }
+    auto tx = TxFromJsonText(text);
+    if (!tx.ok()) {
+      std::printf("INVALID: %s\n", tx.status().message().c_str());
+      rc = kExitNegative;
+      return;
+    }
+    Status sig = VerifyTxSignature(i_chain, *tx);
+    if (i_json) {
+      nlohmann::ordered_json j;
+      j["valid"] = sig.ok();
+      if (!sig.ok()) j["error"] = sig.message();
+      j["tx_id"] = ToHex(tx->Id());
+      j["tx"] = TxToJson(*tx);
+      std::printf("%s\n", j.dump(2).c_str());
+    } else if (sig.ok()) {
+      std::printf("VALID %s %s signed by %s\n", TxKindName(KindOf(tx->body)),
+                  ToHex(tx->Id()).c_str(), ToHex(SignerOf(tx->body)).c_str());
+    } else {
+      std::printf("INVALID: %s\n", sig.message().c_str());
+    }
+    rc = sig.ok() ? kExitOk : kExitNegative;
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace consent
+
+int main(int argc, char** argv) { return consent::Run(argc, argv); }
