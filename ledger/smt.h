@@ -49,9 +49,12 @@ struct Proof {
 //  - value absent: non-membership — proof.leaf empty, or a leaf for another key that shares the
 //    first siblings.size() bits with `key`.
 // Rebuilds the root bottom-up and compares. Rejects more than 256 siblings, a leaf that does not
-// lie on the key's path, and (since the tree is compact) a proof whose terminal subtree could not
-// exist: an empty terminal whose sibling at the last level is also empty or a lone leaf, or a
-// lone-leaf terminal whose last sibling is empty. Returns a Status naming the reason.
+// lie on the key's path, and (since the tree is compact) a proof whose last sibling is the empty
+// hash: with an empty terminal its parent would be empty, and with a lone leaf its parent would
+// itself hold one entry, so no honest proof has one. (Whether a non-empty sibling is a lone leaf
+// cannot be seen from its hash; such a forged shape simply fails the root comparison.)
+// In the JSON of PROTOCOL.md section 9 a membership proof's leaf is null (implied by key and
+// value); parsers fill `leaf` in before calling this. Returns a Status naming the reason.
 Status VerifyProof(const Hash32& root, const Hash32& key, const std::optional<Bytes>& value,
                    const Proof& proof);
 

@@ -416,7 +416,8 @@ TEST(MerkleLog, RandomConsistencyProofsVerifyAndMutationsFail) {
       if (n <= 16 || rng() % 8 == 0) pairs.emplace_back(m, n);
       if (n <= 16) pairs.emplace_back(m, std::min<uint64_t>(n, 1 + m + rng() % (n + 1 - m)));
     }
-    for (auto [m, k] : pairs) {
+    for (const auto& pair : pairs) {
+      const uint64_t m = pair.first, k = pair.second;
       SCOPED_TRACE("consistency " + std::to_string(m) + " -> " + std::to_string(k));
       Proof proof = ConsistencyProof(log.leaves, m, k).value();
       const Hash32& r1 = log.roots[m];

@@ -1,0 +1,156 @@
+// Store record encoders and strict decoders, built on ledger/codec.
+#include "ledger/schema.h"
+
+#include "crypto/sha256.h"
+#include "ledger/codec.h"
+
+namespace consent::schema {
+
+const char kMetaFormat[] = "format";
+const char kMetaGenesis[] = "genesis";
+const char kMetaHead[] = "head";
+
+namespace {
+Status Corrupt(const char* what, const Status& st) {
+  return Status::Corruption(std::string("stored ") + what + " record is corrupt: " + st.message());
+}
+}  // namespace
+
+Bytes U64Key(uint64_t v) { return Writer().U64(v).bytes(); }
+
+Result<uint64_t> DecodeU64(ByteView b, const char* what) {
+  Reader r(b);
+  uint64_t v = 0;
+  Status st = r.U64(&v, what);
+  if (st.ok()) st = r.ExpectEnd(what);
+  if (!st.ok()) return Corrupt(what, st);
+  return v;
+}
+
+Bytes EncodeBlockBody(const std::vector<SignedTx>& txs) {
+  Writer w;
+  w.U32(static_cast<uint32_t>(txs.size()));
+  for (const auto& t : txs) w.Bytes(t.Encode());
+  return std::move(w).Take();
+}
+
+Result<std::vector<SignedTx>> DecodeBlockBody(ByteView b) {
+  Reader r(b);
+  uint32_t n = 0;
+  Status st = r.Count(&n, 1u << 20, 4, "block body");
+  if (!st.ok()) return Corrupt("block body", st);
+  std::vector<SignedTx> txs;
+  txs.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    Bytes enc;
+    st = r.Bytes(&enc, kMaxTxBytes, "block tx");
+    if (!st.ok()) return Corrupt("block body", st);
+    auto tx = DecodeSignedTx(enc);
+    if (!tx.ok()) return Corrupt("block body", tx.status());
+    txs.push_back(std::move(tx).value());
+  }
+  st = r.ExpectEnd("block body");
+  if (!st.ok()) return Corrupt("block body", st);
+  return txs;
+}
+
+Bytes EncodeCommit(const Commit& c) {
+  Writer w;
+  w.U32(c.round).U32(static_cast<uint32_t>(c.signatures.size()));
+  for (const auto& s : c.signatures) w.Fixed(s.validator).Fixed(s.signature);
+  return std::move(w).Take();
+}
+
+Result<Commit> DecodeCommit(ByteView b) {
+  Reader r(b);
+  Commit c;
+  uint32_t n = 0;
+  Status st = r.U32(&c.round, "round");
+  if (st.ok()) st = r.Count(&n, kMaxValidators, 96, "signatures");
+  for (uint32_t i = 0; st.ok() && i < n; ++i) {
+    CommitSig s;
+    st = r.Fixed(&s.validator, "validator");
+    if (st.ok()) st = r.Fixed(&s.signature, "signature");
+    c.signatures.push_back(s);
+  }
+  if (st.ok()) st = r.ExpectEnd("commit");
+  if (!st.ok()) return Corrupt("commit", st);
+  return c;
+}
+
+Bytes EncodeTxLocation(const TxLocation& l) {
+  return Writer().U64(l.height).U32(l.position).U64(l.log_index).bytes();
+}
+
+Result<TxLocation> DecodeTxLocation(ByteView b) {
+  Reader r(b);
+  TxLocation l;
+  Status st = r.U64(&l.height, "height");
+  if (st.ok()) st = r.U32(&l.position, "position");
+  if (st.ok()) st = r.U64(&l.log_index, "log_index");
+  if (st.ok()) st = r.ExpectEnd("tx location");
+  if (!st.ok()) return Corrupt("tx index", st);
+  return l;
+}
+
+Bytes EncodeConsentRecord(const ConsentRecord& rec) {
+  Writer w;
+  w.Raw(rec.value.Encode()).Fixed(rec.subject).Fixed(rec.controller).Str(rec.purpose);
+  return std::move(w).Take();
+}
+
+Result<ConsentRecord> DecodeConsentRecord(ByteView b) {
+  if (b.size() < kStateValueBytes) {
+    return Status::Corruption("stored consent record is corrupt: shorter than a state value");
+  }
+  auto v = StateValue::Decode(b.subspan(0, kStateValueBytes));
+  if (!v.ok()) return Corrupt("consent", v.status());
+  ConsentRecord rec;
+  rec.value = *v;
+  Reader r(b.subspan(kStateValueBytes));
+  Status st = r.Fixed(&rec.subject, "subject");
+  if (st.ok()) st = r.Fixed(&rec.controller, "controller");
+  if (st.ok()) st = r.Str(&rec.purpose, kMaxLabelBytes, "purpose");
+  if (st.ok()) st = r.ExpectEnd("consent");
+  if (!st.ok()) return Corrupt("consent", st);
+  return rec;
+}
+
+Bytes PairPrefix(const PublicKey& subject, const PublicKey& controller) {
+  return Writer().Fixed(subject).Fixed(controller).bytes();
+}
+
+Bytes PurposeKey(const PublicKey& subject, const PublicKey& controller, std::string_view purpose) {
+  return Writer().Fixed(subject).Fixed(controller).Tag(purpose).bytes();
+}
+
+Bytes SubjectIndexKey(const PublicKey& subject, uint64_t log_index) {
+  return Writer().Fixed(subject).U64(log_index).bytes();
+}
+
+Bytes ControllerIndexKey(const PublicKey& controller, const PublicKey& subject,
+                         std::string_view purpose) {
+  return Writer().Fixed(controller).Fixed(subject).Tag(purpose).bytes();
+}
+
+Bytes EncodeControllerEntry(const ControllerEntry& e) {
+  Writer w;
+  w.Str(e.name).Str(e.contact_uri).U64(e.issued_at_ms).Fixed(e.tx_id);
+  return std::move(w).Take();
+}
+
+Result<ControllerEntry> DecodeControllerEntry(ByteView b) {
+  Reader r(b);
+  ControllerEntry e;
+  Status st = r.Str(&e.name, kMaxNameBytes, "name");
+  if (st.ok()) st = r.Str(&e.contact_uri, kMaxContactUriBytes, "contact_uri");
+  if (st.ok()) st = r.U64(&e.issued_at_ms, "issued_at_ms");
+  if (st.ok()) st = r.Fixed(&e.tx_id, "tx_id");
+  if (st.ok()) st = r.ExpectEnd("directory entry");
+  if (!st.ok()) return Corrupt("directory", st);
+  return e;
+}
+
+Hash32 GenesisHash(const Genesis& g) { return Sha256(AsBytes(g.ToJson())); }
+
+}  // namespace consent::schema

@@ -1,0 +1,81 @@
+// The on-disk layout of a ledger store: the key and value of every record in every Column, with
+// their encoders and strict decoders. The block pipeline writes these records and the queries
+// read them; both go through this file only. A record that fails to decode is a Corruption error
+// naming the column, so a damaged store stops the node loudly instead of serving wrong data.
+//
+// Grammar (all integers big-endian; `str` and `list` as in PROTOCOL.md section 1):
+//   meta      "format"            -> u32 kStoreFormat
+//             "genesis"           -> hash H(canonical genesis JSON)
+//             "head"              -> u64 height (absent before block 1)
+//   headers   u64 height          -> header encoding (PROTOCOL.md section 5)
+//   blocks    u64 height          -> list<bytes> signed tx encodings, in block order
+//   commits   u64 height          -> u32 round || list<key || sig>
+//   tx_index  tx_id               -> u64 height || u32 position || u64 log_index
+//   log_nodes                     -> see ledger/log_tree.h
+//   state_nodes                   -> see ledger/state_tree.h
+//   consents  state_key           -> state_value (81 bytes) || key subject || key controller
+//                                    || str purpose
+//   purposes  subject || controller || purpose bytes -> state_key
+//   subject_index  subject || u64 log_index -> tx_id
+//   controller_index controller || subject || purpose bytes -> state_key
+//   directory controller          -> str name || str contact_uri || u64 issued_at_ms || hash tx_id
+// Pure; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "crypto/bytes.h"
+#include "crypto/status.h"
+#include "ledger/block.h"
+#include "ledger/state.h"
+#include "ledger/tx.h"
+
+namespace consent::schema {
+
+inline constexpr uint32_t kStoreFormat = 1;
+
+extern const char kMetaFormat[];   // "format"
+extern const char kMetaGenesis[];  // "genesis"
+extern const char kMetaHead[];     // "head"
+
+Bytes U64Key(uint64_t v);  // 8 bytes big-endian: heights
+Result<uint64_t> DecodeU64(ByteView b, const char* what);
+
+Bytes EncodeBlockBody(const std::vector<SignedTx>& txs);
+Result<std::vector<SignedTx>> DecodeBlockBody(ByteView b);
+
+Bytes EncodeCommit(const Commit& c);
+Result<Commit> DecodeCommit(ByteView b);
+
+struct TxLocation {
+  uint64_t height = 0;
+  uint32_t position = 0;
+  uint64_t log_index = 0;
+  bool operator==(const TxLocation&) const = default;
+};
+Bytes EncodeTxLocation(const TxLocation& l);
+Result<TxLocation> DecodeTxLocation(ByteView b);
+
+struct ConsentRecord {
+  StateValue value;
+  PublicKey subject{};
+  PublicKey controller{};
+  std::string purpose;
+  bool operator==(const ConsentRecord&) const = default;
+};
+Bytes EncodeConsentRecord(const ConsentRecord& r);
+Result<ConsentRecord> DecodeConsentRecord(ByteView b);
+
+Bytes PurposeKey(const PublicKey& subject, const PublicKey& controller, std::string_view purpose);
+Bytes PairPrefix(const PublicKey& subject, const PublicKey& controller);  // 64 bytes
+Bytes SubjectIndexKey(const PublicKey& subject, uint64_t log_index);
+Bytes ControllerIndexKey(const PublicKey& controller, const PublicKey& subject,
+                         std::string_view purpose);
+
+Bytes EncodeControllerEntry(const ControllerEntry& e);
+Result<ControllerEntry> DecodeControllerEntry(ByteView b);
+
+// H(genesis.ToJson()): a store belongs to one chain.
+Hash32 GenesisHash(const Genesis& g);
+
+}  // namespace consent::schema
