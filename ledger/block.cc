@@ -1,0 +1,226 @@
+// Block headers, votes, commits and the genesis file (PROTOCOL.md sections 5 and 6): encoding
+// with the shared codec, strict decoding, strict genesis.json parsing and commit verification.
+// Pure and deterministic; thread-safe.
+#include "ledger/block.h"
+
+#include <set>
+#include <utility>
+
+#include "crypto/hex.h"
+#include "crypto/sha256.h"
+#include "ledger/codec.h"
+#include "ledger/json_strict.h"
+
+namespace consent {
+namespace {
+
+constexpr std::string_view kVoteTag = "consent-ledger/vote/v1";
+constexpr size_t kMaxChainIdLen = 64;
+constexpr size_t kMaxValidatorNameBytes = 128;
+constexpr size_t kMaxGenesisJsonBytes = 1 << 20;
+
+// PROTOCOL.md section 5: chain_id is 1..64 bytes of [a-z0-9._-].
+Status CheckChainIdSyntax(std::string_view s, std::string_view field) {
+  if (s.empty() || s.size() > kMaxChainIdLen) {
+    return Status::Invalid(std::string(field) + ": length " + std::to_string(s.size()) +
+                           " is not in 1..64");
+  }
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      return Status::Invalid(std::string(field) + ": byte " + std::to_string(i) +
+                             " is not one of [a-z0-9._-]");
+    }
+  }
+  return Status::Ok();
+}
+
+// The first 8 bytes of a key in hex: enough to name a validator in a message.
+std::string KeyPrefix(const PublicKey& key) { return ToHex(ByteView(key.data(), 8)); }
+
+}  // namespace
+
+Bytes Header::Encode() const {
+  Writer w(2 + 4 + chain_id.size() + 8 * 3 + 32 * 5);
+  w.U8(kHeaderKind)
+      .U8(kHeaderVersion)
+      .Str(chain_id)
+      .U64(height)
+      .U64(time_ms)
+      .Fixed(prev_block_hash)
+      .U64(log_size)
+      .Fixed(log_root)
+      .Fixed(state_root)
+      .Fixed(validators_hash)
+      .Fixed(proposer);
+  return std::move(w).Take();
+}
+
+Hash32 Header::Hash() const { return Sha256(Encode()); }
+
+Result<Header> DecodeHeader(ByteView encoding) {
+  Reader r(encoding);
+  uint8_t kind = 0, version = 0;
+  RETURN_IF_ERROR(r.U8(&kind, "header.kind"));
+  if (kind != kHeaderKind) {
+    return Status::Invalid("header.kind: " + std::to_string(kind) + " is not a header (16)");
+  }
+  RETURN_IF_ERROR(r.U8(&version, "header.version"));
+  if (version != kHeaderVersion) {
+    return Status::Invalid("header.version: unsupported version " + std::to_string(version));
+  }
+  Header h;
+  RETURN_IF_ERROR(r.Str(&h.chain_id, kMaxChainIdLen, "header.chain_id"));
+  RETURN_IF_ERROR(CheckChainIdSyntax(h.chain_id, "header.chain_id"));
+  RETURN_IF_ERROR(r.U64(&h.height, "header.height"));
+  if (h.height == 0) return Status::Invalid("header.height: must be at least 1");
+  RETURN_IF_ERROR(r.U64(&h.time_ms, "header.time_ms"));
+  RETURN_IF_ERROR(r.Fixed(&h.prev_block_hash, "header.prev_block_hash"));
+  RETURN_IF_ERROR(r.U64(&h.log_size, "header.log_size"));
+  RETURN_IF_ERROR(r.Fixed(&h.log_root, "header.log_root"));
+  RETURN_IF_ERROR(r.Fixed(&h.state_root, "header.state_root"));
+  RETURN_IF_ERROR(r.Fixed(&h.validators_hash, "header.validators_hash"));
+  RETURN_IF_ERROR(r.Fixed(&h.proposer, "header.proposer"));
+  RETURN_IF_ERROR(r.ExpectEnd("header"));
+  return h;
+}
+
+Bytes VoteMessage(std::string_view chain_id, VoteType type, uint64_t height, uint32_t round,
+                  const Hash32& block_hash) {
+  Writer w(kVoteTag.size() + 4 + chain_id.size() + 1 + 8 + 4 + 32);
+  w.Tag(kVoteTag)
+      .Str(chain_id)
+      .U8(static_cast<uint8_t>(type))
+      .U64(height)
+      .U32(round)
+      .Fixed(block_hash);
+  return std::move(w).Take();
+}
+
+Hash32 Genesis::ValidatorsHash() const {
+  Writer w(4 + 32 * validators.size());
+  w.U32(static_cast<uint32_t>(validators.size()));
+  for (const auto& v : validators) w.Fixed(v.public_key);
+  return Sha256(w.bytes());
+}
+
+const PublicKey& Genesis::Proposer(uint64_t height, uint32_t round) const {
+  // (height + round) mod n, computed without overflowing u64.
+  uint64_t n = validators.size();
+  uint64_t idx = (height % n + round % n) % n;
+  return validators[idx].public_key;
+}
+
+size_t Genesis::QuorumSize() const { return 2 * validators.size() / 3 + 1; }
+
+std::string Genesis::ToJson() const {
+  json::OrderedJson out = json::OrderedJson::object();
+  out["chain_id"] = chain_id;
+  out["genesis_time_ms"] = genesis_time_ms;
+  json::OrderedJson list = json::OrderedJson::array();
+  for (const auto& v : validators) {
+    json::OrderedJson item = json::OrderedJson::object();
+    item["name"] = v.name;
+    item["public_key"] = ToHex(v.public_key);
+    list.push_back(std::move(item));
+  }
+  out["validators"] = std::move(list);
+  return json::Dump(out, 2) + "\n";
+}
+
+namespace {
+
+// The fields of a parsed genesis document; errors name the JSON path.
+Result<Genesis> GenesisFromJson(const json::Json& doc) {
+  RETURN_IF_ERROR(json::ExpectObject(doc, "", {"chain_id", "genesis_time_ms", "validators"}));
+  Genesis g;
+  ASSIGN_OR_RETURN(g.chain_id, json::GetString(json::At(doc, "chain_id"), "chain_id"));
+  RETURN_IF_ERROR(CheckChainIdSyntax(g.chain_id, "chain_id"));
+  ASSIGN_OR_RETURN(g.genesis_time_ms,
+                   json::GetUint(json::At(doc, "genesis_time_ms"), "genesis_time_ms"));
+  ASSIGN_OR_RETURN(const json::Json::array_t* list,
+                   json::GetArray(json::At(doc, "validators"), "validators", kMaxValidators));
+  if (list->empty()) return Status::Invalid("validators: at least one validator is required");
+  std::set<PublicKey> seen;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json::Json& item = (*list)[i];
+    const std::string path = json::Element("validators", i);
+    RETURN_IF_ERROR(json::ExpectObject(item, path, {"name", "public_key"}));
+    Validator v;
+    const std::string name_path = json::Member(path, "name");
+    ASSIGN_OR_RETURN(v.name, json::GetString(json::At(item, "name"), name_path));
+    if (v.name.empty() || v.name.size() > kMaxValidatorNameBytes) {
+      return Status::Invalid(name_path + ": length " + std::to_string(v.name.size()) +
+                             " bytes is not in 1..128");
+    }
+    if (!IsValidUtf8NoNul(v.name)) {
+      return Status::Invalid(name_path + ": not valid UTF-8 or contains a NUL character");
+    }
+    const std::string key_path = json::Member(path, "public_key");
+    ASSIGN_OR_RETURN(v.public_key, json::GetHexFixed<32>(json::At(item, "public_key"), key_path));
+    if (!seen.insert(v.public_key).second) {
+      return Status::Invalid(key_path + ": duplicate validator key " + KeyPrefix(v.public_key));
+    }
+    g.validators.push_back(std::move(v));
+  }
+  return g;
+}
+
+}  // namespace
+
+Result<Genesis> ParseGenesis(std::string_view json_text) {
+  ASSIGN_OR_RETURN(json::Json doc, json::ParseStrict(json_text, kMaxGenesisJsonBytes, "genesis"));
+  auto g = GenesisFromJson(doc);
+  if (!g.ok()) return g.status().Prefixed("genesis");
+  return g;
+}
+
+Status VerifyCommit(const Genesis& genesis, uint64_t height, const Hash32& block_hash,
+                    const Commit& commit) {
+  const size_t n = genesis.validators.size();
+  const size_t quorum = genesis.QuorumSize();
+  if (commit.signatures.size() > n) {
+    return Status::Invalid(std::to_string(commit.signatures.size()) +
+                           " signatures, more than the " + std::to_string(n) + " validators");
+  }
+  // Structure first (cheap): every signer is a distinct validator and there are enough of them.
+  std::set<PublicKey> members, signers;
+  for (const auto& v : genesis.validators) members.insert(v.public_key);
+  for (size_t i = 0; i < commit.signatures.size(); ++i) {
+    const PublicKey& who = commit.signatures[i].validator;
+    std::string where = "signatures[" + std::to_string(i) + "]: validator " + KeyPrefix(who);
+    if (members.count(who) == 0) {
+      return Status::Invalid(where + " is not in the genesis validator set");
+    }
+    if (!signers.insert(who).second) {
+      return Status::Invalid(where + " signed more than once");
+    }
+  }
+  if (signers.size() < quorum) {
+    return Status::Rejected("only " + std::to_string(signers.size()) + " of the required " +
+                            std::to_string(quorum) + " validator signatures are present");
+  }
+  // Then every signature (the expensive part).
+  Bytes msg = VoteMessage(genesis.chain_id, VoteType::kPrecommit, height, commit.round, block_hash);
+  for (size_t i = 0; i < commit.signatures.size(); ++i) {
+    const CommitSig& cs = commit.signatures[i];
+    if (!VerifySignature(cs.validator, msg, cs.signature)) {
+      return Status::BadSignature(
+          "signatures[" + std::to_string(i) + "]: validator " + KeyPrefix(cs.validator) +
+          ": invalid precommit signature for " + "height " + std::to_string(height) + ", round " +
+          std::to_string(commit.round) + ", block " + ToHex(ByteView(block_hash.data(), 8)));
+    }
+  }
+  return Status::Ok();
+}
+
+CommitSig SignPrecommit(const SigningKey& key, std::string_view chain_id, uint64_t height,
+                        uint32_t round, const Hash32& block_hash) {
+  CommitSig cs;
+  cs.validator = key.public_key();
+  cs.signature = key.Sign(VoteMessage(chain_id, VoteType::kPrecommit, height, round, block_hash));
+  return cs;
+}
+
+}  // namespace consent
