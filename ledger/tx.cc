@@ -122,10 +122,26 @@ Status CheckRegister(const RegisterControllerTx& t) {
 }
 
 // Every syntax rule except the size of the whole encoding.
+// PROTOCOL.md section 1 says every integer stays below 2^53 (so that JSON numbers carry it
+// exactly). We make that a syntax rule of transactions, so that every valid transaction has a
+// field-form JSON and appears in proofs and APIs without loss (docs/protocol.md, "Decision").
+Status CheckIntegerRange(const char* field, uint64_t v) {
+  if (v > kMaxTxInteger) {
+    return Status::Invalid(std::string(field) + ": " + std::to_string(v) +
+                           " is not below 2^53 (PROTOCOL.md section 1)");
+  }
+  return Status::Ok();
+}
+
 Status CheckFields(const TxBody& body) {
   return std::visit(
       [](const auto& t) -> Status {
         using T = std::decay_t<decltype(t)>;
+        RETURN_IF_ERROR(CheckIntegerRange("issued_at_ms", t.issued_at_ms));
+        RETURN_IF_ERROR(CheckIntegerRange("nonce", t.nonce));
+        if constexpr (std::is_same_v<T, GrantTx>) {
+          RETURN_IF_ERROR(CheckIntegerRange("expires_at_ms", t.expires_at_ms));
+        }
         if constexpr (std::is_same_v<T, GrantTx>) return CheckGrant(t);
         if constexpr (std::is_same_v<T, RevokeTx>) return CheckRevoke(t);
         if constexpr (std::is_same_v<T, RegisterControllerTx>) return CheckRegister(t);

@@ -31,6 +31,9 @@ inline constexpr size_t kMaxJurisdictionBytes = 16;
 inline constexpr size_t kMaxNameBytes = 128;
 inline constexpr size_t kMaxContactUriBytes = 256;
 inline constexpr size_t kMaxChainIdBytes = 64;
+// Every u64 field of a transaction is at most 2^53 - 1 (PROTOCOL.md section 1), so that JSON
+// numbers carry it exactly.
+inline constexpr uint64_t kMaxTxInteger = (uint64_t{1} << 53) - 1;
 
 enum class TxKind : uint8_t { kGrant = 1, kRevoke = 2, kRegisterController = 3 };
 const char* TxKindName(TxKind kind);  // "grant", "revoke", "register_controller"
@@ -74,7 +77,8 @@ const PublicKey& SignerOf(const TxBody& body);
 uint64_t IssuedAtOf(const TxBody& body);
 
 // Checks every syntax rule of section 2 on a body built in memory (label charset, sorted
-// unique lists, counts, lengths, expiry after issue). The message names the rule and field.
+// unique lists, counts, lengths, expiry after issue, integers below 2^53). The message names the
+// rule and field.
 Status CheckSyntax(const TxBody& body);
 
 // Canonical body encoding. REQUIRES: CheckSyntax(body).ok() (else the bytes are still produced,

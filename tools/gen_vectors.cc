@@ -254,6 +254,12 @@ json InvalidTransactions(const Keys& k) {
     add("signed encoding over 4096 bytes", signed_enc(grant(g)));
   }
   {
+    Writer w;
+    w.U8(2).U8(1).Fixed(k.subject.public_key()).Fixed(k.brand.public_key()).U32(0);
+    w.U64(kT0).U64(uint64_t{1} << 53);  // nonce = 2^53
+    add("nonce not below 2^53", signed_enc(w));
+  }
+  {
     Bytes b = good;
     b[b.size() - 10] ^= 0x01;
     add("signature with one bit flipped", b);
@@ -342,7 +348,8 @@ json States(const Keys& k) {
     std::vector<Hash32> keys;
     json entries = json::array();
     for (size_t i = 0; i < n; ++i) {
-      PublicKey subj = SigningKey::FromSeed(SeedFor("state subject " + std::to_string(i))).public_key();
+      PublicKey subj =
+          SigningKey::FromSeed(SeedFor("state subject " + std::to_string(i))).public_key();
       Hash32 key = StateKey(subj, k.brand.public_key(), i % 2 ? "marketing.email" : "analytics");
       StateValue v;
       v.status = i % 3 == 0 ? ConsentStatus::kRevoked : ConsentStatus::kGranted;

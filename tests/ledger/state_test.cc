@@ -145,8 +145,10 @@ TEST_F(StateTest, TimeWindowDoesNotWrapNearZeroOrMax) {
             TxRejectReason::kFromTheFuture);
   EXPECT_TRUE(CheckStateRules(st, 7 * kDay, Grant({"a"}, 0)).ok());
   EXPECT_EQ(CheckStateRules(st, 7 * kDay + 1, Grant({"a"}, 0)).reason, TxRejectReason::kTooOld);
-  // Near the top the upper bound saturates.
-  EXPECT_TRUE(CheckStateRules(st, UINT64_MAX - 10, Grant({"a"}, UINT64_MAX - 1)).ok());
+  // Near the top the upper bound saturates instead of wrapping round to a small number (which
+  // would make the largest valid issue time look as if it came from the future).
+  EXPECT_EQ(CheckStateRules(st, UINT64_MAX - 10, Grant({"a"}, kMaxTxInteger)).reason,
+            TxRejectReason::kTooOld);
 }
 
 TEST_F(StateTest, Replay) {
@@ -421,18 +423,18 @@ TEST_F(StateTest, PropertyNoOlderTxOverwritesANewerOne) {
         g.purposes = ps;
         g.issued_at_ms = issued;
         g.expires_at_ms = rng() % 2 ? 0 : issued + 1 + rng() % kDay;
-        g.nonce = rng();
+        g.nonce = rng() & kMaxTxInteger;
         tx = MustSign(g, s);
       } else if (what <= 8) {
         RevokeTx r = testing::SampleRevoke(s.public_key(), controller_.public_key());
         r.purposes = ps;  // often empty: revoke-all
         r.issued_at_ms = issued;
-        r.nonce = rng();
+        r.nonce = rng() & kMaxTxInteger;
         tx = MustSign(r, s);
       } else {
         RegisterControllerTx c = testing::SampleRegister(controller_.public_key());
         c.issued_at_ms = issued;
-        c.nonce = rng();
+        c.nonce = rng() & kMaxTxInteger;
         tx = MustSign(c, controller_);
       }
     }

@@ -349,6 +349,36 @@ TEST_F(TxTest, UnknownKindAndVersion) {
   EXPECT_TRUE(FailsWith(DecodeSignedTx(Bytes{}).status(), "kind: truncated"));
 }
 
+TEST_F(TxTest, IntegersMustStayBelow2To53) {
+  const uint64_t limit = uint64_t{1} << 53;
+  GrantTx g = SampleGrant(subject_.public_key(), controller_.public_key());
+  g.nonce = limit - 1;
+  g.expires_at_ms = limit - 1;
+  EXPECT_TRUE(CheckSyntax(g).ok());
+  for (int field = 0; field < 3; ++field) {
+    GrantTx bad = SampleGrant(subject_.public_key(), controller_.public_key());
+    const char* name = field == 0 ? "nonce" : field == 1 ? "expires_at_ms" : "issued_at_ms";
+    if (field == 0) bad.nonce = limit;
+    if (field == 1) bad.expires_at_ms = ~uint64_t{0};
+    if (field == 2) {
+      bad.issued_at_ms = limit;
+      bad.expires_at_ms = 0;
+    }
+    EXPECT_TRUE(FailsWith(CheckSyntax(bad), std::string(name) + ": ")) << name;
+    EXPECT_TRUE(FailsWith(CheckSyntax(bad), "is not below 2^53")) << name;
+    // The decoder applies the same rule to bytes that carry such a value.
+    Bytes body = EncodeBody(bad);
+    Append(body, subject_.Sign(SigningMessage(kChain, body)));
+    EXPECT_TRUE(FailsWith(DecodeSignedTx(body).status(), "is not below 2^53")) << name;
+  }
+  RevokeTx r = SampleRevoke(subject_.public_key(), controller_.public_key());
+  r.nonce = limit;
+  EXPECT_TRUE(FailsWith(CheckSyntax(r), "nonce: 9007199254740992 is not below 2^53"));
+  RegisterControllerTx reg = SampleRegister(controller_.public_key());
+  reg.issued_at_ms = limit;
+  EXPECT_TRUE(FailsWith(CheckSyntax(reg), "issued_at_ms: 9007199254740992 is not below 2^53"));
+}
+
 TEST_F(TxTest, HugeCountsFailWithoutAllocating) {
   Bytes e = {2, 1};
   Append(e, subject_.public_key());

@@ -76,7 +76,10 @@ class Rd:
         return struct.unpack(">I", self.take(4))[0]
 
     def u64(self):
-        return struct.unpack(">Q", self.take(8))[0]
+        v = struct.unpack(">Q", self.take(8))[0]
+        if v >= 1 << 53:  # PROTOCOL.md section 1: all values stay below 2^53
+            raise Reject("integer not below 2^53")
+        return v
 
     def str(self, cap):
         n = self.u32()
