@@ -1,5 +1,6 @@
 // Consent proofs (PROTOCOL.md section 9): strict JSON parsing, canonical JSON output and offline
-// verification against a genesis. Pure; thread-safe.
+// verification against a genesis, in the order of consent_proof.h (chain id, commit, validators
+// hash, state proof, transaction, status). Pure; thread-safe.
 //
 // JSON shape (key order as written; "tx" present iff status is not "none"):
 //   {"version": 1, "chain_id", "subject", "controller", "purpose", "status",
@@ -286,7 +287,7 @@ std::string ConsentProofToJson(const ConsentProof& proof) {
 Result<ProofVerdict> VerifyConsentProof(const ConsentProof& proof, const Genesis& genesis,
                                         std::optional<uint64_t> at_ms) {
   const Header& header = proof.header;
-  // 1. Chain, header and validator set.
+  // 1. The chain.
   if (proof.version != 1) {
     return Status::Invalid("version: unsupported version " + std::to_string(proof.version));
   }
@@ -299,12 +300,13 @@ Result<ProofVerdict> VerifyConsentProof(const ConsentProof& proof, const Genesis
     return Status::Rejected("header: chain id \"" + header.chain_id + "\" is not the genesis's \"" +
                             genesis.chain_id + "\"");
   }
-  if (header.validators_hash != genesis.ValidatorsHash()) {
-    return Status::Rejected("header: validators_hash does not match the genesis validator set");
-  }
   // 2. The commit: a quorum of the genesis validators precommitted this header's hash.
   Status commit = VerifyCommit(genesis, header.height, header.Hash(), proof.commit);
   if (!commit.ok()) return commit.Prefixed("commit");
+  // ... and the header names the genesis validator set.
+  if (header.validators_hash != genesis.ValidatorsHash()) {
+    return Status::Rejected("header: validators_hash does not match the genesis validator set");
+  }
   // 3. The state proof for this (subject, controller, purpose) against the state root.
   const Hash32 key = StateKey(proof.subject, proof.controller, proof.purpose);
   std::optional<Bytes> value_bytes;
