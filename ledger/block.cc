@@ -10,30 +10,22 @@
 #include "crypto/sha256.h"
 #include "ledger/codec.h"
 #include "ledger/json_strict.h"
+#include "ledger/tx.h"
 
 namespace consent {
 namespace {
 
 constexpr std::string_view kVoteTag = "consent-ledger/vote/v1";
-constexpr size_t kMaxChainIdLen = 64;
 constexpr size_t kMaxValidatorNameBytes = 128;
 constexpr size_t kMaxGenesisJsonBytes = 1 << 20;
 
-// PROTOCOL.md section 5: chain_id is 1..64 bytes of [a-z0-9._-].
+// CheckChainId (tx.cc) with its message re-rooted at `field` ("header.chain_id: ...").
 Status CheckChainIdSyntax(std::string_view s, std::string_view field) {
-  if (s.empty() || s.size() > kMaxChainIdLen) {
-    return Status::Invalid(std::string(field) + ": length " + std::to_string(s.size()) +
-                           " is not in 1..64");
-  }
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      return Status::Invalid(std::string(field) + ": byte " + std::to_string(i) +
-                             " is not one of [a-z0-9._-]");
-    }
-  }
-  return Status::Ok();
+  Status st = CheckChainId(s);
+  if (st.ok()) return st;
+  std::string m = st.message();
+  if (m.rfind("chain_id", 0) == 0) m = m.substr(8);
+  return Status(st.code(), std::string(field) + m);
 }
 
 // The first 8 bytes of a key in hex: enough to name a validator in a message.
@@ -71,7 +63,7 @@ Result<Header> DecodeHeader(ByteView encoding) {
     return Status::Invalid("header.version: unsupported version " + std::to_string(version));
   }
   Header h;
-  RETURN_IF_ERROR(r.Str(&h.chain_id, kMaxChainIdLen, "header.chain_id"));
+  RETURN_IF_ERROR(r.Str(&h.chain_id, kMaxChainIdBytes, "header.chain_id"));
   RETURN_IF_ERROR(CheckChainIdSyntax(h.chain_id, "header.chain_id"));
   RETURN_IF_ERROR(r.U64(&h.height, "header.height"));
   if (h.height == 0) return Status::Invalid("header.height: must be at least 1");
@@ -184,7 +176,7 @@ Status VerifyCommit(const Genesis& genesis, uint64_t height, const Hash32& block
     return Status::Invalid(std::to_string(commit.signatures.size()) +
                            " signatures, more than the " + std::to_string(n) + " validators");
   }
-  // Structure first (cheap): every signer is a distinct validator and there are enough of them.
+  // Structure first (cheap): every signer is a distinct validator of the set.
   std::set<PublicKey> members, signers;
   for (const auto& v : genesis.validators) members.insert(v.public_key);
   for (size_t i = 0; i < commit.signatures.size(); ++i) {
@@ -197,11 +189,7 @@ Status VerifyCommit(const Genesis& genesis, uint64_t height, const Hash32& block
       return Status::Invalid(where + " signed more than once");
     }
   }
-  if (signers.size() < quorum) {
-    return Status::Rejected("only " + std::to_string(signers.size()) + " of the required " +
-                            std::to_string(quorum) + " validator signatures are present");
-  }
-  // Then every signature (the expensive part).
+  // Then every signature; at most n of them, each of a distinct validator.
   Bytes msg = VoteMessage(genesis.chain_id, VoteType::kPrecommit, height, commit.round, block_hash);
   for (size_t i = 0; i < commit.signatures.size(); ++i) {
     const CommitSig& cs = commit.signatures[i];
@@ -211,6 +199,11 @@ Status VerifyCommit(const Genesis& genesis, uint64_t height, const Hash32& block
           ": invalid precommit signature for " + "height " + std::to_string(height) + ", round " +
           std::to_string(commit.round) + ", block " + ToHex(ByteView(block_hash.data(), 8)));
     }
+  }
+  // Every entry is valid; are there enough?
+  if (signers.size() < quorum) {
+    return Status::Rejected("only " + std::to_string(signers.size()) + " of the required " +
+                            std::to_string(quorum) + " validator signatures are valid");
   }
   return Status::Ok();
 }

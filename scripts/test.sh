@@ -30,7 +30,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j2
 
 echo "== fuzz targets (${fuzz_seconds}s each)"
-scripts/build.sh fuzz
+fuzz_targets=()
+for corpus in tests/fuzz/corpus/*/; do fuzz_targets+=("tests/$(basename "$corpus")_fuzz"); done
+scripts/build.sh fuzz "${fuzz_targets[@]}"
 for corpus in tests/fuzz/corpus/*/; do
   name=$(basename "$corpus")
   bin=build/fuzz/tests/${name}_fuzz

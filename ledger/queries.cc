@@ -1,0 +1,304 @@
+// Query implementations over KvRead using the schema of ledger/schema.h.
+#include "ledger/queries.h"
+
+#include "crypto/hex.h"
+#include "crypto/sha256.h"
+#include "ledger/codec.h"
+#include "ledger/log_tree.h"
+#include "ledger/state.h"
+#include "ledger/state_tree.h"
+
+namespace consent {
+namespace {
+
+Result<Bytes> MustGet(const KvRead& kv, Column c, ByteView key, const std::string& what) {
+  ASSIGN_OR_RETURN(std::optional<Bytes> v, kv.Get(c, key));
+  if (!v) return Status::Corruption("store has no " + what);
+  return std::move(*v);
+}
+
+// The encoding of the tx at `position` in a stored block body, found by skipping the length
+// prefixes of the ones before it (no decoding of the others).
+Result<Bytes> TxEncodingAt(ByteView body, uint32_t position, uint64_t height) {
+  Reader r(body);
+  uint32_t n = 0;
+  Status st = r.Count(&n, 1u << 20, 4, "block body");
+  if (st.ok() && position >= n) {
+    st = Status::Invalid("position " + std::to_string(position) + " is past its " +
+                         std::to_string(n) + " txs");
+  }
+  Bytes enc;
+  for (uint32_t i = 0; st.ok() && i <= position; ++i) st = r.Bytes(&enc, kMaxTxBytes, "tx");
+  if (!st.ok()) {
+    return Status::Corruption("stored block " + std::to_string(height) +
+                              " is corrupt: " + st.message());
+  }
+  return enc;
+}
+
+Result<TxInfo> TxAt(const KvRead& kv, const Hash32& tx_id, const CertifiedHeader& head) {
+  ASSIGN_OR_RETURN(std::optional<Bytes> loc_bytes, kv.Get(Column::kTxIndex, tx_id));
+  if (!loc_bytes) return Status::NotFound("no committed transaction " + ToHex(tx_id));
+  TxInfo info;
+  ASSIGN_OR_RETURN(info.location, schema::DecodeTxLocation(*loc_bytes));
+  ASSIGN_OR_RETURN(Bytes body, MustGet(kv, Column::kBlocks, schema::U64Key(info.location.height),
+                                       "block " + std::to_string(info.location.height)));
+  ASSIGN_OR_RETURN(Bytes enc, TxEncodingAt(body, info.location.position, info.location.height));
+  if (TxIdOf(enc) != tx_id) {
+    return Status::Corruption("tx index for " + ToHex(tx_id) + " points at another transaction");
+  }
+  auto tx = DecodeSignedTx(enc);
+  if (!tx.ok())
+    return Status::Corruption("stored transaction is corrupt: " + tx.status().message());
+  info.tx = std::move(tx).value();
+  info.tx_id = tx_id;
+  LogTree log(kv, head.header.log_size);
+  if (info.location.log_index >= head.header.log_size) {
+    return Status::Corruption("tx index log position is past the head's log size");
+  }
+  ASSIGN_OR_RETURN(info.inclusion,
+                   log.InclusionProof(info.location.log_index, head.header.log_size));
+  info.head = head;
+  return info;
+}
+
+// Cursor = hex of the key suffix after a fixed prefix; the scan resumes strictly after it.
+Result<Bytes> CursorStart(const Bytes& prefix, std::string_view cursor) {
+  Bytes start = prefix;
+  if (cursor.empty()) return start;
+  auto c = FromHex(cursor);
+  if (!c.ok()) return c.status().Prefixed("cursor");
+  if (c->empty() || c->size() > 256) return Status::Invalid("cursor: not a cursor this API gave");
+  Append(start, *c);
+  start.push_back(0x00);  // strictly after the cursor's key
+  return start;
+}
+
+Status CheckLimit(size_t limit) {
+  if (limit == 0 || limit > kMaxPageSize) {
+    return Status::Invalid("limit must be 1.." + std::to_string(kMaxPageSize));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::optional<uint64_t>> HeadHeight(const KvRead& kv) {
+  ASSIGN_OR_RETURN(std::optional<Bytes> v, kv.Get(Column::kMeta, AsBytes(schema::kMetaHead)));
+  if (!v) return std::optional<uint64_t>();
+  ASSIGN_OR_RETURN(uint64_t h, schema::DecodeU64(*v, "head"));
+  return std::optional<uint64_t>(h);
+}
+
+Result<CertifiedHeader> GetCertifiedHeader(const KvRead& kv, uint64_t height) {
+  Bytes key = schema::U64Key(height);
+  ASSIGN_OR_RETURN(std::optional<Bytes> hb, kv.Get(Column::kHeaders, key));
+  if (!hb) return Status::NotFound("no block at height " + std::to_string(height));
+  CertifiedHeader c;
+  auto h = DecodeHeader(*hb);
+  if (!h.ok()) {
+    return Status::Corruption("stored header " + std::to_string(height) +
+                              " is corrupt: " + h.status().message());
+  }
+  c.header = std::move(h).value();
+  if (c.header.height != height) {
+    return Status::Corruption("stored header at height " + std::to_string(height) + " says " +
+                              std::to_string(c.header.height));
+  }
+  c.block_hash = c.header.Hash();
+  ASSIGN_OR_RETURN(
+      Bytes cb, MustGet(kv, Column::kCommits, key, "commit for height " + std::to_string(height)));
+  ASSIGN_OR_RETURN(c.commit, schema::DecodeCommit(cb));
+  return c;
+}
+
+Result<CertifiedHeader> GetHead(const KvRead& kv) {
+  ASSIGN_OR_RETURN(std::optional<uint64_t> h, HeadHeight(kv));
+  if (!h) return Status::NotFound("the ledger has no block yet");
+  return GetCertifiedHeader(kv, *h);
+}
+
+Result<ConsentProof> ProveConsent(const KvRead& kv, const Genesis& genesis,
+                                  const PublicKey& subject, const PublicKey& controller,
+                                  std::string_view purpose, std::optional<uint64_t> at_ms) {
+  ASSIGN_OR_RETURN(CertifiedHeader head, GetHead(kv));
+  Hash32 key = StateKey(subject, controller, purpose);
+  ConsentProof p;
+  p.version = 1;
+  p.chain_id = genesis.chain_id;
+  p.subject = subject;
+  p.controller = controller;
+  p.purpose = std::string(purpose);
+  p.header = head.header;
+  p.commit = head.commit;
+  StateTree tree(kv);
+  ASSIGN_OR_RETURN(p.state, tree.Prove(key));
+  ASSIGN_OR_RETURN(std::optional<Bytes> rec_bytes, kv.Get(Column::kConsents, key));
+  if (!rec_bytes) {
+    p.status = ProofStatus::kNone;
+    return p;
+  }
+  ASSIGN_OR_RETURN(schema::ConsentRecord rec, schema::DecodeConsentRecord(*rec_bytes));
+  p.value = rec.value;
+  uint64_t at = at_ms.value_or(head.header.time_ms);
+  if (rec.value.status == ConsentStatus::kRevoked) {
+    p.status = ProofStatus::kRevoked;
+  } else {
+    p.status = IsExpired(rec.value, at) ? ProofStatus::kExpired : ProofStatus::kGranted;
+  }
+  ASSIGN_OR_RETURN(TxInfo info, TxAt(kv, rec.value.tx_id, head));
+  p.tx = ConsentProof::TxPart{info.tx.Encode(), info.location.log_index, info.inclusion};
+  return p;
+}
+
+Result<TxInfo> GetTx(const KvRead& kv, const Hash32& tx_id) {
+  ASSIGN_OR_RETURN(CertifiedHeader head, GetHead(kv));
+  return TxAt(kv, tx_id, head);
+}
+
+Result<HistoryPage> SubjectHistory(const KvRead& kv, const PublicKey& subject, uint64_t from,
+                                   size_t limit) {
+  RETURN_IF_ERROR(CheckLimit(limit));
+  HistoryPage page;
+  auto head = GetHead(kv);
+  if (!head.ok()) {
+    if (head.status().code() == StatusCode::kNotFound) return page;  // empty ledger
+    return head.status();
+  }
+  Bytes prefix = Writer().Fixed(subject).bytes();
+  std::vector<Hash32> ids;
+  Status inner;
+  RETURN_IF_ERROR(kv.Scan(Column::kSubjectIndex, prefix, schema::SubjectIndexKey(subject, from),
+                          [&](ByteView k, ByteView v) {
+                            if (ids.size() == limit) {
+                              Reader r(k.subspan(32));
+                              uint64_t idx = 0;
+                              inner = r.U64(&idx, "subject index key");
+                              page.next = idx;
+                              return false;
+                            }
+                            if (v.size() != 32) {
+                              inner = Status::Corruption("subject index entry is not a tx id");
+                              return false;
+                            }
+                            Hash32 id;
+                            std::copy(v.begin(), v.end(), id.begin());
+                            ids.push_back(id);
+                            return true;
+                          }));
+  RETURN_IF_ERROR(inner);
+  for (const auto& id : ids) {
+    ASSIGN_OR_RETURN(TxInfo info, TxAt(kv, id, *head));
+    page.entries.push_back(std::move(info));
+  }
+  return page;
+}
+
+Result<ControllerPage> ControllerConsents(const KvRead& kv, const PublicKey& controller,
+                                          std::string_view cursor, size_t limit) {
+  RETURN_IF_ERROR(CheckLimit(limit));
+  Bytes prefix = Writer().Fixed(controller).bytes();
+  ASSIGN_OR_RETURN(Bytes start, CursorStart(prefix, cursor));
+  ControllerPage page;
+  std::vector<std::pair<Bytes, Hash32>> keys;  // (index key suffix, state_key)
+  bool more = false;
+  Status inner;
+  RETURN_IF_ERROR(kv.Scan(Column::kControllerIndex, prefix, start, [&](ByteView k, ByteView v) {
+    if (keys.size() == limit) {
+      more = true;
+      return false;
+    }
+    if (v.size() != 32 || k.size() <= 64) {
+      inner = Status::Corruption("controller index entry is malformed");
+      return false;
+    }
+    Hash32 sk;
+    std::copy(v.begin(), v.end(), sk.begin());
+    keys.emplace_back(Bytes(k.begin() + 32, k.end()), sk);
+    return true;
+  }));
+  RETURN_IF_ERROR(inner);
+  for (const auto& [suffix, sk] : keys) {
+    ASSIGN_OR_RETURN(Bytes rb, MustGet(kv, Column::kConsents, sk, "consent record " + ToHex(sk)));
+    ASSIGN_OR_RETURN(schema::ConsentRecord rec, schema::DecodeConsentRecord(rb));
+    page.entries.push_back({rec.subject, rec.purpose, sk, rec.value});
+  }
+  if (more && !keys.empty()) page.next_cursor = ToHex(keys.back().first);
+  return page;
+}
+
+Result<DirectoryPage> Directory(const KvRead& kv, std::string_view cursor, size_t limit) {
+  RETURN_IF_ERROR(CheckLimit(limit));
+  ASSIGN_OR_RETURN(Bytes start, CursorStart(Bytes{}, cursor));
+  DirectoryPage page;
+  bool more = false;
+  Status inner;
+  RETURN_IF_ERROR(kv.Scan(Column::kDirectory, Bytes{}, start, [&](ByteView k, ByteView v) {
+    if (page.entries.size() == limit) {
+      more = true;
+      return false;
+    }
+    if (k.size() != 32) {
+      inner = Status::Corruption("directory key is not a controller key");
+      return false;
+    }
+    auto e = schema::DecodeControllerEntry(v);
+    if (!e.ok()) {
+      inner = e.status();
+      return false;
+    }
+    DirectoryEntry d;
+    std::copy(k.begin(), k.end(), d.controller.begin());
+    d.entry = std::move(e).value();
+    page.entries.push_back(std::move(d));
+    return true;
+  }));
+  RETURN_IF_ERROR(inner);
+  if (more) page.next_cursor = ToHex(page.entries.back().controller);
+  return page;
+}
+
+Result<std::vector<CertifiedHeader>> Headers(const KvRead& kv, uint64_t from, uint64_t to) {
+  ASSIGN_OR_RETURN(std::optional<uint64_t> head, HeadHeight(kv));
+  uint64_t top = head.value_or(0);
+  if (from < 1 || to < from) {
+    return Status::Invalid("header range must satisfy 1 <= from <= to");
+  }
+  if (to > top) {
+    return Status::NotFound("height " + std::to_string(to) + " is past the head (" +
+                            std::to_string(top) + ")");
+  }
+  if (to - from + 1 > kMaxHeaderRange) {
+    return Status::Invalid("at most " + std::to_string(kMaxHeaderRange) + " headers per request");
+  }
+  std::vector<CertifiedHeader> out;
+  for (uint64_t h = from; h <= to; ++h) {
+    ASSIGN_OR_RETURN(CertifiedHeader c, GetCertifiedHeader(kv, h));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<ConsistencyInfo> ConsistencyBetweenHeights(const KvRead& kv, uint64_t from_height,
+                                                  uint64_t to_height) {
+  ASSIGN_OR_RETURN(std::optional<uint64_t> head, HeadHeight(kv));
+  if (from_height < 1 || to_height < from_height) {
+    return Status::Invalid("heights must satisfy 1 <= from <= to");
+  }
+  if (to_height > head.value_or(0)) {
+    return Status::NotFound("height " + std::to_string(to_height) + " is past the head");
+  }
+  ConsistencyInfo info;
+  ASSIGN_OR_RETURN(info.first, GetCertifiedHeader(kv, from_height));
+  ASSIGN_OR_RETURN(info.second, GetCertifiedHeader(kv, to_height));
+  uint64_t s1 = info.first.header.log_size, s2 = info.second.header.log_size;
+  if (s1 == 0) {
+    return Status::Invalid("the log is empty at height " + std::to_string(from_height) +
+                           "; every log is consistent with the empty one");
+  }
+  LogTree log(kv, s2);
+  ASSIGN_OR_RETURN(info.proof, log.ConsistencyProof(s1, s2));
+  return info;
+}
+
+}  // namespace consent

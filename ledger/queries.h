@@ -1,0 +1,104 @@
+// Read-only queries over a committed ledger store: what the node's API serves and what
+// consentctl checks. Each function reads through a KvRead (pass a snapshot so that a query sees
+// one height even while blocks commit) using the layout of ledger/schema.h, and answers at the
+// store's latest height. Every answer that a client will verify carries its proof: the consent
+// proof of PROTOCOL.md section 9, RFC 9162 inclusion and consistency proofs with the certified
+// headers they are checked against.
+//
+// Limits: list queries are paged and capped (kMaxPageSize); header ranges are capped
+// (kMaxHeaderRange). A record that fails to decode is a Corruption error.
+// Pure (no I/O beyond the KvRead); thread-safe for concurrent calls on a thread-safe KvRead.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/status.h"
+#include "ledger/block.h"
+#include "ledger/consent_proof.h"
+#include "ledger/kv.h"
+#include "ledger/schema.h"
+#include "ledger/tx.h"
+
+namespace consent {
+
+inline constexpr size_t kMaxPageSize = 1000;
+inline constexpr uint64_t kMaxHeaderRange = 1000;
+
+// The latest committed block: its height, header and commit. NotFound before block 1.
+struct CertifiedHeader {
+  Header header;
+  Hash32 block_hash{};
+  Commit commit;
+};
+Result<std::optional<uint64_t>> HeadHeight(const KvRead& kv);
+Result<CertifiedHeader> GetCertifiedHeader(const KvRead& kv, uint64_t height);
+Result<CertifiedHeader> GetHead(const KvRead& kv);
+
+// The section 9 proof for (subject, controller, purpose) at the latest height. `status` is
+// computed at `at_ms` (default: the head's time_ms). NotFound if the ledger has no block yet.
+Result<ConsentProof> ProveConsent(const KvRead& kv, const Genesis& genesis,
+                                  const PublicKey& subject, const PublicKey& controller,
+                                  std::string_view purpose,
+                                  std::optional<uint64_t> at_ms = std::nullopt);
+
+// A committed transaction, where it is, and its inclusion proof against the head's log.
+struct TxInfo {
+  SignedTx tx;
+  Hash32 tx_id{};
+  schema::TxLocation location;
+  std::vector<Hash32> inclusion;  // against head.header.log_root / log_size
+  CertifiedHeader head;
+};
+Result<TxInfo> GetTx(const KvRead& kv, const Hash32& tx_id);  // NotFound if never committed
+
+// A subject's grants and revocations in log order, from log index `from` (inclusive), at most
+// `limit` (<= kMaxPageSize); `next` is the log index to continue from, if more remain.
+struct HistoryPage {
+  std::vector<TxInfo> entries;  // each with its inclusion proof against the same head
+  std::optional<uint64_t> next;
+};
+Result<HistoryPage> SubjectHistory(const KvRead& kv, const PublicKey& subject, uint64_t from,
+                                   size_t limit);
+
+// A controller's consent entries, ordered by (subject, purpose), paged by an opaque cursor
+// (hex of the last entry's key; empty = from the start).
+struct ControllerConsent {
+  PublicKey subject{};
+  std::string purpose;
+  Hash32 state_key{};
+  StateValue value;
+};
+struct ControllerPage {
+  std::vector<ControllerConsent> entries;
+  std::string next_cursor;  // empty when no more
+};
+Result<ControllerPage> ControllerConsents(const KvRead& kv, const PublicKey& controller,
+                                          std::string_view cursor, size_t limit);
+
+// The controller directory, ordered by controller key, paged like ControllerConsents.
+struct DirectoryEntry {
+  PublicKey controller{};
+  ControllerEntry entry;
+};
+struct DirectoryPage {
+  std::vector<DirectoryEntry> entries;
+  std::string next_cursor;
+};
+Result<DirectoryPage> Directory(const KvRead& kv, std::string_view cursor, size_t limit);
+
+// Certified headers [from, to] (inclusive; at most kMaxHeaderRange; to <= head).
+Result<std::vector<CertifiedHeader>> Headers(const KvRead& kv, uint64_t from, uint64_t to);
+
+// RFC 9162 consistency proof between the log sizes of two committed heights, with both
+// certified headers so that a client can check the roots are the validators'.
+struct ConsistencyInfo {
+  CertifiedHeader first;
+  CertifiedHeader second;
+  std::vector<Hash32> proof;
+};
+Result<ConsistencyInfo> ConsistencyBetweenHeights(const KvRead& kv, uint64_t from_height,
+                                                  uint64_t to_height);
+
+}  // namespace consent

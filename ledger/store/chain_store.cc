@@ -1,0 +1,226 @@
+// ChainStore: open-time consistency checks, atomic commits, whole-store verification.
+#include "ledger/store/chain_store.h"
+
+#include <filesystem>
+
+#include "crypto/hex.h"
+#include "ledger/log_tree.h"
+#include "ledger/queries.h"
+#include "ledger/schema.h"
+#include "ledger/state_tree.h"
+
+namespace consent {
+namespace {
+
+Status Disagree(const std::string& what) {
+  return Status::Corruption("the store disagrees with itself: " + what +
+                            "; refusing to serve from it (restore from a backup or resync)");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ChainStore>> ChainStore::Open(const ChainStoreOptions& o,
+                                                     const Genesis& genesis) {
+  bool exists = std::filesystem::exists(std::filesystem::path(o.path) / "CURRENT");
+  if (o.read_only && !exists) return Status::NotFound("no store at " + o.path);
+  RocksOptions ro;
+  ro.path = o.path;
+  ro.block_cache_bytes = o.block_cache_bytes;
+  ro.read_only = o.read_only;
+  ro.create_if_missing = !o.read_only;
+  ASSIGN_OR_RETURN(std::unique_ptr<RocksKv> kv, RocksKv::Open(ro));
+  std::unique_ptr<ChainStore> store(new ChainStore(genesis, std::move(kv)));
+  RETURN_IF_ERROR(store->CheckOnOpen(!exists));
+  return store;
+}
+
+Status ChainStore::CheckOnOpen(bool create) {
+  const Hash32 genesis_hash = schema::GenesisHash(genesis_);
+  ASSIGN_OR_RETURN(std::optional<Bytes> format,
+                   kv_->Get(Column::kMeta, AsBytes(schema::kMetaFormat)));
+  if (!format) {
+    // A new store (or one created but never initialised): claim it for this genesis.
+    ASSIGN_OR_RETURN(std::optional<uint64_t> head, HeadHeight(*kv_));
+    if (head) return Disagree("it has blocks but no format record");
+    KvBatch init;
+    Bytes f = Bytes{0, 0, 0, static_cast<uint8_t>(schema::kStoreFormat)};
+    init.Put(Column::kMeta, AsBytes(schema::kMetaFormat), f);
+    init.Put(Column::kMeta, AsBytes(schema::kMetaGenesis), genesis_hash);
+    RETURN_IF_ERROR(kv_->Write(init, /*sync=*/true));
+    (void)create;
+    return Status::Ok();
+  }
+  if (*format != Bytes{0, 0, 0, static_cast<uint8_t>(schema::kStoreFormat)}) {
+    return Status::Corruption("the store's format is " + ToHex(*format) + ", this build reads " +
+                              std::to_string(schema::kStoreFormat));
+  }
+  ASSIGN_OR_RETURN(std::optional<Bytes> gh, kv_->Get(Column::kMeta, AsBytes(schema::kMetaGenesis)));
+  if (!gh || *gh != Bytes(genesis_hash.begin(), genesis_hash.end())) {
+    return Status::Invalid("the store belongs to another chain: its genesis hash is " +
+                           (gh ? ToHex(*gh) : std::string("missing")) + ", this genesis is " +
+                           ToHex(genesis_hash));
+  }
+  ASSIGN_OR_RETURN(std::optional<uint64_t> head, HeadHeight(*kv_));
+  if (!head) {
+    // Nothing committed: the trees must be empty too.
+    LogTree log(*kv_, 0);
+    ASSIGN_OR_RETURN(std::optional<Bytes> leaf0, kv_->Get(Column::kLogNodes, LogNodeKey(0, 0)));
+    if (leaf0) return Disagree("the log has leaves but no block is committed");
+    ASSIGN_OR_RETURN(Hash32 sroot, StateTree(*kv_).Root());
+    if (sroot != Hash32{}) return Disagree("the state tree is not empty before block 1");
+    std::lock_guard<std::mutex> l(mu_);
+    tip_ = ChainTip{};
+    return Status::Ok();
+  }
+  auto certified = GetCertifiedHeader(*kv_, *head);
+  if (!certified.ok()) {
+    return Disagree("the head (height " + std::to_string(*head) +
+                    ") cannot be read: " + certified.status().message());
+  }
+  const Header& h = certified->header;
+  if (h.chain_id != genesis_.chain_id) return Disagree("the head's chain id is " + h.chain_id);
+  Status cs = VerifyCommit(genesis_, h.height, certified->block_hash, certified->commit);
+  if (!cs.ok()) return Disagree("the head's commit does not verify: " + cs.message());
+  LogTree log(*kv_, h.log_size);
+  auto lroot = log.Root();
+  if (!lroot.ok()) return Disagree("the log tree cannot be read: " + lroot.status().message());
+  if (*lroot != h.log_root) {
+    return Disagree("the log root at size " + std::to_string(h.log_size) + " is " + ToHex(*lroot) +
+                    " but the head header says " + ToHex(h.log_root));
+  }
+  ASSIGN_OR_RETURN(std::optional<Bytes> beyond,
+                   kv_->Get(Column::kLogNodes, LogNodeKey(0, h.log_size)));
+  if (beyond) return Disagree("the log has a leaf beyond the head's log size");
+  auto sroot = StateTree(*kv_).Root();
+  if (!sroot.ok()) return Disagree("the state tree cannot be read: " + sroot.status().message());
+  if (*sroot != h.state_root) {
+    return Disagree("the state root is " + ToHex(*sroot) + " but the head header says " +
+                    ToHex(h.state_root));
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  tip_.head = h;
+  tip_.log_size = h.log_size;
+  return Status::Ok();
+}
+
+ChainTip ChainStore::tip() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return tip_;
+}
+
+uint64_t ChainStore::height() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return tip_.head ? tip_.head->height : 0;
+}
+
+Status ChainStore::CommitBlock(ValidatedBlock block, const Commit& commit) {
+  Header header = block.block.header;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    uint64_t next = tip_.head ? tip_.head->height + 1 : 1;
+    if (header.height != next) {
+      return Status::Invalid("block height " + std::to_string(header.height) +
+                             " does not follow the head (" + std::to_string(next - 1) + ")");
+    }
+  }
+  ASSIGN_OR_RETURN(KvBatch batch, FinalizeBlock(genesis_, std::move(block), commit));
+  RETURN_IF_ERROR(kv_->Write(batch, /*sync=*/true));
+  std::lock_guard<std::mutex> l(mu_);
+  tip_.head = header;
+  tip_.log_size = header.log_size;
+  return Status::Ok();
+}
+
+namespace {
+
+// Compares every record of one column in both stores, in key order.
+Status CompareColumn(const KvRead& a, const KvRead& b, Column c) {
+  std::vector<std::pair<Bytes, Bytes>> rb;
+  RETURN_IF_ERROR(b.Scan(c, Bytes{}, Bytes{}, [&](ByteView k, ByteView v) {
+    rb.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    return true;
+  }));
+  size_t i = 0;
+  Status diff;
+  RETURN_IF_ERROR(a.Scan(c, Bytes{}, Bytes{}, [&](ByteView k, ByteView v) {
+    if (i >= rb.size() || !std::equal(k.begin(), k.end(), rb[i].first.begin(), rb[i].first.end())) {
+      diff = Status::Corruption(std::string("column ") + ColumnName(c) + " has a record " +
+                                ToHex(k) + " that re-execution does not produce");
+      return false;
+    }
+    if (!std::equal(v.begin(), v.end(), rb[i].second.begin(), rb[i].second.end())) {
+      diff = Status::Corruption(std::string("column ") + ColumnName(c) + " record " + ToHex(k) +
+                                " differs from re-execution");
+      return false;
+    }
+    ++i;
+    return true;
+  }));
+  RETURN_IF_ERROR(diff);
+  if (i != rb.size()) {
+    return Status::Corruption(std::string("column ") + ColumnName(c) + " lacks record " +
+                              ToHex(rb[i].first) + " that re-execution produces");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status VerifyChainStore(const KvRead& kv, const Genesis& genesis, const std::string& scratch_path,
+                        const std::function<void(const VerifyProgress&)>& progress) {
+  if (std::filesystem::exists(scratch_path)) {
+    return Status::AlreadyExists("scratch path " + scratch_path + " already exists");
+  }
+  ASSIGN_OR_RETURN(std::optional<uint64_t> head, HeadHeight(kv));
+  ChainStoreOptions so;
+  so.path = scratch_path;
+  so.block_cache_bytes = 16 << 20;
+  Status result;
+  {
+    auto scratch = ChainStore::Open(so, genesis);
+    if (!scratch.ok()) return scratch.status().Prefixed("cannot create the scratch store");
+    VerifyProgress pr;
+    pr.head = head.value_or(0);
+    for (uint64_t h = 1; result.ok() && h <= pr.head; ++h) {
+      auto certified = GetCertifiedHeader(kv, h);
+      if (!certified.ok()) {
+        result = certified.status().Prefixed("height " + std::to_string(h));
+        break;
+      }
+      auto body = kv.Get(Column::kBlocks, schema::U64Key(h));
+      if (!body.ok() || !*body) {
+        result = Status::Corruption("height " + std::to_string(h) + ": block body missing");
+        break;
+      }
+      auto txs = schema::DecodeBlockBody(**body);
+      if (!txs.ok()) {
+        result = txs.status().Prefixed("height " + std::to_string(h));
+        break;
+      }
+      Block block{certified->header, std::move(txs).value()};
+      BlockCheck check;
+      auto validated = ValidateBlock((*scratch)->kv(), genesis, (*scratch)->tip(), block,
+                                     certified->commit.round, /*verify_signatures=*/true, &check);
+      if (!validated.ok()) {
+        result = validated.status().Prefixed("height " + std::to_string(h));
+        break;
+      }
+      pr.txs += block.txs.size();
+      result = (*scratch)->CommitBlock(std::move(validated).value(), certified->commit);
+      if (!result.ok()) {
+        result = result.Prefixed("height " + std::to_string(h));
+        break;
+      }
+      pr.height = h;
+      if (progress) progress(pr);
+    }
+    for (size_t c = 0; result.ok() && c < kColumnCount; ++c) {
+      result = CompareColumn(kv, (*scratch)->kv(), static_cast<Column>(c));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(scratch_path, ec);
+  return result;
+}
+
+}  // namespace consent

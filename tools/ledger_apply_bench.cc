@@ -1,0 +1,240 @@
+// ledger_apply_bench: how fast a node can apply and commit blocks, and what it costs in memory and
+// disk, on a real RocksDB store.
+//
+// Blocks of --block-txs grants (default 1,000) over random subjects, 100 controllers and 8
+// purposes are built with BuildBlock (state rules, state tree and log tree updates, all indexes),
+// given a precommit and committed with one synced WriteBatch each, until --txs transactions
+// (default 1,000,000). Signatures are treated as pre-verified, as the mempool's cache makes them in
+// the node: the transactions carry random signature bytes and the pipeline is not asked to check
+// them. Consent proofs are timed when the state holds 10,000 entries and at the end.
+//
+// Prints a table and one JSON line; exit 0. Single-threaded (RocksDB has its own threads).
+// Usage: ledger_apply_bench [--txs N] [--block-txs N] [--dir DIR] [--cache-mb N]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "crypto/ed25519.h"
+#include "ledger/block_pipeline.h"
+#include "ledger/queries.h"
+#include "ledger/store/chain_store.h"
+
+namespace consent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+long PeakRssKiB() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+struct Workload {
+  std::mt19937_64 rng{42};
+  std::vector<PublicKey> controllers;
+  std::vector<std::string> purposes = {"analytics",      "marketing.email",  "marketing.sms",
+                                       "marketing.post", "personalisation",  "profiling",
+                                       "research",       "third-party.share"};
+  Workload() {
+    for (int i = 0; i < 100; ++i) controllers.push_back(Random32());
+  }
+  std::array<uint8_t, 32> Random32() {
+    std::array<uint8_t, 32> a;
+    for (size_t i = 0; i < a.size(); i += 8) {
+      uint64_t r = rng();
+      std::memcpy(a.data() + i, &r, 8);
+    }
+    return a;
+  }
+  // A well-formed grant with a random subject; the signature is random bytes (pre-verified).
+  SignedTx Grant(uint64_t issued, uint64_t nonce) {
+    GrantTx g;
+    g.subject = Random32();
+    g.controller = controllers[rng() % controllers.size()];
+    g.purposes = {purposes[rng() % purposes.size()]};
+    g.data_categories = {"contact.email"};
+    g.jurisdiction = "EU-GDPR";
+    g.policy_hash = Random32();
+    g.issued_at_ms = issued;
+    g.expires_at_ms = issued + 365ull * 24 * 3600 * 1000;
+    g.nonce = nonce;
+    SignedTx tx;
+    tx.body = std::move(g);
+    auto a = Random32(), b = Random32();
+    std::memcpy(tx.signature.data(), a.data(), 32);
+    std::memcpy(tx.signature.data() + 32, b.data(), 32);
+    return tx;
+  }
+};
+
+struct ProofTiming {
+  uint64_t entries = 0;
+  double mean_us = 0;
+};
+
+// Times ProveConsent for `n` subjects taken from `sample` (each has one granted purpose).
+ProofTiming TimeProofs(const ChainStore& store, const std::vector<std::pair<SignedTx, int>>& sample,
+                       uint64_t entries) {
+  auto snap = store.Snapshot();
+  auto start = Clock::now();
+  size_t done = 0;
+  for (const auto& [tx, unused] : sample) {
+    const auto& g = std::get<GrantTx>(tx.body);
+    auto p = ProveConsent(*snap, store.genesis(), g.subject, g.controller, g.purposes[0]);
+    if (!p.ok() || p->status != ProofStatus::kGranted) {
+      std::fprintf(stderr, "proof failed: %s\n", p.status().ToString().c_str());
+      std::exit(1);
+    }
+    ++done;
+  }
+  double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+  return {entries, us / static_cast<double>(std::max<size_t>(done, 1))};
+}
+
+int Main(int argc, char** argv) {
+  uint64_t total = 1'000'000, block_txs = 1000, cache_mb = 64;
+  std::string dir;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    uint64_t v = std::strtoull(argv[i + 1], nullptr, 10);
+    if (a == "--txs")
+      total = v;
+    else if (a == "--block-txs")
+      block_txs = v;
+    else if (a == "--cache-mb")
+      cache_mb = v;
+    else if (a == "--dir")
+      dir = argv[i + 1];
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (block_txs == 0 || block_txs > kMaxBlockTxs || total < block_txs) {
+    std::fprintf(stderr, "need 1 <= --block-txs <= %zu and --txs >= --block-txs\n", kMaxBlockTxs);
+    return 2;
+  }
+  bool own_dir = dir.empty();
+  if (own_dir) {
+    char tmpl[] = "/tmp/consent-apply-bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 1;
+    dir = tmpl;
+  }
+
+  SigningKey validator = SigningKey::FromSeed(Seed32{7});
+  Genesis genesis;
+  genesis.chain_id = "apply-bench";
+  genesis.validators.push_back({"validator-0", validator.public_key()});
+  ChainStoreOptions so;
+  so.path = dir + "/db";
+  so.block_cache_bytes = cache_mb << 20;
+  auto opened = ChainStore::Open(so, genesis);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
+    return 1;
+  }
+  ChainStore& store = **opened;
+
+  Workload w;
+  std::vector<double> block_ms;
+  std::vector<std::pair<SignedTx, int>> sample_early, sample_late;
+  ProofTiming early{}, late{};
+  uint64_t applied = 0, time_ms = 1'767'225'600'000, nonce = 0;
+  auto start = Clock::now();
+  while (applied < total) {
+    time_ms += 1000;
+    std::vector<SignedTx> txs;
+    txs.reserve(block_txs);
+    for (uint64_t i = 0; i < block_txs; ++i) txs.push_back(w.Grant(time_ms - 1, ++nonce));
+    auto t0 = Clock::now();
+    auto built = BuildBlock(store.kv(), genesis, store.tip(), time_ms, 0, txs, block_txs);
+    if (!built.ok() || !built->rejected.empty()) {
+      std::fprintf(
+          stderr, "build failed: %s\n",
+          built.ok() ? built->rejected[0].message.c_str() : built.status().ToString().c_str());
+      return 1;
+    }
+    Commit commit;
+    commit.signatures.push_back(SignPrecommit(validator, genesis.chain_id,
+                                              built->validated.block.header.height, 0,
+                                              built->validated.block_hash));
+    Status st = store.CommitBlock(std::move(built->validated), commit);
+    if (!st.ok()) {
+      std::fprintf(stderr, "commit failed: %s\n", st.ToString().c_str());
+      return 1;
+    }
+    block_ms.push_back(Ms(Clock::now() - t0));
+    // Keep a few transactions of this block to prove later.
+    if (sample_early.size() < 200 && applied < 10'000) sample_early.push_back({txs[0], 0});
+    if (applied + block_txs >= total - 200 * block_txs) sample_late.push_back({txs[0], 0});
+    applied += block_txs;
+    if (applied == 10'000 || (applied > 10'000 && early.entries == 0)) {
+      early = TimeProofs(store, sample_early, applied);
+    }
+    if (applied % 100'000 == 0) {
+      std::fprintf(stderr, "applied %llu txs, %.0f tx/s, peak RSS %ld MiB\n",
+                   static_cast<unsigned long long>(applied),
+                   static_cast<double>(applied) /
+                       std::chrono::duration<double>(Clock::now() - start).count(),
+                   PeakRssKiB() / 1024);
+    }
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  // Proofs at the end, for subjects from the whole range (early ones sit deep in the store).
+  std::vector<std::pair<SignedTx, int>> mixed = sample_late;
+  mixed.insert(mixed.end(), sample_early.begin(), sample_early.end());
+  late = TimeProofs(store, mixed, applied);
+  if (early.entries == 0) early = late;
+  (void)store.rocks().Flush();
+  uint64_t disk = store.rocks().ApproximateDiskBytes();
+  double tps = static_cast<double>(applied) / secs;
+  long rss_mib = PeakRssKiB() / 1024;
+
+  std::printf("ledger apply benchmark: %llu txs in blocks of %llu, block cache %llu MiB\n",
+              static_cast<unsigned long long>(applied), static_cast<unsigned long long>(block_txs),
+              static_cast<unsigned long long>(cache_mb));
+  std::printf("  apply+commit          %10.0f tx/s   (goal >= 100000: ratio %.2f)\n", tps,
+              tps / 100000.0);
+  std::printf("  commit per block      p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+              Percentile(block_ms, 0.5), Percentile(block_ms, 0.99), Percentile(block_ms, 1.0));
+  std::printf("  peak RSS              %ld MiB        (goal <= 512: ratio %.2f)\n", rss_mib,
+              static_cast<double>(rss_mib) / 512.0);
+  std::printf("  disk                  %.1f MiB, %.0f bytes/tx\n", disk / 1048576.0,
+              static_cast<double>(disk) / static_cast<double>(applied));
+  std::printf(
+      "  consent proof         %.0f us at %llu entries, %.0f us at %llu (ratio %.2f, goal <= 2)\n",
+      early.mean_us, static_cast<unsigned long long>(early.entries), late.mean_us,
+      static_cast<unsigned long long>(late.entries), late.mean_us / std::max(early.mean_us, 1e-9));
+  std::printf(
+      "{\"txs\":%llu,\"tx_per_s\":%.0f,\"p50_block_ms\":%.2f,\"p99_block_ms\":%.2f,"
+      "\"peak_rss_mib\":%ld,\"disk_bytes_per_tx\":%.0f,\"proof_us_small\":%.1f,"
+      "\"proof_us_large\":%.1f}\n",
+      static_cast<unsigned long long>(applied), tps, Percentile(block_ms, 0.5),
+      Percentile(block_ms, 0.99), rss_mib, static_cast<double>(disk) / static_cast<double>(applied),
+      early.mean_us, late.mean_us);
+  opened->reset();
+  if (own_dir) std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace consent
+
+int main(int argc, char** argv) { return consent::Main(argc, argv); }
