@@ -23,7 +23,8 @@ void ExpectIndexes(const MemoryKv& kv, const ReferenceChain& ref,
   ASSERT_EQ(committed.size(), ref.leaves.size());
   for (size_t i = 0; i < committed.size(); ++i) {
     const SignedTx& tx = committed[i];
-    auto loc = kv.Get(Column::kTxIndex, tx.Id());
+    const Hash32 id = tx.Id();
+    auto loc = kv.Get(Column::kTxIndex, id);
     ASSERT_TRUE(loc.ok() && loc->has_value());
     auto decoded = schema::DecodeTxLocation(**loc);
     ASSERT_TRUE(decoded.ok());
@@ -34,7 +35,7 @@ void ExpectIndexes(const MemoryKv& kv, const ReferenceChain& ref,
       EXPECT_FALSE(sub->has_value());
     } else {
       ASSERT_TRUE(sub->has_value());
-      EXPECT_EQ(**sub, Bytes(tx.Id().begin(), tx.Id().end()));
+      EXPECT_EQ(**sub, Bytes(id.begin(), id.end()));
     }
   }
   // One purposes and one controller_index record per consent entry, naming its state key.
