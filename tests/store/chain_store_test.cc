@@ -17,6 +17,7 @@
 #include "ledger/merkle_log.h"
 #include "ledger/queries.h"
 #include "ledger/schema.h"
+#include "ledger/state_tree.h"
 #include "store_test_util.h"
 
 namespace consent {
