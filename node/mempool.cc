@@ -271,8 +271,8 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
         // Keep the transaction: block building will meet the same error and stop the node.
         spdlog::error("mempool: re-check after a block could not read state: {}", st.ToString());
       } else if (!check.ok()) {
-        spdlog::info("mempool: dropped tx {} after the new block: {} ({})", ShortId(it->id),
-                     check.message, TxRejectReasonName(check.reason));
+        spdlog::info("mempool: dropped tx {} after the new block: {}", ShortId(it->id),
+                     check.message);
         ++dropped;
         index_.erase(it->id);
         it = entries_.erase(it);
