@@ -221,7 +221,8 @@ const std::vector<Field>& Fields() {
     }
     // [api]
     v.push_back(StringField(
-        "api", "listen_address", "IP address the HTTP API listens on (loopback by default)",
+        "api", "listen_address",
+        "IP address the HTTP API listens on; 0.0.0.0 exposes it beyond this machine",
         [](auto& c) -> auto& { return c.api.listen_address; }, CheckIp));
     v.push_back(IntField(
         "api", "port", "HTTP API port; 0 = any free port",
@@ -239,13 +240,13 @@ const std::vector<Field>& Fields() {
         "api", "max_body_bytes", "largest request body (POST /v1/txs), in bytes",
         [](auto& c) -> auto& { return c.api.max_body_bytes; }, 1024, 64 << 20));
     v.push_back(IntField(
-        "api", "request_timeout_ms", "time to read one request or write one response",
+        "api", "request_timeout_ms", "ms to read one request or write one response",
         [](auto& c) -> auto& { return c.api.request_timeout_ms; }, 100, kU32));
     v.push_back(IntField(
-        "api", "idle_timeout_ms", "a keep-alive connection with no request is closed after this",
+        "api", "idle_timeout_ms", "ms after which an idle keep-alive connection is closed",
         [](auto& c) -> auto& { return c.api.idle_timeout_ms; }, 100, kU32));
     v.push_back(IntField(
-        "api", "wait_commit_timeout_ms", "longest wait of POST /v1/txs?wait=commit",
+        "api", "wait_commit_timeout_ms", "ms that POST /v1/txs?wait=commit waits at most",
         [](auto& c) -> auto& { return c.api.wait_commit_timeout_ms; }, 100, kU32));
     v.push_back(IntField(
         "api", "max_txs_per_request", "transactions in one POST /v1/txs at most",

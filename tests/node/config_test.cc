@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 namespace consent {
@@ -209,6 +211,17 @@ TEST(ConfigTest, HostPort) {
   EXPECT_FALSE(ParseHostPort("example.com:80", &host, &port).ok());
   EXPECT_FALSE(ParseHostPort("127.0.0.1:65536", &host, &port).ok());
   EXPECT_FALSE(ParseHostPort("127.0.0.1:-1", &host, &port).ok());
+}
+
+// docs/operations.md carries a copy of the default config.toml; it must be the current one.
+TEST(ConfigTest, OperationsDocHasTheCurrentDefaults) {
+  std::ifstream in(std::string(CONSENT_SOURCE_DIR) + "/docs/operations.md");
+  ASSERT_TRUE(in) << "docs/operations.md missing";
+  std::ostringstream doc;
+  doc << in.rdbuf();
+  EXPECT_NE(doc.str().find("```toml\n" + DefaultConfigToml() + "```"), std::string::npos)
+      << "update the config.toml block in docs/operations.md to:\n"
+      << DefaultConfigToml();
 }
 
 }  // namespace
