@@ -330,10 +330,10 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
                                          where(tnode, tname), tname, TypeName(tnode)));
     }
     for (const auto& [key, node] : *table) {
-      const std::string name = tname + "." + std::string(key.str());
-      auto it = std::find_if(Fields().begin(), Fields().end(), [&](const Field& f) {
-        return f.table == tname && f.key == key.str();
-      });
+      const std::string kname(key.str());  // (clang 14 cannot capture structured bindings)
+      const std::string name = tname + "." + kname;
+      auto it = std::find_if(Fields().begin(), Fields().end(),
+                             [&](const Field& f) { return f.table == tname && f.key == kname; });
       if (it == Fields().end()) {
         std::vector<std::string> known;
         for (const Field& f : Fields()) {
