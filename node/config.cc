@@ -1,0 +1,423 @@
+// Config parsing: one table of field descriptors (table, key, comment, range, accessor) drives
+// parsing, the unknown-key check and DefaultConfigToml(), so the three cannot drift apart.
+#include "node/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <spdlog/fmt/fmt.h>
+
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+#include "ledger/block_pipeline.h"
+
+namespace consent {
+namespace {
+
+const char* TypeName(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+    default:
+      return "value";
+  }
+}
+
+bool IsIpLiteral(const std::string& s) {
+  in_addr a4;
+  in6_addr a6;
+  return inet_pton(AF_INET, s.c_str(), &a4) == 1 || inet_pton(AF_INET6, s.c_str(), &a6) == 1;
+}
+
+std::string TomlString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\u{:04X}", static_cast<unsigned>(c));
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// One setting. `parse` returns an error message without the "source:line: table.key: " prefix.
+struct Field {
+  std::string table;
+  std::string key;
+  std::string comment;
+  std::function<Status(const toml::node&, Config&)> parse;
+  std::function<std::string(const Config&)> render;
+};
+
+template <typename Get>
+Field IntField(std::string table, std::string key, std::string comment, Get get, int64_t lo,
+               int64_t hi) {
+  Field f{std::move(table), std::move(key), std::move(comment), nullptr, nullptr};
+  f.parse = [get, lo, hi](const toml::node& n, Config& c) -> Status {
+    std::string want = fmt::format("must be an integer in [{}, {}]", lo, hi);
+    const auto* v = n.as_integer();
+    if (v == nullptr) return Status::Invalid(fmt::format("{}, got a {}", want, TypeName(n)));
+    int64_t x = v->get();
+    if (x < lo || x > hi) return Status::Invalid(fmt::format("{}, got {}", want, x));
+    auto& dst = get(c);
+    dst = static_cast<std::remove_reference_t<decltype(dst)>>(x);
+    return Status::Ok();
+  };
+  f.render = [get](const Config& c) { return std::to_string(get(c)); };
+  return f;
+}
+
+template <typename Get>
+Field FloatField(std::string table, std::string key, std::string comment, Get get, double lo,
+                 double hi) {
+  Field f{std::move(table), std::move(key), std::move(comment), nullptr, nullptr};
+  f.parse = [get, lo, hi](const toml::node& n, Config& c) -> Status {
+    std::string want = fmt::format("must be a number in [{}, {}]", lo, hi);
+    double x;
+    if (const auto* i = n.as_integer()) {
+      x = static_cast<double>(i->get());
+    } else if (const auto* d = n.as_floating_point()) {
+      x = d->get();
+    } else {
+      return Status::Invalid(fmt::format("{}, got a {}", want, TypeName(n)));
+    }
+    if (!std::isfinite(x) || x < lo || x > hi) {
+      return Status::Invalid(fmt::format("{}, got {}", want, x));
+    }
+    get(c) = x;
+    return Status::Ok();
+  };
+  f.render = [get](const Config& c) {
+    std::string s = fmt::format("{}", get(c));  // shortest round-trip form
+    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+    return s;
+  };
+  return f;
+}
+
+// A string checked by `check` (returns an error message, or empty when valid).
+template <typename Get>
+Field StringField(std::string table, std::string key, std::string comment, Get get,
+                  std::function<std::string(const std::string&)> check) {
+  Field f{std::move(table), std::move(key), std::move(comment), nullptr, nullptr};
+  f.parse = [get, check](const toml::node& n, Config& c) -> Status {
+    const auto* v = n.as_string();
+    if (v == nullptr)
+      return Status::Invalid(fmt::format("must be a string, got a {}", TypeName(n)));
+    std::string err = check(v->get());
+    if (!err.empty()) return Status::Invalid(err);
+    get(c) = v->get();
+    return Status::Ok();
+  };
+  f.render = [get](const Config& c) { return TomlString(get(c)); };
+  return f;
+}
+
+std::string CheckIp(const std::string& s) {
+  if (IsIpLiteral(s)) return "";
+  return "must be an IPv4 or IPv6 address such as \"127.0.0.1\" or \"::1\" (no host names), got " +
+         TomlString(s);
+}
+
+const std::vector<std::string>& LogLevels() {
+  static const std::vector<std::string> levels = {"trace", "debug",    "info", "warn",
+                                                  "error", "critical", "off"};
+  return levels;
+}
+
+const std::vector<Field>& Fields() {
+  static const std::vector<Field> fields = [] {
+    constexpr int64_t kU32 = std::numeric_limits<uint32_t>::max();
+    std::vector<Field> v;
+    // [node]
+    v.push_back(StringField(
+        "node", "data_dir", "RocksDB directory; a relative path is relative to the home directory",
+        [](auto& c) -> auto& { return c.data_dir; },
+        [](const std::string& s) -> std::string {
+          if (s.empty()) return "must not be empty";
+          if (s.find('\0') != std::string::npos) return "must not contain a NUL byte";
+          return "";
+        }));
+    v.push_back(IntField(
+        "node", "block_interval_ms", "minimum time between two blocks, in milliseconds",
+        [](auto& c) -> auto& { return c.block_interval_ms; }, 0, 60'000));
+    v.push_back(IntField(
+        "node", "max_txs_per_block", "at most this many transactions in one block",
+        [](auto& c) -> auto& { return c.max_txs_per_block; }, 1,
+        static_cast<int64_t>(kMaxBlockTxs)));
+    v.push_back(IntField(
+        "node", "mempool_capacity",
+        "pending transactions held at most; beyond it submissions are refused (HTTP 503)",
+        [](auto& c) -> auto& { return c.mempool_capacity; }, 1, 10'000'000));
+    v.push_back(IntField(
+        "node", "verify_threads", "signature verification threads; 0 = one per hardware core",
+        [](auto& c) -> auto& { return c.verify_threads; }, 0, 256));
+    // [storage]
+    v.push_back(IntField(
+        "storage", "block_cache_mib", "RocksDB block cache, in MiB",
+        [](auto& c) -> auto& { return c.block_cache_mib; }, 1, 1 << 20));
+    // [log]
+    v.push_back(StringField(
+        "log", "level", "trace, debug, info, warn, error, critical or off",
+        [](auto& c) -> auto& { return c.log_level; },
+        [](const std::string& s) -> std::string {
+          const auto& l = LogLevels();
+          if (std::find(l.begin(), l.end(), s) != l.end()) return "";
+          return "must be one of trace, debug, info, warn, error, critical, off; got " +
+                 TomlString(s);
+        }));
+    {
+      Field f{"log", "format", "plain (human-readable lines) or json (one JSON object per line)",
+              nullptr, nullptr};
+      f.parse = [](const toml::node& n, Config& c) -> Status {
+        const auto* s = n.as_string();
+        if (s == nullptr) {
+          return Status::Invalid(fmt::format("must be a string, got a {}", TypeName(n)));
+        }
+        if (s->get() == "plain") {
+          c.log_format = LogFormat::kPlain;
+        } else if (s->get() == "json") {
+          c.log_format = LogFormat::kJson;
+        } else {
+          return Status::Invalid("must be \"plain\" or \"json\", got " + TomlString(s->get()));
+        }
+        return Status::Ok();
+      };
+      f.render = [](const Config& c) {
+        return std::string(c.log_format == LogFormat::kJson ? "\"json\"" : "\"plain\"");
+      };
+      v.push_back(std::move(f));
+    }
+    // [api]
+    v.push_back(StringField(
+        "api", "listen_address",
+        "IP address the HTTP API listens on; 0.0.0.0 exposes it beyond this machine",
+        [](auto& c) -> auto& { return c.api.listen_address; }, CheckIp));
+    v.push_back(IntField(
+        "api", "port", "HTTP API port; 0 = any free port",
+        [](auto& c) -> auto& { return c.api.port; }, 0, 65535));
+    v.push_back(IntField(
+        "api", "threads", "threads serving HTTP and WebSocket connections",
+        [](auto& c) -> auto& { return c.api.threads; }, 1, 256));
+    v.push_back(IntField(
+        "api", "max_connections", "open connections at most; more are refused",
+        [](auto& c) -> auto& { return c.api.max_connections; }, 1, 1'000'000));
+    v.push_back(IntField(
+        "api", "max_header_bytes", "largest request header, in bytes",
+        [](auto& c) -> auto& { return c.api.max_header_bytes; }, 1024, 1 << 20));
+    v.push_back(IntField(
+        "api", "max_body_bytes", "largest request body (POST /v1/txs), in bytes",
+        [](auto& c) -> auto& { return c.api.max_body_bytes; }, 1024, 64 << 20));
+    v.push_back(IntField(
+        "api", "request_timeout_ms", "ms to read one request or write one response",
+        [](auto& c) -> auto& { return c.api.request_timeout_ms; }, 100, kU32));
+    v.push_back(IntField(
+        "api", "idle_timeout_ms", "ms after which an idle keep-alive connection is closed",
+        [](auto& c) -> auto& { return c.api.idle_timeout_ms; }, 100, kU32));
+    v.push_back(IntField(
+        "api", "wait_commit_timeout_ms", "ms that POST /v1/txs?wait=commit waits at most",
+        [](auto& c) -> auto& { return c.api.wait_commit_timeout_ms; }, 100, kU32));
+    v.push_back(IntField(
+        "api", "max_txs_per_request", "transactions in one POST /v1/txs at most",
+        [](auto& c) -> auto& { return c.api.max_txs_per_request; }, 1, 100'000));
+    v.push_back(FloatField(
+        "api", "write_rate_per_s", "POST requests per second per client address (token bucket)",
+        [](auto& c) -> auto& { return c.api.write_rate_per_s; }, 0.001, 1e9));
+    v.push_back(FloatField(
+        "api", "write_burst", "token bucket size: POST requests a client may send at once",
+        [](auto& c) -> auto& { return c.api.write_burst; }, 1, 1e9));
+    v.push_back(IntField(
+        "api", "ws_max_message_bytes", "largest WebSocket message accepted, in bytes",
+        [](auto& c) -> auto& { return c.api.ws_max_message_bytes; }, 1024, 64 << 20));
+    v.push_back(IntField(
+        "api", "ws_max_queue_bytes",
+        "bytes queued per stream consumer; beyond it the stream is closed (resumable)",
+        [](auto& c) -> auto& { return c.api.ws_max_queue_bytes; }, 64 << 10, int64_t{1} << 32));
+    v.push_back(IntField(
+        "api", "ws_max_streams", "concurrent WebSocket streams at most",
+        [](auto& c) -> auto& { return c.api.ws_max_streams; }, 0, 100'000));
+    // [p2p]
+    v.push_back(StringField(
+        "p2p", "listen_address", "IP address for peer links (unused until multi-node)",
+        [](auto& c) -> auto& { return c.p2p_listen_address; }, CheckIp));
+    v.push_back(IntField(
+        "p2p", "port", "peer link port (unused until multi-node)",
+        [](auto& c) -> auto& { return c.p2p_port; }, 0, 65535));
+    return v;
+  }();
+  return fields;
+}
+
+std::vector<std::string> Tables() {
+  std::vector<std::string> tables;
+  for (const Field& f : Fields()) {
+    if (std::find(tables.begin(), tables.end(), f.table) == tables.end()) {
+      tables.push_back(f.table);
+    }
+  }
+  return tables;
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+size_t Config::VerifyThreads() const {
+  if (verify_threads != 0) return verify_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name) {
+  const std::string src(source_name);
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    return Status::Invalid(fmt::format("{}:{}:{}: TOML syntax error: {}", src,
+                                       e.source().begin.line, e.source().begin.column,
+                                       e.description()));
+  }
+  auto where = [&](const toml::node& n, const std::string& name) {
+    return fmt::format("{}:{}: {}", src, n.source().begin.line, name);
+  };
+  const std::vector<std::string> tables = Tables();
+  Config config;
+  for (const auto& [tkey, tnode] : root) {
+    const std::string tname(tkey.str());
+    if (std::find(tables.begin(), tables.end(), tname) == tables.end()) {
+      return Status::Invalid(fmt::format("{}: unknown {} (known tables: {})", where(tnode, tname),
+                                         tnode.is_table() ? "table" : "top-level key",
+                                         Join(tables)));
+    }
+    const toml::table* table = tnode.as_table();
+    if (table == nullptr) {
+      return Status::Invalid(fmt::format("{}: must be a table ([{}]), got a {}",
+                                         where(tnode, tname), tname, TypeName(tnode)));
+    }
+    for (const auto& [key, node] : *table) {
+      const std::string kname(key.str());  // (clang 14 cannot capture structured bindings)
+      const std::string name = tname + "." + kname;
+      auto it = std::find_if(Fields().begin(), Fields().end(),
+                             [&](const Field& f) { return f.table == tname && f.key == kname; });
+      if (it == Fields().end()) {
+        std::vector<std::string> known;
+        for (const Field& f : Fields()) {
+          if (f.table == tname) known.push_back(f.key);
+        }
+        return Status::Invalid(fmt::format("{}: unknown key (known keys in [{}]: {})",
+                                           where(node, name), tname, Join(known)));
+      }
+      Status st = it->parse(node, config);
+      if (!st.ok()) return Status::Invalid(where(node, name) + ": " + st.message());
+    }
+  }
+  return config;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return Status::NotFound(path + ": no such file");
+    return Status::IoError(path + ": cannot open: " + std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::IoError(path + ": read failed");
+  return ParseConfig(text.str(), path);
+}
+
+std::string ConfigToToml(const Config& config) {
+  std::string out =
+      "# consentd configuration. Every setting is listed with its default; a missing setting\n"
+      "# takes its default, an unknown key is an error. See docs/operations.md.\n";
+  std::string table;
+  for (const Field& f : Fields()) {
+    if (f.table != table) {
+      table = f.table;
+      out += "\n[" + table + "]\n";
+    }
+    out += "# " + f.comment + " (default: " + f.render(Config{}) + ")\n";
+    out += f.key + " = " + f.render(config) + "\n";
+  }
+  return out;
+}
+
+std::string DefaultConfigToml() { return ConfigToToml(Config{}); }
+
+Status ParseHostPort(std::string_view text, std::string* host, uint16_t* port) {
+  std::string t(text);
+  size_t colon = t.rfind(':');
+  if (colon == std::string::npos || colon + 1 == t.size()) {
+    return Status::Invalid("'" + t + "': expected HOST:PORT, such as 127.0.0.1:7800");
+  }
+  std::string h = t.substr(0, colon);
+  std::string p = t.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (!IsIpLiteral(h)) {
+    return Status::Invalid("'" + t + "': host must be an IPv4 or IPv6 address (IPv6 in brackets)");
+  }
+  if (p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::Invalid("'" + t + "': port must be a number in [0, 65535]");
+  }
+  unsigned long v = std::stoul(p);
+  if (v > 65535) return Status::Invalid("'" + t + "': port must be a number in [0, 65535]");
+  *host = h;
+  *port = static_cast<uint16_t>(v);
+  return Status::Ok();
+}
+
+bool operator==(const Config& a, const Config& b) {
+  const ApiServerOptions& x = a.api;
+  const ApiServerOptions& y = b.api;
+  return a.data_dir == b.data_dir && a.block_interval_ms == b.block_interval_ms &&
+         a.max_txs_per_block == b.max_txs_per_block && a.mempool_capacity == b.mempool_capacity &&
+         a.verify_threads == b.verify_threads && a.block_cache_mib == b.block_cache_mib &&
+         a.log_level == b.log_level && a.log_format == b.log_format &&
+         a.p2p_listen_address == b.p2p_listen_address && a.p2p_port == b.p2p_port &&
+         x.listen_address == y.listen_address && x.port == y.port && x.threads == y.threads &&
+         x.max_connections == y.max_connections && x.max_header_bytes == y.max_header_bytes &&
+         x.max_body_bytes == y.max_body_bytes && x.request_timeout_ms == y.request_timeout_ms &&
+         x.idle_timeout_ms == y.idle_timeout_ms &&
+         x.wait_commit_timeout_ms == y.wait_commit_timeout_ms &&
+         x.max_txs_per_request == y.max_txs_per_request &&
+         x.write_rate_per_s == y.write_rate_per_s && x.write_burst == y.write_burst &&
+         x.ws_max_message_bytes == y.ws_max_message_bytes &&
+         x.ws_max_queue_bytes == y.ws_max_queue_bytes && x.ws_max_streams == y.ws_max_streams;
+}
+
+}  // namespace consent

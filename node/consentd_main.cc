@@ -1,0 +1,220 @@
+// consentd: the consent-ledger node daemon.
+//
+//   consentd init --home DIR [--chain-id ID] [--api HOST:PORT] [--p2p HOST:PORT]
+//   consentd start --home DIR
+//   consentd dev [--home DIR]        (init if missing, then start; default home ./.consent-dev)
+//
+// CONSENT_HOME replaces --home. SIGINT and SIGTERM start a clean shutdown: the API stops, the
+// block in progress finishes (its commit is atomic), the store is closed. Signals are taken by a
+// dedicated thread with sigwait, so no work runs in a signal handler. Exit codes: 0 clean,
+// 1 runtime error (with a message), 2 usage.
+#include <pthread.h>
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "crypto/hex.h"
+#include "net/api_server.h"
+#include "node/home.h"
+#include "node/logging.h"
+#include "node/node.h"
+
+namespace consent {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr char kDevHome[] = "./.consent-dev";
+
+// Before logging is configured: a plain message on stderr.
+int Fail(const Status& st) {
+  std::fprintf(stderr, "consentd: %s\n", st.message().c_str());
+  return kExitError;
+}
+
+// After: through the configured logger (plain or JSON lines, on stderr).
+int FailLogged(const std::string& what, const Status& st) {
+  spdlog::critical("{}: {}", what, st.message());
+  return kExitError;
+}
+
+// Waits for SIGINT/SIGTERM (on its own thread, with sigwait) or for a fatal node error.
+class StopWaiter {
+ public:
+  // REQUIRES: SIGINT, SIGTERM and SIGUSR1 are blocked in every thread (BlockSignals()).
+  StopWaiter() : thread_([this] { SignalLoop(); }) {}
+  ~StopWaiter() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      exiting_ = true;
+    }
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+  static void BlockSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+  }
+  void Fatal(const Status& st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fatal_) fatal_ = st;
+    cv_.notify_all();
+  }
+  // Returns the fatal error, or nullopt when a signal asked to stop.
+  std::optional<Status> Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return signal_ != 0 || fatal_.has_value(); });
+    if (signal_ != 0) spdlog::info("received {}, shutting down", strsignal(signal_));
+    return fatal_;
+  }
+
+ private:
+  void SignalLoop() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (exiting_) return;
+      if (sig == SIGUSR1) continue;
+      if (signal_ != 0) {
+        spdlog::warn("already shutting down (received {} again)", strsignal(sig));
+        continue;
+      }
+      signal_ = sig;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int signal_ = 0;               // guarded by mu_
+  std::optional<Status> fatal_;  // guarded by mu_
+  bool exiting_ = false;         // guarded by mu_
+  std::thread thread_;
+};
+
+std::string Url(const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+int RunInit(const InitOptions& o) {
+  if (Status st = InitHome(o); !st.ok()) return Fail(st);
+  auto home = LoadHome(o.home);
+  if (!home.ok()) return Fail(home.status());
+  std::printf(
+      "initialised %s\n  chain id:      %s\n  validator key: %s\n  API:           %s\n"
+      "start it with:  consentd start --home %s\n",
+      o.home.c_str(), home->genesis.chain_id.c_str(), ToHex(home->key.public_key).c_str(),
+      Url(home->config.api.listen_address, home->config.api.port).c_str(), o.home.c_str());
+  return kExitOk;
+}
+
+int RunStart(const std::string& dir) {
+  auto home = LoadHome(dir);
+  if (!home.ok()) return Fail(home.status());
+  if (Status st = SetupLogging(home->config.log_level, home->config.log_format); !st.ok()) {
+    return Fail(st);
+  }
+  StopWaiter::BlockSignals();  // before any thread starts, so that every thread inherits it
+  StopWaiter waiter;
+  NodeOptions options = NodeOptionsFromHome(*home);
+  options.on_fatal = [&waiter](const Status& st) { waiter.Fatal(st); };
+  auto node = Node::Open(options);
+  if (!node.ok()) return FailLogged("cannot start", node.status());
+  auto server = ApiServer::Start(home->config.api, **node);
+  if (!server.ok()) return FailLogged("cannot start the API", server.status());
+  const NodeStatus status = (*node)->Status();
+  spdlog::info("consentd started: API {}, chain {}, height {}, {} key {}, home {}",
+               Url(home->config.api.listen_address, (*server)->port()), status.chain_id,
+               status.height, home->is_validator ? "validator" : "follower",
+               ToHex(home->key.public_key), dir);
+  std::optional<Status> fatal = waiter.Wait();
+  (*server)->Stop();
+  (*node)->Shutdown();
+  node->reset();
+  if (fatal) return FailLogged("stopped on error", *fatal);
+  spdlog::info("clean shutdown");
+  return kExitOk;
+}
+
+int RunDev(const std::string& dir) {
+  auto home = LoadHome(dir);
+  if (!home.ok() && home.status().code() == StatusCode::kNotFound &&
+      !std::filesystem::exists(dir)) {
+    InitOptions o;
+    o.home = dir;
+    if (Status st = InitHome(o); !st.ok()) return Fail(st);
+    std::fprintf(stderr, "consentd: initialised a development home at %s\n", dir.c_str());
+  } else if (!home.ok()) {
+    return Fail(home.status());
+  }
+  return RunStart(dir);
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"consentd: the consent-ledger node"};
+  app.require_subcommand(1);
+
+  InitOptions init;
+  std::string api, p2p;
+  auto* init_cmd = app.add_subcommand("init", "create a node home: key, genesis, config, data/");
+  init_cmd->add_option("--home", init.home, "home directory to create")
+      ->envname("CONSENT_HOME")
+      ->required();
+  init_cmd->add_option("--chain-id", init.chain_id, "chain id ([a-z0-9._-], 1..64 bytes)")
+      ->capture_default_str();
+  init_cmd->add_option("--api", api, "HTTP API address HOST:PORT (default 127.0.0.1:7800)");
+  init_cmd->add_option("--p2p", p2p, "peer address HOST:PORT (default 127.0.0.1:7801)");
+
+  std::string start_home;
+  auto* start_cmd = app.add_subcommand("start", "run the node of an existing home");
+  start_cmd->add_option("--home", start_home, "home directory")
+      ->envname("CONSENT_HOME")
+      ->required();
+
+  std::string dev_home = kDevHome;
+  auto* dev_cmd = app.add_subcommand("dev", "init a development home if missing, then start");
+  dev_cmd->add_option("--home", dev_home, "home directory")
+      ->envname("CONSENT_HOME")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (*init_cmd) {
+    if (!api.empty()) init.api = api;
+    if (!p2p.empty()) init.p2p = p2p;
+    return RunInit(init);
+  }
+  if (*start_cmd) return RunStart(start_home);
+  return RunDev(dev_home);
+}
+
+}  // namespace
+}  // namespace consent
+
+int main(int argc, char** argv) { return consent::Main(argc, argv); }

@@ -1,0 +1,306 @@
+// Mempool: admission (parallel signature checks through a cache, then the state rules under the
+// lock against committed state layered with the pending changes), candidates for block building,
+// and the targeted re-check after each block.
+#include "node/mempool.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <variant>
+
+#include "crypto/hex.h"
+#include "node/home.h"
+
+namespace consent {
+namespace {
+
+std::string ShortId(const Hash32& id) { return ToHex(id).substr(0, 16); }
+
+// The (subject, controller) pair a GRANT or REVOKE touches, or the controller a registration
+// touches.
+struct Touches {
+  std::optional<std::pair<PublicKey, PublicKey>> pair;
+  std::optional<PublicKey> controller;
+};
+Touches TouchesOf(const SignedTx& tx) {
+  Touches t;
+  if (const auto* g = std::get_if<GrantTx>(&tx.body)) {
+    t.pair = {g->subject, g->controller};
+  } else if (const auto* r = std::get_if<RevokeTx>(&tx.body)) {
+    t.pair = {r->subject, r->controller};
+  } else {
+    t.controller = std::get<RegisterControllerTx>(tx.body).controller;
+  }
+  return t;
+}
+
+}  // namespace
+
+// Committed state with the pending layer on top: what the next transaction in the pool sees.
+class Mempool::LayeredView : public StateView {
+ public:
+  LayeredView(const StateView& base, const Layer& layer) : base_(base), layer_(layer) {}
+  std::optional<StateValue> GetConsent(const Hash32& state_key) const override {
+    auto it = layer_.consents.find(state_key);
+    if (it != layer_.consents.end()) return it->second;
+    return base_.GetConsent(state_key);
+  }
+  std::vector<std::string> PurposesOf(const PublicKey& subject,
+                                      const PublicKey& controller) const override {
+    std::vector<std::string> out = base_.PurposesOf(subject, controller);
+    auto it = layer_.purposes.find({subject, controller});
+    if (it == layer_.purposes.end()) return out;
+    std::set<std::string> merged(out.begin(), out.end());
+    merged.insert(it->second.begin(), it->second.end());
+    return std::vector<std::string>(merged.begin(), merged.end());
+  }
+  bool TxCommitted(const Hash32& tx_id) const override { return base_.TxCommitted(tx_id); }
+  std::optional<ControllerEntry> GetController(const PublicKey& controller) const override {
+    auto it = layer_.controllers.find(controller);
+    if (it != layer_.controllers.end()) return it->second;
+    return base_.GetController(controller);
+  }
+
+ private:
+  const StateView& base_;
+  const Layer& layer_;
+};
+
+void Mempool::Layer::Apply(const StateChanges& changes) {
+  for (const ConsentWrite& w : changes.consents) {
+    consents[w.state_key] = w.value;
+    purposes[{w.subject, w.controller}].insert(w.purpose);
+  }
+  if (changes.controller) controllers[changes.controller->first] = changes.controller->second;
+}
+
+void Mempool::Layer::Clear() {
+  consents.clear();
+  purposes.clear();
+  controllers.clear();
+}
+
+Mempool::Mempool(MempoolOptions options, CommittedStateSource committed)
+    : options_(std::move(options)),
+      committed_(std::move(committed)),
+      pool_(std::max<size_t>(1, options_.verify_threads)),
+      cache_(options_.verify_cache_entries != 0 ? options_.verify_cache_entries
+                                                : 2 * options_.capacity + 1024) {}
+
+Mempool::~Mempool() = default;
+
+uint64_t Mempool::Now() const { return options_.clock_ms ? options_.clock_ms() : NowMs(); }
+
+void Mempool::VerifySignatures(const std::vector<SignedTx>& txs, const std::vector<Hash32>& ids,
+                               const std::vector<size_t>& todo, std::vector<char>* ok) {
+  pool_.ParallelFor(todo.size(), [&](size_t k) {
+    const size_t i = todo[k];
+    bool ran = false;
+    (*ok)[i] = cache_.GetOrVerify(
+        ids[i], [&] { return VerifyTxSignature(options_.chain_id, txs[i]).ok(); }, &ran);
+    (ran ? verifications_ : cache_hits_).fetch_add(1, std::memory_order_relaxed);
+  });
+}
+
+std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs) {
+  const size_t n = txs.size();
+  std::vector<SubmitOutcome> out(n);
+  std::vector<Hash32> ids(n);
+  std::vector<char> decided(n, 0);
+  std::vector<size_t> first_copy(n);  // index of the first copy of the same tx in `txs`
+  std::unordered_map<Hash32, size_t, Hash32Hasher> seen;
+  for (size_t i = 0; i < n; ++i) {
+    ids[i] = txs[i].Id();
+    out[i].tx_id = ids[i];
+    first_copy[i] = seen.emplace(ids[i], i).first->second;
+  }
+  auto unavailable = [](SubmitOutcome& o, const std::string& why) {
+    o.status = Status::Unavailable(why);
+  };
+  const std::string closing = "the node is shutting down; retry against a running node";
+
+  // Cheap answers first, so that a closed or full pool never spends CPU on signatures.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < n; ++i) {
+      if (first_copy[i] != i) continue;
+      if (closed_) {
+        unavailable(out[i], closing);
+      } else if (index_.count(ids[i]) != 0) {
+        out[i].duplicate = true;
+      } else if (entries_.size() >= options_.capacity) {
+        unavailable(out[i], "mempool full (" + std::to_string(options_.capacity) +
+                                " pending transactions): retry later");
+      } else {
+        continue;
+      }
+      decided[i] = 1;
+    }
+  }
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < n; ++i) {
+    if (decided[i] || first_copy[i] != i) continue;
+    Status syntax = CheckSyntax(txs[i].body);
+    if (!syntax.ok()) {
+      out[i].status = syntax;
+      decided[i] = 1;
+      continue;
+    }
+    todo.push_back(i);
+  }
+  std::vector<char> sig_ok(n, 0);
+  VerifySignatures(txs, ids, todo, &sig_ok);
+  for (size_t i : todo) {
+    if (!sig_ok[i]) {
+      out[i].status = Status::BadSignature(
+          "signature does not verify for this transaction's "
+          "signer on chain " +
+          options_.chain_id);
+      decided[i] = 1;
+    }
+  }
+
+  // State rules, in order, against committed state plus everything pending.
+  bool any = false;
+  for (size_t i : todo) any = any || !decided[i];
+  if (any) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_ptr<CommittedState> committed = committed_();
+    const uint64_t now = Now();
+    for (size_t i : todo) {
+      if (decided[i]) continue;
+      decided[i] = 1;
+      if (closed_) {
+        unavailable(out[i], closing);
+        continue;
+      }
+      if (index_.count(ids[i]) != 0) {
+        out[i].duplicate = true;
+        continue;
+      }
+      if (entries_.size() >= options_.capacity) {
+        unavailable(out[i], "mempool full (" + std::to_string(options_.capacity) +
+                                " pending transactions): retry later");
+        continue;
+      }
+      LayeredView view(committed->view(), layer_);
+      TxCheck check = CheckStateRules(view, now, txs[i]);
+      StateChanges changes;
+      if (check.ok()) changes = ComputeChanges(view, txs[i]);
+      if (Status st = committed->error(); !st.ok()) {
+        spdlog::error("mempool: reading committed state failed: {}", st.ToString());
+        out[i].status = Status::Internal("reading committed state failed: " + st.message());
+        continue;
+      }
+      if (check.reason == TxRejectReason::kReplay) {
+        out[i].status =
+            Status::AlreadyExists("transaction " + ToHex(ids[i]) + " is already committed");
+        out[i].rule = TxRejectReasonName(check.reason);
+        continue;
+      }
+      if (!check.ok()) {
+        out[i].status = Status::Rejected(check.message);
+        out[i].rule = TxRejectReasonName(check.reason);
+        continue;
+      }
+      layer_.Apply(changes);
+      entries_.push_back(Entry{std::move(txs[i]), ids[i], std::move(changes)});
+      index_.emplace(ids[i], std::prev(entries_.end()));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (first_copy[i] == i) continue;
+    out[i] = out[first_copy[i]];
+    if (out[i].status.ok()) out[i].duplicate = true;
+  }
+  return out;
+}
+
+std::vector<SignedTx> Mempool::Candidates(size_t max) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SignedTx> out;
+  out.reserve(std::min(max, entries_.size()));
+  for (auto it = entries_.begin(); it != entries_.end() && out.size() < max; ++it) {
+    out.push_back(it->tx);
+  }
+  return out;
+}
+
+void Mempool::EraseLocked(const Hash32& id) {
+  auto it = index_.find(id);
+  if (it == index_.end()) return;
+  entries_.erase(it->second);
+  index_.erase(it);
+}
+
+void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
+                               const std::vector<Hash32>& rejected) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<Pair> pairs;
+  std::set<PublicKey> controllers;
+  auto note = [&](const SignedTx& tx) {
+    Touches t = TouchesOf(tx);
+    if (t.pair) pairs.insert(*t.pair);
+    if (t.controller) controllers.insert(*t.controller);
+  };
+  for (const SignedTx& tx : block_txs) {
+    note(tx);
+    EraseLocked(tx.Id());
+  }
+  for (const Hash32& id : rejected) {
+    auto it = index_.find(id);
+    if (it == index_.end()) continue;
+    note(it->second->tx);
+    EraseLocked(id);
+  }
+
+  std::unique_ptr<CommittedState> committed = committed_();
+  const uint64_t now = Now();
+  layer_.Clear();
+  size_t rechecked = 0, dropped = 0;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Touches t = TouchesOf(it->tx);
+    const bool affected = (t.pair && pairs.count(*t.pair) != 0) ||
+                          (t.controller && controllers.count(*t.controller) != 0) ||
+                          IssuedAtOf(it->tx.body) + kMaxTxAgeMs < now;
+    if (affected) {
+      ++rechecked;
+      LayeredView view(committed->view(), layer_);
+      TxCheck check = CheckStateRules(view, now, it->tx);
+      if (Status st = committed->error(); !st.ok()) {
+        // Keep the transaction: block building will meet the same error and stop the node.
+        spdlog::error("mempool: re-check after a block could not read state: {}", st.ToString());
+      } else if (!check.ok()) {
+        spdlog::info("mempool: dropped tx {} after the new block: {}", ShortId(it->id),
+                     check.message);
+        ++dropped;
+        index_.erase(it->id);
+        it = entries_.erase(it);
+        continue;
+      } else {
+        it->changes = ComputeChanges(view, it->tx);
+      }
+    }
+    layer_.Apply(it->changes);
+    ++it;
+  }
+  spdlog::debug("mempool: block of {} txs ({} rejected): re-checked {}, dropped {}, {} pending",
+                block_txs.size(), rejected.size(), rechecked, dropped, entries_.size());
+}
+
+void Mempool::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
+}
+
+bool Mempool::Contains(const Hash32& tx_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return index_.count(tx_id) != 0;
+}
+
+size_t Mempool::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
+}  // namespace consent

@@ -1,0 +1,123 @@
+// VerifyPool and VerifiedCache: a task queue drained by worker threads; a FIFO-bounded map.
+#include "node/verify_pool.h"
+
+#include <atomic>
+#include <cstring>
+
+namespace consent {
+
+size_t Hash32Hasher::operator()(const Hash32& h) const {
+  size_t v;
+  std::memcpy(&v, h.data(), sizeof v);
+  return v;
+}
+
+VerifyPool::VerifyPool(size_t threads) {
+  for (size_t i = 1; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+VerifyPool::~VerifyPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void VerifyPool::WorkerLoop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_ and nothing left
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    task();
+  }
+}
+
+void VerifyPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
+  if (n == 0) return;
+  // Shared by the caller and the helper tasks; lives on this stack frame, which outlives every
+  // helper because we wait for all of them before returning.
+  struct Job {
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t helpers_left = 0;  // guarded by mu
+  } job;
+  auto drain = [&job, &fn, n] {
+    for (size_t i = job.next.fetch_add(1); i < n; i = job.next.fetch_add(1)) fn(i);
+  };
+  const size_t helpers = std::min(workers_.size(), n - 1);
+  job.helpers_left = helpers;
+  if (helpers > 0) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t h = 0; h < helpers; ++h) {
+        queue_.emplace_back([&job, drain] {
+          drain();
+          std::lock_guard<std::mutex> l(job.mu);
+          if (--job.helpers_left == 0) job.cv.notify_one();
+        });
+      }
+    }
+    cv_.notify_all();
+  }
+  drain();
+  std::unique_lock<std::mutex> lock(job.mu);
+  job.cv.wait(lock, [&job] { return job.helpers_left == 0; });
+}
+
+std::optional<bool> VerifiedCache::Get(const Hash32& tx_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(tx_id);
+  if (it == map_.end()) return std::nullopt;
+  return it->second;
+}
+
+void VerifiedCache::Put(const Hash32& tx_id, bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PutLocked(tx_id, ok);
+}
+
+bool VerifiedCache::GetOrVerify(const Hash32& tx_id, const std::function<bool()>& verify,
+                                bool* ran) {
+  *ran = false;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    auto it = map_.find(tx_id);
+    if (it != map_.end()) return it->second;
+    if (in_flight_.count(tx_id) == 0) break;
+    done_.wait(lock);
+  }
+  in_flight_.insert(tx_id);
+  lock.unlock();
+  const bool ok = verify();
+  *ran = true;
+  lock.lock();
+  in_flight_.erase(tx_id);
+  PutLocked(tx_id, ok);
+  lock.unlock();
+  done_.notify_all();
+  return ok;
+}
+
+void VerifiedCache::PutLocked(const Hash32& tx_id, bool ok) {
+  if (!map_.emplace(tx_id, ok).second) return;
+  order_.push_back(tx_id);
+  while (order_.size() > capacity_) {
+    map_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+size_t VerifiedCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return map_.size();
+}
+
+}  // namespace consent

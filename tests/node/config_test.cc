@@ -1,0 +1,228 @@
+// Tests of node/config: the defaults round trip through DefaultConfigToml, every setting can be
+// changed, and each bad key, type or range is an error that names the key and the line.
+#include "node/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace consent {
+namespace {
+
+::testing::AssertionResult FailsWith(const Result<Config>& r, std::string_view fragment) {
+  if (r.ok()) return ::testing::AssertionFailure() << "expected an error with '" << fragment << "'";
+  if (r.status().message().find(fragment) == std::string::npos) {
+    return ::testing::AssertionFailure()
+           << "expected '" << fragment << "' in '" << r.status().message() << "'";
+  }
+  if (r.status().code() != StatusCode::kInvalidArgument) {
+    return ::testing::AssertionFailure() << "wrong code: " << r.status().ToString();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ConfigTest, DefaultsMatchTheSpec) {
+  Config c;
+  EXPECT_EQ(c.api.listen_address, "127.0.0.1");
+  EXPECT_EQ(c.api.port, 7800);
+  EXPECT_EQ(c.p2p_listen_address, "127.0.0.1");
+  EXPECT_EQ(c.p2p_port, 7801);
+  EXPECT_EQ(c.block_interval_ms, 200u);
+  EXPECT_EQ(c.max_txs_per_block, 1000u);
+  EXPECT_EQ(c.mempool_capacity, 20000u);
+  EXPECT_EQ(c.block_cache_mib, 64u);
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.log_format, LogFormat::kPlain);
+  EXPECT_GE(c.VerifyThreads(), 1u);
+  c.verify_threads = 3;
+  EXPECT_EQ(c.VerifyThreads(), 3u);
+}
+
+TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
+  std::string text = DefaultConfigToml();
+  auto r = ParseConfig(text, "config.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString() << "\n" << text;
+  EXPECT_TRUE(*r == Config{});
+  for (const char* key : {"[node]",
+                          "[storage]",
+                          "[log]",
+                          "[api]",
+                          "[p2p]",
+                          "data_dir =",
+                          "block_interval_ms = 200",
+                          "max_txs_per_block = 1000",
+                          "mempool_capacity = 20000",
+                          "verify_threads = 0",
+                          "block_cache_mib = 64",
+                          "level = \"info\"",
+                          "format = \"plain\"",
+                          "port = 7800",
+                          "port = 7801",
+                          "threads = 2",
+                          "max_connections = 1024",
+                          "max_header_bytes = 16384",
+                          "max_body_bytes = 1048576",
+                          "request_timeout_ms = 10000",
+                          "idle_timeout_ms = 60000",
+                          "wait_commit_timeout_ms = 30000",
+                          "max_txs_per_request = 1000",
+                          "write_rate_per_s = 200.0",
+                          "write_burst = 400.0",
+                          "ws_max_message_bytes = 65536",
+                          "ws_max_queue_bytes = 4194304",
+                          "ws_max_streams = 256"}) {
+    EXPECT_NE(text.find(key), std::string::npos) << key;
+  }
+  // Every setting line is preceded by a comment line.
+  size_t settings = 0, commented = 0;
+  std::string prev, line;
+  for (char ch : text + "\n") {
+    if (ch != '\n') {
+      line += ch;
+      continue;
+    }
+    if (line.find(" = ") != std::string::npos && line[0] != '#') {
+      ++settings;
+      if (!prev.empty() && prev[0] == '#') ++commented;
+    }
+    prev = line;
+    line.clear();
+  }
+  EXPECT_EQ(settings, 25u);  // 5 node, 1 storage, 2 log, 15 api, 2 p2p
+  EXPECT_EQ(commented, settings);
+}
+
+TEST(ConfigTest, EverySettingChangesAndRoundTrips) {
+  Config c;
+  c.data_dir = "/var/lib/consent \"x\"";
+  c.block_interval_ms = 0;
+  c.max_txs_per_block = 5000;
+  c.mempool_capacity = 7;
+  c.verify_threads = 4;
+  c.block_cache_mib = 256;
+  c.log_level = "debug";
+  c.log_format = LogFormat::kJson;
+  c.p2p_listen_address = "::1";
+  c.p2p_port = 9001;
+  c.api.listen_address = "0.0.0.0";
+  c.api.port = 0;
+  c.api.threads = 8;
+  c.api.max_connections = 10;
+  c.api.max_header_bytes = 4096;
+  c.api.max_body_bytes = 2048;
+  c.api.request_timeout_ms = 500;
+  c.api.idle_timeout_ms = 700;
+  c.api.wait_commit_timeout_ms = 900;
+  c.api.max_txs_per_request = 3;
+  c.api.write_rate_per_s = 12.5;
+  c.api.write_burst = 3;
+  c.api.ws_max_message_bytes = 2048;
+  c.api.ws_max_queue_bytes = 1 << 20;
+  c.api.ws_max_streams = 0;
+  auto r = ParseConfig(ConfigToToml(c), "x.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(*r == c);
+  EXPECT_FALSE(*r == Config{});
+}
+
+TEST(ConfigTest, EmptyFileAndPartialFilesTakeDefaults) {
+  auto r = ParseConfig("", "c");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(*r == Config{});
+  r = ParseConfig("[api]\nport = 9000\nwrite_rate_per_s = 50\n", "c");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->api.port, 9000);
+  EXPECT_EQ(r->api.write_rate_per_s, 50.0);  // an integer is accepted for a float setting
+  EXPECT_EQ(r->block_interval_ms, 200u);
+}
+
+TEST(ConfigTest, UnknownKeysAndTablesAreRejectedWithLine) {
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nport = 1\nprot = 2\n", "config.toml"),
+                        "config.toml:3: api.prot: unknown key"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[node]\nblock_interval = 5\n", "c"), "node.block_interval"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[apii]\nport = 1\n", "c"), "unknown table"));
+  EXPECT_TRUE(FailsWith(ParseConfig("port = 1\n", "c"), "c:1: port: unknown top-level key"));
+  EXPECT_TRUE(FailsWith(ParseConfig("api = 3\n", "c"), "must be a table"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api.tls]\ncert = \"x\"\n", "c"), "api.tls: unknown key"));
+}
+
+TEST(ConfigTest, WrongTypesAreRejected) {
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nport = \"7800\"\n", "c"),
+                        "c:2: api.port: must be an integer in [0, 65535], got a string"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[node]\nmempool_capacity = 1.5\n", "c"), "got a float"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[log]\nlevel = 3\n", "c"), "log.level: must be a string"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[log]\nformat = true\n", "c"), "log.format"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nwrite_burst = \"x\"\n", "c"), "must be a number"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[node]\ndata_dir = [1]\n", "c"), "got a array"));
+}
+
+TEST(ConfigTest, OutOfRangeValuesAreRejected) {
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nport = 70000\n", "c"), "got 70000"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nport = -1\n", "c"), "api.port"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[node]\nmax_txs_per_block = 0\n", "c"), "[1, 10000]"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[node]\nmax_txs_per_block = 10001\n", "c"), "got 10001"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[node]\nmempool_capacity = 0\n", "c"), "mempool_capacity"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[node]\nblock_interval_ms = 60001\n", "c"), "60001"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[node]\nverify_threads = 257\n", "c"), "verify_threads"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[storage]\nblock_cache_mib = 0\n", "c"), "block_cache_mib"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nwrite_rate_per_s = 0\n", "c"), "write_rate_per_s"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nwrite_burst = inf\n", "c"), "write_burst"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nrequest_timeout_ms = 99\n", "c"), "request_timeout"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nmax_header_bytes = 100\n", "c"), "max_header_bytes"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nthreads = 0\n", "c"), "api.threads"));
+}
+
+TEST(ConfigTest, BadStringsAreRejected) {
+  EXPECT_TRUE(
+      FailsWith(ParseConfig("[api]\nlisten_address = \"localhost\"\n", "c"), "no host names"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\nlisten_address = \"1.2.3\"\n", "c"), "p2p.listen"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[log]\nlevel = \"verbose\"\n", "c"), "must be one of"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[log]\nformat = \"xml\"\n", "c"), "\"plain\" or \"json\""));
+  EXPECT_TRUE(FailsWith(ParseConfig("[node]\ndata_dir = \"\"\n", "c"), "must not be empty"));
+}
+
+TEST(ConfigTest, SyntaxErrorsNameLineAndColumn) {
+  auto r = ParseConfig("[api]\nport = 7800\nport = 7801\n", "dup.toml");
+  EXPECT_TRUE(FailsWith(r, "dup.toml:3:"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api\n", "s.toml"), "s.toml:1:"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nport = \n", "s.toml"), "TOML syntax error"));
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  auto r = LoadConfigFile("/nonexistent/dir/config.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("/nonexistent/dir/config.toml"), std::string::npos);
+}
+
+TEST(ConfigTest, HostPort) {
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(ParseHostPort("127.0.0.1:7800", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 7800);
+  ASSERT_TRUE(ParseHostPort("[::1]:9", &host, &port).ok());
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 9);
+  EXPECT_FALSE(ParseHostPort("127.0.0.1", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("127.0.0.1:", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("example.com:80", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("127.0.0.1:65536", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("127.0.0.1:-1", &host, &port).ok());
+}
+
+// docs/operations.md carries a copy of the default config.toml; it must be the current one.
+TEST(ConfigTest, OperationsDocHasTheCurrentDefaults) {
+  std::ifstream in(std::string(CONSENT_SOURCE_DIR) + "/docs/operations.md");
+  ASSERT_TRUE(in) << "docs/operations.md missing";
+  std::ostringstream doc;
+  doc << in.rdbuf();
+  EXPECT_NE(doc.str().find("```toml\n" + DefaultConfigToml() + "```"), std::string::npos)
+      << "update the config.toml block in docs/operations.md to:\n"
+      << DefaultConfigToml();
+}
+
+}  // namespace
+}  // namespace consent

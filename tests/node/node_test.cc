@@ -1,0 +1,273 @@
+// End-to-end tests of node/node in process: a real home, a real RocksDB store, the real producer
+// thread. Grants and a revoke commit; the consent proofs from Snapshot() verify against the
+// genesis; blocks respect max_txs_per_block; a restart on the same home keeps everything; a
+// follower refuses submissions; shutdown with pending work leaves a store that reopens.
+#include "node/node.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "ledger/consent_proof.h"
+#include "ledger/queries.h"
+#include "node_test_util.h"
+
+namespace consent {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::KeyFromLabel;
+using testing::SignedGrant;
+using testing::SignedRegister;
+using testing::SignedRevoke;
+using testing::TempDir;
+
+// Collects committed blocks; lets a test wait until some number of transactions committed.
+class Collector : public CommitListener {
+ public:
+  void OnCommit(const std::shared_ptr<const CommittedBlock>& block) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocks_.push_back(block);
+    txs_ += block->txs.size();
+    cv_.notify_all();
+  }
+  bool WaitForTxs(size_t n, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return txs_ >= n; });
+  }
+  std::vector<std::shared_ptr<const CommittedBlock>> blocks() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return blocks_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<const CommittedBlock>> blocks_;
+  size_t txs_ = 0;
+};
+
+class NodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    InitOptions o;
+    o.home = tmp_.path() + "/home";
+    o.chain_id = "node-test";
+    ASSERT_TRUE(InitHome(o).ok());
+    auto home = LoadHome(o.home);
+    ASSERT_TRUE(home.ok()) << home.status().ToString();
+    home_ = *home;
+    home_.config.block_interval_ms = 5;
+  }
+  std::unique_ptr<Node> OpenNode() {
+    auto node = Node::Open(NodeOptionsFromHome(home_));
+    EXPECT_TRUE(node.ok()) << node.status().ToString();
+    return node.ok() ? std::move(node).value() : nullptr;
+  }
+  std::string Chain() const { return home_.genesis.chain_id; }
+
+  TempDir tmp_;
+  Home home_;
+  SigningKey brand_ = KeyFromLabel("brand");
+  SigningKey alice_ = KeyFromLabel("alice");
+};
+
+void ExpectProof(const Node& node, const PublicKey& subject, const PublicKey& controller,
+                 const std::string& purpose, ProofStatus want) {
+  std::unique_ptr<KvRead> snap = node.Snapshot();
+  auto proof = ProveConsent(*snap, node.genesis(), subject, controller, purpose);
+  ASSERT_TRUE(proof.ok()) << proof.status().ToString();
+  EXPECT_EQ(proof->status, want) << purpose;
+  // Through the JSON form, as an auditor receives it.
+  auto parsed = ParseConsentProof(ConsentProofToJson(*proof));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  auto verdict = VerifyConsentProof(*parsed, node.genesis());
+  ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+  EXPECT_EQ(verdict->status, want);
+  // The commit is the validator's own precommit: one signature by the genesis key.
+  ASSERT_EQ(parsed->commit.signatures.size(), 1u);
+  EXPECT_EQ(parsed->commit.signatures[0].validator, node.genesis().validators[0].public_key);
+}
+
+TEST_F(NodeTest, GrantRevokeProveAndRestart) {
+  auto node = OpenNode();
+  ASSERT_TRUE(node);
+  EXPECT_TRUE(node->producing());
+  Collector collector;
+  node->AddCommitListener(&collector);
+  const PublicKey c = brand_.public_key();
+  const uint64_t t = NowMs();
+
+  SignedTx reg = SignedRegister(Chain(), brand_, "Brand", t - 1000);
+  SignedTx grant = SignedGrant(Chain(), alice_, c, {"analytics", "marketing.email"}, t - 900);
+  auto out = node->Submit({reg, grant});
+  ASSERT_TRUE(out[0].status.ok()) << out[0].status.ToString();
+  ASSERT_TRUE(out[1].status.ok()) << out[1].status.ToString();
+  ASSERT_TRUE(collector.WaitForTxs(2));
+
+  SignedTx revoke = SignedRevoke(Chain(), alice_, c, {"marketing.email"}, t - 500);
+  ASSERT_TRUE(node->Submit({revoke})[0].status.ok());
+  ASSERT_TRUE(collector.WaitForTxs(3));
+
+  // A stale grant is refused; a committed tx re-sent is AlreadyExists.
+  SignedTx stale = SignedGrant(Chain(), alice_, c, {"marketing.email"}, t - 600);
+  auto r = node->Submit({stale, grant});
+  EXPECT_EQ(r[0].status.code(), StatusCode::kRejected);
+  EXPECT_EQ(r[0].rule, "stale");
+  EXPECT_EQ(r[1].status.code(), StatusCode::kAlreadyExists);
+
+  // Listener data: heights consecutive, log indexes contiguous.
+  auto blocks = collector.blocks();
+  uint64_t log_index = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    EXPECT_EQ(blocks[i]->header.height, i + 1);
+    EXPECT_EQ(blocks[i]->first_log_index, log_index);
+    EXPECT_EQ(blocks[i]->block_hash, blocks[i]->header.Hash());
+    log_index += blocks[i]->txs.size();
+    EXPECT_EQ(blocks[i]->header.log_size, log_index);
+  }
+  EXPECT_EQ(log_index, 3u);
+
+  ExpectProof(*node, alice_.public_key(), c, "analytics", ProofStatus::kGranted);
+  ExpectProof(*node, alice_.public_key(), c, "marketing.email", ProofStatus::kRevoked);
+  ExpectProof(*node, alice_.public_key(), c, "sms", ProofStatus::kNone);
+
+  NodeStatus st = node->Status();
+  EXPECT_EQ(st.chain_id, "node-test");
+  EXPECT_EQ(st.height, blocks.size());
+  EXPECT_EQ(st.head_hash, blocks.back()->block_hash);
+  EXPECT_EQ(st.log_size, 3u);
+  EXPECT_EQ(st.mempool_size, 0u);
+  EXPECT_EQ(st.mempool_capacity, 20000u);
+  EXPECT_TRUE(st.ready);
+  EXPECT_EQ(st.validators, home_.genesis.validators);
+
+  std::string metrics = node->NodeMetrics();
+  EXPECT_NE(metrics.find("consent_height " + std::to_string(st.height)), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("consent_txs_committed_total 3"), std::string::npos);
+  EXPECT_NE(metrics.find("consent_signature_verifications_total 4"), std::string::npos);
+  EXPECT_NE(metrics.find("consent_block_commit_seconds_count " + std::to_string(blocks.size())),
+            std::string::npos);
+  EXPECT_NE(metrics.find("consent_block_commit_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+
+  node->RemoveCommitListener(&collector);
+  const uint64_t height = st.height;
+  node->Shutdown();
+  EXPECT_FALSE(node->Status().ready);
+  EXPECT_EQ(node->Submit({SignedGrant(Chain(), alice_, c, {"x"}, t)})[0].status.code(),
+            StatusCode::kUnavailable);
+  node.reset();
+
+  // Restart on the same home: everything is there, and production continues.
+  node = OpenNode();
+  ASSERT_TRUE(node);
+  EXPECT_EQ(node->Status().height, height);
+  ExpectProof(*node, alice_.public_key(), c, "marketing.email", ProofStatus::kRevoked);
+  Collector after;
+  node->AddCommitListener(&after);
+  SignedTx regrant = SignedGrant(Chain(), alice_, c, {"marketing.email"}, t - 100);
+  ASSERT_TRUE(node->Submit({regrant})[0].status.ok());
+  ASSERT_TRUE(after.WaitForTxs(1));
+  EXPECT_EQ(after.blocks()[0]->header.height, height + 1);
+  EXPECT_EQ(after.blocks()[0]->first_log_index, 3u);
+  ExpectProof(*node, alice_.public_key(), c, "marketing.email", ProofStatus::kGranted);
+  // Replays across the restart are still refused.
+  EXPECT_EQ(node->Submit({revoke})[0].status.code(), StatusCode::kAlreadyExists);
+  node->RemoveCommitListener(&after);
+}
+
+TEST_F(NodeTest, BlocksRespectMaxTxsAndBlockTimesIncrease) {
+  home_.config.max_txs_per_block = 3;
+  home_.config.block_interval_ms = 20;
+  auto node = OpenNode();
+  ASSERT_TRUE(node);
+  Collector collector;
+  node->AddCommitListener(&collector);
+  const uint64_t t = NowMs();
+  std::vector<SignedTx> txs;
+  for (int i = 0; i < 10; ++i) {
+    txs.push_back(SignedGrant(Chain(), KeyFromLabel("s" + std::to_string(i)), brand_.public_key(),
+                              {"p"}, t - 100));
+  }
+  for (const auto& o : node->Submit(txs)) ASSERT_TRUE(o.status.ok());
+  ASSERT_TRUE(collector.WaitForTxs(10));
+  auto blocks = collector.blocks();
+  ASSERT_GE(blocks.size(), 4u);
+  size_t i_tx = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    EXPECT_LE(blocks[i]->txs.size(), 3u);
+    for (const auto& tx : blocks[i]->txs) EXPECT_EQ(tx, txs[i_tx++]);  // arrival order
+    if (i > 0) {
+      EXPECT_GT(blocks[i]->header.time_ms, blocks[i - 1]->header.time_ms);
+      // At least block_interval_ms apart (on the wall clock the node read).
+      EXPECT_GE(blocks[i]->header.time_ms, blocks[i - 1]->header.time_ms + 20);
+    }
+  }
+  node->RemoveCommitListener(&collector);
+}
+
+TEST_F(NodeTest, FollowerRefusesSubmissions) {
+  // A genesis whose sole validator is someone else.
+  Genesis g = home_.genesis;
+  g.validators[0].public_key = KeyFromLabel("other validator").public_key();
+  NodeOptions o = NodeOptionsFromHome(home_);
+  o.genesis = g;
+  auto node = Node::Open(o);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  EXPECT_FALSE((*node)->producing());
+  auto out = (*node)->Submit({SignedGrant(Chain(), alice_, brand_.public_key(), {"p"}, NowMs())});
+  EXPECT_EQ(out[0].status.code(), StatusCode::kUnavailable);
+  EXPECT_TRUE((*node)->Status().ready);
+  EXPECT_EQ((*node)->Status().height, 0u);
+}
+
+TEST_F(NodeTest, StoreOfAnotherChainIsRefused) {
+  { ASSERT_TRUE(OpenNode()); }
+  NodeOptions o = NodeOptionsFromHome(home_);
+  o.genesis.chain_id = "tampered-chain";
+  auto node = Node::Open(o);
+  ASSERT_FALSE(node.ok());
+  EXPECT_NE(node.status().message().find("another chain"), std::string::npos)
+      << node.status().message();
+}
+
+TEST_F(NodeTest, ShutdownUnderLoadLeavesAConsistentStore) {
+  home_.config.block_interval_ms = 0;
+  home_.config.max_txs_per_block = 7;
+  uint64_t height = 0;
+  {
+    auto node = OpenNode();
+    ASSERT_TRUE(node);
+    const uint64_t t = NowMs();
+    std::vector<SignedTx> txs;
+    for (int i = 0; i < 200; ++i) {
+      txs.push_back(SignedGrant(Chain(), KeyFromLabel("load" + std::to_string(i)),
+                                brand_.public_key(), {"p"}, t - 100));
+    }
+    std::thread submitter([&] {
+      for (size_t i = 0; i < txs.size(); i += 20) {
+        std::vector<SignedTx> part(txs.begin() + i, txs.begin() + i + 20);
+        (void)node->Submit(part);
+      }
+    });
+    std::this_thread::sleep_for(20ms);
+    node->Shutdown();
+    submitter.join();
+    height = node->Status().height;
+  }
+  // Reopening runs the store's consistency checks (head, commit, log and state roots).
+  auto node = OpenNode();
+  ASSERT_TRUE(node);
+  EXPECT_EQ(node->Status().height, height);
+  if (height > 0) {
+    auto head = GetHead(*node->Snapshot());
+    ASSERT_TRUE(head.ok());
+    EXPECT_TRUE(
+        VerifyCommit(node->genesis(), head->header.height, head->block_hash, head->commit).ok());
+  }
+}
+
+}  // namespace
+}  // namespace consent
