@@ -64,6 +64,10 @@ Result<std::unique_ptr<RocksKv>> RocksKv::Open(const RocksOptions& o) {
   cf_opts.write_buffer_size = o.write_buffer_bytes;
   cf_opts.max_write_buffer_number = 2;
   cf_opts.compression = rocksdb::kNoCompression;  // hashes do not compress
+  // Point lookups (state-tree nodes, replay checks) mostly miss the memtables: a bloom filter
+  // over whole keys lets them skip the skiplist search.
+  cf_opts.memtable_prefix_bloom_size_ratio = 0.05;
+  cf_opts.memtable_whole_key_filtering = true;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_opts);

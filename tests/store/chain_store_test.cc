@@ -17,6 +17,7 @@
 #include "ledger/merkle_log.h"
 #include "ledger/queries.h"
 #include "ledger/schema.h"
+#include "ledger/state_tree.h"
 #include "store_test_util.h"
 
 namespace consent {
@@ -271,6 +272,11 @@ TEST_F(ChainStoreTest, RejectsABadCommitAndChangesNothing) {
 
 class DamageTest : public ChainStoreTest {
  protected:
+  static Bytes Read(ChainStore& s, Column c, ByteView key) {
+    auto v = s.kv().Get(c, key);
+    EXPECT_TRUE(v.ok() && v->has_value());
+    return v.ok() ? v->value_or(Bytes{}) : Bytes{};
+  }
   void Damage(const std::function<void(ChainStore&)>& damage) {
     {
       auto store = Open();
@@ -290,23 +296,41 @@ TEST_F(DamageTest, StateTreeRecordFlipped) {
   Damage([](ChainStore& s) {
     // Flip one byte in the root record of the state tree.
     Bytes key = StateNodeKey(0, Hash32{});
-    auto v = s.kv().Get(Column::kStateNodes, key).value();
-    ASSERT_TRUE(v.has_value());
-    (*v)[5] ^= 0x40;
+    Bytes v = Read(s, Column::kStateNodes, key);
+    ASSERT_GT(v.size(), 5u);
+    v[5] ^= 0x40;
     KvBatch b;
-    b.Put(Column::kStateNodes, key, *v);
+    b.Put(Column::kStateNodes, key, v);
     ASSERT_TRUE(s.rocks().Write(b, true).ok());
   });
   ExpectRefused("state root");
 }
 
-TEST_F(DamageTest, LogLeafChanged) {
+TEST_F(DamageTest, LogRootNodeChangedIsCaughtOnOpen) {
+  Damage([](ChainStore& s) {
+    // The history holds 8 transactions: the root is the stored complete subtree (3, 0), which is
+    // what opening reads.
+    ASSERT_EQ(s.tip().log_size, 8u);
+    KvBatch b;
+    b.Put(Column::kLogNodes, LogNodeKey(3, 0), Hash32{1});
+    ASSERT_TRUE(s.rocks().Write(b, true).ok());
+  });
+  ExpectRefused("log root");
+}
+
+TEST_F(DamageTest, InteriorLogLeafChangedIsCaughtByVerify) {
+  // Opening folds the root from stored complete subtrees (O(log n) reads), so a leaf under a
+  // complete subtree is not read; verification re-executes everything and must catch it.
   Damage([](ChainStore& s) {
     KvBatch b;
     b.Put(Column::kLogNodes, LogNodeKey(0, 1), Hash32{1});
     ASSERT_TRUE(s.rocks().Write(b, true).ok());
   });
-  ExpectRefused("log root");
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  Status st = VerifyChainStore(store->kv(), ref_.genesis(), dir_.Sub("scratch"), nullptr);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("log_nodes"), std::string::npos) << st.ToString();
 }
 
 TEST_F(DamageTest, LogLeafBeyondTheHead) {
@@ -321,10 +345,11 @@ TEST_F(DamageTest, LogLeafBeyondTheHead) {
 TEST_F(DamageTest, HeadHeaderByteFlipped) {
   Damage([](ChainStore& s) {
     Bytes key = schema::U64Key(3);
-    auto v = s.kv().Get(Column::kHeaders, key).value();
-    (*v)[v->size() - 40] ^= 0x01;  // inside state_root/validators_hash
+    Bytes v = Read(s, Column::kHeaders, key);
+    ASSERT_GT(v.size(), 40u);
+    v[v.size() - 40] ^= 0x01;  // inside validators_hash
     KvBatch b;
-    b.Put(Column::kHeaders, key, *v);
+    b.Put(Column::kHeaders, key, v);
     ASSERT_TRUE(s.rocks().Write(b, true).ok());
   });
   ExpectRefused("commit does not verify");
@@ -333,10 +358,10 @@ TEST_F(DamageTest, HeadHeaderByteFlipped) {
 TEST_F(DamageTest, HeadHeaderTruncated) {
   Damage([](ChainStore& s) {
     Bytes key = schema::U64Key(3);
-    auto v = s.kv().Get(Column::kHeaders, key).value();
-    v->resize(v->size() - 3);
+    Bytes v = Read(s, Column::kHeaders, key);
+    v.resize(v.size() - 3);
     KvBatch b;
-    b.Put(Column::kHeaders, key, *v);
+    b.Put(Column::kHeaders, key, v);
     ASSERT_TRUE(s.rocks().Write(b, true).ok());
   });
   ExpectRefused("cannot be read");
@@ -414,7 +439,9 @@ TEST_F(ChainStoreTest, TruncatedWalLeavesAConsistentPrefix) {
     }
     uint64_t h = (*s)->height();
     EXPECT_LE(h, committed.size());
-    if (h > 0) EXPECT_EQ((*s)->tip().head, committed[h - 1]);
+    if (h > 0) {
+      EXPECT_EQ((*s)->tip().head, committed[h - 1]);
+    }
     EXPECT_TRUE(VerifyChainStore((*s)->kv(), ref_.genesis(), dir_.Sub("scratch"), nullptr).ok());
   }
 }

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int fd = std::atoi(argv[2]);
-  ChainBuilder chain = ChainBuilder::ForTesting("crash-test", 1, testing::kT0 - 1000);
+  ChainBuilder chain = ChainBuilder::ForTesting("crash-test", 1, consent::testing::kT0 - 1000);
   ChainStoreOptions o;
   o.path = argv[1];
   o.block_cache_bytes = 2 << 20;
@@ -26,16 +26,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "crash child: %s\n", store.status().ToString().c_str());
     return 3;
   }
-  SigningKey brand = testing::KeyFromLabel("crash brand");
+  SigningKey brand = consent::testing::KeyFromLabel("crash brand");
   for (;;) {
     uint64_t h = (*store)->height() + 1;
-    uint64_t t = testing::kT0 + h * 1000;
+    uint64_t t = consent::testing::kT0 + h * 1000;
     std::vector<SignedTx> txs;
     for (int i = 0; i < 20; ++i) {
-      txs.push_back(
-          testing::Grant("crash-test", static_cast<int>(h * 100 + i), brand, {"analytics"}, t - 1));
+      txs.push_back(consent::testing::Grant("crash-test", static_cast<int>(h * 100 + i), brand,
+                                            {"analytics"}, t - 1));
     }
-    auto header = testing::CommitTxs(**store, chain.keys(), t, txs);
+    auto header = consent::testing::CommitTxs(**store, chain.keys(), t, txs);
     if (!header.ok()) {
       std::fprintf(stderr, "crash child: %s\n", header.status().ToString().c_str());
       return 4;

@@ -17,6 +17,8 @@
 #include "crypto/hex.h"
 #include "crypto/keyfile.h"
 #include "crypto/sha256.h"
+#include "ledger/block.h"
+#include "ledger/consent_proof.h"
 #include "ledger/subject_key.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
@@ -49,15 +51,21 @@ uint64_t RandomNonce() {
 
 // "90d", "12h", "30m", "45s" -> milliseconds.
 Result<uint64_t> ParseDuration(const std::string& s) {
-  if (s.size() < 2) return Status::Invalid("duration \"" + s + "\" must look like 90d, 12h, 30m or 45s");
+  if (s.size() < 2)
+    return Status::Invalid("duration \"" + s + "\" must look like 90d, 12h, 30m or 45s");
   char unit = s.back();
-  uint64_t mult = unit == 'd' ? 86400000 : unit == 'h' ? 3600000 : unit == 'm' ? 60000
-                : unit == 's' ? 1000 : 0;
-  if (mult == 0) return Status::Invalid("duration \"" + s + "\" has unknown unit (use d, h, m or s)");
+  uint64_t mult = unit == 'd'   ? 86400000
+                  : unit == 'h' ? 3600000
+                  : unit == 'm' ? 60000
+                  : unit == 's' ? 1000
+                                : 0;
+  if (mult == 0)
+    return Status::Invalid("duration \"" + s + "\" has unknown unit (use d, h, m or s)");
   uint64_t n = 0;
   for (size_t i = 0; i + 1 < s.size(); ++i) {
     if (s[i] < '0' || s[i] > '9' || n > 1000000) {
-      return Status::Invalid("duration \"" + s + "\" must be a whole number of at most 1000000 units");
+      return Status::Invalid("duration \"" + s +
+                             "\" must be a whole number of at most 1000000 units");
     }
     n = n * 10 + static_cast<uint64_t>(s[i] - '0');
   }
@@ -149,13 +157,20 @@ int Run(int argc, char** argv) {
   keygen->add_option("--out", key_out, "key file to create")->required();
   keygen->callback([&] {
     auto kind = ParseKeyKind(kind_name);
-    if (!kind.ok()) { rc = Fail(kind.status()); return; }
+    if (!kind.ok()) {
+      rc = Fail(kind.status());
+      return;
+    }
     KeyFile k = KeyFile::Generate(*kind);
     Status st = WriteKeyFile(key_out, k);
-    if (!st.ok()) { rc = Fail(st); return; }
+    if (!st.ok()) {
+      rc = Fail(st);
+      return;
+    }
     if (*kind == KeyKind::kCustomer) {
-      std::printf("wrote customer master secret to %s (use `consentctl id` for a brand's subject key)\n",
-                  key_out.c_str());
+      std::printf(
+          "wrote customer master secret to %s (use `consentctl id` for a brand's subject key)\n",
+          key_out.c_str());
     } else {
       std::printf("%s\n", ToHex(k.public_key).c_str());
     }
@@ -168,9 +183,15 @@ int Run(int argc, char** argv) {
   id->add_option("--controller", id_controller, "the brand's public key (hex)")->required();
   id->callback([&] {
     auto c = ParseKeyArg(id_controller, "--controller");
-    if (!c.ok()) { rc = Fail(c.status()); return; }
+    if (!c.ok()) {
+      rc = Fail(c.status());
+      return;
+    }
     auto k = CustomerKeyFor(id_key, *c);
-    if (!k.ok()) { rc = Fail(k.status()); return; }
+    if (!k.ok()) {
+      rc = Fail(k.status());
+      return;
+    }
     std::printf("%s\n", ToHex(k->public_key()).c_str());
   });
 
@@ -190,14 +211,21 @@ int Run(int argc, char** argv) {
   auto* ph = grant->add_option("--policy-hash", g_policy_hash, "SHA-256 of the notice (hex)");
   pf->excludes(ph);
   auto* ex = grant->add_option("--expires", g_expires, "validity from now: 90d, 12h, 30m, 45s");
-  auto* exa = grant->add_option("--expires-at-ms", g_expires_at, "absolute expiry (ms since epoch)");
+  auto* exa =
+      grant->add_option("--expires-at-ms", g_expires_at, "absolute expiry (ms since epoch)");
   ex->excludes(exa);
   gc.Add(grant);
   grant->callback([&] {
     auto c = ParseKeyArg(g_controller, "--controller");
-    if (!c.ok()) { rc = Fail(c.status()); return; }
+    if (!c.ok()) {
+      rc = Fail(c.status());
+      return;
+    }
     auto key = CustomerKeyFor(g_key, *c);
-    if (!key.ok()) { rc = Fail(key.status()); return; }
+    if (!key.ok()) {
+      rc = Fail(key.status());
+      return;
+    }
     GrantTx g;
     g.subject = key->public_key();
     g.controller = *c;
@@ -208,17 +236,26 @@ int Run(int argc, char** argv) {
     g.jurisdiction = g_juris;
     if (!g_policy_file.empty()) {
       auto text = ReadSmallFile(g_policy_file, kMaxPolicyFileBytes);
-      if (!text.ok()) { rc = Fail(text.status()); return; }
+      if (!text.ok()) {
+        rc = Fail(text.status());
+        return;
+      }
       g.policy_hash = Sha256(AsBytes(*text));
     } else if (!g_policy_hash.empty()) {
       auto h = FromHexFixed<32>(g_policy_hash);
-      if (!h.ok()) { rc = Fail(h.status().Prefixed("--policy-hash")); return; }
+      if (!h.ok()) {
+        rc = Fail(h.status().Prefixed("--policy-hash"));
+        return;
+      }
       g.policy_hash = *h;
     }
     g.issued_at_ms = gc.Issued();
     if (!g_expires.empty()) {
       auto d = ParseDuration(g_expires);
-      if (!d.ok()) { rc = Fail(d.status()); return; }
+      if (!d.ok()) {
+        rc = Fail(d.status());
+        return;
+      }
       g.expires_at_ms = g.issued_at_ms + *d;
     } else {
       g.expires_at_ms = g_expires_at;
@@ -245,9 +282,15 @@ int Run(int argc, char** argv) {
       return;
     }
     auto c = ParseKeyArg(r_controller, "--controller");
-    if (!c.ok()) { rc = Fail(c.status()); return; }
+    if (!c.ok()) {
+      rc = Fail(c.status());
+      return;
+    }
     auto key = CustomerKeyFor(r_key, *c);
-    if (!key.ok()) { rc = Fail(key.status()); return; }
+    if (!key.ok()) {
+      rc = Fail(key.status());
+      return;
+    }
     RevokeTx r;
     r.subject = key->public_key();
     r.controller = *c;
@@ -268,7 +311,10 @@ int Run(int argc, char** argv) {
   regc.Add(reg);
   reg->callback([&] {
     auto kf = ReadKeyFile(reg_key);
-    if (!kf.ok()) { rc = Fail(kf.status()); return; }
+    if (!kf.ok()) {
+      rc = Fail(kf.status());
+      return;
+    }
     if (kf->kind != KeyKind::kBrand) {
       rc = Fail(Status::Invalid(reg_key + " is not a brand key"));
       return;
@@ -281,6 +327,73 @@ int Run(int argc, char** argv) {
     r.issued_at_ms = regc.Issued();
     r.nonce = regc.Nonce();
     rc = EmitTx(regc.chain_id, r, key, regc.out);
+  });
+
+  // verify
+  auto* verify = app.add_subcommand(
+      "verify", "check a consent proof offline against a genesis file (no network)");
+  std::string v_proof, v_genesis;
+  uint64_t v_at = 0;
+  bool v_json = false;
+  verify
+      ->add_option("proof", v_proof, "proof JSON from `consentctl prove` or the API ('-' = stdin)")
+      ->required();
+  verify->add_option("--genesis", v_genesis, "the chain's genesis.json (the only trust root)")
+      ->required();
+  verify->add_option("--at-ms", v_at,
+                     "judge expiry at this time (default: the proof's block time)");
+  verify->add_flag("--json", v_json, "machine-readable output");
+  verify->callback([&] {
+    auto genesis_text = ReadSmallFile(v_genesis, 1 << 20);
+    if (!genesis_text.ok()) {
+      rc = Fail(genesis_text.status());
+      return;
+    }
+    auto genesis = ParseGenesis(*genesis_text);
+    if (!genesis.ok()) {
+      rc = Fail(genesis.status().Prefixed(v_genesis));
+      return;
+    }
+    std::string text;
+    if (v_proof == "-") {
+      std::stringstream ss;
+      ss << std::cin.rdbuf();
+      text = ss.str();
+    } else {
+      auto t = ReadSmallFile(v_proof, kMaxProofJsonBytes);
+      if (!t.ok()) {
+        rc = Fail(t.status());
+        return;
+      }
+      text = *t;
+    }
+    std::optional<uint64_t> at;
+    if (v_at != 0) at = v_at;
+    auto proof = ParseConsentProof(text);
+    Result<ProofVerdict> verdict = proof.ok() ? VerifyConsentProof(*proof, *genesis, at)
+                                              : Result<ProofVerdict>(proof.status());
+    if (v_json) {
+      nlohmann::ordered_json j;
+      j["valid"] = verdict.ok();
+      if (verdict.ok()) {
+        j["status"] = ProofStatusName(verdict->status);
+        j["height"] = verdict->height;
+        j["subject"] = ToHex(proof->subject);
+        j["controller"] = ToHex(proof->controller);
+        j["purpose"] = proof->purpose;
+      } else {
+        j["reason"] = verdict.status().message();
+      }
+      std::printf("%s\n", j.dump(2).c_str());
+    } else if (verdict.ok()) {
+      std::printf("VALID: %s (subject %s, controller %s, purpose %s) at height %llu\n",
+                  ProofStatusName(verdict->status), ToHex(proof->subject).c_str(),
+                  ToHex(proof->controller).c_str(), proof->purpose.c_str(),
+                  static_cast<unsigned long long>(verdict->height));
+    } else {
+      std::printf("INVALID: %s\n", verdict.status().message().c_str());
+    }
+    rc = verdict.ok() ? kExitOk : kExitNegative;
   });
 
   // inspect
@@ -299,7 +412,10 @@ int Run(int argc, char** argv) {
       text = ss.str();
     } else {
       auto t = ReadSmallFile(i_file, kMaxTxFileBytes);
-      if (!t.ok()) { rc = Fail(t.status()); return; }
+      if (!t.ok()) {
+        rc = Fail(t.status());
+        return;
+      }
       text = *t;
     }
     auto tx = TxFromJsonText(text);

@@ -1,0 +1,376 @@
+// The block pipeline: BuildBlock, ValidateBlock and FinalizeBlock over one internal
+// BlockExecutor, so that a proposer and a receiver run literally the same code for the state
+// rules, the records of every accepted transaction, the log append, the state tree update and the
+// block records, and therefore produce the same KvBatch for the same block. Pure (reads through
+// KvRead, writes into KvBatch); thread-compatible.
+//
+// Decisions where the header and PROTOCOL.md are silent:
+// - BuildBlock takes at most min(max_txs, kMaxBlockTxs) transactions and stops looking at
+//   candidates once the block is full; candidates it never looked at are not in `rejected`.
+// - A candidate whose tx_id repeats an earlier candidate of the same call is rejected as kReplay
+//   with a message saying "duplicate", whether or not the earlier one was accepted.
+// - Block faults return Status code kRejected, except kBadTxSignature (kInvalidSignature);
+//   kStorage keeps the storage error's own code (kIoError, kCorruption, ...); kBadCommit keeps
+//   VerifyCommit's code. Every message starts with the reason's name and ": ".
+// - ChainTip::log_size is trusted as the committed log size (the store builds it from the head
+//   header); the block's transactions get log indexes from it.
+#include "ledger/block_pipeline.h"
+
+#include <map>
+#include <set>
+
+#include "crypto/hex.h"
+#include "crypto/sha256.h"
+#include "ledger/kv_state.h"
+#include "ledger/log_tree.h"
+#include "ledger/schema.h"
+#include "ledger/state_tree.h"
+
+namespace consent {
+
+const char* BlockRejectReasonName(BlockRejectReason r) {
+  switch (r) {
+    case BlockRejectReason::kNone:
+      return "none";
+    case BlockRejectReason::kWrongChainId:
+      return "wrong_chain_id";
+    case BlockRejectReason::kHeightNotNext:
+      return "height_not_next";
+    case BlockRejectReason::kTimeNotIncreasing:
+      return "time_not_increasing";
+    case BlockRejectReason::kPrevHashMismatch:
+      return "prev_hash_mismatch";
+    case BlockRejectReason::kWrongValidatorsHash:
+      return "wrong_validators_hash";
+    case BlockRejectReason::kWrongProposer:
+      return "wrong_proposer";
+    case BlockRejectReason::kTooManyTxs:
+      return "too_many_txs";
+    case BlockRejectReason::kBadTxSignature:
+      return "bad_tx_signature";
+    case BlockRejectReason::kInvalidTx:
+      return "invalid_tx";
+    case BlockRejectReason::kLogSizeMismatch:
+      return "log_size_mismatch";
+    case BlockRejectReason::kLogRootMismatch:
+      return "log_root_mismatch";
+    case BlockRejectReason::kStateRootMismatch:
+      return "state_root_mismatch";
+    case BlockRejectReason::kBadCommit:
+      return "bad_commit";
+    case BlockRejectReason::kStorage:
+      return "storage";
+  }
+  return "unknown";
+}
+
+namespace {
+
+uint64_t NextHeight(const ChainTip& tip) { return tip.head ? tip.head->height + 1 : 1; }
+
+// The time the next block must exceed.
+uint64_t MinExclusiveTime(const Genesis& genesis, const ChainTip& tip) {
+  return tip.head ? tip.head->time_ms : genesis.genesis_time_ms;
+}
+
+Hash32 PrevHash(const ChainTip& tip) { return tip.head ? tip.head->Hash() : Hash32{}; }
+
+std::string Short(const Hash32& h) { return ToHex(ByteView(h.data(), 8)); }
+
+// The records one accepted transaction adds (schema.h), in a fixed order:
+//   tx_index; per changed state key: consents, then (when the key is new) purposes and
+//   controller_index; directory (REGISTER_CONTROLLER); subject_index (GRANT and REVOKE).
+// `so_far` is the committed state plus the block's earlier writes (it decides "new"). The state
+// tree change of each key is recorded in `state_changes`, a later value replacing an earlier one.
+// BuildBlock and ValidateBlock both reach this only through BlockExecutor::TryAdd.
+Status WriteTxRecords(const KvRead& so_far, const SignedTx& tx, const Hash32& tx_id,
+                      const StateChanges& changes, const schema::TxLocation& location,
+                      KvBatch* writes, std::map<Hash32, Hash32>* state_changes) {
+  writes->Put(Column::kTxIndex, tx_id, schema::EncodeTxLocation(location));
+  for (const ConsentWrite& w : changes.consents) {
+    writes->Put(Column::kConsents, w.state_key,
+                schema::EncodeConsentRecord({w.value, w.subject, w.controller, w.purpose}));
+    Bytes purpose_key = schema::PurposeKey(w.subject, w.controller, w.purpose);
+    ASSIGN_OR_RETURN(std::optional<Bytes> existing, so_far.Get(Column::kPurposes, purpose_key));
+    if (!existing) {
+      writes->Put(Column::kPurposes, purpose_key, w.state_key);
+      writes->Put(Column::kControllerIndex,
+                  schema::ControllerIndexKey(w.controller, w.subject, w.purpose), w.state_key);
+    }
+    (*state_changes)[w.state_key] = Sha256(w.value.Encode());
+  }
+  if (changes.controller) {
+    writes->Put(Column::kDirectory, changes.controller->first,
+                schema::EncodeControllerEntry(changes.controller->second));
+  }
+  if (KindOf(tx.body) != TxKind::kRegisterController) {
+    writes->Put(Column::kSubjectIndex,
+                schema::SubjectIndexKey(SignerOf(tx.body), location.log_index), tx_id);
+  }
+  return Status::Ok();
+}
+
+// Runs one block's transactions, in order, against the committed state plus the block's own
+// earlier writes, and collects every record the block adds. Not copyable or movable (the overlay
+// and the view point into it).
+class BlockExecutor {
+ public:
+  BlockExecutor(const KvRead& committed, uint64_t height, uint64_t time_ms, uint64_t log_size)
+      : committed_(committed),
+        height_(height),
+        time_ms_(time_ms),
+        log_size_(log_size),
+        overlay_(committed, writes_),
+        view_(overlay_) {}
+  BlockExecutor(const BlockExecutor&) = delete;
+  BlockExecutor& operator=(const BlockExecutor&) = delete;
+
+  // Checks `tx` against the state so far (a tx already in the block fails as a replay, since its
+  // tx_index record is pending); if valid, records its writes and appends it to the block. A
+  // non-OK status is a storage error.
+  Result<TxCheck> TryAdd(const SignedTx& tx) {
+    Hash32 id = tx.Id();
+    TxCheck check = CheckStateRules(view_, time_ms_, tx);
+    RETURN_IF_ERROR(view_.error());
+    if (!check.ok()) return check;
+    StateChanges changes = ComputeChanges(view_, tx);
+    RETURN_IF_ERROR(view_.error());
+    uint32_t position = static_cast<uint32_t>(txs_.size());
+    RETURN_IF_ERROR(WriteTxRecords(overlay_, tx, id, changes,
+                                   {height_, position, log_size_ + position}, &writes_,
+                                   &state_changes_));
+    overlay_.Refresh();
+    ids_.push_back(id);
+    txs_.push_back(tx);
+    return check;
+  }
+
+  size_t size() const { return txs_.size(); }
+  const std::vector<SignedTx>& txs() const { return txs_; }
+
+  // Appends the block's tx ids to the log and applies its state changes to the state tree (each
+  // against the committed trees, with all of the block at once), and sets log_size, log_root and
+  // state_root of `header`. Call once, after the last TryAdd. Errors are storage errors.
+  Status ComputeRoots(Header* header) {
+    LogTree log(committed_, log_size_);
+    RETURN_IF_ERROR(log.Append(ids_, &writes_));
+    overlay_.Refresh();
+    ASSIGN_OR_RETURN(Hash32 log_root, LogTree(overlay_, log.size()).Root());
+
+    std::vector<StateTreeChange> changes;
+    changes.reserve(state_changes_.size());
+    for (const auto& [key, value_hash] : state_changes_) changes.push_back({key, value_hash});
+    StateTree tree(committed_);
+    Result<Hash32> state_root = changes.empty() ? tree.Root() : tree.Update(changes, &writes_);
+    RETURN_IF_ERROR(state_root.status());
+    overlay_.Refresh();
+
+    header->log_size = log.size();
+    header->log_root = log_root;
+    header->state_root = *state_root;
+    return Status::Ok();
+  }
+
+  // Adds the block body and the header; returns everything the block writes.
+  KvBatch TakeWrites(const Header& header) && {
+    writes_.Put(Column::kBlocks, schema::U64Key(height_), schema::EncodeBlockBody(txs_));
+    writes_.Put(Column::kHeaders, schema::U64Key(height_), header.Encode());
+    return std::move(writes_);
+  }
+
+ private:
+  const KvRead& committed_;
+  const uint64_t height_;
+  const uint64_t time_ms_;
+  const uint64_t log_size_;
+  KvBatch writes_;
+  OverlayKv overlay_;  // committed_ + writes_
+  KvStateView view_;   // over overlay_
+  std::vector<Hash32> ids_;
+  std::vector<SignedTx> txs_;
+  std::map<Hash32, Hash32> state_changes_;  // state key -> H(last state_value)
+};
+
+Status StorageError(const Status& st) {
+  return Status(st.code(), std::string(BlockRejectReasonName(BlockRejectReason::kStorage)) + ": " +
+                               st.message());
+}
+
+// Fills `check` and returns the matching error Status.
+Status Refuse(BlockCheck* check, BlockRejectReason reason, const std::string& detail,
+              StatusCode code = StatusCode::kRejected) {
+  std::string message = std::string(BlockRejectReasonName(reason)) + ": " + detail;
+  if (check != nullptr) *check = {reason, message};
+  return Status(code, message);
+}
+
+// The header checks that need only the tip and the genesis, in ValidateBlock's order.
+Status CheckHeaderFields(const Genesis& genesis, const ChainTip& tip, const Header& h,
+                         uint32_t round, BlockCheck* check) {
+  if (h.chain_id != genesis.chain_id) {
+    return Refuse(check, BlockRejectReason::kWrongChainId,
+                  "chain id '" + h.chain_id + "', expected '" + genesis.chain_id + "'");
+  }
+  if (h.height != NextHeight(tip)) {
+    return Refuse(
+        check, BlockRejectReason::kHeightNotNext,
+        "height " + std::to_string(h.height) + ", expected " + std::to_string(NextHeight(tip)));
+  }
+  if (h.time_ms <= MinExclusiveTime(genesis, tip)) {
+    return Refuse(check, BlockRejectReason::kTimeNotIncreasing,
+                  "time_ms " + std::to_string(h.time_ms) + " is not after " +
+                      std::to_string(MinExclusiveTime(genesis, tip)));
+  }
+  if (h.prev_block_hash != PrevHash(tip)) {
+    return Refuse(check, BlockRejectReason::kPrevHashMismatch,
+                  "prev_block_hash " + Short(h.prev_block_hash) + "..., expected " +
+                      Short(PrevHash(tip)) + "...");
+  }
+  if (h.validators_hash != genesis.ValidatorsHash()) {
+    return Refuse(
+        check, BlockRejectReason::kWrongValidatorsHash,
+        "validators_hash " + Short(h.validators_hash) + "... is not the genesis validator set's");
+  }
+  if (h.proposer != genesis.Proposer(h.height, round)) {
+    return Refuse(check, BlockRejectReason::kWrongProposer,
+                  "proposer " + Short(h.proposer) + "... is not the proposer of round " +
+                      std::to_string(round));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, const ChainTip& tip,
+                              uint64_t time_ms, uint32_t round,
+                              const std::vector<SignedTx>& candidates, size_t max_txs) {
+  if (time_ms <= MinExclusiveTime(genesis, tip)) {
+    return Status::Rejected(
+        std::string(BlockRejectReasonName(BlockRejectReason::kTimeNotIncreasing)) + ": time_ms " +
+        std::to_string(time_ms) + " is not after " +
+        std::to_string(MinExclusiveTime(genesis, tip)));
+  }
+  const uint64_t height = NextHeight(tip);
+  const size_t limit = std::min(max_txs, kMaxBlockTxs);
+  BlockExecutor exec(committed, height, time_ms, tip.log_size);
+  BuiltBlock built;
+  std::map<Hash32, size_t> seen;  // candidate tx_id -> first candidate index
+  for (size_t i = 0; i < candidates.size() && exec.size() < limit; ++i) {
+    const SignedTx& tx = candidates[i];
+    Hash32 id = tx.Id();
+    if (auto [it, fresh] = seen.emplace(id, i); !fresh) {
+      built.rejected.push_back(
+          {id, TxRejectReason::kReplay,
+           "tx_id " + ToHex(id) + " is a duplicate of candidate " + std::to_string(it->second)});
+      continue;
+    }
+    Result<TxCheck> check = exec.TryAdd(tx);
+    if (!check.ok()) return StorageError(check.status());
+    if (!check->ok()) built.rejected.push_back({id, check->reason, std::move(check->message)});
+  }
+
+  Header& h = built.validated.block.header;
+  h.chain_id = genesis.chain_id;
+  h.height = height;
+  h.time_ms = time_ms;
+  h.prev_block_hash = PrevHash(tip);
+  h.validators_hash = genesis.ValidatorsHash();
+  h.proposer = genesis.Proposer(height, round);
+  Status st = exec.ComputeRoots(&h);
+  if (!st.ok()) return StorageError(st);
+  built.validated.block.txs = exec.txs();
+  built.validated.block_hash = h.Hash();
+  built.validated.writes = std::move(exec).TakeWrites(h);
+  return built;
+}
+
+Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& genesis,
+                                     const ChainTip& tip, const Block& block, uint32_t round,
+                                     bool verify_signatures, BlockCheck* check) {
+  if (check != nullptr) *check = {};
+  const Header& h = block.header;
+  RETURN_IF_ERROR(CheckHeaderFields(genesis, tip, h, round, check));
+
+  if (block.txs.size() > kMaxBlockTxs) {
+    return Refuse(check, BlockRejectReason::kTooManyTxs,
+                  std::to_string(block.txs.size()) + " transactions, more than " +
+                      std::to_string(kMaxBlockTxs));
+  }
+  std::map<Hash32, size_t> first_at;
+  for (size_t i = 0; i < block.txs.size(); ++i) {
+    auto [it, fresh] = first_at.emplace(block.txs[i].Id(), i);
+    if (!fresh) {
+      return Refuse(check, BlockRejectReason::kInvalidTx,
+                    "tx " + std::to_string(i) + " (" + Short(it->first) + "...) duplicates tx " +
+                        std::to_string(it->second) + " (duplicate)");
+    }
+  }
+  if (verify_signatures) {
+    for (size_t i = 0; i < block.txs.size(); ++i) {
+      Status st = VerifyTxSignature(genesis.chain_id, block.txs[i]);
+      if (!st.ok()) {
+        return Refuse(check, BlockRejectReason::kBadTxSignature,
+                      "tx " + std::to_string(i) + ": " + st.message(),
+                      StatusCode::kInvalidSignature);
+      }
+    }
+  }
+
+  BlockExecutor exec(committed, h.height, h.time_ms, tip.log_size);
+  for (size_t i = 0; i < block.txs.size(); ++i) {
+    Result<TxCheck> tx_check = exec.TryAdd(block.txs[i]);
+    if (!tx_check.ok()) {
+      Status st = tx_check.status();
+      return Refuse(check, BlockRejectReason::kStorage, st.message(), st.code());
+    }
+    if (!tx_check->ok()) {
+      return Refuse(check, BlockRejectReason::kInvalidTx,
+                    "tx " + std::to_string(i) + ": " + TxRejectReasonName(tx_check->reason) + ": " +
+                        tx_check->message);
+    }
+  }
+
+  Header expected = h;
+  Status st = exec.ComputeRoots(&expected);
+  if (!st.ok()) return Refuse(check, BlockRejectReason::kStorage, st.message(), st.code());
+  if (h.log_size != expected.log_size) {
+    return Refuse(check, BlockRejectReason::kLogSizeMismatch,
+                  "log_size " + std::to_string(h.log_size) + ", expected " +
+                      std::to_string(expected.log_size));
+  }
+  if (h.log_root != expected.log_root) {
+    return Refuse(
+        check, BlockRejectReason::kLogRootMismatch,
+        "log_root " + Short(h.log_root) + "..., recomputed " + Short(expected.log_root) + "...");
+  }
+  if (h.state_root != expected.state_root) {
+    return Refuse(check, BlockRejectReason::kStateRootMismatch,
+                  "state_root " + Short(h.state_root) + "..., recomputed " +
+                      Short(expected.state_root) + "...");
+  }
+
+  ValidatedBlock out;
+  out.block = block;
+  out.block_hash = h.Hash();
+  out.writes = std::move(exec).TakeWrites(h);
+  return out;
+}
+
+Result<KvBatch> FinalizeBlock(const Genesis& genesis, ValidatedBlock validated,
+                              const Commit& commit) {
+  const Header& h = validated.block.header;
+  if (validated.block_hash != h.Hash()) {
+    return Status::Internal("FinalizeBlock: block_hash does not match the block's header");
+  }
+  Status st = VerifyCommit(genesis, h.height, validated.block_hash, commit);
+  if (!st.ok()) {
+    return Status(st.code(), std::string(BlockRejectReasonName(BlockRejectReason::kBadCommit)) +
+                                 ": " + st.message());
+  }
+  KvBatch writes = std::move(validated.writes);
+  writes.Put(Column::kCommits, schema::U64Key(h.height), schema::EncodeCommit(commit));
+  writes.Put(Column::kMeta, AsBytes(schema::kMetaHead), schema::U64Key(h.height));
+  return writes;
+}
+
+}  // namespace consent
