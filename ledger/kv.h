@@ -29,9 +29,9 @@ enum class Column : uint8_t {
   kLogNodes,         // complete log subtree hashes, by (level, index)
   kStateNodes,       // sparse Merkle tree nodes, by (depth, prefix)
   kConsents,         // state_key -> state_value (and who it belongs to)
-  kPurposes,         // subject || controller || purpose -> state_key
+  kPurposes,         // subject || controller || purpose -> state_key (see ledger/schema.h)
   kSubjectIndex,     // subject || u64 log_index -> tx_id
-  kControllerIndex,  // controller || state_key -> ()
+  kControllerIndex,  // controller || subject || purpose -> state_key
   kDirectory,        // controller -> directory entry
   kCount,
 };

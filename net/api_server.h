@@ -16,19 +16,19 @@ namespace consent {
 
 struct ApiServerOptions {
   std::string listen_address = "127.0.0.1";
-  uint16_t port = 7800;            // 0 = any free port (see ApiServer::port())
+  uint16_t port = 7800;  // 0 = any free port (see ApiServer::port())
   size_t threads = 2;
   size_t max_connections = 1024;
   size_t max_header_bytes = 16 * 1024;
-  size_t max_body_bytes = 1 << 20;          // POST /v1/txs
-  uint32_t request_timeout_ms = 10'000;     // reading one request, writing one response
-  uint32_t idle_timeout_ms = 60'000;        // keep-alive connection with no request
-  uint32_t wait_commit_timeout_ms = 30'000; // ?wait=commit
+  size_t max_body_bytes = 1 << 20;           // POST /v1/txs
+  uint32_t request_timeout_ms = 10'000;      // reading one request, writing one response
+  uint32_t idle_timeout_ms = 60'000;         // keep-alive connection with no request
+  uint32_t wait_commit_timeout_ms = 30'000;  // ?wait=commit
   size_t max_txs_per_request = 1000;
-  double write_rate_per_s = 200;            // token bucket per client address, POST requests
+  double write_rate_per_s = 200;  // token bucket per client address, POST requests
   double write_burst = 400;
   size_t ws_max_message_bytes = 64 * 1024;
-  size_t ws_max_queue_bytes = 4 << 20;      // per stream consumer; beyond it: closed, resumable
+  size_t ws_max_queue_bytes = 4 << 20;  // per stream consumer; beyond it: closed, resumable
   size_t ws_max_streams = 256;
 };
 

@@ -13,7 +13,8 @@ fuzz_seconds=${FUZZ_SECONDS:-20}
 
 echo "== release build and tests"
 scripts/build.sh release
-ctest --test-dir build/release --output-on-failure -j2
+ctest --test-dir build/release --output-on-failure -j2 | tee build/release/ctest.log
+release_count=$(grep -oE 'out of [0-9]+' build/release/ctest.log | awk '{print $3}')
 
 echo "== protocol vectors"
 build/release/tools/gen_vectors > build/release/protocol.json
@@ -22,13 +23,15 @@ if ! cmp -s build/release/protocol.json tests/vectors/protocol.json; then
   echo "regenerate it (build/release/tools/gen_vectors > tests/vectors/protocol.json) and review." >&2
   exit 1
 fi
-/usr/bin/python3 tests/vectors/check_vectors.py tests/vectors/protocol.json
+/usr/bin/python3 tests/vectors/check_vectors.py tests/vectors/protocol.json | tee build/release/vectors.log
+vector_count=$(grep -oE '[0-9]+ passed' build/release/vectors.log | awk '{print $1}')
 
 echo "== ASan+UBSan build and tests"
 scripts/build.sh asan
 # The crash test runs its 50 kills in the release pass; 10 under ASan keep this pass short.
 CONSENT_CRASH_KILLS=10 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build/asan --output-on-failure -j2
+  ctest --test-dir build/asan --output-on-failure -j2 | tee build/asan/ctest.log
+asan_count=$(grep -oE 'out of [0-9]+' build/asan/ctest.log | awk '{print $3}')
 
 echo "== fuzz targets (${fuzz_seconds}s each)"
 fuzz_targets=()
@@ -50,4 +53,6 @@ for corpus in tests/fuzz/corpus/*/; do
   echo "-- $name: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') inputs in ${fuzz_seconds}s"
   rm -rf "$work"
 done
-echo "all tests passed"
+fuzz_count=$(ls -d tests/fuzz/corpus/*/ | wc -l)
+echo "ctest (release) ${release_count}, ctest (ASan+UBSan) ${asan_count}, vector checks ${vector_count}, fuzz targets ${fuzz_count}"
+echo "test.sh: $((release_count + asan_count + vector_count + fuzz_count)) passed, 0 failed"

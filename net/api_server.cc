@@ -1,0 +1,116 @@
+// The ApiServer: one io_context run by options.threads threads, an acceptor whose accepted
+// sockets each get their own strand, the connection cap (a connection over it is answered 503
+// at once and closed), and Stop (stop accepting, close every session, streams with "going
+// away", wait for them briefly, then stop the io_context and join).
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "net/api_server.h"
+#include "net/http_session.h"
+#include "net/server_state.h"
+
+namespace consent {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class ApiServerImpl : public ApiServer {
+ public:
+  ApiServerImpl(const ApiServerOptions& options, ApiBackend& backend)
+      : state_(std::make_shared<ServerState>(options, backend)),
+        acceptor_(asio::make_strand(ioc_)) {}
+
+  ~ApiServerImpl() override { Stop(); }
+
+  Status Listen() {
+    const ApiServerOptions& o = state_->options;
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(o.listen_address, ec);
+    if (ec) return Status::Invalid("listen address '" + o.listen_address + "': " + ec.message());
+    tcp::endpoint ep(address, o.port);
+    std::string where = o.listen_address + ":" + std::to_string(o.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (ec) return Status::IoError("cannot listen on " + where + ": " + ec.message());
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Status::IoError("cannot listen on " + where + ": " + ec.message());
+    port_ = acceptor_.local_endpoint().port();
+    if (o.threads == 0) return Status::Invalid("threads must be at least 1");
+    DoAccept();
+    for (size_t i = 0; i < o.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    return Status::Ok();
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    state_->stopping.store(true);
+    state_->hub.Detach();  // no more notifications into an io_context about to go away
+    asio::post(acceptor_.get_executor(), [this] {
+      boost::system::error_code ec;
+      acceptor_.close(ec);
+    });
+    state_->ShutdownAll();
+    // Give sessions a moment to say goodbye (WebSocket close frames), then stop.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (state_->live_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ioc_.stop();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void DoAccept() {
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           [this](boost::system::error_code ec, tcp::socket socket) {
+                             OnAccept(ec, std::move(socket));
+                           });
+  }
+
+  void OnAccept(boost::system::error_code ec, tcp::socket socket) {
+    if (state_->stopping.load() || !acceptor_.is_open()) return;
+    if (!ec) {
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      bool over = static_cast<size_t>(state_->metrics.open_connections()) >=
+                  state_->options.max_connections;
+      if (over) {
+        state_->metrics.ConnectionRefused();
+        std::make_shared<HttpSession>(std::move(socket), state_, nullptr)->StartRejected();
+      } else {
+        std::make_shared<HttpSession>(std::move(socket), state_, state_->OpenConnection())->Start();
+      }
+    }
+    DoAccept();  // also after an error (e.g. too many open files): keep serving
+  }
+
+  // Destroyed last: handlers still queued in the io_context hold sessions, which hold state_.
+  asio::io_context ioc_;
+  std::shared_ptr<ServerState> state_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptions& options,
+                                                    ApiBackend& backend) {
+  auto server = std::make_unique<ApiServerImpl>(options, backend);
+  Status st = server->Listen();
+  if (!st.ok()) return st;
+  return std::unique_ptr<ApiServer>(std::move(server));
+}
+
+}  // namespace consent

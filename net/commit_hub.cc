@@ -1,0 +1,147 @@
+// Implementation of CommitWait and CommitHub (net/commit_hub.h).
+#include "net/commit_hub.h"
+
+#include <algorithm>
+
+namespace consent {
+
+void CommitWait::Await(const Hash32& tx_id, size_t index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  awaited_[tx_id].push_back(index);
+  all_ids_.push_back(tx_id);
+}
+
+void CommitWait::SetResults(json::OrderedJson results) {
+  std::lock_guard<std::mutex> lock(mu_);
+  results_ = std::move(results);
+}
+
+void CommitWait::Drop(const Hash32& tx_id) {
+  std::unique_lock<std::mutex> lock(mu_);
+  awaited_.erase(tx_id);
+  MaybeFire(lock);
+}
+
+void CommitWait::MarkCommitted(const Hash32& tx_id, uint64_t height, uint64_t log_index) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = awaited_.find(tx_id);
+  if (it == awaited_.end()) return;
+  for (size_t index : it->second) committed_[index] = Location{height, log_index};
+  awaited_.erase(it);
+  MaybeFire(lock);
+}
+
+void CommitWait::OnBlock(const CommittedBlock& block) {
+  for (size_t i = 0; i < block.txs.size(); ++i) {
+    MarkCommitted(block.txs[i].Id(), block.header.height, block.first_log_index + i);
+  }
+}
+
+std::vector<Hash32> CommitWait::AllIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return all_ids_;
+}
+
+bool CommitWait::complete() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return awaited_.empty();
+}
+
+void CommitWait::OnComplete(std::function<void()> fn) {
+  std::unique_lock<std::mutex> lock(mu_);
+  on_complete_ = std::move(fn);
+  MaybeFire(lock);
+}
+
+void CommitWait::MaybeFire(std::unique_lock<std::mutex>& lock) {
+  if (fired_ || !awaited_.empty() || !on_complete_) return;
+  fired_ = true;
+  std::function<void()> fn = std::move(on_complete_);
+  lock.unlock();
+  fn();
+}
+
+HttpResponse CommitWait::Render(bool timed_out, uint32_t timeout_ms) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  json::OrderedJson results = results_;
+  for (const auto& [index, loc] : committed_) {
+    if (index >= results.size()) continue;
+    json::OrderedJson& r = results[index];
+    r["status"] = "committed";
+    r["height"] = loc.height;
+    r["log_index"] = loc.log_index;
+  }
+  if (!timed_out || awaited_.empty()) {
+    return JsonResponse(200, single_ && !results.empty() ? results[0] : results);
+  }
+  json::OrderedJson body = ErrorJson(
+      "commit_timeout",
+      std::to_string(awaited_.size()) + " accepted transaction(s) not committed within " +
+          std::to_string(timeout_ms) + " ms; they stay pending: poll GET /v1/txs/{tx_id}");
+  body["results"] = std::move(results);
+  return JsonResponse(504, body);
+}
+
+CommitHub::CommitHub(ApiBackend& backend) : backend_(backend) { backend_.AddCommitListener(this); }
+
+CommitHub::~CommitHub() { Detach(); }
+
+void CommitHub::Detach() {
+  std::call_once(detached_, [this] { backend_.RemoveCommitListener(this); });
+}
+
+void CommitHub::OnCommit(const std::shared_ptr<const CommittedBlock>& block) {
+  std::vector<std::shared_ptr<CommitWait>> waits;
+  std::vector<std::shared_ptr<BlockSink>> sinks;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const SignedTx& tx : block->txs) {
+      auto it = waits_.find(tx.Id());
+      if (it == waits_.end()) continue;
+      for (const auto& w : it->second) {
+        if (auto s = w.lock()) waits.push_back(std::move(s));
+      }
+      waits_.erase(it);
+    }
+    for (const auto& [key, weak] : sinks_) {
+      if (auto s = weak.lock()) sinks.push_back(std::move(s));
+    }
+  }
+  std::sort(waits.begin(), waits.end());
+  waits.erase(std::unique(waits.begin(), waits.end()), waits.end());
+  for (const auto& w : waits) w->OnBlock(*block);
+  for (const auto& s : sinks) s->Deliver(block);
+}
+
+void CommitHub::AddWait(const std::shared_ptr<CommitWait>& wait) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Hash32& id : wait->AllIds()) waits_[id].push_back(wait);
+}
+
+void CommitHub::RemoveWait(const std::shared_ptr<CommitWait>& wait) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const Hash32& id : wait->AllIds()) {
+    auto it = waits_.find(id);
+    if (it == waits_.end()) continue;
+    auto& v = it->second;
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [&](const std::weak_ptr<CommitWait>& w) {
+                             auto s = w.lock();
+                             return !s || s == wait;
+                           }),
+            v.end());
+    if (v.empty()) waits_.erase(it);
+  }
+}
+
+void CommitHub::AddSink(const std::shared_ptr<BlockSink>& sink) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sinks_[sink.get()] = sink;
+}
+
+void CommitHub::RemoveSink(const BlockSink* sink) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sinks_.erase(sink);
+}
+
+}  // namespace consent

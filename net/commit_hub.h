@@ -1,0 +1,100 @@
+// Fan-out of the node's commit notifications to the API's waiters: POST /v1/txs?wait=commit
+// requests (CommitWait: completes once every awaited tx id is committed) and WebSocket streams
+// (BlockSink: receives every committed block). The hub is the one CommitListener the server
+// registers with the backend; it only looks blocks up and hands them on, never blocks, and
+// never calls back into the backend.
+// Thread-safety: every method is thread-safe. OnCommit runs on the node's commit thread; the
+// completion callback of a CommitWait and BlockSink::Deliver run on that thread too and must only
+// post work to their own executor.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "net/api_backend.h"
+#include "net/http_types.h"
+
+namespace consent {
+
+// A ?wait=commit request: the per-tx results answered so far and the tx ids still awaited.
+class CommitWait {
+ public:
+  // `single`: the request body was one object (the answer is then one object).
+  explicit CommitWait(bool single) : single_(single) {}
+
+  // Awaits the tx whose result will be results[index]. Call before submitting.
+  void Await(const Hash32& tx_id, size_t index);
+  // The per-tx results of the submission (one object per tx, in request order).
+  void SetResults(json::OrderedJson results);
+  // Stops awaiting `tx_id` (it was not accepted); may complete the wait.
+  void Drop(const Hash32& tx_id);
+  // Records that `tx_id` is committed; may complete the wait.
+  void MarkCommitted(const Hash32& tx_id, uint64_t height, uint64_t log_index);
+  void OnBlock(const CommittedBlock& block);
+  // Every tx id ever awaited (for the hub's index).
+  std::vector<Hash32> AllIds() const;
+  bool complete() const;
+  // Runs `fn` once when the wait completes (now, on this thread, if it already has). Call after
+  // SetResults and every Drop.
+  void OnComplete(std::function<void()> fn);
+
+  // The answer: 200 with the results (each committed tx with status "committed", height and
+  // log_index), or after a timeout 504 {"error": {"code": "commit_timeout", ...}, "results"}.
+  HttpResponse Render(bool timed_out, uint32_t timeout_ms) const;
+
+ private:
+  struct Location {
+    uint64_t height;
+    uint64_t log_index;
+  };
+  void MaybeFire(std::unique_lock<std::mutex>& lock);
+
+  mutable std::mutex mu_;
+  const bool single_;
+  json::OrderedJson results_ = json::OrderedJson::array();
+  std::map<Hash32, std::vector<size_t>> awaited_;  // tx id -> indices into results_
+  std::map<size_t, Location> committed_;
+  std::vector<Hash32> all_ids_;
+  std::function<void()> on_complete_;
+  bool fired_ = false;
+};
+
+// Receives every committed block (a WebSocket stream session).
+class BlockSink {
+ public:
+  virtual ~BlockSink() = default;
+  virtual void Deliver(const std::shared_ptr<const CommittedBlock>& block) = 0;
+};
+
+class CommitHub : public CommitListener {
+ public:
+  // Registers with `backend`, which must outlive the hub.
+  explicit CommitHub(ApiBackend& backend);
+  ~CommitHub() override;  // Detach()
+  // Unregisters from the backend; afterwards no more blocks arrive. Idempotent.
+  void Detach();
+  CommitHub(const CommitHub&) = delete;
+  CommitHub& operator=(const CommitHub&) = delete;
+
+  void OnCommit(const std::shared_ptr<const CommittedBlock>& block) override;
+
+  // Indexes the wait's ids. Register before submitting, so that no commit is missed.
+  void AddWait(const std::shared_ptr<CommitWait>& wait);
+  void RemoveWait(const std::shared_ptr<CommitWait>& wait);
+  void AddSink(const std::shared_ptr<BlockSink>& sink);
+  void RemoveSink(const BlockSink* sink);
+
+ private:
+  ApiBackend& backend_;
+  std::once_flag detached_;
+  std::mutex mu_;
+  std::map<Hash32, std::vector<std::weak_ptr<CommitWait>>> waits_;
+  std::map<const BlockSink*, std::weak_ptr<BlockSink>> sinks_;
+};
+
+}  // namespace consent

@@ -1,0 +1,235 @@
+// Implementation of HttpSession (net/http_session.h).
+#include "net/http_session.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include "net/stream_session.h"
+
+namespace consent {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace asio = boost::asio;
+using Ms = std::chrono::milliseconds;
+
+HttpSession::HttpSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
+                         std::shared_ptr<void> connection)
+    : stream_(std::move(socket)),
+      state_(std::move(state)),
+      connection_(std::move(connection)),
+      wait_timer_(stream_.get_executor()) {
+  beast::error_code ec;
+  auto ep = stream_.socket().remote_endpoint(ec);
+  remote_ = ec ? "unknown" : ep.address().to_string();
+}
+
+HttpSession::~HttpSession() {
+  if (id_ != 0) state_->Unregister(id_);
+}
+
+void HttpSession::Start() {
+  id_ = state_->Register(weak_from_this());
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->state_->stopping.load()) return self->Close();
+    self->WaitForRequest();
+  });
+}
+
+void HttpSession::StartRejected() {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    self->started_ = std::chrono::steady_clock::now();
+    self->route_ = "unmatched";
+    HttpResponse r =
+        ErrorResponse(503, "unavailable",
+                      "too many connections (" +
+                          std::to_string(self->state_->options.max_connections) + "); retry later");
+    r.headers.emplace_back("Retry-After", "1");
+    r.close = true;
+    self->Send(std::move(r));
+  });
+}
+
+void HttpSession::Shutdown() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+}
+
+// Waits for the first byte of the next request under the idle timeout, so that a keep-alive
+// connection may rest longer than a request may take.
+void HttpSession::WaitForRequest() {
+  if (closed_) return;
+  if (buffer_.size() > 0) return ReadRequest();  // a pipelined request is already here
+  uint32_t ms =
+      first_request_ ? state_->options.request_timeout_ms : state_->options.idle_timeout_ms;
+  stream_.expires_after(Ms(ms));
+  stream_.async_read_some(
+      buffer_.prepare(4096),
+      beast::bind_front_handler(&HttpSession::OnFirstBytes, shared_from_this()));
+}
+
+void HttpSession::OnFirstBytes(beast::error_code ec, size_t n) {
+  if (ec) return Close();
+  buffer_.commit(n);
+  ReadRequest();
+}
+
+void HttpSession::ReadRequest() {
+  if (closed_) return;
+  parser_.emplace();
+  parser_->header_limit(static_cast<uint32_t>(state_->options.max_header_bytes));
+  parser_->body_limit(state_->options.max_body_bytes);
+  stream_.expires_after(Ms(state_->options.request_timeout_ms));
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+}
+
+void HttpSession::OnRead(beast::error_code ec, size_t) {
+  if (closed_) return;
+  started_ = std::chrono::steady_clock::now();
+  first_request_ = false;
+  if (ec == http::error::end_of_stream) return Close();
+  if (ec == http::error::header_limit) {
+    route_ = "unmatched";
+    HttpResponse r = ErrorResponse(
+        431, "header_too_large",
+        "request header is over " + std::to_string(state_->options.max_header_bytes) + " bytes");
+    r.close = true;
+    return Send(std::move(r));
+  }
+  if (ec == http::error::body_limit) {
+    route_ = "unmatched";
+    HttpResponse r = ErrorResponse(
+        413, "payload_too_large",
+        "request body is over " + std::to_string(state_->options.max_body_bytes) + " bytes");
+    r.close = true;
+    return Send(std::move(r));
+  }
+  if (ec == beast::error::timeout) return Close();
+  if (ec) {
+    if (ec.category() != http::make_error_code(http::error::bad_target).category()) {
+      return Close();  // a socket error: nobody to answer
+    }
+    route_ = "unmatched";
+    HttpResponse r =
+        ErrorResponse(400, "invalid_request", "malformed HTTP request: " + ec.message());
+    r.close = true;
+    return Send(std::move(r));
+  }
+  request_ = parser_->release();
+  Dispatch();
+}
+
+void HttpSession::Dispatch() {
+  HttpRequest req;
+  req.method = std::string(request_.method_string());
+  req.target = std::string(request_.target());
+  req.body = std::move(request_.body());
+  req.remote = remote_;
+  req.websocket_upgrade = beast::websocket::is_upgrade(request_);
+  HttpResponse r = Handle(req, state_->Router());
+  route_ = r.route;
+  if (r.upgrade) return Upgrade(*r.upgrade);
+  if (r.wait) return StartWait(std::move(r.wait));
+  Send(std::move(r));
+}
+
+void HttpSession::StartWait(std::shared_ptr<CommitWait> wait) {
+  wait_ = std::move(wait);
+  wait_timer_.expires_after(Ms(state_->options.wait_commit_timeout_ms));
+  wait_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;  // cancelled: the wait completed first
+    self->FinishWait(true);
+  });
+  // The completion may come on the node's commit thread: hop onto the strand.
+  std::weak_ptr<HttpSession> weak = weak_from_this();
+  auto executor = stream_.get_executor();
+  wait_->OnComplete([weak, executor] {
+    asio::post(executor, [weak] {
+      if (auto self = weak.lock()) self->FinishWait(false);
+    });
+  });
+}
+
+void HttpSession::FinishWait(bool timed_out) {
+  if (!wait_ || closed_) return;
+  std::shared_ptr<CommitWait> wait = std::move(wait_);
+  wait_.reset();
+  wait_timer_.cancel();
+  state_->hub.RemoveWait(wait);
+  HttpResponse r = wait->Render(timed_out, state_->options.wait_commit_timeout_ms);
+  Send(std::move(r));
+}
+
+void HttpSession::Upgrade(const StreamRequest& stream) {
+  if (static_cast<size_t>(state_->metrics.open_streams()) >= state_->options.ws_max_streams) {
+    return Send(ErrorResponse(503, "unavailable",
+                              "too many open streams (" +
+                                  std::to_string(state_->options.ws_max_streams) +
+                                  "); retry later"));
+  }
+  state_->metrics.Record(route_, 101, 0);
+  closed_ = true;  // the stream session owns the socket from here
+  stream_.expires_never();
+  auto session =
+      std::make_shared<StreamSession>(std::move(stream_), state_, stream, std::move(connection_));
+  session->Start(std::move(request_));
+}
+
+void HttpSession::Send(HttpResponse r) {
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  state_->metrics.Record(route_.empty() ? "unmatched" : route_, r.status, seconds);
+  bool close = r.close || state_->stopping.load() || !request_.keep_alive();
+  response_ = {};
+  response_.version(request_.version() == 10 ? 10 : 11);
+  response_.result(static_cast<http::status>(r.status));
+  response_.set(http::field::server, "consentd");
+  response_.set(http::field::content_type, r.content_type);
+  for (const auto& [name, value] : r.headers) response_.set(name, value);
+  response_.body() = std::move(r.body);
+  response_.keep_alive(!close);
+  response_.prepare_payload();
+  stream_.expires_after(Ms(state_->options.request_timeout_ms));
+  http::async_write(stream_, response_,
+                    beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), close));
+}
+
+void HttpSession::OnWrite(bool close, beast::error_code ec, size_t) {
+  if (ec) return Close();
+  if (close) return Linger();
+  request_ = {};
+  WaitForRequest();
+}
+
+void HttpSession::Linger() {
+  if (closed_) return;
+  beast::error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (ec) return Close();
+  stream_.expires_after(Ms(std::min<uint32_t>(1000, state_->options.request_timeout_ms)));
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(16 * 1024),
+                          beast::bind_front_handler(&HttpSession::OnLinger, shared_from_this()));
+}
+
+void HttpSession::OnLinger(beast::error_code ec, size_t n) {
+  lingered_bytes_ += n;
+  if (ec || closed_ || lingered_bytes_ > (1u << 20)) return Close();
+  stream_.async_read_some(buffer_.prepare(16 * 1024),
+                          beast::bind_front_handler(&HttpSession::OnLinger, shared_from_this()));
+}
+
+void HttpSession::Close() {
+  if (closed_) return;
+  closed_ = true;
+  wait_timer_.cancel();
+  if (wait_) {
+    state_->hub.RemoveWait(wait_);
+    wait_.reset();
+  }
+  beast::error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  stream_.close();
+}
+
+}  // namespace consent

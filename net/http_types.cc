@@ -1,0 +1,140 @@
+// Implementation of the transport-independent HTTP helpers (net/http_types.h).
+#include "net/http_types.h"
+
+#include <algorithm>
+
+#include "crypto/hex.h"
+#include "ledger/tx.h"
+
+namespace consent {
+
+json::OrderedJson ErrorJson(std::string_view code, std::string_view message) {
+  json::OrderedJson e = json::OrderedJson::object();
+  e["code"] = std::string(code);
+  e["message"] = std::string(message);
+  json::OrderedJson j = json::OrderedJson::object();
+  j["error"] = std::move(e);
+  return j;
+}
+
+HttpResponse JsonResponse(unsigned status, const json::OrderedJson& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json::Dump(body);
+  return r;
+}
+
+HttpResponse ErrorResponse(unsigned status, std::string_view code, std::string_view message) {
+  return JsonResponse(status, ErrorJson(code, message));
+}
+
+std::pair<std::string_view, std::string_view> SplitTarget(std::string_view target) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) {
+        return Status::Invalid("query: truncated percent escape");
+      }
+      int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
+      if (hi < 0 || lo < 0) return Status::Invalid("query: bad percent escape");
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<QueryParams> ParseQuery(std::string_view query,
+                               const std::vector<std::string_view>& allowed) {
+  QueryParams out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    if (eq == std::string_view::npos) {
+      return Status::Invalid("query parameter '" + std::string(part.substr(0, 64)) +
+                             "' has no value (expected name=value)");
+    }
+    ASSIGN_OR_RETURN(std::string name, PercentDecode(part.substr(0, eq)));
+    ASSIGN_OR_RETURN(std::string value, PercentDecode(part.substr(eq + 1)));
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      std::string list;
+      for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return Status::Invalid(
+          "unknown query parameter '" + name.substr(0, 64) + "'" +
+          (list.empty() ? " (this route takes none)" : " (allowed: " + list + ")"));
+    }
+    if (!out.emplace(name, std::move(value)).second) {
+      return Status::Invalid("query parameter '" + name + "' given twice");
+    }
+  }
+  return out;
+}
+
+Result<uint64_t> ParseDecimal(std::string_view name, std::string_view s, uint64_t max) {
+  auto bad = [&](const std::string& why) {
+    return Status::Invalid(std::string(name) + ": " + why);
+  };
+  if (s.empty()) return bad("expected a decimal integer, got an empty value");
+  if (s.size() > 20) return bad("integer too long");
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return bad("expected a decimal integer (digits only)");
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return bad("integer out of range");
+    v = v * 10 + d;
+  }
+  if (v > max) return bad("must be at most " + std::to_string(max));
+  return v;
+}
+
+Result<uint64_t> OptionalDecimal(const QueryParams& q, std::string_view name, uint64_t def,
+                                 uint64_t max) {
+  auto it = q.find(name);
+  if (it == q.end()) return def;
+  return ParseDecimal(name, it->second, max);
+}
+
+Result<std::array<uint8_t, 32>> ParseHex32(std::string_view name, std::string_view s) {
+  auto r = FromHexFixed<32>(s);
+  if (!r.ok()) return r.status().Prefixed(std::string(name));
+  return r;
+}
+
+Status CheckLabel(std::string_view name, std::string_view s) {
+  if (s.empty() || s.size() > kMaxLabelBytes) {
+    return Status::Invalid(std::string(name) + ": a label is 1.." + std::to_string(kMaxLabelBytes) +
+                           " bytes, got " + std::to_string(s.size()));
+  }
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return Status::Invalid(std::string(name) + ": only [a-z0-9._-] is allowed");
+  }
+  return Status::Ok();
+}
+
+}  // namespace consent

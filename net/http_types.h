@@ -1,0 +1,76 @@
+// Transport-independent HTTP values for the API: the request the router sees, the response it
+// produces, the JSON error body {"error": {"code", "message"}}, and strict parsers for the parts
+// of a URL a route takes (query parameters, decimal integers, hex keys, purpose labels). The
+// router and its handlers use only these, so they can be unit-tested without sockets.
+// Pure functions and plain values; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "crypto/status.h"
+#include "ledger/json_strict.h"
+
+namespace consent {
+
+class CommitWait;
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ... as sent
+  std::string target;  // origin-form: path[?query]
+  std::string body;
+  std::string remote;              // client address without the port (rate limiting)
+  bool websocket_upgrade = false;  // the request asks for a WebSocket upgrade
+};
+
+// What GET /v1/stream asked for, validated; the transport performs the upgrade.
+struct StreamRequest {
+  std::optional<PublicKey> controller;  // nullopt: every committed change
+  uint64_t from_log_index = 0;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Allow, Retry-After)
+  std::string route;  // the matched route template ("unmatched" if none), for metrics
+  // Set by POST /v1/txs?wait=commit: the answer is rendered by `wait` once it completes or times
+  // out; `body` and `status` are then ignored.
+  std::shared_ptr<CommitWait> wait;
+  // Set by GET /v1/stream when its parameters are valid: the transport upgrades.
+  std::optional<StreamRequest> upgrade;
+  bool close = false;  // close the connection after this response
+};
+
+json::OrderedJson ErrorJson(std::string_view code, std::string_view message);
+HttpResponse JsonResponse(unsigned status, const json::OrderedJson& body);
+HttpResponse ErrorResponse(unsigned status, std::string_view code, std::string_view message);
+
+// Splits an origin-form target into its path and raw query (without '?').
+std::pair<std::string_view, std::string_view> SplitTarget(std::string_view target);
+
+// Parses "a=1&b=x" with percent-decoding. Fails on a parameter not in `allowed`, a repeated
+// parameter, a parameter without '=', or a bad percent escape. Values may be empty.
+using QueryParams = std::map<std::string, std::string, std::less<>>;
+Result<QueryParams> ParseQuery(std::string_view query,
+                               const std::vector<std::string_view>& allowed);
+
+// A decimal integer: 1..20 ASCII digits, no sign, at most `max`. The message names `name`.
+Result<uint64_t> ParseDecimal(std::string_view name, std::string_view s, uint64_t max);
+// The value of an optional decimal parameter, or `def` when absent.
+Result<uint64_t> OptionalDecimal(const QueryParams& q, std::string_view name, uint64_t def,
+                                 uint64_t max);
+// 64 hex digits (either case): a key or a hash.
+Result<std::array<uint8_t, 32>> ParseHex32(std::string_view name, std::string_view s);
+// A purpose label (PROTOCOL.md section 2): 1..64 bytes of [a-z0-9._-].
+Status CheckLabel(std::string_view name, std::string_view s);
+
+}  // namespace consent

@@ -1,0 +1,40 @@
+// A token bucket per client address for write requests: each address holds up to `burst`
+// tokens, refilled at `rate_per_s`; a request takes one. A refused request learns how many whole
+// seconds to wait (the Retry-After header). The table of addresses is bounded: when it grows past
+// max_clients, addresses whose bucket has refilled are forgotten (they are indistinguishable from
+// new ones), and if none has, the oldest refill is dropped.
+// Thread-safety: thread-safe (one mutex).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace consent {
+
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  RateLimiter(double rate_per_s, double burst, size_t max_clients = 100000);
+
+  // nullopt if a token was taken; else the seconds (>= 1) after which one will be available.
+  std::optional<uint32_t> Take(const std::string& client, Clock::time_point now = Clock::now());
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point updated;
+  };
+  void Prune(Clock::time_point now);
+
+  const double rate_;
+  const double burst_;
+  const size_t max_clients_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
+};
+
+}  // namespace consent

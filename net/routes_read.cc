@@ -1,0 +1,282 @@
+// The read routes: committed transactions, blocks, headers, consistency and consent proofs,
+// histories, the directory, node status, health, readiness, metrics and the stream's upgrade
+// check. Each reads one backend snapshot so that an answer is about one height.
+#include "crypto/hex.h"
+#include "ledger/block_json.h"
+#include "ledger/consent_proof.h"
+#include "ledger/queries.h"
+#include "ledger/schema.h"
+#include "ledger/tx_json.h"
+#include "net/api_json.h"
+#include "net/http_metrics.h"
+#include "net/routes.h"
+
+namespace consent {
+namespace {
+
+constexpr uint64_t kDefaultPageSize = 100;
+
+HttpResponse BadRequest(const Status& st) {
+  return ErrorResponse(400, "invalid_request", st.message());
+}
+
+json::OrderedJson CursorJson(const std::string& cursor) {
+  return cursor.empty() ? json::OrderedJson(nullptr) : json::OrderedJson(cursor);
+}
+
+}  // namespace
+
+// Each route below parses its parameters first (400 on any problem), then queries.
+#define PARSE_OR_400(lhs, expr)                                \
+  auto CONSENT_CONCAT(_p_, __LINE__) = (expr);                 \
+  if (!CONSENT_CONCAT(_p_, __LINE__).ok())                     \
+    return BadRequest(CONSENT_CONCAT(_p_, __LINE__).status()); \
+  lhs = std::move(CONSENT_CONCAT(_p_, __LINE__)).value()
+#define QUERY_OR_ERROR(lhs, expr)                                  \
+  auto CONSENT_CONCAT(_q_, __LINE__) = (expr);                     \
+  if (!CONSENT_CONCAT(_q_, __LINE__).ok())                         \
+    return StatusResponse(CONSENT_CONCAT(_q_, __LINE__).status()); \
+  lhs = std::move(CONSENT_CONCAT(_q_, __LINE__)).value()
+
+HttpResponse GetTxRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
+  (void)q;
+  PARSE_OR_400(Hash32 id, ParseHex32("tx_id", c.params[0]));
+  auto snap = c.ctx.backend.Snapshot();
+  auto info = GetTx(*snap, id);
+  if (!info.ok() && info.status().code() == StatusCode::kNotFound) {
+    return ErrorResponse(
+        404, "not_found",
+        "no committed transaction " + ToHex(id) + " (pending transactions are not shown)");
+  }
+  if (!info.ok()) return StatusResponse(info.status());
+  json::OrderedJson j = json::OrderedJson::object();
+  j["tx_id"] = ToHex(id);
+  j["status"] = "committed";
+  json::OrderedJson fields = TxInfoJson(*info);
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    if (it.key() != "tx_id") j[it.key()] = it.value();
+  }
+  j["head"] = CertifiedHeaderJson(info->head);
+  return JsonResponse(200, j);
+}
+
+HttpResponse GetBlockRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
+  (void)q;
+  auto snap = c.ctx.backend.Snapshot();
+  QUERY_OR_ERROR(std::optional<uint64_t> head, HeadHeight(*snap));
+  uint64_t height = 0;
+  if (c.params[0] == "latest") {
+    if (!head) return ErrorResponse(404, "not_found", "the ledger has no block yet");
+    height = *head;
+  } else {
+    PARSE_OR_400(height, ParseDecimal("height", c.params[0], kMaxJsonInteger));
+    if (height == 0) {
+      return ErrorResponse(400, "invalid_request", "height: the first block is 1");
+    }
+    if (height > head.value_or(0)) {
+      return ErrorResponse(404, "not_found",
+                           "no block at height " + std::to_string(height) + " (the head is " +
+                               std::to_string(head.value_or(0)) + ")");
+    }
+  }
+  QUERY_OR_ERROR(CertifiedHeader ch, GetCertifiedHeader(*snap, height));
+  QUERY_OR_ERROR(std::optional<Bytes> body, snap->Get(Column::kBlocks, schema::U64Key(height)));
+  if (!body) return StatusResponse(Status::Corruption("store has no block body"));
+  QUERY_OR_ERROR(std::vector<SignedTx> txs, schema::DecodeBlockBody(*body));
+  json::OrderedJson j = CertifiedHeaderJson(ch);
+  json::OrderedJson list = json::OrderedJson::array();
+  uint64_t first = ch.header.log_size - txs.size();
+  for (size_t i = 0; i < txs.size(); ++i) {
+    json::OrderedJson e = json::OrderedJson::object();
+    e["tx_id"] = ToHex(txs[i].Id());
+    e["log_index"] = first + i;
+    e["tx"] = TxToJson(txs[i]);
+    list.push_back(std::move(e));
+  }
+  j["txs"] = std::move(list);
+  return JsonResponse(200, j);
+}
+
+HttpResponse GetHeadersRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"from", "to"}));
+  if (!q.count("from")) return ErrorResponse(400, "invalid_request", "from: required");
+  PARSE_OR_400(uint64_t from, ParseDecimal("from", q["from"], kMaxJsonInteger));
+  auto snap = c.ctx.backend.Snapshot();
+  QUERY_OR_ERROR(std::optional<uint64_t> head, HeadHeight(*snap));
+  uint64_t def_to = std::min(from + kMaxHeaderRange - 1, std::max(head.value_or(0), from));
+  PARSE_OR_400(uint64_t to, OptionalDecimal(q, "to", def_to, kMaxJsonInteger));
+  QUERY_OR_ERROR(std::vector<CertifiedHeader> headers, Headers(*snap, from, to));
+  json::OrderedJson list = json::OrderedJson::array();
+  for (const CertifiedHeader& h : headers) list.push_back(CertifiedHeaderJson(h));
+  json::OrderedJson j = json::OrderedJson::object();
+  j["headers"] = std::move(list);
+  return JsonResponse(200, j);
+}
+
+HttpResponse GetConsistencyRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"from", "to"}));
+  if (!q.count("from") || !q.count("to")) {
+    return ErrorResponse(400, "invalid_request", "from and to (block heights) are required");
+  }
+  PARSE_OR_400(uint64_t from, ParseDecimal("from", q["from"], kMaxJsonInteger));
+  PARSE_OR_400(uint64_t to, ParseDecimal("to", q["to"], kMaxJsonInteger));
+  auto snap = c.ctx.backend.Snapshot();
+  QUERY_OR_ERROR(ConsistencyInfo info, ConsistencyBetweenHeights(*snap, from, to));
+  json::OrderedJson j = json::OrderedJson::object();
+  j["first"] = CertifiedHeaderJson(info.first);
+  j["second"] = CertifiedHeaderJson(info.second);
+  j["proof"] = HashListJson(info.proof);
+  return JsonResponse(200, j);
+}
+
+HttpResponse GetConsentRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"at_ms"}));
+  PARSE_OR_400(PublicKey subject, ParseHex32("subject", c.params[0]));
+  PARSE_OR_400(PublicKey controller, ParseHex32("controller", c.params[1]));
+  Status label = CheckLabel("purpose", c.params[2]);
+  if (!label.ok()) return BadRequest(label);
+  std::optional<uint64_t> at_ms;
+  if (q.count("at_ms")) {
+    PARSE_OR_400(at_ms, ParseDecimal("at_ms", q["at_ms"], kMaxJsonInteger));
+  }
+  auto snap = c.ctx.backend.Snapshot();
+  QUERY_OR_ERROR(ConsentProof proof, ProveConsent(*snap, c.ctx.backend.genesis(), subject,
+                                                  controller, c.params[2], at_ms));
+  HttpResponse r;
+  r.body = ConsentProofToJson(proof);
+  return r;
+}
+
+HttpResponse GetHistoryRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"from", "limit"}));
+  PARSE_OR_400(PublicKey subject, ParseHex32("subject", c.params[0]));
+  PARSE_OR_400(uint64_t from, OptionalDecimal(q, "from", 0, kMaxJsonInteger));
+  PARSE_OR_400(uint64_t limit, OptionalDecimal(q, "limit", kDefaultPageSize, kMaxPageSize));
+  if (limit == 0) return ErrorResponse(400, "invalid_request", "limit: must be at least 1");
+  auto snap = c.ctx.backend.Snapshot();
+  QUERY_OR_ERROR(HistoryPage page, SubjectHistory(*snap, subject, from, limit));
+  json::OrderedJson j = json::OrderedJson::object();
+  j["subject"] = ToHex(subject);
+  json::OrderedJson entries = json::OrderedJson::array();
+  for (const TxInfo& e : page.entries) entries.push_back(TxInfoJson(e));
+  j["entries"] = std::move(entries);
+  j["next"] = page.next ? json::OrderedJson(*page.next) : json::OrderedJson(nullptr);
+  if (!page.entries.empty()) {
+    j["head"] = CertifiedHeaderJson(page.entries.front().head);
+  } else {
+    auto head = GetHead(*snap);
+    j["head"] = head.ok() ? CertifiedHeaderJson(*head) : json::OrderedJson(nullptr);
+  }
+  return JsonResponse(200, j);
+}
+
+HttpResponse GetDirectoryRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"cursor", "limit"}));
+  PARSE_OR_400(uint64_t limit, OptionalDecimal(q, "limit", kDefaultPageSize, kMaxPageSize));
+  if (limit == 0) return ErrorResponse(400, "invalid_request", "limit: must be at least 1");
+  auto snap = c.ctx.backend.Snapshot();
+  QUERY_OR_ERROR(DirectoryPage page, Directory(*snap, q["cursor"], limit));
+  json::OrderedJson list = json::OrderedJson::array();
+  for (const DirectoryEntry& e : page.entries) {
+    json::OrderedJson o = json::OrderedJson::object();
+    o["controller"] = ToHex(e.controller);
+    o["name"] = e.entry.name;
+    o["contact_uri"] = e.entry.contact_uri;
+    o["issued_at_ms"] = e.entry.issued_at_ms;
+    o["tx_id"] = ToHex(e.entry.tx_id);
+    list.push_back(std::move(o));
+  }
+  json::OrderedJson j = json::OrderedJson::object();
+  j["controllers"] = std::move(list);
+  j["next_cursor"] = CursorJson(page.next_cursor);
+  return JsonResponse(200, j);
+}
+
+HttpResponse GetControllerConsentsRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"cursor", "limit"}));
+  PARSE_OR_400(PublicKey controller, ParseHex32("controller", c.params[0]));
+  PARSE_OR_400(uint64_t limit, OptionalDecimal(q, "limit", kDefaultPageSize, kMaxPageSize));
+  if (limit == 0) return ErrorResponse(400, "invalid_request", "limit: must be at least 1");
+  auto snap = c.ctx.backend.Snapshot();
+  QUERY_OR_ERROR(ControllerPage page, ControllerConsents(*snap, controller, q["cursor"], limit));
+  json::OrderedJson list = json::OrderedJson::array();
+  for (const ControllerConsent& e : page.entries) {
+    json::OrderedJson o = json::OrderedJson::object();
+    o["subject"] = ToHex(e.subject);
+    o["purpose"] = e.purpose;
+    o["state_key"] = ToHex(e.state_key);
+    o["status"] = e.value.status == ConsentStatus::kGranted ? "granted" : "revoked";
+    o["tx_id"] = ToHex(e.value.tx_id);
+    o["issued_at_ms"] = e.value.issued_at_ms;
+    o["expires_at_ms"] = e.value.expires_at_ms;
+    o["policy_hash"] = ToHex(e.value.policy_hash);
+    list.push_back(std::move(o));
+  }
+  json::OrderedJson j = json::OrderedJson::object();
+  j["controller"] = ToHex(controller);
+  j["consents"] = std::move(list);
+  j["next_cursor"] = CursorJson(page.next_cursor);
+  return JsonResponse(200, j);
+}
+
+HttpResponse GetStatusRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
+  (void)q;
+  return JsonResponse(200, NodeStatusJson(c.ctx.backend.Status()));
+}
+
+HttpResponse GetStreamRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"controller", "from_log_index"}));
+  StreamRequest s;
+  if (q.count("controller")) {
+    PARSE_OR_400(s.controller, ParseHex32("controller", q["controller"]));
+  }
+  PARSE_OR_400(s.from_log_index, OptionalDecimal(q, "from_log_index", 0, kMaxJsonInteger));
+  if (!c.request.websocket_upgrade) {
+    HttpResponse r = ErrorResponse(426, "upgrade_required",
+                                   "/v1/stream is a WebSocket: send Upgrade: websocket");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  }
+  HttpResponse r;
+  r.status = 101;
+  r.upgrade = s;
+  return r;
+}
+
+HttpResponse HealthzRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
+  (void)q;
+  json::OrderedJson j = json::OrderedJson::object();
+  j["status"] = "ok";
+  return JsonResponse(200, j);
+}
+
+HttpResponse ReadyzRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
+  (void)q;
+  NodeStatus s = c.ctx.backend.Status();
+  if (!s.ready) {
+    return ErrorResponse(503, "not_ready",
+                         s.catching_up ? "the node is catching up" : "the node is not ready");
+  }
+  json::OrderedJson j = json::OrderedJson::object();
+  j["ready"] = true;
+  j["height"] = s.height;
+  return JsonResponse(200, j);
+}
+
+HttpResponse MetricsRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
+  (void)q;
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = c.ctx.backend.NodeMetrics();
+  if (!r.body.empty() && r.body.back() != '\n') r.body.push_back('\n');
+  if (c.ctx.metrics) r.body += c.ctx.metrics->Render();
+  return r;
+}
+
+}  // namespace consent

@@ -1,0 +1,178 @@
+// POST /v1/txs: one transaction (either JSON form of PROTOCOL.md section 8) or an array of them.
+// Each element is parsed strictly on its own (a malformed one gets its own error, the others are
+// still submitted), the well-formed ones go to the backend in one Submit, and the answer lists
+// one result per element, in order. With ?wait=commit the accepted ones are awaited through the
+// CommitHub (registered before Submit, so that no commit can be missed) and the transport answers
+// when the wait completes or times out.
+#include "crypto/hex.h"
+#include "ledger/tx_json.h"
+#include "net/commit_hub.h"
+#include "net/http_metrics.h"
+#include "net/rate_limiter.h"
+#include "net/routes.h"
+
+namespace consent {
+namespace {
+
+struct Outcome {
+  json::OrderedJson result;
+  unsigned http = 202;  // what a single-object request answers
+  bool accepted = false;
+};
+
+json::OrderedJson TxError(std::string_view code, std::string_view message,
+                          std::string_view rule = {}) {
+  json::OrderedJson e = json::OrderedJson::object();
+  e["code"] = std::string(code);
+  e["message"] = std::string(message);
+  if (!rule.empty()) e["rule"] = std::string(rule);
+  return e;
+}
+
+Outcome Rejected(json::OrderedJson tx_id, unsigned http, json::OrderedJson error) {
+  Outcome o;
+  o.result = json::OrderedJson::object();
+  o.result["tx_id"] = std::move(tx_id);
+  o.result["status"] = "rejected";
+  o.result["error"] = std::move(error);
+  o.http = http;
+  return o;
+}
+
+Outcome FromSubmit(const SubmitOutcome& s) {
+  std::string id = ToHex(s.tx_id);
+  switch (s.status.code()) {
+    case StatusCode::kOk: {
+      Outcome o;
+      o.result = json::OrderedJson::object();
+      o.result["tx_id"] = id;
+      o.result["status"] = s.duplicate ? "duplicate" : "accepted";
+      o.accepted = true;
+      return o;
+    }
+    case StatusCode::kInvalidArgument:
+      return Rejected(id, 400, TxError("invalid_tx", s.status.message()));
+    case StatusCode::kInvalidSignature:
+      return Rejected(id, 400, TxError("invalid_signature", s.status.message()));
+    case StatusCode::kRejected:
+      return Rejected(id, 409, TxError("rejected", s.status.message(), s.rule));
+    case StatusCode::kAlreadyExists:
+      return Rejected(id, 409, TxError("rejected", s.status.message(), "replay"));
+    case StatusCode::kUnavailable:
+      return Rejected(id, 503, TxError("mempool_full", s.status.message()));
+    default:
+      return Rejected(id, 500, TxError("internal", s.status.ToString()));
+  }
+}
+
+}  // namespace
+
+HttpResponse PostTxs(const RouteCall& c) {
+  const ApiServerOptions& opt = c.ctx.options;
+  auto q = ParseQuery(c.query, {"wait"});
+  if (!q.ok()) return ErrorResponse(400, "invalid_request", q.status().message());
+  bool wait = false;
+  if (auto it = q->find("wait"); it != q->end()) {
+    if (it->second != "commit") {
+      return ErrorResponse(400, "invalid_request", "wait: the only value is 'commit'");
+    }
+    wait = true;
+  }
+  if (c.ctx.limiter) {
+    if (auto retry = c.ctx.limiter->Take(c.request.remote)) {
+      if (c.ctx.metrics) c.ctx.metrics->RateLimited();
+      HttpResponse r = ErrorResponse(
+          429, "rate_limited",
+          "too many write requests from this address; retry in " + std::to_string(*retry) + " s");
+      r.headers.emplace_back("Retry-After", std::to_string(*retry));
+      return r;
+    }
+  }
+  if (c.request.body.size() > opt.max_body_bytes) {
+    return ErrorResponse(413, "payload_too_large",
+                         "body is " + std::to_string(c.request.body.size()) +
+                             " bytes; the limit is " + std::to_string(opt.max_body_bytes));
+  }
+  auto parsed = json::ParseStrict(c.request.body, opt.max_body_bytes, "body");
+  if (!parsed.ok()) return ErrorResponse(400, "invalid_json", parsed.status().message());
+  const json::Json& body = *parsed;
+  const bool single = body.is_object();
+  std::vector<const json::Json*> elements;
+  if (single) {
+    elements.push_back(&body);
+  } else if (body.is_array()) {
+    if (body.empty()) return ErrorResponse(400, "invalid_tx", "empty array: nothing to submit");
+    if (body.size() > opt.max_txs_per_request) {
+      return ErrorResponse(413, "payload_too_large",
+                           std::to_string(body.size()) +
+                               " transactions in one request; the "
+                               "limit is " +
+                               std::to_string(opt.max_txs_per_request));
+    }
+    for (const json::Json& e : body) elements.push_back(&e);
+  } else {
+    return ErrorResponse(400, "invalid_json",
+                         "body: expected a transaction object or an array of them");
+  }
+
+  std::vector<Outcome> outcomes(elements.size());
+  std::vector<SignedTx> txs;
+  std::vector<size_t> where;  // index in `elements` of each tx in `txs`
+  for (size_t i = 0; i < elements.size(); ++i) {
+    auto tx = TxFromJson(*elements[i]);
+    if (!tx.ok()) {
+      std::string path = single ? "" : "[" + std::to_string(i) + "] ";
+      outcomes[i] = Rejected(nullptr, 400, TxError("invalid_tx", path + tx.status().message()));
+      continue;
+    }
+    txs.push_back(std::move(tx).value());
+    where.push_back(i);
+  }
+
+  std::shared_ptr<CommitWait> waiter;
+  if (wait && !txs.empty()) {
+    if (!c.ctx.hub) return ErrorResponse(503, "unavailable", "wait=commit is not available");
+    waiter = std::make_shared<CommitWait>(single);
+    for (size_t k = 0; k < txs.size(); ++k) waiter->Await(txs[k].Id(), where[k]);
+    c.ctx.hub->AddWait(waiter);
+  }
+  std::vector<Hash32> ids;
+  for (const SignedTx& tx : txs) ids.push_back(tx.Id());
+  std::vector<SubmitOutcome> submitted;
+  if (!txs.empty()) submitted = c.ctx.backend.Submit(std::move(txs));
+  if (submitted.size() != ids.size()) {
+    if (waiter) c.ctx.hub->RemoveWait(waiter);
+    return ErrorResponse(500, "internal",
+                         "the node answered " + std::to_string(submitted.size()) +
+                             " outcomes for " + std::to_string(ids.size()) + " transactions");
+  }
+  bool any_accepted = false, all_accepted = true;
+  for (size_t k = 0; k < submitted.size(); ++k) {
+    outcomes[where[k]] = FromSubmit(submitted[k]);
+    if (!outcomes[where[k]].accepted && waiter) waiter->Drop(ids[k]);
+  }
+  json::OrderedJson results = json::OrderedJson::array();
+  for (const Outcome& o : outcomes) {
+    any_accepted = any_accepted || o.accepted;
+    all_accepted = all_accepted && o.accepted;
+    results.push_back(o.result);
+  }
+
+  if (waiter) {
+    if (any_accepted) {
+      waiter->SetResults(std::move(results));
+      HttpResponse r;
+      r.wait = waiter;
+      return r;
+    }
+    c.ctx.hub->RemoveWait(waiter);
+  }
+  if (single) {
+    HttpResponse r = JsonResponse(outcomes[0].http, results[0]);
+    if (outcomes[0].http == 503) r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  return JsonResponse(all_accepted ? 202 : 200, results);
+}
+
+}  // namespace consent
