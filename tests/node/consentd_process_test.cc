@@ -1,11 +1,15 @@
 // Tests of the consentd executable as a real process: init/start/dev, CONSENT_HOME, exit codes
-// (0 clean, 1 runtime error, 2 usage), the start-up log line, JSON log lines, and a clean
-// shutdown on SIGTERM and SIGINT that leaves a store that reopens. The binary is found beside the
-// test binary (build/node/consentd); until net/ provides ApiServer it does not link, and these
-// tests are skipped with that reason.
+// (0 clean, 1 runtime error, 2 usage), the start-up log line, the API answering for this node,
+// JSON log lines, and a clean shutdown on SIGTERM and SIGINT that leaves a store that reopens.
+// The binary is found beside the test binary (build/node/consentd); node_tests does not depend on
+// it in CMake, so build it first (`ninja consentd node_tests`); if it is missing these tests are
+// skipped and say why.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,6 +93,33 @@ bool WaitForLog(const std::string& log, const std::string& text, std::chrono::se
   return false;
 }
 
+// The port in the start-up line "API http://127.0.0.1:PORT,", or 0.
+uint16_t ApiPort(const std::string& log_text) {
+  const std::string marker = "API http://127.0.0.1:";
+  size_t at = log_text.find(marker);
+  if (at == std::string::npos) return 0;
+  return static_cast<uint16_t>(std::stoi(log_text.substr(at + marker.size())));
+}
+
+// A minimal HTTP/1.1 GET over loopback; returns the whole response, or "" on failure.
+std::string HttpGet(uint16_t port, const std::string& target) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return out;
+}
+
 class ConsentdProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -139,6 +170,13 @@ TEST_F(ConsentdProcessTest, StartLogsAndShutsDownCleanlyOnSignals) {
     EXPECT_NE(text.find("validator key " + ToHex(LoadHome(home)->key.public_key)),
               std::string::npos)
         << text;
+    // The API serves this node.
+    const uint16_t port = ApiPort(text);
+    ASSERT_NE(port, 0) << text;
+    std::string status = HttpGet(port, "/v1/status");
+    EXPECT_NE(status.find("200 OK"), std::string::npos) << status;
+    EXPECT_NE(status.find("\"chain_id\":\"proc-test\""), std::string::npos) << status;
+    EXPECT_NE(status.find("\"ready\":true"), std::string::npos) << status;
     kill(pid, sig);
     EXPECT_EQ(WaitExit(pid), 0) << Slurp(log);
     EXPECT_NE(Slurp(log).find("clean shutdown"), std::string::npos) << Slurp(log);
