@@ -230,7 +230,11 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
       if (o.contains("height")) std::printf(" at height %s", o["height"].dump().c_str());
       if (o.contains("log_index")) std::printf(", log index %s", o["log_index"].dump().c_str());
       if (o.contains("error") && o["error"].is_object()) {
-        std::printf(": %s", o["error"].value("message", "").c_str());
+        const json& e = o["error"];
+        std::string rule = e.contains("rule") && e["rule"].is_string()
+                               ? e["rule"].get<std::string>()
+                               : e.value("code", "");
+        std::printf(" (%s): %s", rule.c_str(), e.value("message", "").c_str());
       }
       std::printf("\n");
     };
