@@ -152,18 +152,18 @@ Status DecodeInto(ByteView value, size_t depth, const Hash32& prefix, Page* page
   }
   for (size_t s = 0; s < kFanout; ++s) {
     Slot& slot = (*page)[s];
-    const std::string what = "slot " + std::to_string(s);
     if (leaf_mask & (1u << s)) {
       slot.kind = Slot::kLeaf;
-      RETURN_IF_ERROR(r.Fixed(&slot.a, what.c_str()));
-      RETURN_IF_ERROR(r.Fixed(&slot.b, what.c_str()));
+      RETURN_IF_ERROR(r.Fixed(&slot.a, "leaf key"));
+      RETURN_IF_ERROR(r.Fixed(&slot.b, "leaf value hash"));
       if (PrefixOf(slot.a, depth + kPageBits) != WithNibble(prefix, depth, s)) {
-        return Status::Invalid("leaf key " + ToHex(slot.a) + " does not lie under " + what);
+        return Status::Invalid("leaf key " + ToHex(slot.a) + " does not lie under slot " +
+                               std::to_string(s));
       }
     } else if (child_mask & (1u << s)) {
       slot.kind = Slot::kChild;
-      RETURN_IF_ERROR(r.Fixed(&slot.a, what.c_str()));
-      if (slot.a == kEmpty) return Status::Invalid("empty child hash in " + what);
+      RETURN_IF_ERROR(r.Fixed(&slot.a, "child hash"));
+      if (slot.a == kEmpty) return Status::Invalid("empty child hash in slot " + std::to_string(s));
     }
   }
   RETURN_IF_ERROR(r.ExpectEnd("page"));
