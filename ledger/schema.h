@@ -12,7 +12,7 @@
 //   commits   u64 height          -> u32 round || list<key || sig>
 //   tx_index  tx_id               -> u64 height || u32 position || u64 log_index
 //   log_nodes                     -> see ledger/log_tree.h
-//   state_nodes                   -> see ledger/state_tree.h
+//   state_nodes                   -> see ledger/state_tree.h (16-ary pages since format 2)
 //   consents  state_key           -> state_value (81 bytes) || key subject || key controller
 //                                    || str purpose
 //   purposes  subject || controller || purpose bytes -> state_key
@@ -32,7 +32,9 @@
 
 namespace consent::schema {
 
-inline constexpr uint32_t kStoreFormat = 1;
+// 1: one state_nodes record per binary node; 2: 16-ary state_nodes pages. A store of another
+// format is refused on open (ChainStore::Open says which format it has and which this reads).
+inline constexpr uint32_t kStoreFormat = 2;
 
 extern const char kMetaFormat[];   // "format"
 extern const char kMetaGenesis[];  // "genesis"
