@@ -86,7 +86,7 @@ std::string Short(const Hash32& h) { return ToHex(ByteView(h.data(), 8)); }
 Status WriteTxRecords(const KvRead& so_far, const SignedTx& tx, const Hash32& tx_id,
                       const StateChanges& changes, const schema::TxLocation& location,
                       KvBatch* writes, std::map<Hash32, Hash32>* state_changes) {
-  writes->Put(Column::kTxIndex, tx_id, schema::EncodeTxLocation(location));
+  writes->Put(Column::kTxIndex, tx_id, schema::EncodeTxRecord(location, tx.Encode()));
   for (const ConsentWrite& w : changes.consents) {
     writes->Put(Column::kConsents, w.state_key,
                 schema::EncodeConsentRecord({w.value, w.subject, w.controller, w.purpose}));

@@ -17,35 +17,15 @@ Result<Bytes> MustGet(const KvRead& kv, Column c, ByteView key, const std::strin
   return std::move(*v);
 }
 
-// The encoding of the tx at `position` in a stored block body, found by skipping the length
-// prefixes of the ones before it (no decoding of the others).
-Result<Bytes> TxEncodingAt(ByteView body, uint32_t position, uint64_t height) {
-  Reader r(body);
-  uint32_t n = 0;
-  Status st = r.Count(&n, 1u << 20, 4, "block body");
-  if (st.ok() && position >= n) {
-    st = Status::Invalid("position " + std::to_string(position) + " is past its " +
-                         std::to_string(n) + " txs");
-  }
-  Bytes enc;
-  for (uint32_t i = 0; st.ok() && i <= position; ++i) st = r.Bytes(&enc, kMaxTxBytes, "tx");
-  if (!st.ok()) {
-    return Status::Corruption("stored block " + std::to_string(height) +
-                              " is corrupt: " + st.message());
-  }
-  return enc;
-}
-
 Result<TxInfo> TxAt(const KvRead& kv, const Hash32& tx_id, const CertifiedHeader& head) {
-  ASSIGN_OR_RETURN(std::optional<Bytes> loc_bytes, kv.Get(Column::kTxIndex, tx_id));
-  if (!loc_bytes) return Status::NotFound("no committed transaction " + ToHex(tx_id));
+  ASSIGN_OR_RETURN(std::optional<Bytes> rec_bytes, kv.Get(Column::kTxIndex, tx_id));
+  if (!rec_bytes) return Status::NotFound("no committed transaction " + ToHex(tx_id));
   TxInfo info;
-  ASSIGN_OR_RETURN(info.location, schema::DecodeTxLocation(*loc_bytes));
-  ASSIGN_OR_RETURN(Bytes body, MustGet(kv, Column::kBlocks, schema::U64Key(info.location.height),
-                                       "block " + std::to_string(info.location.height)));
-  ASSIGN_OR_RETURN(Bytes enc, TxEncodingAt(body, info.location.position, info.location.height));
+  ASSIGN_OR_RETURN(schema::TxRecord rec, schema::DecodeTxRecord(*rec_bytes));
+  info.location = rec.location;
+  const Bytes& enc = rec.encoding;
   if (TxIdOf(enc) != tx_id) {
-    return Status::Corruption("tx index for " + ToHex(tx_id) + " points at another transaction");
+    return Status::Corruption("tx index for " + ToHex(tx_id) + " holds another transaction");
   }
   auto tx = DecodeSignedTx(enc);
   if (!tx.ok())

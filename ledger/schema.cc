@@ -78,19 +78,27 @@ Result<Commit> DecodeCommit(ByteView b) {
   return c;
 }
 
-Bytes EncodeTxLocation(const TxLocation& l) {
-  return Writer().U64(l.height).U32(l.position).U64(l.log_index).bytes();
+Bytes EncodeTxRecord(const TxLocation& l, ByteView encoding) {
+  Writer w;
+  w.U64(l.height).U32(l.position).U64(l.log_index).Bytes(encoding);
+  return std::move(w).Take();
+}
+
+Result<TxRecord> DecodeTxRecord(ByteView b) {
+  Reader r(b);
+  TxRecord rec;
+  Status st = r.U64(&rec.location.height, "height");
+  if (st.ok()) st = r.U32(&rec.location.position, "position");
+  if (st.ok()) st = r.U64(&rec.location.log_index, "log_index");
+  if (st.ok()) st = r.Bytes(&rec.encoding, kMaxTxBytes, "encoding");
+  if (st.ok()) st = r.ExpectEnd("tx record");
+  if (!st.ok()) return Corrupt("tx index", st);
+  return rec;
 }
 
 Result<TxLocation> DecodeTxLocation(ByteView b) {
-  Reader r(b);
-  TxLocation l;
-  Status st = r.U64(&l.height, "height");
-  if (st.ok()) st = r.U32(&l.position, "position");
-  if (st.ok()) st = r.U64(&l.log_index, "log_index");
-  if (st.ok()) st = r.ExpectEnd("tx location");
-  if (!st.ok()) return Corrupt("tx index", st);
-  return l;
+  ASSIGN_OR_RETURN(TxRecord rec, DecodeTxRecord(b));
+  return rec.location;
 }
 
 Bytes EncodeConsentRecord(const ConsentRecord& rec) {

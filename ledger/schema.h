@@ -11,8 +11,9 @@
 //   blocks    u64 height          -> list<bytes> signed tx encodings, in block order
 //   commits   u64 height          -> u32 round || list<key || sig>
 //   tx_index  tx_id               -> u64 height || u32 position || u64 log_index
+//                                    || bytes encoding (since format 3)
 //   log_nodes                     -> see ledger/log_tree.h
-//   state_nodes                   -> see ledger/state_tree.h
+//   state_nodes                   -> see ledger/state_tree.h (16-ary pages since format 2)
 //   consents  state_key           -> state_value (81 bytes) || key subject || key controller
 //                                    || str purpose
 //   purposes  subject || controller || purpose bytes -> state_key
@@ -32,7 +33,9 @@
 
 namespace consent::schema {
 
-inline constexpr uint32_t kStoreFormat = 1;
+// 1: one state_nodes record per binary node; 2: 16-ary state_nodes pages. A store of another
+// format is refused on open (ChainStore::Open says which format it has and which this reads).
+inline constexpr uint32_t kStoreFormat = 3;
 
 extern const char kMetaFormat[];   // "format"
 extern const char kMetaGenesis[];  // "genesis"
@@ -53,8 +56,15 @@ struct TxLocation {
   uint64_t log_index = 0;
   bool operator==(const TxLocation&) const = default;
 };
-Bytes EncodeTxLocation(const TxLocation& l);
-Result<TxLocation> DecodeTxLocation(ByteView b);
+// The tx_index record: where a transaction is, and its signed encoding (so that a proof or a
+// lookup reads one small record, not its whole block).
+struct TxRecord {
+  TxLocation location;
+  Bytes encoding;
+};
+Bytes EncodeTxRecord(const TxLocation& l, ByteView encoding);
+Result<TxRecord> DecodeTxRecord(ByteView b);
+Result<TxLocation> DecodeTxLocation(ByteView b);  // the location part of a whole, valid record
 
 struct ConsentRecord {
   StateValue value;

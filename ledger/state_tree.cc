@@ -1,20 +1,28 @@
-// StateTree: the compact sparse Merkle tree of PROTOCOL.md section 3 kept as one record per
-// reachable non-empty subtree in column kStateNodes (grammar in state_tree.h).
+// StateTree: the compact sparse Merkle tree of PROTOCOL.md section 3 kept as 16-ary nibble pages
+// in column kStateNodes (grammar in state_tree.h).
 //
-// Update sorts the changes and recurses from the root record. A subtree without changes is
-// neither read nor rewritten (its hash comes from the parent's record), with one exception: when
-// its sibling becomes empty, its root record is read to learn whether it is a lone leaf, which
-// must then move up. A leaf record that meets changes is merged with them and the subtree is
-// rebuilt from the resulting entries; an internal record splits the changes by the bit at its
-// depth. A subtree that ends up holding one entry is reported upwards as a leaf, and the highest
-// subtree holding only that entry stores it. Every record read is remembered; at the end, each
-// one that the new tree no longer has is deleted and each new or changed record is written, so
-// the stored records always equal those of a tree built afresh from the same entries.
+// A page is decoded into its 16 slots; its 31 binary nodes (the page's root at depth d, down to
+// the 16 slots at depth d + 4) are then computed bottom-up, each with how many entries it holds
+// (0, 1, or "two or more"): a node with one entry hashes to that entry's leaf hash, whatever its
+// depth (the compact form), a node with none to zeros, any other node to H(0x03 || left || right).
+// A proof walks the key's path through these nodes, page by page, and stops at the first node
+// that holds at most one entry, so its siblings equal the binary tree's.
+//
+// Update sorts the changes and recurses from the root page. A page's changes are split by slot;
+// a child page is read (and checked against the hash its parent names) only when changes reach
+// it, and a page without changes is neither read nor rewritten. A slot holding nothing or a lone
+// leaf is merged with its changes: two or more resulting entries become a new child page. A page
+// (other than the root) left with at most one entry collapses: its lone leaf moves up into the
+// parent's slot. Every page read is remembered; at the end, each one that the new tree no longer
+// has is deleted and each new or changed page is written, so the stored records always equal
+// those of a tree built afresh from the same entries.
 //
 // Pure (reads through KvRead, writes into KvBatch); thread-compatible.
 #include "ledger/state_tree.h"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <map>
 #include <span>
 #include <string>
@@ -25,9 +33,10 @@
 namespace consent {
 namespace {
 
-constexpr uint8_t kInternalTag = 1;
-constexpr uint8_t kLeafTag = 2;
-constexpr size_t kRecordSize = 65;
+constexpr size_t kFanout = 16;
+constexpr size_t kPageBits = 4;
+constexpr size_t kMaxPageDepth = smt::kDepth - kPageBits;  // 252: its slots are full keys
+constexpr size_t kNodes = 2 * kFanout - 1;                 // binary nodes in a page
 constexpr Hash32 kEmpty{};
 
 // The first `depth` bits of `key`, the rest zero.
@@ -38,108 +47,186 @@ Hash32 PrefixOf(const Hash32& key, size_t depth) {
   return p;
 }
 
-Hash32 WithBit(Hash32 prefix, size_t depth) {
-  prefix[depth / 8] |= uint8_t(0x80 >> (depth % 8));
+// The 4 bits of `key` at depth..depth+3. REQUIRES: depth % 4 == 0, depth < 256.
+size_t Nibble(const Hash32& key, size_t depth) {
+  const uint8_t b = key[depth / 8];
+  return depth % 8 == 0 ? b >> 4 : b & 0x0f;
+}
+
+// `prefix` (depth bits) extended by the nibble `slot`.
+Hash32 WithNibble(Hash32 prefix, size_t depth, size_t slot) {
+  prefix[depth / 8] |= uint8_t(depth % 8 == 0 ? slot << 4 : slot);
   return prefix;
 }
 
 std::string Where(size_t depth, const Hash32& prefix) {
-  return "state tree record at depth " + std::to_string(depth) + " prefix " + ToHex(prefix);
+  return "state tree page at depth " + std::to_string(depth) + " prefix " + ToHex(prefix);
 }
 
-// A decoded record: internal (a = left hash, b = right hash) or leaf (a = key, b = value hash).
-struct Record {
-  bool leaf = false;
+Bytes PageKey(size_t depth, const Hash32& prefix) {
+  return StateNodeKey(static_cast<uint16_t>(depth), prefix);
+}
+
+// What a position at a page's slot depth holds: nothing, a lone leaf (a = state_key,
+// b = value hash) or two or more entries (a child page; a = its subtree hash).
+struct Slot {
+  enum Kind : uint8_t { kNone, kLeaf, kChild } kind = kNone;
   Hash32 a{};
   Hash32 b{};
-  Hash32 Hash() const { return leaf ? smt::LeafHash(a, b) : smt::NodeHash(a, b); }
+  Hash32 Hashed() const {
+    switch (kind) {
+      case kNone:
+        return kEmpty;
+      case kLeaf:
+        return smt::LeafHash(a, b);
+      default:
+        return a;
+    }
+  }
 };
+using Page = std::array<Slot, kFanout>;
 
-Bytes Encode(const Record& r) {
-  Writer w(kRecordSize);
-  w.U8(r.leaf ? kLeafTag : kInternalTag).Fixed(r.a).Fixed(r.b);
+// A binary node inside a page: how many entries it holds (0, 1, or 2 for "two or more"), its
+// hash, and, when it holds one entry, the slot of that lone leaf.
+struct Node {
+  uint8_t count = 0;
+  uint8_t leaf_slot = 0;
+  Hash32 hash{};
+};
+// Level L (0 = the page's root, 4 = the slots), node i of that level at index 2^L - 1 + i.
+using Nodes = std::array<Node, kNodes>;
+constexpr size_t NodeIndex(size_t level, size_t i) { return (size_t{1} << level) - 1 + i; }
+
+Nodes ComputeNodes(const Page& page) {
+  Nodes nodes;
+  for (size_t s = 0; s < kFanout; ++s) {
+    Node& n = nodes[NodeIndex(kPageBits, s)];
+    n.count = page[s].kind == Slot::kNone ? 0 : page[s].kind == Slot::kLeaf ? 1 : 2;
+    n.leaf_slot = static_cast<uint8_t>(s);
+    n.hash = page[s].Hashed();
+  }
+  for (size_t level = kPageBits; level-- > 0;) {
+    for (size_t i = 0; i < (size_t{1} << level); ++i) {
+      const Node& l = nodes[NodeIndex(level + 1, 2 * i)];
+      const Node& r = nodes[NodeIndex(level + 1, 2 * i + 1)];
+      Node& n = nodes[NodeIndex(level, i)];
+      const int count = l.count + r.count;
+      if (count == 0) {
+        n = Node{};
+      } else if (count == 1) {
+        n = l.count == 1 ? l : r;  // a lone leaf hashes the same at any depth
+      } else {
+        n = Node{2, 0, smt::NodeHash(l.hash, r.hash)};
+      }
+    }
+  }
+  return nodes;
+}
+
+Bytes Encode(const Page& page) {
+  uint16_t leaf_mask = 0, child_mask = 0;
+  size_t size = 4;
+  for (size_t s = 0; s < kFanout; ++s) {
+    if (page[s].kind == Slot::kLeaf) leaf_mask |= uint16_t(1u << s), size += 64;
+    if (page[s].kind == Slot::kChild) child_mask |= uint16_t(1u << s), size += 32;
+  }
+  Writer w(size);
+  w.U8(uint8_t(leaf_mask >> 8)).U8(uint8_t(leaf_mask));
+  w.U8(uint8_t(child_mask >> 8)).U8(uint8_t(child_mask));
+  for (const Slot& slot : page) {
+    if (slot.kind == Slot::kLeaf) w.Fixed(slot.a).Fixed(slot.b);
+    if (slot.kind == Slot::kChild) w.Fixed(slot.a);
+  }
   return std::move(w).Take();
 }
 
-Result<Record> Decode(ByteView value, size_t depth, const Hash32& prefix) {
+Status DecodeInto(ByteView value, size_t depth, const Hash32& prefix, Page* page) {
   Reader r(value);
-  Record rec;
-  uint8_t tag = 0;
-  Status st = r.U8(&tag, "tag");
-  if (st.ok()) st = r.Fixed(&rec.a, "first hash");
-  if (st.ok()) st = r.Fixed(&rec.b, "second hash");
-  if (st.ok()) st = r.ExpectEnd("record");
-  if (st.ok() && tag != kInternalTag && tag != kLeafTag) {
-    st = Status::Invalid("unknown tag " + std::to_string(tag));
+  uint8_t m[4] = {};
+  for (uint8_t& byte : m) RETURN_IF_ERROR(r.U8(&byte, "masks"));
+  const uint16_t leaf_mask = uint16_t(m[0] << 8 | m[1]);
+  const uint16_t child_mask = uint16_t(m[2] << 8 | m[3]);
+  if ((leaf_mask & child_mask) != 0) return Status::Invalid("a slot is both leaf and child");
+  if (child_mask != 0 && depth >= kMaxPageDepth) {
+    return Status::Invalid("a child page below the last level");
   }
-  if (st.ok() && tag == kLeafTag && PrefixOf(rec.a, depth) != prefix) {
-    st = Status::Invalid("leaf key " + ToHex(rec.a) + " does not lie under the prefix");
+  for (size_t s = 0; s < kFanout; ++s) {
+    Slot& slot = (*page)[s];
+    if (leaf_mask & (1u << s)) {
+      slot.kind = Slot::kLeaf;
+      RETURN_IF_ERROR(r.Fixed(&slot.a, "leaf key"));
+      RETURN_IF_ERROR(r.Fixed(&slot.b, "leaf value hash"));
+      if (PrefixOf(slot.a, depth + kPageBits) != WithNibble(prefix, depth, s)) {
+        return Status::Invalid("leaf key " + ToHex(slot.a) + " does not lie under slot " +
+                               std::to_string(s));
+      }
+    } else if (child_mask & (1u << s)) {
+      slot.kind = Slot::kChild;
+      RETURN_IF_ERROR(r.Fixed(&slot.a, "child hash"));
+      if (slot.a == kEmpty) return Status::Invalid("empty child hash in slot " + std::to_string(s));
+    }
   }
-  if (st.ok() && tag == kInternalTag && depth >= smt::kDepth) {
-    st = Status::Invalid("internal record below the last level");
+  RETURN_IF_ERROR(r.ExpectEnd("page"));
+  const int leaves = std::popcount(leaf_mask);
+  if (child_mask == 0 && leaves < (depth == 0 ? 1 : 2)) {
+    return Status::Invalid(depth == 0 ? std::string("empty root page")
+                                      : "a page holding " + std::to_string(leaves) + " entries");
   }
-  if (st.ok() && tag == kInternalTag && rec.a == kEmpty && rec.b == kEmpty) {
-    st = Status::Invalid("internal record with two empty children");
-  }
+  return Status::Ok();
+}
+
+Result<Page> Decode(ByteView value, size_t depth, const Hash32& prefix) {
+  Page page;
+  Status st = DecodeInto(value, depth, prefix, &page);
   if (!st.ok()) return Status::Corruption(Where(depth, prefix) + " is malformed: " + st.message());
-  rec.leaf = tag == kLeafTag;
-  return rec;
+  return page;
 }
 
-// Reads the record at (depth, prefix); nullopt when there is none.
-Result<std::optional<Record>> ReadRecord(const KvRead& kv, size_t depth, const Hash32& prefix) {
-  ASSIGN_OR_RETURN(std::optional<Bytes> value,
-                   kv.Get(Column::kStateNodes, StateNodeKey(static_cast<uint16_t>(depth), prefix)));
-  if (!value.has_value()) return std::optional<Record>();
-  ASSIGN_OR_RETURN(Record rec, Decode(*value, depth, prefix));
-  return std::optional<Record>(rec);
+// A page read from the store: its raw value, slots and binary nodes.
+struct Loaded {
+  Bytes raw;
+  Page page;
+  Nodes nodes;
+};
+
+// Reads the page at (depth, prefix); nullopt when there is none.
+Result<std::optional<Loaded>> ReadPage(const KvRead& kv, size_t depth, const Hash32& prefix) {
+  ASSIGN_OR_RETURN(std::optional<Bytes> value, kv.Get(Column::kStateNodes, PageKey(depth, prefix)));
+  if (!value.has_value()) return std::optional<Loaded>();
+  ASSIGN_OR_RETURN(Page page, Decode(*value, depth, prefix));
+  return std::optional<Loaded>(Loaded{std::move(*value), page, ComputeNodes(page)});
 }
 
-// Reads the record of a child whose parent gives its (non-empty) hash; a missing record or one
-// with another hash is corruption.
-Result<Record> ReadChild(const KvRead& kv, size_t depth, const Hash32& prefix,
+// Reads the child page whose parent names its subtree hash; a missing page or one with another
+// hash is corruption.
+Result<Loaded> ReadChild(const KvRead& kv, size_t depth, const Hash32& prefix,
                          const Hash32& expected) {
-  ASSIGN_OR_RETURN(std::optional<Record> rec, ReadRecord(kv, depth, prefix));
-  if (!rec.has_value()) {
+  ASSIGN_OR_RETURN(std::optional<Loaded> page, ReadPage(kv, depth, prefix));
+  if (!page.has_value()) {
     return Status::Corruption(Where(depth, prefix) + " is missing (its parent names a child)");
   }
-  if (rec->Hash() != expected) {
+  if (page->nodes[0].hash != expected) {
     return Status::Corruption(Where(depth, prefix) + " does not hash to its parent's child hash");
   }
-  return *rec;
+  return std::move(*page);
 }
 
-// One Update call: the recursion and the records it read and produced.
+using Changes = std::span<const StateTreeChange>;
+
+// One Update call: the recursion and the pages it read and produced.
 class Updater {
  public:
   explicit Updater(const KvRead& kv) : kv_(kv) {}
 
-  // A subtree after the update: empty, one entry (a leaf not yet placed: whoever knows the
-  // highest subtree holding only it stores it), an internal node whose record is already in
-  // new_, or an untouched subtree known only by its hash (possibly empty).
-  struct Sub {
-    enum Kind { kEmptySub, kLeaf, kNode, kUntouched } kind = kEmptySub;
-    Hash32 hash{};  // kNode, kUntouched
-    Hash32 key{};   // kLeaf
-    Hash32 value_hash{};
-    Hash32 Hashed() const {
-      switch (kind) {
-        case kEmptySub:
-          return kEmpty;
-        case kLeaf:
-          return smt::LeafHash(key, value_hash);
-        default:
-          return hash;
-      }
-    }
-  };
-  using Changes = std::span<const StateTreeChange>;
-
   Result<Hash32> Run(const std::vector<StateTreeChange>& sorted, KvBatch* batch) {
     const Hash32 root_prefix{};
-    ASSIGN_OR_RETURN(std::optional<Record> old, Read(0, root_prefix));
-    ASSIGN_OR_RETURN(Sub sub, Apply(0, root_prefix, old, sorted));
-    if (sub.kind == Sub::kLeaf) Place(0, sub);
+    ASSIGN_OR_RETURN(std::optional<Loaded> old, ReadPage(kv_, 0, root_prefix));
+    Page page;
+    if (old.has_value()) {
+      old_[PageKey(0, root_prefix)] = old->raw;
+      page = old->page;
+    }
+    ASSIGN_OR_RETURN(Slot root, Apply(0, root_prefix, page, sorted));
     for (const auto& [key, value] : old_) {
       if (new_.find(key) == new_.end()) batch->Delete(Column::kStateNodes, key);
     }
@@ -147,111 +234,71 @@ class Updater {
       auto it = old_.find(key);
       if (it == old_.end() || it->second != value) batch->Put(Column::kStateNodes, key, value);
     }
-    return sub.Hashed();
+    return root.Hashed();
   }
 
  private:
-  Result<std::optional<Record>> Read(size_t depth, const Hash32& prefix) {
-    ASSIGN_OR_RETURN(std::optional<Record> rec, ReadRecord(kv_, depth, prefix));
-    if (rec.has_value()) old_[Key(depth, prefix)] = Encode(*rec);
-    return rec;
-  }
-
-  static Bytes Key(size_t depth, const Hash32& prefix) {
-    return StateNodeKey(static_cast<uint16_t>(depth), prefix);
-  }
-
-  // Stores a one-entry subtree as a leaf record at `depth` on its key's path.
-  void Place(size_t depth, const Sub& leaf) {
-    new_[Key(depth, PrefixOf(leaf.key, depth))] = Encode({true, leaf.key, leaf.value_hash});
-  }
-
-  // The subtree at (depth, prefix) that held `old` (nullopt: empty), after `changes` (sorted,
-  // all under the prefix).
-  Result<Sub> Apply(size_t depth, const Hash32& prefix, const std::optional<Record>& old,
-                    Changes changes) {
-    if (!old.has_value() || old->leaf) {
-      // Below a leaf or an empty subtree nothing is stored: rebuild from the merged entries.
-      std::vector<std::pair<Hash32, Hash32>> entries;
-      bool old_kept = !old.has_value();
-      for (const StateTreeChange& c : changes) {
-        if (!old_kept && old->a <= c.key) {
-          if (old->a != c.key) entries.emplace_back(old->a, old->b);
-          old_kept = true;
-        }
-        if (c.value_hash.has_value()) entries.emplace_back(c.key, *c.value_hash);
+  // The subtree at (depth, prefix), whose page held `page` (all slots empty: nothing stored
+  // there), after `changes` (sorted, all under the prefix). Stores the new page in new_ unless
+  // the subtree holds at most one entry (the root page is stored whenever it holds one); returns
+  // what the parent's slot must hold.
+  Result<Slot> Apply(size_t depth, const Hash32& prefix, Page page, Changes changes) {
+    for (auto it = changes.begin(); it != changes.end();) {
+      const size_t s = Nibble(it->key, depth);
+      auto stop = std::find_if(it, changes.end(),
+                               [&](const StateTreeChange& c) { return Nibble(c.key, depth) != s; });
+      const Changes part(it, stop);
+      it = stop;
+      const Hash32 child_prefix = WithNibble(prefix, depth, s);
+      Slot& slot = page[s];
+      if (slot.kind == Slot::kChild) {
+        ASSIGN_OR_RETURN(Loaded child, ReadChild(kv_, depth + kPageBits, child_prefix, slot.a));
+        old_[PageKey(depth + kPageBits, child_prefix)] = std::move(child.raw);
+        ASSIGN_OR_RETURN(slot, Apply(depth + kPageBits, child_prefix, child.page, part));
+      } else {
+        ASSIGN_OR_RETURN(slot, FromEntries(depth + kPageBits, child_prefix, Merge(slot, part)));
       }
-      if (!old_kept) entries.emplace_back(old->a, old->b);
-      return Build(depth, prefix, entries);
     }
-    // Internal: split the changes by the bit at this depth.
-    auto mid = std::partition_point(changes.begin(), changes.end(),
-                                    [depth](const auto& c) { return smt::Bit(c.key, depth) == 0; });
-    Changes left_changes(changes.begin(), mid), right_changes(mid, changes.end());
-    ASSIGN_OR_RETURN(Sub left, ApplyChild(depth + 1, prefix, old->a, left_changes));
-    ASSIGN_OR_RETURN(Sub right,
-                     ApplyChild(depth + 1, WithBit(prefix, depth), old->b, right_changes));
-    return Combine(depth, prefix, left, right);
+    size_t leaves = 0, children = 0;
+    Slot lone;
+    for (const Slot& slot : page) {
+      if (slot.kind == Slot::kLeaf) ++leaves, lone = slot;
+      if (slot.kind == Slot::kChild) ++children;
+    }
+    if (children == 0 && (leaves == 0 || (leaves == 1 && depth > 0))) return lone;
+    new_[PageKey(depth, prefix)] = Encode(page);
+    return Slot{Slot::kChild, ComputeNodes(page)[0].hash};
   }
 
-  Result<Sub> ApplyChild(size_t depth, const Hash32& prefix, const Hash32& old_hash,
-                         Changes changes) {
-    if (changes.empty()) return Sub{Sub::kUntouched, old_hash};
-    std::optional<Record> old;
-    if (old_hash != kEmpty) {
-      ASSIGN_OR_RETURN(Record rec, ReadChild(kv_, depth, prefix, old_hash));
-      old_[Key(depth, prefix)] = Encode(rec);
-      old = rec;
+  // The entries of a slot holding nothing or a lone leaf, after `changes`: sorted, each with a
+  // value hash.
+  static std::vector<StateTreeChange> Merge(const Slot& slot, Changes changes) {
+    std::vector<StateTreeChange> entries;
+    bool old_kept = slot.kind != Slot::kLeaf;
+    for (const StateTreeChange& c : changes) {
+      if (!old_kept && slot.a <= c.key) {
+        if (slot.a != c.key) entries.push_back({slot.a, slot.b});
+        old_kept = true;
+      }
+      if (c.value_hash.has_value()) entries.push_back(c);
     }
-    return Apply(depth, prefix, old, changes);
+    if (!old_kept) entries.push_back({slot.a, slot.b});
+    return entries;
   }
 
-  // The subtree at (depth, prefix) holding exactly `entries` (sorted, distinct, under prefix),
-  // where nothing below this position is stored yet.
-  Result<Sub> Build(size_t depth, const Hash32& prefix,
-                    std::span<const std::pair<Hash32, Hash32>> entries) {
-    if (entries.empty()) return Sub{};
-    if (entries.size() == 1) return Sub{Sub::kLeaf, {}, entries[0].first, entries[0].second};
+  // A slot at (depth, prefix) holding exactly `entries` (sorted, distinct, under the prefix),
+  // where nothing is stored yet.
+  Result<Slot> FromEntries(size_t depth, const Hash32& prefix,
+                           const std::vector<StateTreeChange>& entries) {
+    if (entries.empty()) return Slot{};
+    if (entries.size() == 1) return Slot{Slot::kLeaf, entries[0].key, *entries[0].value_hash};
     // Two distinct keys under one prefix differ at a later bit, so depth < 256 here.
-    auto mid = std::partition_point(entries.begin(), entries.end(), [depth](const auto& e) {
-      return smt::Bit(e.first, depth) == 0;
-    });
-    ASSIGN_OR_RETURN(Sub left, Build(depth + 1, prefix, {entries.begin(), mid}));
-    ASSIGN_OR_RETURN(Sub right, Build(depth + 1, WithBit(prefix, depth), {mid, entries.end()}));
-    return Combine(depth, prefix, left, right);
-  }
-
-  // The subtree at (depth, prefix) with the given children.
-  Result<Sub> Combine(size_t depth, const Hash32& prefix, Sub left, Sub right) {
-    // An empty side: this subtree holds what the other side holds; if that is an untouched
-    // subtree, read its record to learn whether it is a lone leaf that must move up.
-    for (auto [side, other, child_prefix] :
-         {std::tuple{&left, &right, WithBit(prefix, depth)}, std::tuple{&right, &left, prefix}}) {
-      bool side_empty =
-          side->kind == Sub::kEmptySub || (side->kind == Sub::kUntouched && side->hash == kEmpty);
-      if (!side_empty) continue;
-      if (other->kind == Sub::kUntouched) {
-        if (other->hash == kEmpty) return Sub{};
-        ASSIGN_OR_RETURN(Record rec, ReadChild(kv_, depth + 1, child_prefix, other->hash));
-        old_[Key(depth + 1, child_prefix)] = Encode(rec);
-        if (rec.leaf) return Sub{Sub::kLeaf, {}, rec.a, rec.b};
-        // Stays where it is: declare it part of the new tree so it is not deleted.
-        new_[Key(depth + 1, child_prefix)] = Encode(rec);
-        break;
-      }
-      if (other->kind != Sub::kNode) return *other;  // empty or a lone leaf
-      break;
-    }
-    if (left.kind == Sub::kLeaf) Place(depth + 1, left);
-    if (right.kind == Sub::kLeaf) Place(depth + 1, right);
-    Record rec{false, left.Hashed(), right.Hashed()};
-    new_[Key(depth, prefix)] = Encode(rec);
-    return Sub{Sub::kNode, rec.Hash()};
+    return Apply(depth, prefix, Page{}, entries);
   }
 
   const KvRead& kv_;
-  std::map<Bytes, Bytes> old_;  // every record read: position key -> encoding
-  std::map<Bytes, Bytes> new_;  // records of the new tree in the region touched
+  std::map<Bytes, Bytes> old_;  // every page read: key -> stored value
+  std::map<Bytes, Bytes> new_;  // pages of the new tree in the region touched
 };
 
 }  // namespace
@@ -263,9 +310,9 @@ Bytes StateNodeKey(uint16_t depth, const Hash32& prefix) {
 }
 
 Result<Hash32> StateTree::Root() const {
-  ASSIGN_OR_RETURN(std::optional<Record> rec, ReadRecord(kv_, 0, Hash32{}));
-  if (!rec.has_value()) return kEmpty;
-  return rec->Hash();
+  ASSIGN_OR_RETURN(std::optional<Loaded> root, ReadPage(kv_, 0, Hash32{}));
+  if (!root.has_value()) return kEmpty;
+  return root->nodes[0].hash;
 }
 
 Result<Hash32> StateTree::Update(std::vector<StateTreeChange> changes, KvBatch* batch) const {
@@ -283,21 +330,28 @@ Result<Hash32> StateTree::Update(std::vector<StateTreeChange> changes, KvBatch* 
 
 Result<smt::Proof> StateTree::Prove(const Hash32& key) const {
   smt::Proof proof;
-  Hash32 prefix{};
-  ASSIGN_OR_RETURN(std::optional<Record> rec, ReadRecord(kv_, 0, prefix));
-  for (size_t depth = 0; rec.has_value(); ++depth) {
-    if (rec->leaf) {
-      proof.leaf = smt::ProofLeaf{rec->a, rec->b};
-      break;
+  ASSIGN_OR_RETURN(std::optional<Loaded> page, ReadPage(kv_, 0, Hash32{}));
+  if (!page.has_value()) return proof;
+  for (size_t depth = 0;; depth += kPageBits) {
+    const size_t s = Nibble(key, depth);
+    // Down the page's binary nodes to the first one on the path holding at most one entry.
+    for (size_t level = 0; level <= kPageBits; ++level) {
+      const Node& n = page->nodes[NodeIndex(level, s >> (kPageBits - level))];
+      if (n.count == 0) return proof;
+      if (n.count == 1) {
+        const Slot& leaf = page->page[n.leaf_slot];
+        proof.leaf = smt::ProofLeaf{leaf.a, leaf.b};
+        return proof;
+      }
+      if (level == kPageBits) break;  // a child page
+      const size_t child = s >> (kPageBits - level - 1);
+      proof.siblings.push_back(page->nodes[NodeIndex(level + 1, child ^ 1)].hash);
     }
-    const int bit = smt::Bit(key, depth);
-    proof.siblings.push_back(bit == 0 ? rec->b : rec->a);
-    const Hash32 child = bit == 0 ? rec->a : rec->b;
-    if (child == kEmpty) break;
-    prefix = PrefixOf(key, depth + 1);
-    ASSIGN_OR_RETURN(rec, ReadChild(kv_, depth + 1, prefix, child));
+    const Hash32 child_hash = page->page[s].a;
+    ASSIGN_OR_RETURN(Loaded child, ReadChild(kv_, depth + kPageBits,
+                                             PrefixOf(key, depth + kPageBits), child_hash));
+    page = std::move(child);
   }
-  return proof;
 }
 
 }  // namespace consent

@@ -1,15 +1,26 @@
 // The consent state's sparse Merkle tree (PROTOCOL.md section 3) stored in a KvRead/KvBatch
-// (column kStateNodes). Only the nodes of the compact tree are stored: one record per non-empty
-// subtree that is reachable from the root, keyed by its position; an internal record holds both
-// child hashes, so a proof costs one read per level (about log2(n) for n entries). A block's
-// changes are applied in one call: keys are sorted, only the touched paths are recomputed, each
-// internal node is hashed once per block, and records that stop being reachable are deleted.
-// Roots and proofs equal those of smt::ReferenceSmt.
+// (column kStateNodes) as 16-ary "nibble pages". The binary compact tree is cut every 4 levels:
+// the page at depth d (a multiple of 4) and prefix p describes the binary subtree at (d, p) down
+// to depth d + 4 by what each of its 16 positions at depth d + 4 (a "slot", numbered by the 4 key
+// bits d..d+3) holds: nothing, one entry (stored in the page as a lone leaf, whatever depth its
+// leaf ends at inside or below the page), or two or more entries (a child page at depth d + 4,
+// named by its subtree hash). The page's up to 15 internal binary hashes are recomputed from its
+// slots when read. Hashes, roots and proofs are exactly those of smt::ReferenceSmt; only the
+// storage differs: a proof reads about log16(n) records and a key update rewrites as many.
+// A block's changes are applied in one call: keys are sorted, only the touched pages are read and
+// rewritten (each once per call), and pages that stop being reachable are deleted, so the stored
+// records always equal those of a tree built afresh from the same entries.
 //
-// Record grammar: key = u16 depth || 32-byte prefix (bits at and after `depth` zero);
-//   value = u8 1 (internal) || hash left || hash right
-//         | u8 2 (leaf)     || key state_key || hash value_hash
-// The root record is at depth 0. An empty tree has no records.
+// Record grammar (integers big-endian):
+//   key   = u16 depth || 32-byte prefix          (depth a multiple of 4, <= 252; bits of the
+//                                                  prefix at and after `depth` zero)
+//   value = u16 leaf_mask || u16 child_mask || item for each slot s = 0..15 set in either mask
+//           (bit s = 1 << s; the masks are disjoint), in slot order:
+//             leaf slot:  key state_key || hash value_hash   (state_key lies under the slot)
+//             child slot: hash of the subtree at depth d + 4 (its page is stored)
+// A page exists for every subtree at a depth multiple of 4 that holds two or more entries, and
+// for the root (depth 0, zero prefix) whenever the tree is not empty. An empty tree has no
+// records.
 // Pure (reads and writes only through the interfaces given); thread-compatible.
 #pragma once
 
@@ -45,6 +56,7 @@ class StateTree {
   const KvRead& kv_;
 };
 
+// The key of the page at (depth, prefix); the root page is StateNodeKey(0, Hash32{}).
 Bytes StateNodeKey(uint16_t depth, const Hash32& prefix);
 
 }  // namespace consent

@@ -107,6 +107,10 @@ HttpResponse GetHeadersRoute(const RouteCall& c) {
   QUERY_OR_ERROR(std::optional<uint64_t> head, HeadHeight(*snap));
   uint64_t def_to = std::min(from + kMaxHeaderRange - 1, std::max(head.value_or(0), from));
   PARSE_OR_400(uint64_t to, OptionalDecimal(q, "to", def_to, kMaxJsonInteger));
+  if (to >= from && to - from >= kMaxHeaderRange) {
+    return ErrorResponse(400, "invalid_request",
+                         "at most " + std::to_string(kMaxHeaderRange) + " headers per request");
+  }
   QUERY_OR_ERROR(std::vector<CertifiedHeader> headers, Headers(*snap, from, to));
   json::OrderedJson list = json::OrderedJson::array();
   for (const CertifiedHeader& h : headers) list.push_back(CertifiedHeaderJson(h));

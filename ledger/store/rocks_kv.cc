@@ -59,6 +59,12 @@ Result<std::unique_ptr<RocksKv>> RocksKv::Open(const RocksOptions& o) {
   table.block_cache = rocksdb::NewLRUCache(o.block_cache_bytes);
   table.cache_index_and_filter_blocks = true;  // so the cache bound covers them too
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Point reads at scale: keep level-0 index and filter blocks pinned and all index and filter
+  // blocks in the cache's high-priority pool, so data blocks do not evict them (store_bench at
+  // 200k entries: about 6% less CPU per state proof, with the setting below). Still bounded by
+  // the cache's capacity.
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
   rocksdb::ColumnFamilyOptions cf_opts;
   cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_opts.write_buffer_size = o.write_buffer_bytes;
@@ -72,7 +78,12 @@ Result<std::unique_ptr<RocksKv>> RocksKv::Open(const RocksOptions& o) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_opts);
   for (size_t i = 0; i < kColumnCount; ++i) {
-    descs.emplace_back(ColumnName(static_cast<Column>(i)), cf_opts);
+    rocksdb::ColumnFamilyOptions cf = cf_opts;
+    // State-tree pages are only read where a parent names them, so reads almost always hit: the
+    // last level needs no bloom filter (less filter memory, more cache for pages). Other columns
+    // see misses (replay checks) and keep their filters.
+    if (static_cast<Column>(i) == Column::kStateNodes) cf.optimize_filters_for_hits = true;
+    descs.emplace_back(ColumnName(static_cast<Column>(i)), cf);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;

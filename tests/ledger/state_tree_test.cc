@@ -1,9 +1,11 @@
-// Tests for ledger/state_tree: the stored compact SMT against smt::ReferenceSmt over a MemoryKv.
-// Random sequences of Update batches (inserts, overwrites, deletes, deletes of absent keys,
-// clustered keys with long shared prefixes, keys differing only in the last bit) are checked after
-// every batch: same root, same proofs for present and absent keys, and the stored records equal,
-// exactly, those a naive builder in this file derives from the entries (so no stale record
-// survives). Also updates through an OverlayKv, reads per proof, the record layout, and errors.
+// Tests for ledger/state_tree: the stored compact SMT (16-ary nibble pages) against
+// smt::ReferenceSmt over a MemoryKv. Random sequences of Update batches (inserts, overwrites,
+// deletes, deletes of absent keys, clustered keys with long shared prefixes, keys differing only
+// in the last bit) are checked after every batch: same root, same proofs for present and absent
+// keys, exactly one record read per page on the key's path, and the stored records equal, exactly,
+// those a naive builder in this file derives from the entries with the header's grammar (so no
+// stale record survives). Also updates through an OverlayKv, reads per proof and per update, the
+// record layout, and errors.
 // Fixed seeds; single-threaded.
 #include "ledger/state_tree.h"
 
@@ -56,29 +58,57 @@ Bytes NodeKey(size_t depth, const Hash32& key) {
   return k;
 }
 
-Bytes Record(uint8_t tag, const Hash32& a, const Hash32& b) {
-  Bytes v = {tag};
-  v.insert(v.end(), a.begin(), a.end());
-  v.insert(v.end(), b.begin(), b.end());
+using Entries = std::vector<std::pair<Hash32, Hash32>>;  // (key, value hash)
+
+// The compact binary hash of the subtree at `depth` holding `entries`, bit by bit.
+Hash32 NaiveHash(const Entries& entries, size_t depth) {
+  if (entries.empty()) return Hash32{};
+  if (entries.size() == 1) return smt::LeafHash(entries[0].first, entries[0].second);
+  Entries left, right;
+  for (const auto& e : entries) (smt::Bit(e.first, depth) == 0 ? left : right).push_back(e);
+  return smt::NodeHash(NaiveHash(left, depth + 1), NaiveHash(right, depth + 1));
+}
+
+void Append(Bytes& v, const Hash32& h) { v.insert(v.end(), h.begin(), h.end()); }
+
+// A page value from the header's grammar: masks, then each set slot's item in slot order.
+Bytes PageValue(const std::map<size_t, Bytes>& items, uint16_t leaf_mask, uint16_t child_mask) {
+  Bytes v = {uint8_t(leaf_mask >> 8), uint8_t(leaf_mask), uint8_t(child_mask >> 8),
+             uint8_t(child_mask)};
+  for (const auto& [slot, item] : items) v.insert(v.end(), item.begin(), item.end());
   return v;
 }
 
-// The records of a compact tree holding `entries` (key -> value hash), built naively; returns
-// the subtree hash.
-Hash32 NaiveRecords(const std::vector<std::pair<Hash32, Hash32>>& entries, size_t depth,
-                    Records& out) {
-  if (entries.empty()) return Hash32{};
-  if (entries.size() == 1) {
-    out[NodeKey(depth, entries[0].first)] = Record(2, entries[0].first, entries[0].second);
-    return smt::LeafHash(entries[0].first, entries[0].second);
+// The pages of a compact tree holding `entries` (all under one `depth`-bit prefix), built
+// naively: a page for the root when non-empty and for every other subtree at a depth multiple of
+// 4 holding two or more entries.
+void NaivePages(const Entries& entries, size_t depth, Records& out) {
+  if (entries.size() < (depth == 0 ? 1u : 2u)) return;
+  std::map<size_t, Entries> groups;
+  for (const auto& e : entries) {
+    size_t nibble = 0;
+    for (size_t i = 0; i < 4; ++i) nibble = 2 * nibble + size_t(smt::Bit(e.first, depth + i));
+    groups[nibble].push_back(e);
   }
-  std::vector<std::pair<Hash32, Hash32>> left, right;
-  for (const auto& e : entries) (smt::Bit(e.first, depth) == 0 ? left : right).push_back(e);
-  Hash32 l = NaiveRecords(left, depth + 1, out);
-  Hash32 r = NaiveRecords(right, depth + 1, out);
-  out[NodeKey(depth, entries[0].first)] = Record(1, l, r);
-  return smt::NodeHash(l, r);
+  std::map<size_t, Bytes> items;
+  uint16_t leaf_mask = 0, child_mask = 0;
+  for (const auto& [slot, group] : groups) {
+    Bytes& item = items[slot];
+    if (group.size() == 1) {
+      leaf_mask |= uint16_t(1u << slot);
+      Append(item, group[0].first);
+      Append(item, group[0].second);
+    } else {
+      child_mask |= uint16_t(1u << slot);
+      Append(item, NaiveHash(group, depth + 4));
+      NaivePages(group, depth + 4, out);
+    }
+  }
+  out[NodeKey(depth, entries[0].first)] = PageValue(items, leaf_mask, child_mask);
 }
+
+// Records read by a proof with `siblings` siblings: one page per 4 levels crossed.
+uint64_t PagesOnPath(size_t siblings) { return siblings == 0 ? 1 : 1 + (siblings - 1) / 4; }
 
 Records StoredRecords(const KvRead& kv) {
   Records out;
@@ -103,16 +133,16 @@ struct Model {
     }
   }
   Records Expected() const {
-    std::vector<std::pair<Hash32, Hash32>> entries;
+    Entries entries;
     for (const auto& [k, v] : values) entries.emplace_back(k, Sha256(v));
     Records out;
-    NaiveRecords(entries, 0, out);
+    NaivePages(entries, 0, out);
     return out;
   }
 };
 
 // How fresh keys are drawn: uniformly at random, or all sharing their first `shared_bits` bits
-// (a cluster: long chains of internal records with one empty child).
+// (a cluster: long chains of pages with one child).
 struct KeyShape {
   size_t shared_bits = 0;
   Hash32 base{};
@@ -175,7 +205,7 @@ std::vector<StateTreeChange> ToChanges(
 // that proofs of `probes` present keys and some absent ones equal the reference's
 // (ReferenceSmt::Prove costs O(n) hashes, so it is sampled).
 void CheckAgainstModel(const MemoryKv& kv, const Model& model, std::mt19937_64& rng, size_t probes,
-                       size_t* max_reads_over_siblings) {
+                       size_t* max_pages) {
   StateTree tree(kv);
   const Hash32 root = model.ref.Root();
   ASSERT_EQ(tree.Root().value(), root);
@@ -204,9 +234,8 @@ void CheckAgainstModel(const MemoryKv& kv, const Model& model, std::mt19937_64& 
     auto proof = counted.Prove(key);
     ASSERT_TRUE(proof.ok()) << proof.status().ToString();
     ASSERT_EQ(proof.value(), model.ref.Prove(key));
-    EXPECT_LE(counting.gets(), proof->siblings.size() + 1);
-    *max_reads_over_siblings =
-        std::max(*max_reads_over_siblings, counting.gets() - proof->siblings.size());
+    EXPECT_EQ(counting.gets(), PagesOnPath(proof->siblings.size()));
+    *max_pages = std::max<size_t>(*max_pages, counting.gets());
     EXPECT_TRUE(smt::VerifyProof(root, key, model.ref.Get(key), *proof).ok());
   }
 }
@@ -224,25 +253,40 @@ TEST(StateTree, EmptyTree) {
   EXPECT_TRUE(batch.empty());
 }
 
-// One entry is a leaf record at the root; two entries that differ only in the last bit hang
-// below a chain of 255 internal records ending at depth 255.
+// One entry is a lone leaf in the root page; two entries that differ only in the last bit hang
+// below a chain of 63 one-child pages, down to a page at depth 252 holding both leaves.
 TEST(StateTree, RecordLayout) {
   MemoryKv kv;
-  Hash32 a = Sha256(AsBytes("a"));
+  Hash32 a = Sha256(AsBytes("a"));  // 0xca978112...: first nibble 12
   Hash32 va = Sha256(AsBytes("value a"));
   KvBatch batch;
   ASSERT_TRUE(StateTree(kv).Update({{a, va}}, &batch).ok());
   kv.Apply(batch);
   Bytes root_key(34, 0);
   EXPECT_EQ(StateNodeKey(0, Hash32{}), root_key);
-  EXPECT_EQ(StoredRecords(kv), (Records{{root_key, Record(2, a, va)}}));
+  Bytes lone = {0x10, 0x00, 0, 0};  // leaf_mask bit 12
+  Append(lone, a);
+  Append(lone, va);
+  EXPECT_EQ(StoredRecords(kv), (Records{{root_key, lone}}));
+  EXPECT_EQ(StateTree(kv).Root().value(), smt::LeafHash(a, va));
 
   Hash32 b = a;
   FlipBit(b, 255);
   KvBatch batch2;
   Hash32 root = StateTree(kv).Update({{b, va}}, &batch2).value();
   kv.Apply(batch2);
-  EXPECT_EQ(kv.Size(Column::kStateNodes), 256u + 2u);
+  EXPECT_EQ(kv.Size(Column::kStateNodes), 64u);
+  const Records stored = StoredRecords(kv);
+  Bytes root_page = {0, 0, 0x10, 0x00};  // child_mask bit 12
+  Append(root_page, NaiveHash({{a, va}, {b, va}}, 4));
+  EXPECT_EQ(stored.at(root_key), root_page);
+  Bytes last_page = {0x0c, 0x00, 0, 0};  // a's last nibble is 0xb (b's 0xa): slots 10 and 11
+  ASSERT_EQ(a[31] & 0x0f, 0x0b);
+  Append(last_page, b);
+  Append(last_page, va);
+  Append(last_page, a);
+  Append(last_page, va);
+  EXPECT_EQ(stored.at(NodeKey(252, a)), last_page);
   smt::ReferenceSmt ref;
   ref.Set(a, AsBytes("value a"));
   ref.Set(b, AsBytes("value a"));
@@ -254,7 +298,7 @@ TEST(StateTree, RecordLayout) {
   KvBatch batch3;
   ASSERT_TRUE(StateTree(kv).Update({{b, std::nullopt}}, &batch3).ok());
   kv.Apply(batch3);
-  EXPECT_EQ(StoredRecords(kv), (Records{{root_key, Record(2, a, va)}}));
+  EXPECT_EQ(StoredRecords(kv), (Records{{root_key, lone}}));
   KvBatch batch4;
   EXPECT_EQ(StateTree(kv).Update({{a, std::nullopt}}, &batch4).value(), Hash32{});
   kv.Apply(batch4);
@@ -267,7 +311,7 @@ void RunRandomBatches(uint64_t seed, const KeyShape& shape, int rounds, size_t p
   std::mt19937_64 rng(seed);
   MemoryKv kv;
   Model model;
-  size_t extra_reads = 0;
+  size_t max_pages = 0;
   for (int round = 0; round < rounds; ++round) {
     size_t n = round % 10 == 0 ? 100 + rng() % 200 : 1 + rng() % 40;
     auto batch = RandomBatch(rng, model, shape, n);
@@ -277,17 +321,17 @@ void RunRandomBatches(uint64_t seed, const KeyShape& shape, int rounds, size_t p
     kv.Apply(writes);
     for (const auto& [k, v] : batch) model.Apply(k, v);
     ASSERT_EQ(root.value(), model.ref.Root()) << "round " << round;
-    CheckAgainstModel(kv, model, rng, probes, &extra_reads);
+    CheckAgainstModel(kv, model, rng, probes, &max_pages);
     if (::testing::Test::HasFatalFailure()) return;
   }
   EXPECT_GE(model.values.size(), min_entries);
-  std::printf("state tree: %zu entries, %zu records, reads per proof <= siblings + %zu\n",
-              model.values.size(), kv.Size(Column::kStateNodes), extra_reads);
+  std::printf("state tree: %zu entries, %zu records, at most %zu reads per proof\n",
+              model.values.size(), kv.Size(Column::kStateNodes), max_pages);
 }
 
 TEST(StateTree, RandomBatchesMatchReference) { RunRandomBatches(77, KeyShape{}, 50, 6, 500); }
 
-// Every key shares its first 240 bits: chains of 240 internal records, dense subtrees below.
+// Every key shares its first 240 bits: chains of 60 one-child pages, dense pages below.
 TEST(StateTree, ClusteredBatchesMatchReference) {
   KeyShape shape;
   shape.shared_bits = 240;
@@ -296,7 +340,7 @@ TEST(StateTree, ClusteredBatchesMatchReference) {
   RunRandomBatches(78, shape, 40, 8, 100);
 }
 
-// Reads per proof on random keys stay near log2(n): one read per level.
+// Reads per proof on random keys stay near log16(n): one read per page.
 TEST(StateTree, ProveReadsAreLogarithmic) {
   std::mt19937_64 rng(5);
   MemoryKv kv;
@@ -318,10 +362,10 @@ TEST(StateTree, ProveReadsAreLogarithmic) {
     worst = std::max(worst, counting.gets());
   }
   const double mean = double(total) / probes;
-  std::printf("state tree: n=%zu, reads per proof mean %.1f, max %llu (log2 n = 12)\n", n, mean,
+  std::printf("state tree: n=%zu, reads per proof mean %.1f, max %llu (log16 n = 3)\n", n, mean,
               static_cast<unsigned long long>(worst));
-  EXPECT_LE(mean, 12 + 4);
-  EXPECT_LE(worst, 2u * 12u + 8u);
+  EXPECT_LE(mean, 3 + 1.5);
+  EXPECT_LE(worst, 3u + 4u);
 }
 
 // Two updates within one block: the second reads the first's pending writes through an overlay.
@@ -348,7 +392,8 @@ TEST(StateTree, UpdatesThroughOverlay) {
   }
 }
 
-// Unchanged subtrees are not read: an update of one key in a large tree reads one path.
+// Unchanged subtrees are not read: an update of one key in a large tree reads and rewrites the
+// pages on one path, once each.
 TEST(StateTree, UpdateReadsOnlyTouchedPaths) {
   std::mt19937_64 rng(11);
   MemoryKv kv;
@@ -360,9 +405,10 @@ TEST(StateTree, UpdateReadsOnlyTouchedPaths) {
   CountingKv counting(kv);
   KvBatch one;
   ASSERT_TRUE(StateTree(counting).Update({{changes[7].key, RandomKey(rng)}}, &one).ok());
-  size_t path = StateTree(kv).Prove(changes[7].key).value().siblings.size();
-  EXPECT_EQ(counting.gets(), path + 1);
-  EXPECT_EQ(one.size(), path + 1);  // the path's records, rewritten once each
+  const uint64_t pages = PagesOnPath(StateTree(kv).Prove(changes[7].key).value().siblings.size());
+  EXPECT_GE(pages, 3u);
+  EXPECT_EQ(counting.gets(), pages);
+  EXPECT_EQ(one.size(), pages);  // the path's pages, rewritten once each
 }
 
 TEST(StateTree, DuplicateKeysRejected) {
@@ -383,9 +429,14 @@ TEST(StateTree, MalformedRecordsAreCorruption) {
   KvBatch batch;
   ASSERT_TRUE(StateTree(kv).Update(changes, &batch).ok());
   kv.Apply(batch);
-  const Hash32 key = changes[0].key;
-  const Bytes child = NodeKey(1, key);
-  const std::string prefix_hex = "depth 1 prefix ";
+  // A key whose path continues in a page at depth 4 (64 keys in 16 slots: most do).
+  Hash32 key{};
+  for (const auto& c : changes) {
+    if (kv.Get(Column::kStateNodes, NodeKey(4, c.key)).value().has_value()) key = c.key;
+  }
+  ASSERT_NE(key, Hash32{});
+  const Bytes child = NodeKey(4, key);
+  const std::string prefix_hex = "depth 4 prefix ";
   auto expect_corrupt = [&](const char* what) {
     StateTree tree(kv);
     auto proof = tree.Prove(key);
@@ -404,14 +455,25 @@ TEST(StateTree, MalformedRecordsAreCorruption) {
   };
   put(Bytes(good.begin(), good.end() - 1));
   expect_corrupt("short record");
-  Bytes bad_tag = good;
-  bad_tag[0] = 7;
-  put(bad_tag);
-  expect_corrupt("unknown tag");
+  Bytes overlapping = good;
+  overlapping[0] = overlapping[2] = overlapping[1] = overlapping[3] = 0xff;
+  put(overlapping);
+  expect_corrupt("slot both leaf and child");
   Bytes flipped = good;
   flipped[40] ^= 1;
   put(flipped);
   expect_corrupt("hash mismatch");
+  // The page's first item alone: a page holding a single leaf (or one child) is not canonical.
+  const uint16_t leaf_mask = uint16_t(good[0] << 8 | good[1]);
+  const uint16_t child_mask = uint16_t(good[2] << 8 | good[3]);
+  const int first = std::countr_zero(uint16_t(leaf_mask | child_mask));
+  const bool first_is_leaf = (leaf_mask >> first) & 1;
+  Bytes single = {0, 0, 0, 0};
+  single[first_is_leaf ? 0 : 2] = uint8_t((1u << first) >> 8);
+  single[first_is_leaf ? 1 : 3] = uint8_t(1u << first);
+  single.insert(single.end(), good.begin() + 4, good.begin() + (first_is_leaf ? 68 : 36));
+  put(single);
+  expect_corrupt(first_is_leaf ? "page with one leaf" : "page with one child");
   KvBatch del;
   del.Delete(Column::kStateNodes, child);
   kv.Apply(del);

@@ -1,8 +1,10 @@
 // consentctl: the command-line tool for customers, brands and auditors.
 //
-// This first version has the offline commands: key generation, the per-brand subject id, signing
-// grants, revocations and controller registrations to a JSON file, and inspecting a signed
-// transaction file. Commands that talk to a node arrive with the node (issue 4).
+// Offline: key generation, the per-brand subject id, signing grants, revocations and controller
+// registrations (to a file with --out), inspecting a signed transaction, verifying a consent
+// proof against a genesis file. With a node (--node URL, env CONSENT_NODE, default
+// http://127.0.0.1:7800): submitting what is signed, status, prove, and a customer's verified
+// history (tools/consentctl/node_commands.h).
 // Exit codes: 0 success, 1 a negative verdict or a refused request, 2 usage or input errors.
 // Single-threaded.
 #include <CLI/CLI.hpp>
@@ -22,6 +24,7 @@
 #include "ledger/subject_key.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
+#include "tools/consentctl/node_commands.h"
 
 namespace consent {
 namespace {
@@ -73,20 +76,6 @@ Result<uint64_t> ParseDuration(const std::string& s) {
   return n * mult;
 }
 
-Result<std::string> ReadSmallFile(const std::string& path, size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError("cannot read " + path);
-  std::string data;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    data.append(buf, static_cast<size_t>(in.gcount()));
-    if (data.size() > limit) {
-      return Status::Invalid(path + " is larger than " + std::to_string(limit) + " bytes");
-    }
-  }
-  return data;
-}
-
 // Writes `text` to `path` ("-" = stdout), refusing to overwrite an existing file.
 Status WriteOut(const std::string& path, const std::string& text) {
   if (path == "-") {
@@ -117,10 +106,21 @@ Result<SigningKey> CustomerKeyFor(const std::string& key_path, const PublicKey& 
   return DeriveSubjectKey(kf.secret, controller);
 }
 
-int EmitTx(const std::string& chain_id, TxBody body, const SigningKey& key,
-           const std::string& out_path) {
+// Signs `body` for the chain (given, or the node's), then writes it to `out_path` or, without
+// one, submits it to the node.
+int EmitTx(const ctl::NodeArgs& node, std::string chain_id, TxBody body, const SigningKey& key,
+           const std::string& out_path, bool wait) {
+  if (chain_id.empty()) {
+    auto c = ctl::FetchChainId(node);
+    if (!c.ok()) {
+      return Fail(c.status().Prefixed("cannot learn the chain id from " + node.url +
+                                      " (pass --chain-id to sign offline)"));
+    }
+    chain_id = *c;
+  }
   auto tx = SignTx(chain_id, std::move(body), key);
   if (!tx.ok()) return Fail(tx.status());
+  if (out_path.empty()) return ctl::SubmitTx(node, *tx, wait);
   Status st = WriteOut(out_path, TxToJson(*tx).dump(2) + "\n");
   if (!st.ok()) return Fail(st);
   std::fprintf(stderr, "signed %s %s\n", TxKindName(KindOf(tx->body)), ToHex(tx->Id()).c_str());
@@ -128,17 +128,18 @@ int EmitTx(const std::string& chain_id, TxBody body, const SigningKey& key,
 }
 
 struct Common {
-  std::string chain_id = "consent-dev";
-  std::string out = "-";
+  std::string chain_id;  // empty: ask the node
+  std::string out;       // empty: submit to the node
   uint64_t issued_at_ms = 0;
   uint64_t nonce = 0;
+  bool wait = false;
   void Add(CLI::App* c) {
-    c->add_option("--chain-id", chain_id, "chain the transaction is signed for")
-        ->capture_default_str();
-    c->add_option("--out", out, "write the signed transaction JSON here ('-' = stdout)")
-        ->capture_default_str();
+    c->add_option("--chain-id", chain_id, "chain to sign for (default: the node's)");
+    c->add_option("--out", out,
+                  "write the signed JSON here ('-' = stdout) instead of submitting it");
     c->add_option("--issued-at-ms", issued_at_ms, "issue time (default: now)");
     c->add_option("--nonce", nonce, "nonce (default: random)");
+    c->add_flag("--wait", wait, "when submitting, wait until the transaction is committed");
   }
   uint64_t Issued() const { return issued_at_ms ? issued_at_ms : NowMs(); }
   uint64_t Nonce() const { return nonce ? nonce : RandomNonce(); }
@@ -148,7 +149,13 @@ int Run(int argc, char** argv) {
   InitCrypto();
   CLI::App app{"consentctl: customers grant and revoke consent, brands register, auditors verify"};
   app.require_subcommand(1);
+  app.fallthrough();
   int rc = kExitOk;
+  ctl::NodeArgs node;
+  const char* env_node = std::getenv("CONSENT_NODE");
+  node.url = env_node && *env_node ? env_node : "http://127.0.0.1:7800";
+  app.add_option("--node", node.url, "the node's API (env CONSENT_NODE)")->capture_default_str();
+  app.add_flag("--json", node.json, "machine-readable output");
 
   // keygen
   auto* keygen = app.add_subcommand("keygen", "make a new key file (mode 0600; never overwrites)");
@@ -235,7 +242,7 @@ int Run(int argc, char** argv) {
     std::sort(g.data_categories.begin(), g.data_categories.end());
     g.jurisdiction = g_juris;
     if (!g_policy_file.empty()) {
-      auto text = ReadSmallFile(g_policy_file, kMaxPolicyFileBytes);
+      auto text = ctl::ReadFileCapped(g_policy_file, kMaxPolicyFileBytes);
       if (!text.ok()) {
         rc = Fail(text.status());
         return;
@@ -261,7 +268,7 @@ int Run(int argc, char** argv) {
       g.expires_at_ms = g_expires_at;
     }
     g.nonce = gc.Nonce();
-    rc = EmitTx(gc.chain_id, g, *key, gc.out);
+    rc = EmitTx(node, gc.chain_id, g, *key, gc.out, gc.wait);
   });
 
   // revoke
@@ -298,7 +305,7 @@ int Run(int argc, char** argv) {
     std::sort(r.purposes.begin(), r.purposes.end());
     r.issued_at_ms = rcm.Issued();
     r.nonce = rcm.Nonce();
-    rc = EmitTx(rcm.chain_id, r, *key, rcm.out);
+    rc = EmitTx(node, rcm.chain_id, r, *key, rcm.out, rcm.wait);
   });
 
   // register
@@ -326,7 +333,7 @@ int Run(int argc, char** argv) {
     r.contact_uri = reg_contact;
     r.issued_at_ms = regc.Issued();
     r.nonce = regc.Nonce();
-    rc = EmitTx(regc.chain_id, r, key, regc.out);
+    rc = EmitTx(node, regc.chain_id, r, key, regc.out, regc.wait);
   });
 
   // verify
@@ -334,7 +341,6 @@ int Run(int argc, char** argv) {
       "verify", "check a consent proof offline against a genesis file (no network)");
   std::string v_proof, v_genesis;
   uint64_t v_at = 0;
-  bool v_json = false;
   verify
       ->add_option("proof", v_proof, "proof JSON from `consentctl prove` or the API ('-' = stdin)")
       ->required();
@@ -342,9 +348,8 @@ int Run(int argc, char** argv) {
       ->required();
   verify->add_option("--at-ms", v_at,
                      "judge expiry at this time (default: the proof's block time)");
-  verify->add_flag("--json", v_json, "machine-readable output");
   verify->callback([&] {
-    auto genesis_text = ReadSmallFile(v_genesis, 1 << 20);
+    auto genesis_text = ctl::ReadFileCapped(v_genesis, 1 << 20);
     if (!genesis_text.ok()) {
       rc = Fail(genesis_text.status());
       return;
@@ -360,7 +365,7 @@ int Run(int argc, char** argv) {
       ss << std::cin.rdbuf();
       text = ss.str();
     } else {
-      auto t = ReadSmallFile(v_proof, kMaxProofJsonBytes);
+      auto t = ctl::ReadFileCapped(v_proof, kMaxProofJsonBytes);
       if (!t.ok()) {
         rc = Fail(t.status());
         return;
@@ -372,7 +377,7 @@ int Run(int argc, char** argv) {
     auto proof = ParseConsentProof(text);
     Result<ProofVerdict> verdict = proof.ok() ? VerifyConsentProof(*proof, *genesis, at)
                                               : Result<ProofVerdict>(proof.status());
-    if (v_json) {
+    if (node.json) {
       nlohmann::ordered_json j;
       j["valid"] = verdict.ok();
       if (verdict.ok()) {
@@ -400,10 +405,8 @@ int Run(int argc, char** argv) {
   auto* inspect = app.add_subcommand(
       "inspect", "check a signed transaction file (syntax and signature) and print its id");
   std::string i_file, i_chain = "consent-dev";
-  bool i_json = false;
   inspect->add_option("file", i_file, "transaction JSON ('-' = stdin)")->required();
   inspect->add_option("--chain-id", i_chain, "chain it must be signed for")->capture_default_str();
-  inspect->add_flag("--json", i_json, "machine-readable output");
   inspect->callback([&] {
     std::string text;
     if (i_file == "-") {
@@ -411,7 +414,7 @@ int Run(int argc, char** argv) {
       ss << std::cin.rdbuf();
       text = ss.str();
     } else {
-      auto t = ReadSmallFile(i_file, kMaxTxFileBytes);
+      auto t = ctl::ReadFileCapped(i_file, kMaxTxFileBytes);
       if (!t.ok()) {
         rc = Fail(t.status());
         return;
@@ -425,7 +428,7 @@ int Run(int argc, char** argv) {
       return;
     }
     Status sig = VerifyTxSignature(i_chain, *tx);
-    if (i_json) {
+    if (node.json) {
       nlohmann::ordered_json j;
       j["valid"] = sig.ok();
       if (!sig.ok()) j["error"] = sig.message();
@@ -440,6 +443,48 @@ int Run(int argc, char** argv) {
     }
     rc = sig.ok() ? kExitOk : kExitNegative;
   });
+
+  // submit
+  auto* submit =
+      app.add_subcommand("submit", "submit a signed transaction file (one tx or an array)");
+  std::string sub_file;
+  bool sub_wait = false;
+  submit->add_option("file", sub_file, "transaction JSON a customer signed")->required();
+  submit->add_flag("--wait", sub_wait, "wait until committed");
+  submit->callback([&] { rc = ctl::CmdSubmitFile(node, sub_file, sub_wait); });
+
+  // status
+  auto* status = app.add_subcommand("status", "the node's chain, height, head and mempool");
+  status->callback([&] { rc = ctl::CmdStatus(node); });
+
+  // prove
+  auto* prove = app.add_subcommand("prove", "fetch the consent proof (PROTOCOL.md section 9)");
+  std::string p_subject, p_controller, p_purpose, p_out;
+  uint64_t p_at = 0;
+  prove->add_option("--subject", p_subject, "the customer's subject key for this brand (hex)")
+      ->required();
+  prove->add_option("--controller", p_controller, "the brand's public key (hex)")->required();
+  prove->add_option("--purpose", p_purpose, "e.g. marketing.email")->required();
+  prove->add_option("--at-ms", p_at, "judge expiry at this time (default: the head's time)");
+  prove->add_option("--out", p_out, "write the proof here (default: stdout)");
+  prove->callback([&] {
+    std::optional<uint64_t> at;
+    if (p_at != 0) at = p_at;
+    rc = ctl::CmdProve(node, p_subject, p_controller, p_purpose, at, p_out);
+  });
+
+  // history
+  auto* history = app.add_subcommand(
+      "history",
+      "every grant and revoke this customer made, across all registered brands, verified");
+  std::string h_key, h_genesis;
+  std::vector<std::string> h_controllers;
+  history->add_option("--key", h_key, "customer key file")->required();
+  history->add_option("--genesis", h_genesis,
+                      "genesis.json to verify the node's head against (recommended)");
+  history->add_option("--controller", h_controllers,
+                      "also look at this brand (hex), e.g. one that never registered");
+  history->callback([&] { rc = ctl::CmdHistory(node, h_key, h_genesis, h_controllers); });
 
   try {
     app.parse(argc, argv);

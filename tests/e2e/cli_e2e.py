@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""End-to-end test: a real consentd process on a free loopback port, driven by consentctl the
+way customers, brands and auditors use it.
+
+grant -> prove -> verify (granted) -> revoke -> prove (revoked) -> a re-sent grant is refused
+(replay) and an older one too (stale) -> expiry reported as expired -> history lists all of it;
+every tampered field of a proof is INVALID; kill -9 and restart: every committed tx is still
+there. Also: bad input to a few routes gets a 4xx with a JSON error and the node keeps serving.
+
+Usage: cli_e2e.py --consentd PATH --consentctl PATH
+Prints "e2e: N passed, M failed"; exit 0 iff M == 0. Standard library only.
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class E2E:
+    def __init__(self, consentd, consentctl):
+        self.consentd, self.ctl = os.path.abspath(consentd), os.path.abspath(consentctl)
+        self.dir = tempfile.mkdtemp(prefix="consent-e2e-")
+        self.home = os.path.join(self.dir, "home")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+        self.passed = self.failed = 0
+
+    # --- helpers -------------------------------------------------------------------------
+    def check(self, what, cond, detail=""):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {what} {detail}")
+
+    def run(self, *args, stdin=None):
+        env = dict(os.environ, CONSENT_NODE=self.url)
+        p = subprocess.run([self.ctl, *args], cwd=self.dir, env=env, input=stdin,
+                           capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout, p.stderr
+
+    def ok(self, what, *args):
+        rc, out, err = self.run(*args)
+        self.check(what, rc == 0, f"rc={rc} out={out!r} err={err!r}")
+        return out
+
+    def http(self, method, path, body=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+
+    def start(self):
+        log = open(os.path.join(self.dir, "consentd.log"), "ab")
+        self.proc = subprocess.Popen([self.consentd, "start", "--home", self.home], stdout=log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                status, _ = self.http("GET", "/readyz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("consentd did not become ready; see " + log.name)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    # --- the story -----------------------------------------------------------------------
+    def main(self):
+        subprocess.run([self.consentd, "init", "--home", self.home, "--chain-id", "e2e-chain",
+                        "--api", f"127.0.0.1:{self.port}", "--p2p", f"127.0.0.1:{free_port()}"],
+                       check=True, capture_output=True, timeout=30)
+        genesis = os.path.join(self.home, "genesis.json")
+        self.start()
+
+        brand = self.ok("keygen brand", "keygen", "brand", "--out", "brand.key").strip()
+        self.ok("keygen customer", "keygen", "customer", "--out", "me.key")
+        rc, _, err = self.run("keygen", "customer", "--out", "me.key")
+        self.check("keygen refuses to overwrite", rc != 0 and "exists" in err, err)
+        subject = self.ok("id", "id", "--key", "me.key", "--controller", brand).strip()
+        self.check("subject key is hex", len(subject) == 64)
+        self.ok("register", "register", "--key", "brand.key", "--name", "E2E Brand", "--wait")
+
+        # A grant signed by the customer and handed to the brand, which submits it.
+        now = int(time.time() * 1000)
+        self.ok("grant signed offline", "grant", "--key", "me.key", "--controller", brand,
+                "--purpose", "marketing.email", "--purpose", "analytics", "--jurisdiction",
+                "EU-GDPR", "--expires", "90d", "--issued-at-ms", str(now - 10_000), "--out",
+                "grant.json")
+        self.ok("brand submits it", "submit", "grant.json", "--wait")
+
+        def prove_verify(purpose, name, at=None):
+            path = f"{name}.json"
+            args = ["prove", "--subject", subject, "--controller", brand, "--purpose", purpose,
+                    "--out", path]
+            if at:
+                args += ["--at-ms", str(at)]
+            self.ok(f"prove {name}", *args)
+            vargs = ["--json", "verify", path, "--genesis", genesis]
+            if at:
+                vargs += ["--at-ms", str(at)]
+            rc, out, err = self.run(*vargs)
+            verdict = json.loads(out) if out.strip().startswith("{") else {}
+            return rc, verdict, path
+
+        rc, v, granted_proof = prove_verify("marketing.email", "granted")
+        self.check("verify granted", rc == 0 and v.get("status") == "granted", str(v))
+
+        self.ok("revoke", "revoke", "--key", "me.key", "--controller", brand, "--purpose",
+                "marketing.email", "--wait")
+        rc, v, _ = prove_verify("marketing.email", "revoked")
+        self.check("verify revoked", rc == 0 and v.get("status") == "revoked", str(v))
+
+        # The old grant sent again is a replay; a fresh grant issued before the revoke is stale.
+        rc, out, _ = self.run("submit", "grant.json")
+        self.check("re-sent grant refused", rc == 1 and "replay" in out, out)
+        rc, out, _ = self.run("grant", "--key", "me.key", "--controller", brand, "--purpose",
+                              "marketing.email", "--issued-at-ms", str(now - 5_000))
+        self.check("older grant refused as stale", rc == 1 and "stale" in out, out)
+        rc, v, _ = prove_verify("marketing.email", "still-revoked")
+        self.check("still revoked", v.get("status") == "revoked", str(v))
+
+        # Expiry: a grant valid for one minute is expired a minute later.
+        self.ok("short grant", "grant", "--key", "me.key", "--controller", brand, "--purpose",
+                "marketing.sms", "--expires", "1m", "--wait")
+        rc, v, _ = prove_verify("marketing.sms", "fresh")
+        self.check("short grant granted now", v.get("status") == "granted", str(v))
+        rc, v, _ = prove_verify("marketing.sms", "expired", at=int(time.time() * 1000) + 120_000)
+        self.check("expired later", rc == 0 and v.get("status") == "expired", str(v))
+
+        # Never granted: a valid proof of absence.
+        rc, v, _ = prove_verify("profiling", "none")
+        self.check("none", rc == 0 and v.get("status") == "none", str(v))
+
+        # History lists every grant and revoke, each verified against the genesis.
+        rc, out, err = self.run("--json", "history", "--key", "me.key", "--genesis", genesis)
+        h = json.loads(out) if rc == 0 else {}
+        kinds = [e["tx"]["kind"] for e in h.get("entries", [])]
+        self.check("history lists all", kinds == ["grant", "revoke", "grant"], f"{kinds} {err}")
+        self.check("history has no unverified entry", not h.get("problems"), str(h.get("problems")))
+
+        self.tamper(granted_proof, genesis)
+        self.bad_input()
+
+        # kill -9, restart: every committed tx is still there.
+        _, before = self.http("GET", "/v1/status")
+        self.stop(signal.SIGKILL)
+        self.start()
+        _, after = self.http("GET", "/v1/status")
+        b, a = json.loads(before), json.loads(after)
+        self.check("height survives kill -9", a["height"] == b["height"], f"{b} {a}")
+        self.check("log survives kill -9", a["log_size"] == b["log_size"])
+        rc, out, _ = self.run("--json", "history", "--key", "me.key", "--genesis", genesis)
+        self.check("history survives kill -9",
+                   rc == 0 and len(json.loads(out)["entries"]) == 3, out[:200])
+        self.stop()
+        self.check("clean shutdown exit 0", self.proc.returncode == 0, str(self.proc.returncode))
+
+    def tamper(self, proof_path, genesis):
+        original = json.load(open(os.path.join(self.dir, proof_path)))
+
+        def mutated(fn, name):
+            p = json.loads(json.dumps(original))
+            fn(p)
+            path = os.path.join(self.dir, f"tampered-{name}.json")
+            json.dump(p, open(path, "w"))
+            rc, out, _ = self.run("verify", path, "--genesis", genesis)
+            self.check(f"tampered {name} is INVALID", rc == 1 and "INVALID" in out, out)
+
+        def flip_hex(s):
+            return ("1" if s[0] == "0" else "0") + s[1:]
+
+        mutated(lambda p: p.__setitem__("status", "revoked"), "status")
+        mutated(lambda p: p.__setitem__("purpose", "analytics"), "purpose")
+        mutated(lambda p: p.__setitem__("subject", flip_hex(p["subject"])), "subject")
+        mutated(lambda p: p.__setitem__("controller", flip_hex(p["controller"])), "controller")
+        mutated(lambda p: p["header"].__setitem__("encoding", flip_hex(p["header"]["encoding"][:-2])
+                                                  + p["header"]["encoding"][-2:]), "header")
+        mutated(lambda p: p["header"].__setitem__("height", p["header"]["height"] + 1), "height")
+        mutated(lambda p: p["commit"]["signatures"][0].__setitem__(
+            "signature", flip_hex(p["commit"]["signatures"][0]["signature"])), "commit")
+        mutated(lambda p: p["commit"].__setitem__("signatures", []), "no-signatures")
+        mutated(lambda p: p["state"].__setitem__("value", flip_hex(p["state"]["value"])), "value")
+        if original["state"]["siblings"]:
+            mutated(lambda p: p["state"]["siblings"].__setitem__(
+                0, flip_hex(p["state"]["siblings"][0])), "sibling")
+        mutated(lambda p: p["tx"].__setitem__("encoding", flip_hex(p["tx"]["encoding"])), "tx")
+        mutated(lambda p: p["tx"].__setitem__("log_index", p["tx"]["log_index"] + 1), "log-index")
+        if original["tx"]["inclusion"]:
+            mutated(lambda p: p["tx"]["inclusion"].__setitem__(
+                0, flip_hex(p["tx"]["inclusion"][0])), "inclusion")
+        mutated(lambda p: p.__setitem__("chain_id", "other-chain"), "chain-id")
+
+    def bad_input(self):
+        cases = [
+            ("POST", "/v1/txs", b"{not json", 400),
+            ("POST", "/v1/txs", b'{"kind": "grant"}', 400),
+            ("POST", "/v1/txs", b'{"encoding": "zz"}', 400),
+            ("POST", "/v1/txs", b"[" + b'{"encoding":"00"},' * 5000 + b"1]", 413),
+            ("GET", "/v1/consents/zz/00/marketing", None, 400),
+            ("GET", "/v1/txs/" + "0" * 64, None, 404),
+            ("GET", "/v1/nowhere", None, 404),
+            ("DELETE", "/v1/status", None, 405),
+        ]
+        for method, path, body, want in cases:
+            status, data = self.http(method, path, body,
+                                     {"Content-Type": "application/json"} if body else None)
+            try:
+                err = json.loads(data)["error"]
+                has_error = isinstance(err.get("code"), str) and isinstance(err.get("message"), str)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                has_error = False
+            self.check(f"{method} {path[:40]} -> {want}", status == want and has_error,
+                       f"got {status} {data[:120]!r}")
+        status, _ = self.http("GET", "/healthz")
+        self.check("still serving after bad input", status == 200)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--consentd", required=True)
+    ap.add_argument("--consentctl", required=True)
+    args = ap.parse_args()
+    t = E2E(args.consentd, args.consentctl)
+    try:
+        t.main()
+    except Exception as e:  # a crash of the test itself is a failure, with the node's log
+        t.failed += 1
+        print(f"FAIL exception: {e!r}")
+        log = os.path.join(t.dir, "consentd.log")
+        if os.path.exists(log):
+            print(open(log).read()[-3000:])
+    finally:
+        t.stop(signal.SIGKILL)
+        shutil.rmtree(t.dir, ignore_errors=True)
+    print(f"e2e: {t.passed} passed, {t.failed} failed")
+    return 0 if t.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

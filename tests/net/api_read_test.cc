@@ -1,0 +1,309 @@
+// The read routes over real sockets and a real backend: each route's success (proofs checked
+// with the ledger's own verifiers), then bad input for each (bad hex, bad labels, bad integers,
+// unknown parameters, wrong methods, unknown paths), checking the server keeps serving.
+#include "crypto/hex.h"
+#include "ledger/block_json.h"
+#include "ledger/consent_proof.h"
+#include "ledger/merkle_log.h"
+#include "tests/net/test_util.h"
+
+namespace consent::testing {
+namespace {
+
+Hash32 HashFromHex(const Json& v) { return *FromHexFixed<32>(v.get<std::string>()); }
+
+std::vector<Hash32> HashList(const Json& v) {
+  std::vector<Hash32> out;
+  for (const auto& h : v) out.push_back(HashFromHex(h));
+  return out;
+}
+
+Header HeaderOf(const Json& certified) {
+  auto h = HeaderFromJson(certified["header"], "header");
+  EXPECT_TRUE(h.ok()) << h.status().ToString();
+  auto c = CommitFromJson(certified["commit"], "commit");
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return h.ok() ? *h : Header{};
+}
+
+class ApiReadTest : public ApiFixture {
+ protected:
+  void SetUp() override {
+    ApiFixture::SetUp();
+    uint64_t now = WallMs();
+    register_ = Register(controller_, "Example Brand", now - 1000);
+    grant_ = Grant(subject_, controller_.public_key(), {"email", "sms"}, now - 900);
+    revoke_ = Revoke(subject_, controller_.public_key(), {"sms"}, now - 800);
+    SubmitOk({register_});  // height 1, log 0
+    SubmitOk({grant_});     // height 2, log 1
+    SubmitOk({revoke_});    // height 3, log 2
+    subject_hex_ = ToHex(subject_.public_key());
+    controller_hex_ = ToHex(controller_.public_key());
+  }
+
+  void ExpectError(const std::string& target, unsigned status, const std::string& code) {
+    Reply r = Get(port_, target);
+    EXPECT_EQ(r.status, status) << target << ": " << r.body;
+    EXPECT_EQ(r.error_code(), code) << target << ": " << r.body;
+    EXPECT_FALSE(r.json()["error"]["message"].get<std::string>().empty()) << target;
+    ExpectServing();
+  }
+
+  SigningKey subject_ = KeyFromByte(1);
+  SigningKey controller_ = KeyFromByte(2);
+  SignedTx register_, grant_, revoke_;
+  std::string subject_hex_, controller_hex_;
+};
+
+TEST_F(ApiReadTest, TxWithInclusionProofAgainstCertifiedHead) {
+  Reply r = Get(port_, "/v1/txs/" + ToHex(grant_.Id()));
+  ASSERT_EQ(r.status, 200u) << r.body;
+  Json j = r.json();
+  EXPECT_EQ(j["status"], "committed");
+  EXPECT_EQ(j["height"], 2);
+  EXPECT_EQ(j["position"], 0);
+  EXPECT_EQ(j["log_index"], 1);
+  EXPECT_EQ(j["tx"].dump(), TxJ(grant_).dump());
+  EXPECT_EQ(j["encoding"], ToHex(grant_.Encode()));
+  Header head = HeaderOf(j["head"]);
+  EXPECT_EQ(head.height, 3u);
+  EXPECT_EQ(j["head"]["fields"]["log_size"], 3);
+  EXPECT_TRUE(merkle::VerifyInclusion(1, head.log_size, grant_.Id(), HashList(j["inclusion"]),
+                                      head.log_root)
+                  .ok());
+  Json jt = Get(port_, "/v1/txs/" + ToHex(grant_.Id())).json();
+  auto commit = CommitFromJson(jt["head"]["commit"], "commit");
+  ASSERT_TRUE(commit.ok());
+  EXPECT_TRUE(VerifyCommit(backend_.genesis(), head.height, head.Hash(), *commit).ok());
+}
+
+TEST_F(ApiReadTest, TxBadInput) {
+  ExpectError("/v1/txs/" + std::string(64, '0'), 404, "not_found");
+  ExpectError("/v1/txs/" + std::string(63, '0'), 400, "invalid_request");
+  ExpectError("/v1/txs/" + std::string(64, 'g'), 400, "invalid_request");
+  ExpectError("/v1/txs/" + ToHex(grant_.Id()) + "?x=1", 400, "invalid_request");
+  ExpectError("/v1/txs/" + ToHex(grant_.Id()) + "/more", 404, "not_found");
+}
+
+TEST_F(ApiReadTest, Blocks) {
+  Reply r = Get(port_, "/v1/blocks/latest");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  Json j = r.json();
+  EXPECT_EQ(HeaderOf(j).height, 3u);
+  ASSERT_EQ(j["txs"].size(), 1u);
+  EXPECT_EQ(j["txs"][0]["tx_id"], ToHex(revoke_.Id()));
+  EXPECT_EQ(j["txs"][0]["log_index"], 2);
+  Json b1 = Get(port_, "/v1/blocks/1").json();
+  EXPECT_EQ(b1["txs"][0]["tx"].dump(), TxJ(register_).dump());
+  EXPECT_EQ(HeaderOf(b1).height, 1u);
+  ExpectError("/v1/blocks/0", 400, "invalid_request");
+  ExpectError("/v1/blocks/4", 404, "not_found");
+  ExpectError("/v1/blocks/-1", 400, "invalid_request");
+  ExpectError("/v1/blocks/99999999999999999999999", 400, "invalid_request");
+  ExpectError("/v1/blocks/18446744073709551616", 400, "invalid_request");
+  ExpectError("/v1/blocks/1x", 400, "invalid_request");
+  ExpectError("/v1/blocks/latest?verbose=1", 400, "invalid_request");
+}
+
+TEST_F(ApiReadTest, HeadersAndConsistency) {
+  Json h = Get(port_, "/v1/headers?from=1&to=3").json();
+  ASSERT_EQ(h["headers"].size(), 3u);
+  EXPECT_EQ(HeaderOf(h["headers"][2]).height, 3u);
+  EXPECT_EQ(Get(port_, "/v1/headers?from=2").json()["headers"].size(), 2u);
+  Reply r = Get(port_, "/v1/log/consistency?from=1&to=3");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  Json c = r.json();
+  Header first = HeaderOf(c["first"]), second = HeaderOf(c["second"]);
+  EXPECT_TRUE(merkle::VerifyConsistency(first.log_size, second.log_size, first.log_root,
+                                        second.log_root, HashList(c["proof"]))
+                  .ok());
+  ExpectError("/v1/headers", 400, "invalid_request");
+  ExpectError("/v1/headers?from=0&to=2", 400, "invalid_request");
+  ExpectError("/v1/headers?from=3&to=2", 400, "invalid_request");
+  ExpectError("/v1/headers?from=1&to=9", 404, "not_found");
+  ExpectError("/v1/headers?from=1&to=2000", 400, "invalid_request");
+  ExpectError("/v1/headers?from=1&from=2", 400, "invalid_request");
+  ExpectError("/v1/headers?from=1&limit=2", 400, "invalid_request");
+  ExpectError("/v1/headers?from=%zz", 400, "invalid_request");
+  ExpectError("/v1/log/consistency?from=1", 400, "invalid_request");
+  ExpectError("/v1/log/consistency?from=3&to=1", 400, "invalid_request");
+  ExpectError("/v1/log/consistency?from=1&to=7", 404, "not_found");
+  ExpectError("/v1/log/consistency?from=a&to=2", 400, "invalid_request");
+}
+
+TEST_F(ApiReadTest, ConsentProofIsSection9AndVerifies) {
+  std::string base = "/v1/consents/" + subject_hex_ + "/" + controller_hex_ + "/";
+  struct Case {
+    std::string purpose;
+    ProofStatus status;
+  } cases[] = {{"email", ProofStatus::kGranted},
+               {"sms", ProofStatus::kRevoked},
+               {"phone", ProofStatus::kNone}};
+  for (const Case& c : cases) {
+    Reply r = Get(port_, base + c.purpose);
+    ASSERT_EQ(r.status, 200u) << r.body;
+    auto proof = ParseConsentProof(r.body);
+    ASSERT_TRUE(proof.ok()) << proof.status().ToString();
+    EXPECT_EQ(r.body, ConsentProofToJson(*proof));  // byte for byte the section 9 JSON
+    auto verdict = VerifyConsentProof(*proof, backend_.genesis());
+    ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
+    EXPECT_EQ(verdict->status, c.status) << c.purpose;
+  }
+  // at_ms is passed through: the status is computed at that time.
+  Reply later = Get(port_, base + "email?at_ms=" + std::to_string(WallMs() + 1000));
+  ASSERT_EQ(later.status, 200u) << later.body;
+  ExpectError(base + "EMAIL", 400, "invalid_request");
+  ExpectError(base + std::string(65, 'a'), 400, "invalid_request");
+  ExpectError(base + "email?at=1", 400, "invalid_request");
+  ExpectError(base + "email?at_ms=1.5", 400, "invalid_request");
+  ExpectError(base + "email?at_ms=9007199254740992", 400, "invalid_request");
+  ExpectError("/v1/consents/" + subject_hex_.substr(2) + "/" + controller_hex_ + "/email", 400,
+              "invalid_request");
+  ExpectError("/v1/consents/" + subject_hex_ + "/zz" + controller_hex_.substr(2) + "/email", 400,
+              "invalid_request");
+  ExpectError("/v1/consents/" + subject_hex_ + "/" + controller_hex_, 404, "not_found");
+}
+
+TEST_F(ApiReadTest, SubjectHistoryPages) {
+  Json h = Get(port_, "/v1/subjects/" + subject_hex_ + "/history").json();
+  ASSERT_EQ(h["entries"].size(), 2u) << h.dump();
+  EXPECT_EQ(h["entries"][0]["tx_id"], ToHex(grant_.Id()));
+  EXPECT_EQ(h["entries"][1]["tx_id"], ToHex(revoke_.Id()));
+  EXPECT_TRUE(h["next"].is_null());
+  Header head = HeaderOf(h["head"]);
+  EXPECT_TRUE(merkle::VerifyInclusion(2, head.log_size, revoke_.Id(),
+                                      HashList(h["entries"][1]["inclusion"]), head.log_root)
+                  .ok());
+  Json p1 = Get(port_, "/v1/subjects/" + subject_hex_ + "/history?limit=1").json();
+  ASSERT_EQ(p1["entries"].size(), 1u);
+  ASSERT_EQ(p1["next"], 2);
+  Json p2 = Get(port_, "/v1/subjects/" + subject_hex_ + "/history?limit=1&from=2").json();
+  ASSERT_EQ(p2["entries"].size(), 1u);
+  EXPECT_EQ(p2["entries"][0]["tx_id"], ToHex(revoke_.Id()));
+  Json none = Get(port_, "/v1/subjects/" + controller_hex_ + "/history").json();
+  EXPECT_EQ(none["entries"].size(), 0u);
+  std::string base = "/v1/subjects/" + subject_hex_ + "/history";
+  ExpectError(base + "?limit=0", 400, "invalid_request");
+  ExpectError(base + "?limit=1001", 400, "invalid_request");
+  ExpectError(base + "?from=-1", 400, "invalid_request");
+  ExpectError(base + "?cursor=00", 400, "invalid_request");
+  ExpectError("/v1/subjects/xyz/history", 400, "invalid_request");
+}
+
+TEST_F(ApiReadTest, DirectoryAndControllerConsents) {
+  Json d = Get(port_, "/v1/controllers").json();
+  ASSERT_EQ(d["controllers"].size(), 1u) << d.dump();
+  EXPECT_EQ(d["controllers"][0]["controller"], controller_hex_);
+  EXPECT_EQ(d["controllers"][0]["name"], "Example Brand");
+  EXPECT_EQ(d["controllers"][0]["tx_id"], ToHex(register_.Id()));
+  EXPECT_TRUE(d["next_cursor"].is_null());
+  Json c = Get(port_, "/v1/controllers/" + controller_hex_ + "/consents").json();
+  ASSERT_EQ(c["consents"].size(), 2u) << c.dump();
+  EXPECT_EQ(c["consents"][0]["purpose"], "email");
+  EXPECT_EQ(c["consents"][0]["status"], "granted");
+  EXPECT_EQ(c["consents"][1]["purpose"], "sms");
+  EXPECT_EQ(c["consents"][1]["status"], "revoked");
+  Json c1 = Get(port_, "/v1/controllers/" + controller_hex_ + "/consents?limit=1").json();
+  ASSERT_EQ(c1["consents"].size(), 1u);
+  ASSERT_TRUE(c1["next_cursor"].is_string());
+  Json c2 = Get(port_, "/v1/controllers/" + controller_hex_ +
+                           "/consents?limit=1&cursor=" + c1["next_cursor"].get<std::string>())
+                .json();
+  ASSERT_EQ(c2["consents"].size(), 1u);
+  EXPECT_EQ(c2["consents"][0]["purpose"], "sms");
+  ExpectError("/v1/controllers?cursor=zz", 400, "invalid_request");
+  ExpectError("/v1/controllers?limit=abc", 400, "invalid_request");
+  ExpectError("/v1/controllers?limit=", 400, "invalid_request");
+  ExpectError("/v1/controllers?page=2", 400, "invalid_request");
+  ExpectError("/v1/controllers/" + controller_hex_ + "/consents?limit=5000", 400,
+              "invalid_request");
+  ExpectError("/v1/controllers/abc/consents", 400, "invalid_request");
+}
+
+TEST_F(ApiReadTest, StatusHealthReadyMetrics) {
+  Json s = Get(port_, "/v1/status").json();
+  EXPECT_EQ(s["chain_id"], "net-test");
+  EXPECT_EQ(s["height"], 3);
+  EXPECT_EQ(s["log_size"], 3);
+  EXPECT_EQ(s["ready"], true);
+  ASSERT_EQ(s["validators"].size(), 1u);
+  EXPECT_EQ(Get(port_, "/healthz").status, 200u);
+  EXPECT_EQ(Get(port_, "/readyz").status, 200u);
+  backend_.set_ready(false);
+  ExpectError("/readyz", 503, "not_ready");
+  EXPECT_EQ(Get(port_, "/healthz").status, 200u);
+  backend_.set_ready(true);
+  EXPECT_EQ(Get(port_, "/readyz").status, 200u);
+  Reply m = Get(port_, "/metrics");
+  ASSERT_EQ(m.status, 200u);
+  EXPECT_EQ(m.raw[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(m.body.find("consent_node_height 3\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("consent_http_requests_total{route=\"/v1/status\",code=\"200\"} 1\n"),
+            std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("consent_http_requests_total{route=\"/readyz\",code=\"503\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(
+      m.body.find("consent_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"}"),
+      std::string::npos);
+  EXPECT_NE(m.body.find("consent_http_open_connections 1\n"), std::string::npos);
+  EXPECT_NE(m.body.find("consent_http_open_streams 0\n"), std::string::npos);
+  ExpectError("/v1/status?x=1", 400, "invalid_request");
+}
+
+TEST_F(ApiReadTest, UnknownPathsAndWrongMethods) {
+  ExpectError("/v1/nothing", 404, "not_found");
+  ExpectError("/v1/status/", 404, "not_found");
+  ExpectError("/", 404, "not_found");
+  HttpClient c(port_);
+  Reply r = c.Request(http::verb::post, "/v1/status", "{}");
+  EXPECT_EQ(r.status, 405u);
+  EXPECT_EQ(r.error_code(), "method_not_allowed");
+  EXPECT_EQ(r.raw[http::field::allow], "GET");
+  Reply g = c.Request(http::verb::get, "/v1/txs");
+  EXPECT_EQ(g.status, 405u);
+  EXPECT_EQ(g.raw[http::field::allow], "POST");
+  Reply d = c.Request(http::verb::delete_, "/v1/txs/" + std::string(64, 'a'));
+  EXPECT_EQ(d.status, 405u);
+  EXPECT_EQ(d.raw[http::field::allow], "GET");
+  // The same keep-alive connection still serves.
+  EXPECT_EQ(c.Get("/healthz").status, 200u);
+}
+
+TEST(ApiEmptyLedgerTest, RoutesAnswerNotFoundBeforeBlockOne) {
+  TestBackend backend;
+  ApiServerOptions o;
+  o.port = 0;
+  auto server = ApiServer::Start(o, backend);
+  ASSERT_TRUE(server.ok());
+  uint16_t port = (*server)->port();
+  EXPECT_EQ(Get(port, "/v1/blocks/latest").status, 404u);
+  EXPECT_EQ(
+      Get(port, "/v1/consents/" + std::string(64, 'a') + "/" + std::string(64, 'b') + "/email")
+          .status,
+      404u);
+  Json h = Get(port, "/v1/subjects/" + std::string(64, 'a') + "/history").json();
+  EXPECT_EQ(h["entries"].size(), 0u);
+  EXPECT_TRUE(h["head"].is_null());
+  EXPECT_EQ(Get(port, "/v1/status").json()["height"], 0);
+  (*server)->Stop();
+  EXPECT_EQ(backend.listener_count(), 0u);
+}
+
+TEST(ApiServerStartTest, AddressInUseIsAClearError) {
+  TestBackend backend;
+  ApiServerOptions o;
+  o.port = 0;
+  auto a = ApiServer::Start(o, backend);
+  ASSERT_TRUE(a.ok());
+  o.port = (*a)->port();
+  auto b = ApiServer::Start(o, backend);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("cannot listen on 127.0.0.1:"), std::string::npos)
+      << b.status().message();
+  o.listen_address = "not-an-address";
+  EXPECT_FALSE(ApiServer::Start(o, backend).ok());
+}
+
+}  // namespace
+}  // namespace consent::testing

@@ -1,0 +1,116 @@
+// The router and its helpers without sockets: Handle() over a real backend, query and integer
+// parsing, labels, method and path matching, the rate limiter's arithmetic, CommitWait, and the
+// metrics text.
+#include "net/router.h"
+#include "net/commit_hub.h"
+#include "net/http_metrics.h"
+#include "net/rate_limiter.h"
+#include "tests/net/test_util.h"
+
+namespace consent::testing {
+namespace {
+
+HttpResponse Call(TestBackend& b, const std::string& method, const std::string& target,
+                  const std::string& body = "", CommitHub* hub = nullptr) {
+  static const ApiServerOptions options;
+  HttpRequest req;
+  req.method = method;
+  req.target = target;
+  req.body = body;
+  req.remote = "127.0.0.1";
+  return Handle(req, RouterContext{b, options, hub, nullptr, nullptr});
+}
+
+TEST(RouterTest, MatchesTemplatesAndReportsTheRoute) {
+  TestBackend b;
+  HttpResponse r = Call(b, "GET", "/v1/status");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.route, "/v1/status");
+  HttpResponse tx = Call(b, "GET", "/v1/txs/" + std::string(64, 'a'));
+  EXPECT_EQ(tx.status, 404u);
+  EXPECT_EQ(tx.route, "/v1/txs/{tx_id}");
+  HttpResponse m = Call(b, "PUT", "/v1/txs");
+  EXPECT_EQ(m.status, 405u);
+  ASSERT_EQ(m.headers.size(), 1u);
+  EXPECT_EQ(m.headers[0].second, "POST");
+  EXPECT_EQ(Call(b, "GET", "/v1//status").status, 404u);
+  EXPECT_EQ(Call(b, "GET", "v1/status").status, 400u);
+  EXPECT_EQ(Call(b, "GET", "/nope").route, "unmatched");
+}
+
+TEST(RouterTest, WaitCommitThroughTheHubWithoutSockets) {
+  TestBackend b;
+  CommitHub hub(b);
+  SignedTx tx = Grant(KeyFromByte(1), KeyFromByte(2).public_key(), {"email"}, WallMs());
+  HttpResponse r = Call(b, "POST", "/v1/txs?wait=commit", TxText(tx), &hub);
+  ASSERT_TRUE(r.wait);
+  EXPECT_TRUE(r.wait->complete());  // the test backend commits inside Submit
+  HttpResponse done = r.wait->Render(false, 1000);
+  EXPECT_EQ(done.status, 200u);
+  Json j = Json::parse(done.body);
+  EXPECT_EQ(j["status"], "committed");
+  EXPECT_EQ(j["height"], 1);
+  EXPECT_EQ(Call(b, "POST", "/v1/txs?wait=commit", TxText(tx), &hub).status, 409u);  // replay
+  EXPECT_EQ(Call(b, "POST", "/v1/txs?wait=commit", TxText(tx)).status, 503u);        // no hub
+}
+
+TEST(RouterTest, QueryParsing) {
+  auto q = ParseQuery("a=1&b=x%20y&c=", {"a", "b", "c"});
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ((*q)["b"], "x y");
+  EXPECT_EQ((*q)["c"], "");
+  EXPECT_FALSE(ParseQuery("a=1&a=2", {"a"}).ok());
+  EXPECT_FALSE(ParseQuery("z=1", {"a"}).ok());
+  EXPECT_FALSE(ParseQuery("a", {"a"}).ok());
+  EXPECT_FALSE(ParseQuery("a=%2", {"a"}).ok());
+  EXPECT_FALSE(ParseQuery("a=%g0", {"a"}).ok());
+  EXPECT_TRUE(ParseQuery("", {}).ok());
+}
+
+TEST(RouterTest, DecimalsAndLabels) {
+  EXPECT_EQ(*ParseDecimal("n", "18446744073709551615", UINT64_MAX), UINT64_MAX);
+  EXPECT_FALSE(ParseDecimal("n", "18446744073709551616", UINT64_MAX).ok());
+  EXPECT_FALSE(ParseDecimal("n", "99999999999999999999", UINT64_MAX).ok());
+  EXPECT_FALSE(ParseDecimal("n", "+1", 10).ok());
+  EXPECT_FALSE(ParseDecimal("n", "", 10).ok());
+  EXPECT_FALSE(ParseDecimal("n", "11", 10).ok());
+  EXPECT_TRUE(CheckLabel("p", "marketing.email").ok());
+  EXPECT_FALSE(CheckLabel("p", "Marketing").ok());
+  EXPECT_FALSE(CheckLabel("p", "").ok());
+  EXPECT_FALSE(CheckLabel("p", std::string(65, 'a')).ok());
+  EXPECT_FALSE(CheckLabel("p", "a%2Fb").ok());
+}
+
+TEST(RateLimiterTest, BucketRefillsAndSaysWhenToRetry) {
+  RateLimiter l(2.0, 3.0);
+  auto t0 = RateLimiter::Clock::now();
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(l.Take("a", t0).has_value());
+  auto retry = l.Take("a", t0);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(*retry, 1u);
+  EXPECT_FALSE(l.Take("b", t0).has_value());  // per client
+  EXPECT_FALSE(l.Take("a", t0 + std::chrono::milliseconds(600)).has_value());
+  RateLimiter tiny(1.0, 1.0, /*max_clients=*/2);
+  for (int i = 0; i < 10; ++i) tiny.Take("c" + std::to_string(i), t0);  // bounded table
+  EXPECT_FALSE(tiny.Take("new", t0).has_value());
+}
+
+TEST(HttpMetricsTest, PrometheusText) {
+  HttpMetrics m;
+  m.Record("/v1/status", 200, 0.003);
+  m.Record("/v1/status", 200, 20);
+  m.RateLimited();
+  std::string t = m.Render();
+  EXPECT_NE(t.find("consent_http_requests_total{route=\"/v1/status\",code=\"200\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(
+      t.find("consent_http_request_duration_seconds_bucket{route=\"/v1/status\",le=\"0.005\"} 1\n"),
+      std::string::npos)
+      << t;
+  EXPECT_NE(t.find("le=\"+Inf\"} 2\n"), std::string::npos);
+  EXPECT_NE(t.find("# TYPE consent_http_request_duration_seconds histogram\n"), std::string::npos);
+  EXPECT_NE(t.find("consent_http_rate_limited_total 1\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace consent::testing

@@ -1,0 +1,245 @@
+// consent-bench: end-to-end throughput of a running node.
+//
+// 1. Measures this machine's limit in the same run: libsodium Ed25519 verifications per second on
+//    one core (a 1.5 s loop), times the number of cores.
+// 2. Pre-signs --txs grants over many subjects (derived keys) and --controllers brands.
+// 3. Submits them over --connections keep-alive HTTP connections, --batch txs per POST, each POST
+//    with ?wait=commit, so the time from sending a batch to its answer is every tx's
+//    submit-to-commit latency.
+// 4. Prints committed tx/s, p50/p99 latency, the ratio of committed tx/s to the limit, and the
+//    bench's own CPU time (it shares the machine with the node: signing happens before the clock
+//    starts, but JSON encoding and HTTP run during it).
+// Exit 0 when every tx committed, 1 otherwise. Threads: one per connection.
+#include <sodium.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crypto/ed25519.h"
+#include "crypto/sha256.h"
+#include "ledger/subject_key.h"
+#include "ledger/tx.h"
+#include "ledger/tx_json.h"
+#include "tools/consentctl/http_client.h"
+
+namespace consent {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+double VerifiesPerSecondOneCore() {
+  SigningKey k = SigningKey::FromSeed(Seed32{1});
+  Bytes msg(300, 0x42);
+  Signature sig = k.Sign(msg);
+  size_t n = 0;
+  auto start = Clock::now();
+  while (Clock::now() - start < std::chrono::milliseconds(1500)) {
+    for (int i = 0; i < 100; ++i) {
+      if (crypto_sign_verify_detached(sig.data(), msg.data(), msg.size(), k.public_key().data()) !=
+          0) {
+        std::abort();
+      }
+    }
+    n += 100;
+  }
+  return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct Args {
+  std::string node = "http://127.0.0.1:7800";
+  size_t txs = 20000, connections = 8, batch = 250, controllers = 50;
+};
+
+int Main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--node")
+      a.node = v;
+    else if (k == "--txs")
+      a.txs = std::stoul(v);
+    else if (k == "--connections")
+      a.connections = std::stoul(v);
+    else if (k == "--batch")
+      a.batch = std::stoul(v);
+    else if (k == "--controllers")
+      a.controllers = std::stoul(v);
+    else {
+      std::fprintf(stderr,
+                   "usage: consent-bench [--node URL] [--txs N] [--connections C] "
+                   "[--batch B] [--controllers K]\n");
+      return 2;
+    }
+  }
+  if (a.txs == 0 || a.connections == 0 || a.batch == 0 || a.batch > 1000 || a.controllers == 0) {
+    std::fprintf(stderr,
+                 "need --txs, --connections, --controllers >= 1 and 1 <= --batch <= 1000\n");
+    return 2;
+  }
+  InitCrypto();
+  auto url = ParseHttpUrl(a.node);
+  if (!url.ok()) {
+    std::fprintf(stderr, "%s\n", url.status().message().c_str());
+    return 2;
+  }
+  auto status = HttpCall(*url, "GET", "/v1/status");
+  if (!status.ok() || status->status != 200) {
+    std::fprintf(stderr, "cannot reach the node at %s\n", a.node.c_str());
+    return 2;
+  }
+  std::string chain = nlohmann::json::parse(status->body)["chain_id"].get<std::string>();
+
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  double per_core = VerifiesPerSecondOneCore();
+  double limit = per_core * cores;
+
+  // Pre-sign: subject i is derived for its controller from a per-customer master secret.
+  std::vector<PublicKey> controllers;
+  for (size_t c = 0; c < a.controllers; ++c) {
+    controllers.push_back(
+        SigningKey::FromSeed(Sha256(AsBytes("bench brand " + std::to_string(c)))).public_key());
+  }
+  uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+  Seed32 run_salt;
+  RandomBytes(run_salt.data(), run_salt.size());
+  std::vector<std::string> bodies;  // one JSON array per batch
+  {
+    nlohmann::ordered_json batch = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < a.txs; ++i) {
+      Seed32 master = Sha256({run_salt, AsBytes(std::to_string(i))});
+      const PublicKey& controller = controllers[i % controllers.size()];
+      SigningKey subject = DeriveSubjectKey(master, controller);
+      GrantTx g;
+      g.subject = subject.public_key();
+      g.controller = controller;
+      g.purposes = {"marketing.email"};
+      g.jurisdiction = "EU-GDPR";
+      g.issued_at_ms = now;
+      g.expires_at_ms = now + 365ull * 86400 * 1000;
+      g.nonce = i;
+      batch.push_back(TxToJson(SignTx(chain, g, subject).value()));
+      if (batch.size() == a.batch || i + 1 == a.txs) {
+        bodies.push_back(batch.dump());
+        batch = nlohmann::ordered_json::array();
+      }
+    }
+  }
+
+  std::atomic<size_t> next{0}, committed{0}, failed{0};
+  std::mutex mu;
+  std::vector<double> latencies_ms;  // per tx
+  double cpu_before = CpuSeconds();
+  auto start = Clock::now();
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < a.connections; ++w) {
+    workers.emplace_back([&] {
+      asio::io_context ioc;
+      beast::tcp_stream stream(ioc);
+      asio::ip::tcp::resolver resolver(ioc);
+      beast::error_code ec;
+      stream.connect(resolver.resolve(url->host, url->port, ec), ec);
+      if (ec) {
+        failed += 1;
+        return;
+      }
+      beast::flat_buffer buffer;
+      for (;;) {
+        size_t b = next++;
+        if (b >= bodies.size()) break;
+        http::request<http::string_body> req(http::verb::post,
+                                             url->base_path + "/v1/txs?wait=commit", 11);
+        req.set(http::field::host, url->host);
+        req.set(http::field::content_type, "application/json");
+        req.keep_alive(true);
+        req.body() = bodies[b];
+        req.prepare_payload();
+        auto t0 = Clock::now();
+        stream.expires_after(std::chrono::seconds(60));
+        http::write(stream, req, ec);
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(64 << 20);
+        if (!ec) http::read(stream, buffer, parser, ec);
+        double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (ec) {
+          std::fprintf(stderr, "batch %zu: %s\n", b, ec.message().c_str());
+          failed += 1;
+          return;
+        }
+        auto res = parser.release();
+        auto j = nlohmann::json::parse(res.body(), nullptr, false);
+        size_t ok = 0, n = 0;
+        const nlohmann::json* list = &j;
+        if (j.is_object() && j.contains("results")) list = &j["results"];
+        if (list->is_array()) {
+          for (const auto& r : *list) {
+            ++n;
+            if (r.is_object() && r.value("status", "") == "committed") ++ok;
+          }
+        }
+        committed += ok;
+        if (ok != n || n == 0) {
+          failed += 1;
+          std::fprintf(stderr, "batch %zu: HTTP %u, %zu of %zu committed: %.200s\n", b,
+                       res.result_int(), ok, n, res.body().c_str());
+        }
+        std::lock_guard<std::mutex> l(mu);
+        latencies_ms.insert(latencies_ms.end(), ok, ms);
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  double bench_cpu = CpuSeconds() - cpu_before;
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  auto pct = [&](double p) {
+    if (latencies_ms.empty()) return 0.0;
+    return latencies_ms[std::min(
+        latencies_ms.size() - 1,
+        static_cast<size_t>(p * static_cast<double>(latencies_ms.size())))];
+  };
+  double tps = static_cast<double>(committed.load()) / secs;
+  std::printf("consent-bench: %zu grants, %zu connections, %zu per request, %zu controllers\n",
+              a.txs, a.connections, a.batch, a.controllers);
+  std::printf("  machine limit   %u cores x %.0f verifications/s = %.0f tx/s (measured now)\n",
+              cores, per_core, limit);
+  std::printf("  committed       %zu in %.2f s = %.0f tx/s   ratio to limit %.3f (goal >= 0.7)\n",
+              committed.load(), secs, tps, tps / limit);
+  std::printf("  submit->commit  p50 %.0f ms, p99 %.0f ms\n", pct(0.5), pct(0.99));
+  std::printf(
+      "  bench CPU       %.2f s during the run (%.0f%% of one core); the node had the rest\n",
+      bench_cpu, 100.0 * bench_cpu / secs);
+  std::printf(
+      "{\"committed\":%zu,\"tx_per_s\":%.0f,\"limit_tx_per_s\":%.0f,\"ratio\":%.4f,"
+      "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"bench_cpu_s\":%.2f}\n",
+      committed.load(), tps, limit, tps / limit, pct(0.5), pct(0.99), bench_cpu);
+  return failed == 0 && committed == a.txs ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace consent
+
+int main(int argc, char** argv) { return consent::Main(argc, argv); }

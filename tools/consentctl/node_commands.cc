@@ -1,0 +1,425 @@
+// consentctl's node commands.
+#include "tools/consentctl/node_commands.h"
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "crypto/hex.h"
+#include "crypto/keyfile.h"
+#include "ledger/merkle_log.h"
+#include "ledger/subject_key.h"
+#include "ledger/tx_json.h"
+
+namespace consent::ctl {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kOk = 0;
+constexpr int kNegative = 1;
+constexpr int kUsage = 2;
+
+int Fail(const Status& st, int code) {
+  std::fprintf(stderr, "error: %s\n", st.message().c_str());
+  return code;
+}
+
+Result<HttpUrl> Url(const NodeArgs& node) { return ParseHttpUrl(node.url); }
+
+// GET and parse a JSON answer; an HTTP error becomes a Status with the node's message.
+Result<json> GetJson(const NodeArgs& node, const std::string& target) {
+  ASSIGN_OR_RETURN(HttpUrl url, Url(node));
+  ASSIGN_OR_RETURN(HttpResponse r, HttpCall(url, "GET", target));
+  json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (r.status != 200) {
+    std::string msg = "the node answered " + std::to_string(r.status);
+    if (j.is_object() && j.contains("error") && j["error"].is_object() &&
+        j["error"].contains("message") && j["error"]["message"].is_string()) {
+      msg += ": " + j["error"]["message"].get<std::string>();
+    }
+    return r.status == 404 ? Status::NotFound(msg) : Status::Rejected(msg);
+  }
+  if (j.is_discarded()) return Status::Invalid("the node's answer to " + target + " is not JSON");
+  return j;
+}
+
+Result<std::string> Str(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) {
+    return Status::Invalid(std::string("the node's answer has no string \"") + key + "\"");
+  }
+  return j[key].get<std::string>();
+}
+
+Result<uint64_t> Uint(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number_unsigned()) {
+    return Status::Invalid(std::string("the node's answer has no number \"") + key + "\"");
+  }
+  return j[key].get<uint64_t>();
+}
+
+Result<Hash32> Hash(const json& j, const char* key) {
+  ASSIGN_OR_RETURN(std::string s, Str(j, key));
+  auto h = FromHexFixed<32>(s);
+  if (!h.ok()) return h.status().Prefixed(key);
+  return *h;
+}
+
+std::string IsoTime(uint64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+// A head as the history route gives it ({"header": {..., "encoding"}, "commit": {...}}), checked
+// against the genesis: the header decodes and its commit is a quorum of genesis validators.
+struct VerifiedHead {
+  Header header;
+};
+
+Result<VerifiedHead> VerifyHead(const json& head, const Genesis& genesis) {
+  if (!head.is_object() || !head.contains("header") || !head.contains("commit")) {
+    return Status::Invalid("the node's head has no header or commit");
+  }
+  ASSIGN_OR_RETURN(std::string enc_hex, Str(head["header"], "encoding"));
+  ASSIGN_OR_RETURN(Bytes enc, FromHex(enc_hex));
+  ASSIGN_OR_RETURN(Header header, DecodeHeader(enc));
+  if (header.chain_id != genesis.chain_id) {
+    return Status::Rejected("the node's head is for chain " + header.chain_id + ", not " +
+                            genesis.chain_id);
+  }
+  const json& c = head["commit"];
+  if (!c.is_object() || !c.contains("round") || !c["round"].is_number_unsigned() ||
+      !c.contains("signatures") || !c["signatures"].is_array() ||
+      c["signatures"].size() > kMaxValidators) {
+    return Status::Invalid("the node's commit is malformed");
+  }
+  Commit commit;
+  commit.round = static_cast<uint32_t>(c["round"].get<uint64_t>());
+  for (const auto& s : c["signatures"]) {
+    CommitSig cs;
+    ASSIGN_OR_RETURN(std::string v, Str(s, "validator"));
+    ASSIGN_OR_RETURN(std::string sig, Str(s, "signature"));
+    ASSIGN_OR_RETURN(cs.validator, FromHexFixed<32>(v));
+    ASSIGN_OR_RETURN(cs.signature, FromHexFixed<64>(sig));
+    commit.signatures.push_back(cs);
+  }
+  Status st = VerifyCommit(genesis, header.height, header.Hash(), commit);
+  if (!st.ok()) return st.Prefixed("the node's head commit");
+  return VerifiedHead{header};
+}
+
+struct HistoryRow {
+  std::string brand;
+  PublicKey controller{};
+  SignedTx tx;
+  Hash32 tx_id{};
+  uint64_t height = 0;
+  uint64_t log_index = 0;
+};
+
+// Checks one history entry: the encoding is the tx_id, the tx is signed by `subject` for this
+// chain, and it is included at log_index under the verified head.
+Result<HistoryRow> VerifyEntry(const json& e, const PublicKey& subject, const Genesis& genesis,
+                               const VerifiedHead& head) {
+  HistoryRow row;
+  ASSIGN_OR_RETURN(row.tx_id, Hash(e, "tx_id"));
+  ASSIGN_OR_RETURN(row.height, Uint(e, "height"));
+  ASSIGN_OR_RETURN(row.log_index, Uint(e, "log_index"));
+  ASSIGN_OR_RETURN(std::string enc_hex, Str(e, "encoding"));
+  ASSIGN_OR_RETURN(Bytes enc, FromHex(enc_hex));
+  if (TxIdOf(enc) != row.tx_id) return Status::Rejected("encoding does not hash to its tx_id");
+  ASSIGN_OR_RETURN(row.tx, DecodeSignedTx(enc));
+  if (SignerOf(row.tx.body) != subject) return Status::Rejected("not signed by this customer");
+  RETURN_IF_ERROR(VerifyTxSignature(genesis.chain_id, row.tx));
+  if (!e.contains("inclusion") || !e["inclusion"].is_array() || e["inclusion"].size() > 64) {
+    return Status::Invalid("entry has no inclusion proof");
+  }
+  std::vector<Hash32> proof;
+  for (const auto& h : e["inclusion"]) {
+    if (!h.is_string()) return Status::Invalid("inclusion proof element is not a string");
+    ASSIGN_OR_RETURN(Hash32 x, FromHexFixed<32>(h.get<std::string>()));
+    proof.push_back(x);
+  }
+  Status st = merkle::VerifyInclusion(row.log_index, head.header.log_size, row.tx_id, proof,
+                                      head.header.log_root);
+  if (!st.ok()) return st.Prefixed("inclusion");
+  return row;
+}
+
+std::string Purposes(const SignedTx& tx) {
+  const std::vector<std::string>* p = nullptr;
+  if (const auto* g = std::get_if<GrantTx>(&tx.body)) p = &g->purposes;
+  if (const auto* r = std::get_if<RevokeTx>(&tx.body)) p = &r->purposes;
+  if (p == nullptr) return "";
+  if (p->empty()) return "(all)";
+  std::string out;
+  for (const auto& s : *p) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> ReadFileCapped(const std::string& path, size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("cannot read " + path);
+  std::string data;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    data.append(buf, static_cast<size_t>(in.gcount()));
+    if (data.size() > limit) {
+      return Status::Invalid(path + " is larger than " + std::to_string(limit) + " bytes");
+    }
+  }
+  return data;
+}
+
+Result<Genesis> LoadGenesisFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, 1 << 20));
+  auto g = ParseGenesis(text);
+  if (!g.ok()) return g.status().Prefixed(path);
+  return g;
+}
+
+Result<std::string> FetchChainId(const NodeArgs& node) {
+  ASSIGN_OR_RETURN(json s, GetJson(node, "/v1/status"));
+  return Str(s, "chain_id");
+}
+
+int CmdStatus(const NodeArgs& node) {
+  auto s = GetJson(node, "/v1/status");
+  if (!s.ok())
+    return Fail(s.status(), s.status().code() == StatusCode::kUnavailable ? kUsage : kNegative);
+  if (node.json) {
+    std::printf("%s\n", s->dump(2).c_str());
+    return kOk;
+  }
+  for (auto it = s->begin(); it != s->end(); ++it) {
+    if (it.key() == "validators") {
+      for (const auto& v : it.value()) {
+        std::printf("%-18s %s %s\n", "validator", v.value("public_key", "").c_str(),
+                    v.value("name", "").c_str());
+      }
+    } else {
+      std::printf("%-18s %s\n", it.key().c_str(),
+                  it.value().is_string() ? it.value().get<std::string>().c_str()
+                                         : it.value().dump().c_str());
+    }
+  }
+  return kOk;
+}
+
+namespace {
+int Post(const NodeArgs& node, const std::string& body, bool wait) {
+  auto url = Url(node);
+  if (!url.ok()) return Fail(url.status(), kUsage);
+  auto r = HttpCall(*url, "POST", std::string("/v1/txs") + (wait ? "?wait=commit" : ""), body);
+  if (!r.ok()) return Fail(r.status(), kUsage);
+  json j = json::parse(r->body, nullptr, false);
+  if (node.json || j.is_discarded()) {
+    std::printf("%s\n", j.is_discarded() ? r->body.c_str() : j.dump(2).c_str());
+  } else {
+    auto print = [](const json& o) {
+      std::string status = o.value("status", "?");
+      std::printf("%s %s", o.value("tx_id", "").c_str(), status.c_str());
+      if (o.contains("height")) std::printf(" at height %s", o["height"].dump().c_str());
+      if (o.contains("log_index")) std::printf(", log index %s", o["log_index"].dump().c_str());
+      if (o.contains("error") && o["error"].is_object()) {
+        const json& e = o["error"];
+        std::string rule = e.contains("rule") && e["rule"].is_string()
+                               ? e["rule"].get<std::string>()
+                               : e.value("code", "");
+        std::printf(" (%s): %s", rule.c_str(), e.value("message", "").c_str());
+      }
+      std::printf("\n");
+    };
+    if (j.is_array()) {
+      for (const auto& o : j) print(o);
+    } else if (j.is_object() && j.contains("results") && j["results"].is_array()) {
+      for (const auto& o : j["results"]) print(o);
+    } else if (j.is_object() && j.contains("tx_id")) {
+      print(j);
+    } else if (j.is_object() && j.contains("error")) {
+      std::printf("refused: %s\n", j["error"].value("message", "").c_str());
+    }
+  }
+  if (r->status == 429) {
+    std::fprintf(stderr, "rate limited; retry after %s s\n", r->retry_after.c_str());
+  }
+  return r->status >= 200 && r->status < 300 ? kOk : kNegative;
+}
+}  // namespace
+
+int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait) {
+  auto text = ReadFileCapped(path, 1 << 20);
+  if (!text.ok()) return Fail(text.status(), kUsage);
+  return Post(node, *text, wait);
+}
+
+int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait) {
+  return Post(node, TxToJson(tx).dump(), wait);
+}
+
+int CmdProve(const NodeArgs& node, const std::string& subject_hex,
+             const std::string& controller_hex, const std::string& purpose,
+             std::optional<uint64_t> at_ms, const std::string& out) {
+  auto s = FromHexFixed<32>(subject_hex);
+  if (!s.ok()) return Fail(s.status().Prefixed("--subject"), kUsage);
+  auto c = FromHexFixed<32>(controller_hex);
+  if (!c.ok()) return Fail(c.status().Prefixed("--controller"), kUsage);
+  auto url = Url(node);
+  if (!url.ok()) return Fail(url.status(), kUsage);
+  std::string target = "/v1/consents/" + ToHex(*s) + "/" + ToHex(*c) + "/" + purpose;
+  if (at_ms) target += "?at_ms=" + std::to_string(*at_ms);
+  auto r = HttpCall(*url, "GET", target);
+  if (!r.ok()) return Fail(r.status(), kUsage);
+  if (r->status != 200) {
+    std::fprintf(stderr, "error: the node answered %d: %s\n", r->status, r->body.c_str());
+    return kNegative;
+  }
+  if (out.empty() || out == "-") {
+    std::printf("%s\n", r->body.c_str());
+    return kOk;
+  }
+  if (std::ifstream(out).good())
+    return Fail(Status::AlreadyExists(out + " already exists"), kUsage);
+  std::ofstream f(out, std::ios::binary);
+  f << r->body << "\n";
+  f.close();
+  if (!f) return Fail(Status::IoError("cannot write " + out), kUsage);
+  std::fprintf(stderr,
+               "wrote the proof to %s; check it with: consentctl verify %s --genesis GENESIS\n",
+               out.c_str(), out.c_str());
+  return kOk;
+}
+
+int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
+               const std::vector<std::string>& extra_controllers) {
+  auto key = ReadKeyFile(key_path);
+  if (!key.ok()) return Fail(key.status(), kUsage);
+  if (key->kind != KeyKind::kCustomer) {
+    return Fail(Status::Invalid(key_path + " is not a customer key"), kUsage);
+  }
+  Genesis genesis;
+  bool trusted_node = genesis_path.empty();
+  if (!trusted_node) {
+    auto g = LoadGenesisFile(genesis_path);
+    if (!g.ok()) return Fail(g.status(), kUsage);
+    genesis = *g;
+  } else {
+    // No genesis file: take the validator set from the node. The output says so.
+    auto s = GetJson(node, "/v1/status");
+    if (!s.ok()) return Fail(s.status(), kUsage);
+    auto chain = Str(*s, "chain_id");
+    if (!chain.ok()) return Fail(chain.status(), kNegative);
+    genesis.chain_id = *chain;
+    if (!(*s).contains("validators") || !(*s)["validators"].is_array()) {
+      return Fail(Status::Invalid("the node's status lists no validators"), kNegative);
+    }
+    for (const auto& v : (*s)["validators"]) {
+      auto pk = Hash(v, "public_key");
+      if (!pk.ok()) return Fail(pk.status(), kNegative);
+      genesis.validators.push_back({v.value("name", ""), *pk});
+    }
+  }
+
+  // Brands: the directory, paged, plus any named on the command line.
+  std::map<PublicKey, std::string> brands;
+  std::string cursor;
+  for (int page = 0; page < 10000; ++page) {
+    auto d =
+        GetJson(node, "/v1/controllers?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor));
+    if (!d.ok()) return Fail(d.status(), kNegative);
+    if (!d->contains("controllers") || !(*d)["controllers"].is_array()) {
+      return Fail(Status::Invalid("the node's directory is malformed"), kNegative);
+    }
+    for (const auto& c : (*d)["controllers"]) {
+      auto pk = Hash(c, "controller");
+      if (!pk.ok()) return Fail(pk.status(), kNegative);
+      brands[*pk] = c.value("name", "");
+    }
+    if (!d->contains("next_cursor") || !(*d)["next_cursor"].is_string()) break;
+    cursor = (*d)["next_cursor"].get<std::string>();
+  }
+  for (const auto& hex : extra_controllers) {
+    auto pk = FromHexFixed<32>(hex);
+    if (!pk.ok()) return Fail(pk.status().Prefixed("--controller"), kUsage);
+    brands.emplace(*pk, "(not registered)");
+  }
+
+  std::vector<HistoryRow> rows;
+  std::vector<std::string> problems;
+  std::map<uint64_t, VerifiedHead> heads;
+  for (const auto& [controller, name] : brands) {
+    SigningKey subject = DeriveSubjectKey(key->secret, controller);
+    uint64_t from = 0;
+    for (int page = 0; page < 100000; ++page) {
+      auto h = GetJson(node, "/v1/subjects/" + ToHex(subject.public_key()) +
+                                 "/history?limit=1000&from=" + std::to_string(from));
+      if (!h.ok()) return Fail(h.status(), kNegative);
+      if (!h->contains("entries") || !(*h)["entries"].is_array()) {
+        return Fail(Status::Invalid("the node's history is malformed"), kNegative);
+      }
+      if ((*h)["entries"].empty()) break;
+      auto head = VerifyHead((*h)["head"], genesis);
+      if (!head.ok()) return Fail(head.status(), kNegative);
+      for (const auto& e : (*h)["entries"]) {
+        auto row = VerifyEntry(e, subject.public_key(), genesis, *head);
+        if (!row.ok()) {
+          problems.push_back("brand " + name + ": " + row.status().message());
+          continue;
+        }
+        row->brand = name;
+        row->controller = controller;
+        rows.push_back(std::move(row).value());
+      }
+      if (!h->contains("next") || !(*h)["next"].is_number_unsigned()) break;
+      from = (*h)["next"].get<uint64_t>();
+    }
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const HistoryRow& a, const HistoryRow& b) { return a.log_index < b.log_index; });
+
+  if (node.json) {
+    json out;
+    out["verified_against"] = trusted_node ? "validators reported by the node" : genesis_path;
+    out["entries"] = json::array();
+    for (const auto& r : rows) {
+      json e;
+      e["brand"] = r.brand;
+      e["controller"] = ToHex(r.controller);
+      e["tx_id"] = ToHex(r.tx_id);
+      e["height"] = r.height;
+      e["log_index"] = r.log_index;
+      e["tx"] = TxToJson(r.tx);
+      out["entries"].push_back(e);
+    }
+    out["problems"] = problems;
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("%-21s %-8s %-24s %-32s %-21s %s\n", "issued (UTC)", "action", "brand", "purposes",
+                "expires (UTC)", "block");
+    for (const auto& r : rows) {
+      uint64_t expires = 0;
+      if (const auto* g = std::get_if<GrantTx>(&r.tx.body)) expires = g->expires_at_ms;
+      std::printf("%-21s %-8s %-24.24s %-32.32s %-21s %llu\n",
+                  IsoTime(IssuedAtOf(r.tx.body)).c_str(), TxKindName(KindOf(r.tx.body)),
+                  r.brand.c_str(), Purposes(r.tx).c_str(), expires ? IsoTime(expires).c_str() : "-",
+                  static_cast<unsigned long long>(r.height));
+    }
+    std::printf(
+        "%zu entries across %zu brands, each inclusion-checked against a head certified by %s\n",
+        rows.size(), brands.size(),
+        trusted_node ? "the validators the node reports (pass --genesis to check them)"
+                     : ("the validators of " + genesis_path).c_str());
+    for (const auto& p : problems) std::printf("NOT VERIFIED: %s\n", p.c_str());
+  }
+  return problems.empty() ? kOk : kNegative;
+}
+
+}  // namespace consent::ctl

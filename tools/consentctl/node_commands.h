@@ -1,0 +1,47 @@
+// consentctl commands that talk to a node's HTTP API (docs/api.md): status, submit, prove,
+// history, and the submission path of grant/revoke/register. Every answer a user relies on is
+// checked here, not taken on trust: history entries are inclusion-checked against a head whose
+// commit is verified against the genesis validators. Exit codes follow consentctl's: 0 success,
+// 1 a negative verdict or a refused request, 2 usage or input errors (including an unreachable
+// node). Single-threaded.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/status.h"
+#include "ledger/block.h"
+#include "ledger/tx.h"
+#include "tools/consentctl/http_client.h"
+
+namespace consent::ctl {
+
+struct NodeArgs {
+  std::string url;  // --node / CONSENT_NODE
+  bool json = false;
+};
+
+// Reads a whole file of at most `limit` bytes.
+Result<std::string> ReadFileCapped(const std::string& path, size_t limit);
+
+// The node's chain id (GET /v1/status).
+Result<std::string> FetchChainId(const NodeArgs& node);
+// Reads and parses a genesis file (<= 1 MiB).
+Result<Genesis> LoadGenesisFile(const std::string& path);
+
+int CmdStatus(const NodeArgs& node);
+// POSTs the file's JSON (one tx or an array) as it is.
+int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait);
+// Submits one signed tx; prints the outcome.
+int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait);
+int CmdProve(const NodeArgs& node, const std::string& subject_hex,
+             const std::string& controller_hex, const std::string& purpose,
+             std::optional<uint64_t> at_ms, const std::string& out);
+// Every grant and revoke of the customer whose master secret is in key_path, across every brand
+// in the directory plus `extra_controllers`, each verified. `genesis_path` empty: the validator set
+// is taken from the node (and the output says so).
+int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
+               const std::vector<std::string>& extra_controllers);
+
+}  // namespace consent::ctl
