@@ -2,6 +2,7 @@
 # Configures and builds one flavour into build/<flavour>:
 #   release  RelWithDebInfo, g++ (default)
 #   asan     Debug, clang, AddressSanitizer + UndefinedBehaviorSanitizer
+#   tsan     Debug, clang, ThreadSanitizer (for the concurrent code: net/ and node/)
 #   fuzz     clang, libFuzzer targets with ASan+UBSan
 # Usage: scripts/build.sh [flavour] [ninja targets...]
 set -euo pipefail
@@ -13,9 +14,11 @@ case "$flavour" in
   release) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   asan) args=(-DCMAKE_BUILD_TYPE=Debug -DCONSENT_SANITIZE=ON -DCONSENT_BENCH=OFF
               -DCMAKE_CXX_COMPILER=clang++-14) ;;
+  tsan) args=(-DCMAKE_BUILD_TYPE=Debug -DCONSENT_TSAN=ON -DCONSENT_BENCH=OFF
+              -DCMAKE_CXX_COMPILER=clang++-14) ;;
   fuzz) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONSENT_SANITIZE=ON -DCONSENT_FUZZ=ON
               -DCONSENT_BENCH=OFF -DCMAKE_CXX_COMPILER=clang++-14) ;;
-  *) echo "unknown flavour: $flavour (release, asan, fuzz)" >&2; exit 2 ;;
+  *) echo "unknown flavour: $flavour (release, asan, tsan, fuzz)" >&2; exit 2 ;;
 esac
 dir=build/$flavour
 if [ ! -f "$dir/build.ninja" ]; then

@@ -4,7 +4,8 @@
 #   2. checks tests/vectors/protocol.json with the independent Python checker, and that the
 #      generator still produces exactly that file,
 #   3. builds with clang + ASan/UBSan and runs every test again,
-#   4. builds the libFuzzer targets and runs each for FUZZ_SECONDS (default 20).
+#   4. builds the concurrent code (net/, node/) with ThreadSanitizer and runs its tests,
+#   5. builds the libFuzzer targets and runs each for FUZZ_SECONDS (default 20).
 # Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,12 @@ CONSENT_CRASH_KILLS=10 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTION
   ctest --test-dir build/asan --output-on-failure -j2 | tee build/asan/ctest.log
 asan_count=$(grep -oE 'out of [0-9]+' build/asan/ctest.log | awk '{print $3}')
 
+echo "== ThreadSanitizer build and the concurrent code's tests (net, node, e2e)"
+scripts/build.sh tsan net_tests node_tests consentd consentctl
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build/tsan --output-on-failure -j2 -L 'net|node|e2e' | tee build/tsan/ctest.log
+tsan_count=$(grep -oE 'out of [0-9]+' build/tsan/ctest.log | awk '{print $3}')
+
 echo "== fuzz targets (${fuzz_seconds}s each)"
 fuzz_targets=()
 for corpus in tests/fuzz/corpus/*/; do fuzz_targets+=("tests/$(basename "$corpus")_fuzz"); done
@@ -54,5 +61,5 @@ for corpus in tests/fuzz/corpus/*/; do
   rm -rf "$work"
 done
 fuzz_count=$(ls -d tests/fuzz/corpus/*/ | wc -l)
-echo "ctest (release) ${release_count}, ctest (ASan+UBSan) ${asan_count}, vector checks ${vector_count}, fuzz targets ${fuzz_count}"
-echo "test.sh: $((release_count + asan_count + vector_count + fuzz_count)) passed, 0 failed"
+echo "ctest (release) ${release_count}, ctest (ASan+UBSan) ${asan_count}, ctest (TSan) ${tsan_count}, vector checks ${vector_count}, fuzz targets ${fuzz_count}"
+echo "test.sh: $((release_count + asan_count + tsan_count + vector_count + fuzz_count)) passed, 0 failed"
