@@ -32,19 +32,19 @@ struct Block {
 enum class BlockRejectReason {
   kNone = 0,
   kWrongChainId,
-  kHeightNotNext,        // height != head height + 1
-  kTimeNotIncreasing,    // time_ms <= head time_ms (or genesis_time_ms for height 1)
+  kHeightNotNext,      // height != head height + 1
+  kTimeNotIncreasing,  // time_ms <= head time_ms (or genesis_time_ms for height 1)
   kPrevHashMismatch,
   kWrongValidatorsHash,
-  kWrongProposer,        // not validators[(height + round) mod n]
+  kWrongProposer,  // not validators[(height + round) mod n]
   kTooManyTxs,
   kBadTxSignature,
-  kInvalidTx,            // a state rule (replay, stale, time window, ...) or a duplicate in block
+  kInvalidTx,  // a state rule (replay, stale, time window, ...) or a duplicate in block
   kLogSizeMismatch,
   kLogRootMismatch,
   kStateRootMismatch,
   kBadCommit,
-  kStorage,              // reading the committed state failed (not the block's fault)
+  kStorage,  // reading the committed state failed (not the block's fault)
 };
 const char* BlockRejectReasonName(BlockRejectReason r);
 

@@ -33,8 +33,8 @@ Result<std::vector<Hash32>> InclusionProof(const std::vector<Hash32>& leaf_hashe
 
 // RFC 9162 2.1.4.1: the consistency proof between sizes size1 and size2.
 // Fails unless 0 < size1 <= size2 <= leaf_hashes.size(). size1 == size2 gives an empty proof.
-Result<std::vector<Hash32>> ConsistencyProof(const std::vector<Hash32>& leaf_hashes,
-                                             uint64_t size1, uint64_t size2);
+Result<std::vector<Hash32>> ConsistencyProof(const std::vector<Hash32>& leaf_hashes, uint64_t size1,
+                                             uint64_t size2);
 
 // RFC 9162 2.1.3.2. OK iff the proof shows leaf_hash at index in a tree of `size` with `root`;
 // otherwise a Status saying why (index out of range, wrong proof length, root mismatch).

@@ -23,7 +23,7 @@ enum class LogFormat { kPlain, kJson };
 
 struct Config {
   // [node]
-  std::string data_dir = "data";     // relative paths are relative to the home directory
+  std::string data_dir = "data";    // relative paths are relative to the home directory
   uint32_t block_interval_ms = 50;  // minimum time between two blocks
   size_t max_txs_per_block = 4000;
   size_t mempool_capacity = 20000;
