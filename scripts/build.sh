@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 flavour=${1:-release}
 shift || true
 jobs=${JOBS:-2}
+# Let ccache share compiled objects between checkouts in different folders (CI clones anew).
+export CCACHE_BASEDIR="$(pwd)" CCACHE_NOHASHDIR=true
 case "$flavour" in
   release) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   asan) args=(-DCMAKE_BUILD_TYPE=Debug -DCONSENT_SANITIZE=ON -DCONSENT_BENCH=OFF
