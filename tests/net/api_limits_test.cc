@@ -101,6 +101,24 @@ TEST_F(ApiLimitsTest, SlowClientIsDisconnectedAfterTheRequestTimeout) {
   ExpectServing();
 }
 
+TEST_F(ApiLimitsTest, KeepAliveRestsUpToTheIdleTimeoutNotTheRequestTimeout) {
+  ApiServerOptions o = DefaultOptions();
+  o.request_timeout_ms = 200;
+  o.idle_timeout_ms = 800;
+  StartServer(o);
+  HttpClient c(port_);
+  ASSERT_EQ(c.Get("/healthz").status, 200u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // > request, < idle timeout
+  ASSERT_EQ(c.Get("/healthz").status, 200u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // > idle timeout
+  beast::error_code ec;
+  http::request<http::string_body> req{http::verb::get, "/healthz", 11};
+  http::write(c.stream(), req, ec);
+  Reply r = c.Read();
+  EXPECT_EQ(r.status, 0u) << r.body;  // the server had closed the connection
+  ExpectServing();
+}
+
 TEST_F(ApiLimitsTest, ConnectionCapAnswers503AtOnce) {
   ApiServerOptions o = DefaultOptions();
   o.max_connections = 2;
