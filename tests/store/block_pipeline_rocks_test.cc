@@ -11,6 +11,7 @@
 #include "ledger/log_tree.h"
 #include "ledger/state_tree.h"
 #include "ledger/store/rocks_kv.h"
+#include "rocks_fixture.h"
 #include "tests/ledger/pipeline_test_util.h"
 
 namespace consent {
@@ -18,24 +19,8 @@ namespace {
 
 using namespace consent::testing;
 
-class BlockPipelineRocksTest : public ::testing::Test {
+class BlockPipelineRocksTest : public consent::testing::RocksFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/consent-pipeline-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::unique_ptr<RocksKv> Open() {
-    RocksOptions o;
-    o.path = dir_ + "/db";
-    o.block_cache_bytes = 1 << 20;
-    auto kv = RocksKv::Open(o);
-    EXPECT_TRUE(kv.ok()) << kv.status().ToString();
-    return kv.ok() ? std::move(kv).value() : nullptr;
-  }
-
   void ExpectMatchesReference(const KvRead& kv) {
     ChainTip tip = TipFromStore(kv);
     ASSERT_TRUE(tip.head.has_value());
@@ -51,7 +36,6 @@ class BlockPipelineRocksTest : public ::testing::Test {
     ExpectSameState(kv, ref_.state, a_, ref_.seen);
   }
 
-  std::string dir_;
   Validators v_ = MakeValidators(4);
   Actors a_ = MakeActors(3, 2);
   ReferenceChain ref_;

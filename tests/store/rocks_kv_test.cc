@@ -7,28 +7,15 @@
 
 #include <filesystem>
 #include <random>
+#include "rocks_fixture.h"
 
 namespace consent {
 namespace {
 
 Bytes B(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
-class RocksKvTest : public ::testing::Test {
+class RocksKvTest : public consent::testing::RocksFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/consent-rocks-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::unique_ptr<RocksKv> Open() {
-    RocksOptions o;
-    o.path = dir_ + "/db";
-    o.block_cache_bytes = 1 << 20;
-    auto kv = RocksKv::Open(o);
-    EXPECT_TRUE(kv.ok()) << kv.status().ToString();
-    return std::move(kv).value();
-  }
   std::vector<std::pair<Bytes, Bytes>> ScanAll(const KvRead& kv, Column c,
                                                const std::string& prefix,
                                                const std::string& start = "") {
@@ -40,7 +27,6 @@ class RocksKvTest : public ::testing::Test {
                   }).ok());
     return out;
   }
-  std::string dir_;
 };
 
 TEST_F(RocksKvTest, WriteReopenRead) {

@@ -12,6 +12,7 @@
 #include "ledger/smt.h"
 #include "ledger/state_tree.h"
 #include "ledger/store/rocks_kv.h"
+#include "rocks_fixture.h"
 
 namespace consent {
 namespace {
@@ -22,23 +23,8 @@ Hash32 RandomKey(std::mt19937_64& rng) {
   return k;
 }
 
-class TreesOnRocksTest : public ::testing::Test {
+class TreesOnRocksTest : public consent::testing::RocksFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/consent-trees-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::unique_ptr<RocksKv> Open() {
-    RocksOptions o;
-    o.path = dir_ + "/db";
-    o.block_cache_bytes = 1 << 20;
-    auto kv = RocksKv::Open(o);
-    EXPECT_TRUE(kv.ok()) << kv.status().ToString();
-    return kv.ok() ? std::move(kv).value() : nullptr;
-  }
-  std::string dir_;
 };
 
 void CheckState(const RocksKv& kv, const smt::ReferenceSmt& ref, const std::vector<Hash32>& keys,
