@@ -35,7 +35,7 @@ CONSENT_CRASH_KILLS=10 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTION
 asan_count=$(grep -oE 'out of [0-9]+' build/asan/ctest.log | awk '{print $3}')
 
 echo "== ThreadSanitizer build and the concurrent code's tests (net, node, e2e)"
-scripts/build.sh tsan net_tests node_tests consentd consentctl
+scripts/build.sh tsan net_tests node_tests consentd consentctl consent-store
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build/tsan --output-on-failure -j2 -L 'net|node|e2e' | tee build/tsan/ctest.log
 tsan_count=$(grep -oE 'out of [0-9]+' build/tsan/ctest.log | awk '{print $3}')

@@ -7,7 +7,10 @@ grant -> prove -> verify (granted) -> revoke -> prove (revoked) -> a re-sent gra
 every tampered field of a proof is INVALID; kill -9 and restart: every committed tx is still
 there. Also: bad input to a few routes gets a 4xx with a JSON error and the node keeps serving.
 
-Usage: cli_e2e.py --consentd PATH --consentctl PATH
+Then consent-store verifies the stopped node's data, and refuses another chain's genesis, a
+malformed genesis, a missing store and a missing argument, each with its exit code.
+
+Usage: cli_e2e.py --consentd PATH --consentctl PATH --consent-store PATH
 Prints "e2e: N passed, M failed"; exit 0 iff M == 0. Standard library only.
 """
 import argparse
@@ -24,8 +27,9 @@ import time
 
 
 class E2E:
-    def __init__(self, consentd, consentctl):
+    def __init__(self, consentd, consentctl, store_tool):
         self.consentd, self.ctl = os.path.abspath(consentd), os.path.abspath(consentctl)
+        self.store_tool = os.path.abspath(store_tool)
         self.dir = tempfile.mkdtemp(prefix="consent-e2e-")
         self.home = os.path.join(self.dir, "home")
         self.port = free_port()
@@ -170,6 +174,35 @@ class E2E:
                    rc == 0 and len(json.loads(out)["entries"]) == 3, out[:200])
         self.stop()
         self.check("clean shutdown exit 0", self.proc.returncode == 0, str(self.proc.returncode))
+        self.store_tool_checks(genesis)
+
+    def store_tool_checks(self, genesis):
+        """consent-store on the stopped node's data: sound store, then bad input of each kind."""
+        data = os.path.join(self.home, "data")
+
+        def tool(*args):
+            p = subprocess.run([self.store_tool, *args], capture_output=True, text=True,
+                               timeout=120)
+            return p.returncode, p.stdout + p.stderr
+
+        rc, out = tool("verify", "--data", data, "--genesis", genesis)
+        self.check("consent-store verify: VALID", rc == 0 and "VALID" in out, out)
+        rc, out = tool("info", "--data", data, "--genesis", genesis)
+        self.check("consent-store info", rc == 0 and "height:" in out, out)
+        other = json.load(open(genesis))
+        other["chain_id"] = "another-chain"
+        other_path = os.path.join(self.dir, "other-genesis.json")
+        json.dump(other, open(other_path, "w"))
+        rc, out = tool("verify", "--data", data, "--genesis", other_path)
+        self.check("consent-store: another chain refused", rc == 1 and "another chain" in out, out)
+        bad_path = os.path.join(self.dir, "bad-genesis.json")
+        open(bad_path, "w").write("{not json")
+        rc, out = tool("verify", "--data", data, "--genesis", bad_path)
+        self.check("consent-store: malformed genesis named", rc == 1 and bad_path in out, out)
+        rc, out = tool("verify", "--data", os.path.join(self.dir, "nowhere"), "--genesis", genesis)
+        self.check("consent-store: missing store", rc == 1 and "no store" in out, out)
+        rc, out = tool("verify", "--genesis", genesis)
+        self.check("consent-store: usage error exit 2", rc == 2, out)
 
     def tamper(self, proof_path, genesis):
         original = json.load(open(os.path.join(self.dir, proof_path)))
@@ -243,8 +276,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--consentd", required=True)
     ap.add_argument("--consentctl", required=True)
+    ap.add_argument("--consent-store", required=True)
     args = ap.parse_args()
-    t = E2E(args.consentd, args.consentctl)
+    t = E2E(args.consentd, args.consentctl, args.consent_store)
     try:
         t.main()
     except Exception as e:  # a crash of the test itself is a failure, with the node's log
