@@ -1,0 +1,226 @@
+// Tendermint consensus for one chain: the state machine of Buchman, Kwon, Milosevic, "The latest
+// gossip on BFT consensus" (2018), Algorithm 1, as a pure class. Events go in (a proposal, a vote,
+// a timeout, "transactions are available", this node's own block); what the node must do comes
+// out (proposals and votes to sign and send, timeouts to schedule, a decided block with its
+// commit, evidence of equivocation). It never touches a clock, a socket, a thread or a disk, so
+// the simulation tests drive many of them over a simulated network deterministically.
+//
+// Conventions
+//  - Values are blocks, identified by their block_hash (H(header encoding)); nil is a zero hash.
+//  - proposer(h, r) = validators[(h + r) mod n] (PROTOCOL.md section 6).
+//  - Quorum: QuorumSize() = floor(2n/3) + 1 distinct validators ("2f+1"); "f+1" is
+//    n - QuorumSize() + 1 (more than a third).
+//  - Signatures: the caller verifies every proposal and vote signature (and that the signer is the
+//    expected proposer / a validator) BEFORE handing it in; the machine trusts its inputs on that
+//    point only. Everything else (heights, rounds, duplicates, equivocation) it checks itself.
+//  - The machine never signs: it asks (Output::votes / Output::proposal); the node checks the
+//    double-sign guard (CheckSign below), persists, signs, broadcasts, and feeds the signed
+//    message back in through OnVote / OnProposal like any other.
+//  - Block validity (`valid(v)` in the paper) is decided by the caller when it hands in a
+//    proposal (ValidateBlock against the committed state of height-1, plus a clock check);
+//    it is a pure function of the block and the committed chain, so computing it once is exact.
+//
+// Waiting for transactions: after StartHeight the machine waits (no round, no timeout) until
+// OnTxsAvailable() or until any proposal or vote for this height arrives; then it starts round 0.
+// So an idle chain makes no empty blocks and no rounds; a node without transactions still joins
+// a round that another started. A proposer with no transactions in a later round proposes an
+// empty block (allowed by the pipeline).
+//
+// Bounds: votes are kept for rounds [0, round + kMaxRoundsAhead]; one vote per (validator, round,
+// type) is counted; a second, different one is equivocation: it is reported once as Evidence and
+// not counted. Proposals: the first per round from its proposer is kept; a different second one
+// is ignored (and reported as conflicting-proposal evidence). At most kMaxEvidencePerHeight items.
+//
+// Thread-compatible (one thread at a time).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "crypto/ed25519.h"
+#include "crypto/status.h"
+#include "ledger/block.h"
+#include "ledger/block_pipeline.h"
+
+namespace consent {
+
+inline constexpr uint32_t kMaxRoundsAhead = 100;
+inline constexpr size_t kMaxEvidencePerHeight = 1024;
+inline constexpr uint32_t kNoRound = 0xFFFFFFFF;  // pol_round / locked_round / valid_round "-1"
+
+// proposal_msg = tag("consent-ledger/proposal/v1") || str chain_id || u64 height || u32 round
+//   || u32 pol_round (0xFFFFFFFF = none) || hash block_hash
+// Not part of PROTOCOL.md (proposals are not stored in the chain); documented in docs/protocol.md.
+Bytes ProposalMessage(std::string_view chain_id, uint64_t height, uint32_t round,
+                      uint32_t pol_round, const Hash32& block_hash);
+
+struct SignedVote {
+  VoteType type = VoteType::kPrevote;
+  uint64_t height = 0;
+  uint32_t round = 0;
+  Hash32 block_hash{};  // zero = nil
+  PublicKey validator{};
+  Signature signature{};
+  bool operator==(const SignedVote&) const = default;
+};
+
+struct SignedProposal {
+  uint64_t height = 0;
+  uint32_t round = 0;
+  uint32_t pol_round = kNoRound;
+  Block block;
+  Hash32 block_hash{};  // = block.header.Hash(); checked by VerifyProposal
+  PublicKey proposer{};
+  Signature signature{};
+};
+
+// Signs / verifies with the vote_msg of PROTOCOL.md section 6 and the proposal_msg above.
+SignedVote SignVote(const SigningKey& key, std::string_view chain_id, VoteType type,
+                    uint64_t height, uint32_t round, const Hash32& block_hash);
+// The signer is a validator of `genesis` and the signature verifies.
+Status VerifyVote(const Genesis& genesis, const SignedVote& vote);
+SignedProposal SignProposal(const SigningKey& key, std::string_view chain_id, uint64_t height,
+                            uint32_t round, uint32_t pol_round, Block block);
+// block_hash == H(header), header.height == height, proposer == genesis.Proposer(height, round)
+// == header.proposer, pol_round < round or none, and the signature verifies.
+Status VerifyProposal(const Genesis& genesis, const SignedProposal& proposal);
+
+// Evidence: two different signed votes of one validator for one (height, round, type).
+struct Evidence {
+  SignedVote a;
+  SignedVote b;
+};
+
+enum class Step : uint8_t { kWaiting = 0, kPropose = 1, kPrevote = 2, kPrecommit = 3 };
+enum class TimeoutKind : uint8_t { kPropose = 1, kPrevote = 2, kPrecommit = 3 };
+
+struct TimeoutRequest {
+  TimeoutKind kind = TimeoutKind::kPropose;
+  uint64_t height = 0;
+  uint32_t round = 0;
+  uint64_t delay_ms = 0;
+  bool operator==(const TimeoutRequest&) const = default;
+};
+
+struct ConsensusParams {
+  // timeout(r) = base + r * delta, capped at max (the paper's growing timeouts).
+  uint64_t propose_base_ms = 1000, propose_delta_ms = 500;
+  uint64_t prevote_base_ms = 500, prevote_delta_ms = 500;
+  uint64_t precommit_base_ms = 500, precommit_delta_ms = 500;
+  uint64_t max_timeout_ms = 30000;
+};
+
+struct VoteRequest {
+  VoteType type = VoteType::kPrevote;
+  uint64_t height = 0;
+  uint32_t round = 0;
+  Hash32 block_hash{};  // zero = nil
+  bool operator==(const VoteRequest&) const = default;
+};
+
+struct ProposalRequest {
+  uint64_t height = 0;
+  uint32_t round = 0;
+  uint32_t pol_round = kNoRound;
+  // When set, propose exactly this block (the valid value); otherwise the node builds a new
+  // block for (height, round) and hands it in with OnOwnBlock.
+  std::optional<Block> block;
+};
+
+struct Decision {
+  uint64_t height = 0;
+  uint32_t round = 0;
+  Block block;
+  Hash32 block_hash{};
+  Commit commit;  // the precommits for block_hash in `round` this machine holds (>= quorum),
+                  // in genesis validator order
+};
+
+struct Output {
+  std::optional<ProposalRequest> proposal;  // this node is the proposer of (height, round)
+  std::vector<VoteRequest> votes;           // in order
+  std::vector<TimeoutRequest> timeouts;
+  std::optional<Decision> decision;  // the height is decided: commit it, then StartHeight(h+1)
+  std::vector<Evidence> evidence;    // newly detected equivocation
+  bool empty() const {
+    return !proposal && votes.empty() && timeouts.empty() && !decision && evidence.empty();
+  }
+};
+
+// What a validator persists before it signs (the double-sign guard), and the lock.
+struct SignState {
+  uint64_t height = 0;
+  uint32_t round = 0;
+  uint8_t step = 0;  // 1 proposal, 2 prevote, 3 precommit (0 = nothing signed yet)
+  Hash32 block_hash{};
+  uint32_t locked_round = kNoRound;  // at `height`
+  Hash32 locked_hash{};
+  bool operator==(const SignState&) const = default;
+};
+
+// May a validator whose last signature is `last` now sign (height, round, step, block_hash)?
+// OK if (height, round, step) is later than last's, or equal with the same block_hash (re-signing
+// the same message is harmless: Ed25519 signatures are deterministic). Otherwise kRejected,
+// naming both. Pure.
+Status CheckSign(const SignState& last, uint64_t height, uint32_t round, uint8_t step,
+                 const Hash32& block_hash);
+
+class Consensus {
+ public:
+  // `self`: this node's key if it is a validator (it then proposes and votes); nullopt for a
+  // follower, which only observes and decides from others' messages.
+  Consensus(Genesis genesis, std::optional<PublicKey> self, ConsensusParams params);
+
+  // Begins `height` (1 = first block) in the waiting step. `restored`: the persisted sign state
+  // of this validator; if it is at `height`, its lock is restored (locked_round, locked_hash)
+  // so a restart never prevotes against its lock. Drops every message of earlier heights.
+  Output StartHeight(uint64_t height, const std::optional<SignState>& restored);
+
+  Output OnTxsAvailable();
+  // REQUIRES: VerifyProposal(genesis, p) is OK. `valid`: whether p.block is a valid next block.
+  Output OnProposal(const SignedProposal& p, bool valid);
+  // REQUIRES: VerifyVote(genesis, v) is OK. Votes for other heights are ignored.
+  Output OnVote(const SignedVote& v);
+  Output OnTimeout(TimeoutKind kind, uint64_t height, uint32_t round);
+  // The block this node built for a ProposalRequest without a block. Ignored unless it is for
+  // the current (height, round) and still awaited.
+  Output OnOwnBlock(uint64_t height, uint32_t round, Block block);
+
+  uint64_t height() const { return height_; }
+  uint32_t round() const { return round_; }
+  Step step() const { return step_; }
+  bool decided() const { return decided_; }
+  uint32_t locked_round() const { return locked_round_; }
+  Hash32 locked_hash() const;
+
+  // Everything this node should re-send so that peers that missed it (a dropped link, a
+  // restart) can progress: the proposals and votes of the current height this machine holds
+  // (its own and others'), newest round first, at most `max` items. Gossip is idempotent.
+  std::vector<SignedVote> VotesForGossip(size_t max) const;
+  std::vector<SignedProposal> ProposalsForGossip(size_t max) const;
+
+ private:
+  // ... implementation state (see consensus.cc)
+  struct RoundVotes;
+  Output StartRound(uint32_t round);
+  void Upon(Output* out);  // evaluates every rule of Algorithm 1 until none fires
+
+  Genesis genesis_;
+  std::optional<PublicKey> self_;
+  ConsensusParams params_;
+  uint64_t height_ = 0;
+  uint32_t round_ = 0;
+  Step step_ = Step::kWaiting;
+  bool decided_ = false;
+  uint32_t locked_round_ = kNoRound;
+  std::optional<Hash32> locked_hash_;
+  uint32_t valid_round_ = kNoRound;
+  std::optional<Hash32> valid_hash_;
+  // The implementation may add members freely.
+};
+
+}  // namespace consent
