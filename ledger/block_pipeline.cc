@@ -231,10 +231,21 @@ Status CheckHeaderFields(const Genesis& genesis, const ChainTip& tip, const Head
         check, BlockRejectReason::kWrongValidatorsHash,
         "validators_hash " + Short(h.validators_hash) + "... is not the genesis validator set's");
   }
-  if (h.proposer != genesis.Proposer(h.height, round)) {
+  // The header names the validator that built the block: the proposer of the round it was first
+  // proposed in. Tendermint may re-propose that block (its "valid value") and decide it in a later
+  // round, so the rule is: the header's proposer is the proposer of some round r' <= round at this
+  // height. Rounds whose proposer is validator i are r0, r0 + n, ... with
+  // r0 = (i - height) mod n, so the check is r0 <= round (docs/protocol.md, "Decisions").
+  const size_t n = genesis.validators.size();
+  size_t index = n;
+  for (size_t i = 0; i < n; ++i) {
+    if (genesis.validators[i].public_key == h.proposer) index = i;
+  }
+  const uint64_t first_round = index == n ? 0 : (index + n - static_cast<size_t>(h.height % n)) % n;
+  if (index == n || first_round > round) {
     return Refuse(check, BlockRejectReason::kWrongProposer,
                   "proposer " + Short(h.proposer) + "... is not the proposer of round " +
-                      std::to_string(round));
+                      std::to_string(round) + " or of an earlier round");
   }
   return Status::Ok();
 }

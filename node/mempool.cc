@@ -102,6 +102,21 @@ void Mempool::VerifySignatures(const std::vector<SignedTx>& txs, const std::vect
   });
 }
 
+std::optional<size_t> Mempool::VerifyBlockSignatures(const std::vector<SignedTx>& txs) {
+  std::vector<Hash32> ids(txs.size());
+  std::vector<size_t> todo(txs.size());
+  for (size_t i = 0; i < txs.size(); ++i) {
+    ids[i] = txs[i].Id();
+    todo[i] = i;
+  }
+  std::vector<char> ok(txs.size(), 0);
+  VerifySignatures(txs, ids, todo, &ok);
+  for (size_t i = 0; i < txs.size(); ++i) {
+    if (!ok[i]) return i;
+  }
+  return std::nullopt;
+}
+
 std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs) {
   const size_t n = txs.size();
   std::vector<SubmitOutcome> out(n);

@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -85,6 +86,12 @@ class Mempool {
 
   // From now on Submit answers kUnavailable ("shutting down"). Idempotent.
   void Close();
+
+  // Verifies the signatures of a received block's transactions through the same verified cache
+  // (a transaction this node admitted earlier is not verified again; the results are cached for
+  // a later admission). Returns the index of the first transaction whose signature fails, or
+  // nullopt if all verify. Thread-safe.
+  std::optional<size_t> VerifyBlockSignatures(const std::vector<SignedTx>& txs);
 
   bool Contains(const Hash32& tx_id) const;
   size_t size() const;
