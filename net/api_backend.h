@@ -14,6 +14,7 @@
 
 #include "crypto/status.h"
 #include "ledger/block.h"
+#include "ledger/consensus.h"
 #include "ledger/kv.h"
 #include "ledger/tx.h"
 
@@ -41,7 +42,13 @@ struct NodeStatus {
   size_t mempool_capacity = 0;
   size_t peers = 0;
   bool ready = false;        // store open, serving, not shutting down
-  bool catching_up = false;  // multi-node: syncing blocks (issue 5)
+  bool catching_up = false;  // a peer is ahead by more than one block: syncing blocks
+  PublicKey node_key{};
+  bool validator = false;  // this node's key is in the genesis validator set
+  uint64_t consensus_height = 0;  // the height consensus is working on (height + 1)
+  uint32_t consensus_round = 0;
+  std::string consensus_step;  // "waiting", "propose", "prevote", "precommit"
+  uint64_t evidence = 0;       // equivocation evidence items held
   std::vector<Validator> validators;
 };
 
@@ -75,6 +82,8 @@ class ApiBackend {
   // Prometheus text lines that the node contributes to /metrics (heights, mempool, verify rate,
   // commit latency histogram). net/ adds its own HTTP metrics.
   virtual std::string NodeMetrics() const = 0;
+  // Equivocation evidence this node detected or received (newest last, bounded).
+  virtual std::vector<Evidence> EvidenceList() const { return {}; }
 };
 
 }  // namespace consent

@@ -41,6 +41,28 @@ json::OrderedJson TxInfoJson(const TxInfo& info) {
   return j;
 }
 
+json::OrderedJson SignedVoteJson(const SignedVote& v) {
+  json::OrderedJson j = json::OrderedJson::object();
+  j["type"] = v.type == VoteType::kPrevote ? "prevote" : "precommit";
+  j["height"] = v.height;
+  j["round"] = v.round;
+  j["block_hash"] = ToHex(v.block_hash);
+  j["validator"] = ToHex(v.validator);
+  j["signature"] = ToHex(v.signature);
+  return j;
+}
+
+json::OrderedJson EvidenceJson(const Evidence& e) {
+  json::OrderedJson j = json::OrderedJson::object();
+  j["kind"] = "duplicate_vote";
+  j["validator"] = ToHex(e.a.validator);
+  j["height"] = e.a.height;
+  j["round"] = e.a.round;
+  j["vote_a"] = SignedVoteJson(e.a);
+  j["vote_b"] = SignedVoteJson(e.b);
+  return j;
+}
+
 json::OrderedJson NodeStatusJson(const NodeStatus& s) {
   json::OrderedJson j = json::OrderedJson::object();
   j["chain_id"] = s.chain_id;
@@ -53,6 +75,14 @@ json::OrderedJson NodeStatusJson(const NodeStatus& s) {
   j["peers"] = s.peers;
   j["ready"] = s.ready;
   j["catching_up"] = s.catching_up;
+  j["node_key"] = ToHex(s.node_key);
+  j["validator"] = s.validator;
+  json::OrderedJson c = json::OrderedJson::object();
+  c["height"] = s.consensus_height;
+  c["round"] = s.consensus_round;
+  c["step"] = s.consensus_step;
+  j["consensus"] = std::move(c);
+  j["evidence"] = s.evidence;
   json::OrderedJson vals = json::OrderedJson::array();
   for (const Validator& v : s.validators) {
     json::OrderedJson e = json::OrderedJson::object();

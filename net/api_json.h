@@ -24,6 +24,10 @@ json::OrderedJson HashListJson(const std::vector<Hash32>& hashes);
 json::OrderedJson TxInfoJson(const TxInfo& info);
 
 json::OrderedJson NodeStatusJson(const NodeStatus& s);
+// {"type", "height", "round", "block_hash", "validator", "signature"} (hex; nil = zero hash)
+json::OrderedJson SignedVoteJson(const SignedVote& v);
+// {"kind": "duplicate_vote", "validator", "height", "round", "vote_a", "vote_b"}
+json::OrderedJson EvidenceJson(const Evidence& e);
 
 // One committed change as the stream pushes it: {"log_index", "tx_id", "height", "kind",
 // "controller", "subject" (grant, revoke), "purposes" (grant, revoke), "issued_at_ms",

@@ -27,6 +27,7 @@ const std::vector<Route>& Routes() {
       {{"GET", "/v1/controllers"}, &GetDirectoryRoute},
       {{"GET", "/v1/controllers/{controller}/consents"}, &GetControllerConsentsRoute},
       {{"GET", "/v1/status"}, &GetStatusRoute},
+      {{"GET", "/v1/evidence"}, &GetEvidenceRoute},
       {{"GET", "/v1/stream"}, &GetStreamRoute},
       {{"GET", "/healthz"}, &HealthzRoute},
       {{"GET", "/readyz"}, &ReadyzRoute},

@@ -27,6 +27,7 @@ HttpResponse GetHistoryRoute(const RouteCall& c);
 HttpResponse GetDirectoryRoute(const RouteCall& c);
 HttpResponse GetControllerConsentsRoute(const RouteCall& c);
 HttpResponse GetStatusRoute(const RouteCall& c);
+HttpResponse GetEvidenceRoute(const RouteCall& c);
 HttpResponse GetStreamRoute(const RouteCall& c);
 HttpResponse HealthzRoute(const RouteCall& c);
 HttpResponse ReadyzRoute(const RouteCall& c);

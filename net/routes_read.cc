@@ -231,6 +231,17 @@ HttpResponse GetStatusRoute(const RouteCall& c) {
   return JsonResponse(200, NodeStatusJson(c.ctx.backend.Status()));
 }
 
+HttpResponse GetEvidenceRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
+  (void)q;
+  const std::vector<Evidence> list = c.ctx.backend.EvidenceList();
+  json::OrderedJson items = json::OrderedJson::array();
+  for (const Evidence& e : list) items.push_back(EvidenceJson(e));
+  json::OrderedJson j = json::OrderedJson::object();
+  j["evidence"] = std::move(items);
+  return JsonResponse(200, j);
+}
+
 HttpResponse GetStreamRoute(const RouteCall& c) {
   PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"controller", "from_log_index"}));
   StreamRequest s;

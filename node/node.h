@@ -1,49 +1,84 @@
-// Node: one consentd's ledger, mempool and block production, behind the ApiBackend interface
+// Node: one consentd's ledger, mempool, peer links and consensus, behind the ApiBackend interface
 // that net/ serves.
 //
-// It owns the ChainStore (RocksDB), the Mempool and the node key. When this node is the genesis'
-// sole validator, a block-producer thread builds a block as soon as transactions are pending and
-// at least block_interval_ms has passed since the last block: up to max_txs_per_block candidates
-// in arrival order, time_ms = max(now, previous block time + 1), its own precommit as the commit
-// (so a single-node proof has exactly the multi-node form), one synced CommitBlock; then the
-// mempool drops what the block included and re-checks the rest, and CommitListeners hear the
-// block. A node whose key is not the sole validator (a follower, or one of several validators
-// before multi-node consensus exists) serves queries but refuses submissions (kUnavailable).
+// It owns the ChainStore (RocksDB), the Mempool, the node key, the PeerManager (net/) and the
+// pure consensus machine (ledger/consensus.h), which runs on one driver thread fed by an event
+// queue: peer messages, timeouts and "transactions are available". The driver does what the
+// machine asks: it builds a block from the mempool when this node proposes (up to
+// max_txs_per_block candidates in arrival order, time_ms = max(now, previous + 1)), validates
+// proposals it receives (signatures through the mempool's verified cache, so a transaction is
+// verified once per node; state rules, roots; a time no more than kMaxFutureMs ahead of its
+// clock), and before signing any proposal or vote it checks the double-sign guard and persists
+// it (node/sign_state.h) so that no restart can make it sign two different blocks at one height
+// and round. A decided block is committed in one synced batch with the commit the machine
+// assembled; then the mempool drops what the block included and re-checks the rest, and
+// CommitListeners hear the block. With one validator the same code commits each block alone.
 //
-// A storage error while producing is fatal: production stops, the node reports not ready and
-// calls on_fatal (the daemon then exits with an error) rather than serve a store it cannot trust.
+// Transactions submitted here (or received from a peer and admitted) are gossiped to every peer,
+// so a block built by any validator includes transactions submitted at any node. A node that
+// learns from a peer's status that it is behind fetches blocks with their commits (block sync),
+// verifies each commit and block before applying it, reports catching_up while more than one
+// block behind, then follows consensus. A follower (key not in the validator set) does the same
+// and never signs. Equivocation (two different signed votes of one validator for one height,
+// round and type) is kept (in memory, at most kMaxEvidence), logged, counted and served.
+//
+// Idle chains make no blocks: a height's first round starts when transactions are pending (and
+// block_interval_ms after the previous block) or when a peer's proposal or vote for it arrives.
+//
+// A storage error (committing, reading committed state, persisting the sign state) is fatal:
+// the node stops consensus, reports not ready and calls on_fatal (the daemon exits with an
+// error) rather than serve or sign from a state it cannot trust.
 //
 // Thread-safety: the ApiBackend methods may be called from any thread concurrently. Listeners
-// are called on the producer thread with the listener lock held: they must not block and must
-// not call Add/RemoveCommitListener. Snapshots returned by Snapshot() must be destroyed before
-// the Node. Shutdown() is idempotent and may be called from any thread except a listener.
+// are called on the driver thread with the listener lock held: they must not block and must not
+// call Add/RemoveCommitListener. Snapshots returned by Snapshot() must be destroyed before the
+// Node. Shutdown() is idempotent and may be called from any thread except a listener.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "crypto/ed25519.h"
 #include "crypto/keyfile.h"
+#include "ledger/consensus.h"
+#include "ledger/p2p_messages.h"
 #include "ledger/store/chain_store.h"
 #include "net/api_backend.h"
+#include "net/peer_manager.h"
 #include "node/config.h"
 #include "node/home.h"
 #include "node/mempool.h"
 
 namespace consent {
 
+// A proposed block whose time is further than this ahead of the local clock is invalid.
+inline constexpr uint64_t kMaxFutureMs = 10000;
+inline constexpr size_t kMaxEvidence = 1000;
+// Messages for the next height kept until this node reaches it.
+inline constexpr size_t kMaxFutureMessages = 4096;
+// Driver events queued at most (peer votes/proposals beyond this are dropped; gossip resends).
+inline constexpr size_t kMaxDriverQueue = 50000;
+// Transaction batches from peers queued for admission at most.
+inline constexpr size_t kMaxIngestQueue = 256;
+// Bytes of blocks in one block_resp at most.
+inline constexpr size_t kMaxBlockResponseBytes = 8u << 20;
+
 struct NodeOptions {
   Genesis genesis;
   KeyFile key;           // the node key (kind validator)
   std::string data_dir;  // the RocksDB directory (created if missing)
-  Config config;         // [node] and [storage] settings are used here; [api] by the daemon
-  // Called once, on the producer thread, if block production stops on an error.
+  std::string sign_state_path;  // default: data_dir + "/sign_state.json"
+  Config config;  // [node], [storage], [p2p], [consensus] are used here; [api] by the daemon
+  // Called once, on the driver thread, if the node stops on an error.
   std::function<void(const Status&)> on_fatal;
   // Wall clock in ms for block times and admission (tests); default: the system clock.
   std::function<uint64_t()> clock_ms;
@@ -52,21 +87,24 @@ struct NodeOptions {
 // The options for the home's node (genesis, key, data dir, config).
 NodeOptions NodeOptionsFromHome(const Home& home);
 
-class Node final : public ApiBackend {
+class Node final : public ApiBackend, private PeerHandler {
  public:
   // Opens (or creates) the store for the genesis, checks it (ChainStore::Open: a store that
-  // disagrees with itself or with the genesis is an error), and starts the producer when this
-  // node is the sole validator. Fails with the store's error, naming what disagrees.
+  // disagrees with itself or with the genesis is an error), loads the sign state, starts the
+  // peer links (a validator of a multi-validator chain that cannot bind its p2p address fails;
+  // other nodes log a warning and run without inbound links) and the driver.
   static Result<std::unique_ptr<Node>> Open(NodeOptions options);
   ~Node() override;  // Shutdown(), then closes the store
 
-  // Stops accepting transactions (kUnavailable), lets the block in progress finish (its commit is
-  // one synced batch, so it is wholly written or not at all), joins the producer, flushes the
-  // store. Pending transactions are dropped (clients resubmit). Idempotent.
+  // Closes the peer links, stops accepting transactions (kUnavailable), lets the block being
+  // committed finish (one synced batch: wholly written or not at all), joins the threads,
+  // flushes the store. Pending transactions are dropped (clients resubmit). Idempotent.
   void Shutdown();
 
-  // Whether this node produces blocks (it is the genesis' sole validator).
-  bool producing() const { return producing_; }
+  // Whether this node's key is in the validator set (it proposes and votes).
+  bool producing() const { return validator_; }
+  // The bound p2p port (0 when not listening).
+  uint16_t p2p_port() const;
 
   // ApiBackend.
   const Genesis& genesis() const override { return genesis_; }
@@ -76,41 +114,127 @@ class Node final : public ApiBackend {
   void AddCommitListener(CommitListener* l) override;
   void RemoveCommitListener(CommitListener* l) override;
   std::string NodeMetrics() const override;
+  std::vector<Evidence> EvidenceList() const override;
 
  private:
-  Node(NodeOptions options, std::unique_ptr<ChainStore> store);
-  void ProducerLoop();
-  // Builds and commits one block from the pool, if any candidate is valid.
-  consent::Status ProduceBlock();
+  Node(NodeOptions options, std::unique_ptr<ChainStore> store,
+       std::optional<SignState> sign_state);
+  consent::Status StartPeers();
+
+  // PeerHandler (peer I/O thread): quick; real work is posted to the driver or the ingest thread.
+  void OnPeerConnected(const PeerInfo& peer) override;
+  void OnPeerMessage(PeerId peer, p2p::Message message) override;
+  void OnPeerDisconnected(PeerId peer) override;
+
+  // Threads.
+  void Post(std::function<void()> fn, bool droppable);
+  void DriverLoop();
+  void IngestLoop();
+  void PostIngest(std::function<void()> fn);
+
+  // Driver thread only.
+  void StartNextHeight();
+  void MaybeTxsAvailable();
+  void Handle(Output out);
+  Output DoPropose(const ProposalRequest& req);
+  Output DoVote(const VoteRequest& req);
+  void DoDecide(Decision d);
+  bool EvaluateProposal(const SignedProposal& p);
+  void OnProposalMsg(PeerId peer, const SignedProposal& p);
+  void OnVoteMsg(PeerId peer, const SignedVote& v);
+  void OnBlockResponse(PeerId peer, p2p::BlockResponse resp);
+  void OnEvidenceMsg(PeerId peer, const Evidence& e);
+  void OnStatusMsg(PeerId peer, const p2p::StatusMsg& s);
+  void Tick();
+  void MaybeSync();
+  void GossipCurrentHeight(PeerId to);  // 0 = every peer
+  void CommitDecided(ValidatedBlock validated, const Commit& commit);
+  void RecordEvidence(const Evidence& e);
+  void Fatal(const consent::Status& st);
+  void Broadcast(const p2p::Message& m, PeerId except = 0);
+  void SendTo(PeerId peer, const p2p::Message& m);
+  void UpdateConsensusInfo();
+
+  // Ingest thread only.
+  void IngestTxs(PeerId peer, std::vector<SignedTx> txs);
+  void ServeBlocks(PeerId peer, p2p::BlockRequest req);
+
   uint64_t NowMs() const;
   void RecordCommit(const CommittedBlock& block, double seconds);
 
   const NodeOptions options_;
   const Genesis genesis_;
   const SigningKey key_;
+  const bool validator_;
   std::unique_ptr<ChainStore> store_;
   std::unique_ptr<Mempool> mempool_;
-  bool producing_ = false;
+  std::unique_ptr<PeerManager> peers_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> fatal_{false};
 
-  // Producer wake-ups.
-  std::mutex mu_;
+  // Driver queue.
+  mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  bool wake_ = false;  // guarded by mu_: transactions were admitted
-  std::chrono::steady_clock::time_point last_block_{};  // producer thread only
-  std::thread producer_;
+  bool stop_ = false;                        // guarded by mu_
+  std::deque<std::function<void()>> queue_;  // guarded by mu_
+  uint64_t dropped_events_ = 0;              // guarded by mu_
+  std::thread driver_;
+
+  // Ingest queue.
+  std::mutex ingest_mu_;
+  std::condition_variable ingest_cv_;
+  bool ingest_stop_ = false;                        // guarded by ingest_mu_
+  std::deque<std::function<void()>> ingest_queue_;  // guarded by ingest_mu_
+  std::thread ingest_;
+
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // guarded by shutdown_mu_
+
+  // Driver-thread state.
+  using Clock = std::chrono::steady_clock;
+  std::unique_ptr<Consensus> consensus_;
+  std::optional<SignState> sign_state_;
+  std::multimap<Clock::time_point, TimeoutRequest> timers_;
+  std::optional<Clock::time_point> txs_wake_at_;
+  Clock::time_point last_commit_{};
+  Clock::time_point height_started_{};
+  Clock::time_point active_since_{};  // when the current height's first round started
+  bool active_ = false;
+  Clock::time_point next_tick_{};
+  Clock::time_point last_regossip_{};
+  std::map<Hash32, ValidatedBlock> validated_;  // proposals of the current height found valid
+  std::set<Hash32> invalid_;                    // ... and found invalid
+  std::vector<std::pair<PeerId, p2p::Message>> future_;  // messages for the next height
+  std::map<PeerId, uint64_t> peer_heights_;
+  struct SyncRequest {
+    PeerId peer = 0;
+    uint64_t from = 0;
+    Clock::time_point at{};
+  };
+  std::optional<SyncRequest> sync_;
+  std::optional<Clock::time_point> behind_since_;
+
+  // Read by Status() from any thread.
+  std::atomic<bool> catching_up_{false};
+  std::atomic<uint64_t> cons_height_{0};
+  std::atomic<uint32_t> cons_round_{0};
+  std::atomic<uint8_t> cons_step_{0};
 
   std::mutex listeners_mu_;
   std::vector<CommitListener*> listeners_;  // guarded by listeners_mu_
 
+  mutable std::mutex evidence_mu_;
+  std::deque<Evidence> evidence_;  // guarded by evidence_mu_
+  uint64_t evidence_total_ = 0;    // guarded by evidence_mu_
+
   // Metrics.
   mutable std::mutex metrics_mu_;
   uint64_t blocks_committed_ = 0;          // guarded by metrics_mu_ (since start)
+  uint64_t blocks_synced_ = 0;             // guarded by metrics_mu_: committed from block sync
   uint64_t txs_committed_ = 0;             // guarded by metrics_mu_
   uint64_t txs_left_out_ = 0;              // guarded by metrics_mu_: rejected at block building
+  uint64_t rounds_started_ = 0;            // guarded by metrics_mu_
+  uint64_t bad_peer_messages_ = 0;         // guarded by metrics_mu_
   std::vector<uint64_t> latency_buckets_;  // guarded by metrics_mu_ (cumulative at render)
   uint64_t latency_count_ = 0;             // guarded by metrics_mu_
   double latency_sum_ = 0;                 // guarded by metrics_mu_
