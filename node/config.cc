@@ -144,6 +144,94 @@ Field StringField(std::string table, std::string key, std::string comment, Get g
   return f;
 }
 
+// A boolean.
+template <typename Get>
+Field BoolField(std::string table, std::string key, std::string comment, Get get) {
+  Field f{std::move(table), std::move(key), std::move(comment), nullptr, nullptr};
+  f.parse = [get](const toml::node& n, Config& c) -> Status {
+    const auto* v = n.as_boolean();
+    if (v == nullptr) {
+      return Status::Invalid(fmt::format("must be true or false, got a {}", TypeName(n)));
+    }
+    get(c) = v->get();
+    return Status::Ok();
+  };
+  f.render = [get](const Config& c) { return std::string(get(c) ? "true" : "false"); };
+  return f;
+}
+
+// "host:port" with the host in its canonical text form (inet_ntop), so that "::1" and
+// "0:0::1" compare equal. REQUIRES: host is an IP literal.
+std::string CanonicalAddress(const std::string& host, uint16_t port) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  in_addr a4;
+  in6_addr a6;
+  if (inet_pton(AF_INET, host.c_str(), &a4) == 1) {
+    inet_ntop(AF_INET, &a4, buf, sizeof buf);
+    return std::string(buf) + ":" + std::to_string(port);
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &a6) == 1) {
+    inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+    return "[" + std::string(buf) + "]:" + std::to_string(port);
+  }
+  return host + ":" + std::to_string(port);
+}
+
+// [p2p] persistent_peers: an array of "IP:PORT" strings, at most kMaxPersistentPeers, port not 0,
+// no two for the same address (compared in canonical form).
+Field PeerListField(std::string table, std::string key, std::string comment) {
+  Field f{std::move(table), std::move(key), std::move(comment), nullptr, nullptr};
+  f.parse = [](const toml::node& n, Config& c) -> Status {
+    const auto* arr = n.as_array();
+    if (arr == nullptr) {
+      return Status::Invalid(fmt::format(
+          "must be an array of \"IP:PORT\" strings such as [\"127.0.0.1:7801\"], got a {}",
+          TypeName(n)));
+    }
+    if (arr->size() > kMaxPersistentPeers) {
+      return Status::Invalid(
+          fmt::format("at most {} peers, got {}", kMaxPersistentPeers, arr->size()));
+    }
+    std::vector<std::string> peers, canonical;
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& e = *arr->get(i);
+      const auto* s = e.as_string();
+      if (s == nullptr) {
+        return Status::Invalid(
+            fmt::format("[{}]: must be an \"IP:PORT\" string, got a {}", i, TypeName(e)));
+      }
+      std::string host;
+      uint16_t port = 0;
+      if (Status st = ParseHostPort(s->get(), &host, &port); !st.ok()) {
+        return Status::Invalid(fmt::format("[{}]: {}", i, st.message()));
+      }
+      if (port == 0) {
+        return Status::Invalid(
+            fmt::format("[{}]: {}: port must be in [1, 65535]", i, TomlString(s->get())));
+      }
+      std::string canon = CanonicalAddress(host, port);
+      auto dup = std::find(canonical.begin(), canonical.end(), canon);
+      if (dup != canonical.end()) {
+        return Status::Invalid(fmt::format("[{}]: {} is the same address as [{}] ({})", i,
+                                           TomlString(s->get()), dup - canonical.begin(),
+                                           TomlString(peers[dup - canonical.begin()])));
+      }
+      peers.push_back(s->get());
+      canonical.push_back(std::move(canon));
+    }
+    c.p2p_persistent_peers = std::move(peers);
+    return Status::Ok();
+  };
+  f.render = [](const Config& c) {
+    const auto& peers = c.p2p_persistent_peers;
+    if (peers.empty()) return std::string("[]");
+    std::string out = "[\n";
+    for (const auto& p : peers) out += "  " + TomlString(p) + ",\n";
+    return out + "]";
+  };
+  return f;
+}
+
 std::string CheckIp(const std::string& s) {
   if (IsIpLiteral(s)) return "";
   return "must be an IPv4 or IPv6 address such as \"127.0.0.1\" or \"::1\" (no host names), got " +
@@ -269,11 +357,52 @@ const std::vector<Field>& Fields() {
         [](auto& c) -> auto& { return c.api.ws_max_streams; }, 0, 100'000));
     // [p2p]
     v.push_back(StringField(
-        "p2p", "listen_address", "IP address for peer links (unused until multi-node)",
+        "p2p", "listen_address", "IP address this node accepts peer links on",
         [](auto& c) -> auto& { return c.p2p_listen_address; }, CheckIp));
     v.push_back(IntField(
-        "p2p", "port", "peer link port (unused until multi-node)",
+        "p2p", "port", "peer link port; 0 = any free port",
         [](auto& c) -> auto& { return c.p2p_port; }, 0, 65535));
+    v.push_back(BoolField(
+        "p2p", "listen", "accept inbound peer links; false = only dial persistent_peers",
+        [](auto& c) -> auto& { return c.p2p_listen; }));
+    v.push_back(PeerListField(
+        "p2p", "persistent_peers",
+        "peers to dial and keep dialling, \"IP:PORT\" (IPv6 in brackets), at most 64"));
+    v.push_back(IntField(
+        "p2p", "max_peers", "peer links (inbound + outbound) at most",
+        [](auto& c) -> auto& { return c.p2p_max_peers; }, 1, 1000));
+    v.push_back(IntField(
+        "p2p", "ban_seconds", "seconds a misbehaving peer is refused; 0 = only disconnect",
+        [](auto& c) -> auto& { return c.p2p_ban_seconds; }, 0, 86400));
+    v.push_back(IntField(
+        "p2p", "max_msgs_per_sec", "messages per second per peer; more is misbehaviour",
+        [](auto& c) -> auto& { return c.p2p_max_msgs_per_sec; }, 1, 1'000'000));
+    // [consensus]
+    constexpr int64_t kMaxTimeout = 600'000;
+    v.push_back(IntField(
+        "consensus", "timeout_propose_ms", "ms to wait for the round's proposal in round 0",
+        [](auto& c) -> auto& { return c.consensus.propose_base_ms; }, 1, kMaxTimeout));
+    v.push_back(IntField(
+        "consensus", "timeout_propose_delta_ms", "ms added to timeout_propose_ms per round",
+        [](auto& c) -> auto& { return c.consensus.propose_delta_ms; }, 0, kMaxTimeout));
+    v.push_back(IntField(
+        "consensus", "timeout_prevote_ms",
+        "ms to wait after 2/3 of prevotes for anything, before precommitting nil",
+        [](auto& c) -> auto& { return c.consensus.prevote_base_ms; }, 1, kMaxTimeout));
+    v.push_back(IntField(
+        "consensus", "timeout_prevote_delta_ms", "ms added to timeout_prevote_ms per round",
+        [](auto& c) -> auto& { return c.consensus.prevote_delta_ms; }, 0, kMaxTimeout));
+    v.push_back(IntField(
+        "consensus", "timeout_precommit_ms",
+        "ms to wait after 2/3 of precommits for anything, before the next round",
+        [](auto& c) -> auto& { return c.consensus.precommit_base_ms; }, 1, kMaxTimeout));
+    v.push_back(IntField(
+        "consensus", "timeout_precommit_delta_ms", "ms added to timeout_precommit_ms per round",
+        [](auto& c) -> auto& { return c.consensus.precommit_delta_ms; }, 0, kMaxTimeout));
+    v.push_back(IntField(
+        "consensus", "max_timeout_ms",
+        "cap on every timeout however many rounds; at least each base timeout",
+        [](auto& c) -> auto& { return c.consensus.max_timeout_ms; }, 1, kMaxTimeout));
     return v;
   }();
   return fields;
@@ -346,6 +475,42 @@ Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_n
       if (!st.ok()) return Status::Invalid(where(node, name) + ": " + st.message());
     }
   }
+  // Settings that must agree with each other. The error names the line of `key` when the file
+  // sets it.
+  auto at = [&](const std::string& table, const std::string& key) {
+    const toml::node* n = root.at_path(table + "." + key).node();
+    const std::string name = table + "." + key;
+    return n != nullptr ? where(*n, name) : src + ": " + name;
+  };
+  auto in_file = [&](const std::string& path) { return root.at_path(path).node() != nullptr; };
+  const ConsensusParams& cp = config.consensus;
+  const std::pair<const char*, uint64_t> bases[] = {{"timeout_propose_ms", cp.propose_base_ms},
+                                                    {"timeout_prevote_ms", cp.prevote_base_ms},
+                                                    {"timeout_precommit_ms", cp.precommit_base_ms}};
+  for (const auto& [key, base] : bases) {
+    if (cp.max_timeout_ms >= base) continue;
+    const std::string blame =
+        in_file("consensus.max_timeout_ms") ? "max_timeout_ms" : std::string(key);
+    return Status::Invalid(
+        fmt::format("{}: consensus.max_timeout_ms ({}) must be at least consensus.{} ({})",
+                    at("consensus", blame), cp.max_timeout_ms, key, base));
+  }
+  const std::string own_p2p = CanonicalAddress(config.p2p_listen_address, config.p2p_port);
+  for (size_t i = 0; i < config.p2p_persistent_peers.size(); ++i) {
+    std::string host;
+    uint16_t port = 0;
+    (void)ParseHostPort(config.p2p_persistent_peers[i], &host, &port);  // checked when parsed
+    if (CanonicalAddress(host, port) == own_p2p) {
+      return Status::Invalid(fmt::format(
+          "{}: [{}]: {} is this node's own p2p.listen_address and p2p.port",
+          at("p2p", "persistent_peers"), i, TomlString(config.p2p_persistent_peers[i])));
+    }
+  }
+  if (config.p2p_port != 0 &&
+      CanonicalAddress(config.api.listen_address, config.api.port) == own_p2p) {
+    return Status::Invalid(fmt::format("{}: the API and the peer links cannot share {}",
+                                       at(in_file("p2p.port") ? "p2p" : "api", "port"), own_p2p));
+  }
   return config;
 }
 
@@ -387,7 +552,12 @@ Status ParseHostPort(std::string_view text, std::string* host, uint16_t* port) {
   }
   std::string h = t.substr(0, colon);
   std::string p = t.substr(colon + 1);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  const bool bracketed = h.size() >= 2 && h.front() == '[' && h.back() == ']';
+  if (bracketed) h = h.substr(1, h.size() - 2);
+  if (bracketed != (h.find(':') != std::string::npos)) {  // "::1:5" is ambiguous
+    return Status::Invalid("'" + t + "': an IPv6 address must be in brackets ([::1]:7801), " +
+                           "an IPv4 address must not");
+  }
   if (!IsIpLiteral(h)) {
     return Status::Invalid("'" + t + "': host must be an IPv4 or IPv6 address (IPv6 in brackets)");
   }
@@ -409,6 +579,16 @@ bool operator==(const Config& a, const Config& b) {
          a.verify_threads == b.verify_threads && a.block_cache_mib == b.block_cache_mib &&
          a.log_level == b.log_level && a.log_format == b.log_format &&
          a.p2p_listen_address == b.p2p_listen_address && a.p2p_port == b.p2p_port &&
+         a.p2p_listen == b.p2p_listen && a.p2p_persistent_peers == b.p2p_persistent_peers &&
+         a.p2p_max_peers == b.p2p_max_peers && a.p2p_ban_seconds == b.p2p_ban_seconds &&
+         a.p2p_max_msgs_per_sec == b.p2p_max_msgs_per_sec &&
+         a.consensus.propose_base_ms == b.consensus.propose_base_ms &&
+         a.consensus.propose_delta_ms == b.consensus.propose_delta_ms &&
+         a.consensus.prevote_base_ms == b.consensus.prevote_base_ms &&
+         a.consensus.prevote_delta_ms == b.consensus.prevote_delta_ms &&
+         a.consensus.precommit_base_ms == b.consensus.precommit_base_ms &&
+         a.consensus.precommit_delta_ms == b.consensus.precommit_delta_ms &&
+         a.consensus.max_timeout_ms == b.consensus.max_timeout_ms &&
          x.listen_address == y.listen_address && x.port == y.port && x.threads == y.threads &&
          x.max_connections == y.max_connections && x.max_header_bytes == y.max_header_bytes &&
          x.max_body_bytes == y.max_body_bytes && x.request_timeout_ms == y.request_timeout_ms &&

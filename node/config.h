@@ -5,7 +5,8 @@
 // DefaultConfigToml() writes every setting with its default and a comment; it is what
 // `consentd init` writes and what docs/operations.md documents.
 //
-// The [api] table maps 1:1 onto ApiServerOptions (net/api_server.h).
+// The [api] table maps 1:1 onto ApiServerOptions (net/api_server.h), [consensus] onto
+// ConsensusParams (ledger/consensus.h); [p2p] feeds PeerManagerOptions (net/peer_manager.h).
 // Pure functions and plain values; thread-safe.
 #pragma once
 
@@ -13,11 +14,15 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/status.h"
+#include "ledger/consensus.h"
 #include "net/api_server.h"
 
 namespace consent {
+
+inline constexpr size_t kMaxPersistentPeers = 64;
 
 enum class LogFormat { kPlain, kJson };
 
@@ -36,9 +41,20 @@ struct Config {
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
   LogFormat log_format = LogFormat::kPlain;
 
-  // [p2p] (unused until multi-node, issue 5)
+  // [p2p]
   std::string p2p_listen_address = "127.0.0.1";
   uint16_t p2p_port = 7801;
+  bool p2p_listen = true;  // accept inbound peer links on p2p_listen_address:p2p_port
+  // Outbound peers, "IP:PORT" (IPv6 in brackets), dialled and redialled. At most
+  // kMaxPersistentPeers, no two for the same address, port not 0, not this node's own address.
+  std::vector<std::string> p2p_persistent_peers;
+  size_t p2p_max_peers = 50;              // links (inbound + outbound) at most, 1..1000
+  uint32_t p2p_ban_seconds = 60;          // a misbehaving peer is refused this long, 0..86400
+  uint32_t p2p_max_msgs_per_sec = 20000;  // per peer, 1..1000000
+
+  // [consensus]: timeout(round) = base + round * delta, capped at max_timeout_ms. Bases and max
+  // 1..600000 ms, deltas 0..600000 ms, max_timeout_ms >= every base.
+  ConsensusParams consensus;
 
   // [api]
   ApiServerOptions api;
@@ -50,7 +66,9 @@ struct Config {
 // Parses a config file's text. `source_name` (usually the path) starts every error message:
 // "config.toml:12: api.port: must be an integer in [0, 65535], got 70000". Errors: TOML syntax
 // (with line and column), an unknown table or key, a wrong type, a value out of range, an
-// invalid IP address or log level or format. All are kInvalidArgument.
+// invalid IP address or log level or format, a bad or duplicate persistent peer, and settings
+// that contradict each other (consensus.max_timeout_ms below a base timeout; api and p2p on the
+// same address and port). All are kInvalidArgument.
 Result<Config> ParseConfig(std::string_view toml_text, std::string_view source_name);
 
 // Reads and parses `path`. A missing or unreadable file is kNotFound / kIoError naming the path.

@@ -3,6 +3,8 @@
 //   consentd init --home DIR [--chain-id ID] [--api HOST:PORT] [--p2p HOST:PORT]
 //   consentd start --home DIR
 //   consentd dev [--home DIR]        (init if missing, then start; default home ./.consent-dev)
+//   consentd testnet --validators N [--followers M] --out DIR [--base-port P] [--chain-id ID]
+//                                    (the homes of an N+M node network on 127.0.0.1)
 //
 // CONSENT_HOME replaces --home. SIGINT and SIGTERM start a clean shutdown: the API stops, the
 // block in progress finishes (its commit is atomic), the store is closed. Signals are taken by a
@@ -27,6 +29,7 @@
 #include "node/home.h"
 #include "node/logging.h"
 #include "node/node.h"
+#include "node/testnet.h"
 
 namespace consent {
 namespace {
@@ -172,6 +175,45 @@ int RunDev(const std::string& dir) {
   return RunStart(dir);
 }
 
+// `text` as one shell word.
+std::string ShellQuote(const std::string& text) {
+  if (!text.empty() &&
+      text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                             "_-./:=+,@%") == std::string::npos) {
+    return text;
+  }
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+int RunTestnet(const TestnetOptions& o, const std::string& consentd) {
+  auto net = CreateTestnet(o);
+  if (!net.ok()) return Fail(net.status());
+  const int total = static_cast<int>(net->nodes.size());
+  const int validators = static_cast<int>(net->genesis.validators.size());
+  const std::string dir = ShellQuote(net->dir);
+  std::printf("created a network of %d validator%s and %d follower%s in %s (chain %s)\n",
+              validators, validators == 1 ? "" : "s", total - validators,
+              total - validators == 1 ? "" : "s", net->dir.c_str(), net->genesis.chain_id.c_str());
+  std::printf("  genesis: %s/%s\n", net->dir.c_str(), kGenesisFileName);
+  std::printf("  %-7s %-10s %-23s %-16s %s\n", "node", "role", "API", "p2p", "home");
+  for (const TestnetNode& n : net->nodes) {
+    std::printf("  %-7s %-10s %-23s %-16s %s\n", n.name.c_str(),
+                n.validator ? "validator" : "follower", Url(n.host, n.api_port).c_str(),
+                (n.host + ":" + std::to_string(n.p2p_port)).c_str(), n.home.c_str());
+  }
+  std::printf(
+      "start every node in the background (log and pid files in %s):\n"
+      "  for i in $(seq 0 %d); do %s start --home %s/node$i 2>%s/node$i.log & echo $! "
+      ">%s/node$i.pid; done\n"
+      "stop them (SIGTERM: a clean shutdown):\n"
+      "  kill -TERM $(cat %s/node*.pid)\n",
+      net->dir.c_str(), total - 1, ShellQuote(consentd).c_str(), dir.c_str(), dir.c_str(),
+      dir.c_str(), dir.c_str());
+  return kExitOk;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"consentd: the consent-ledger node"};
   app.require_subcommand(1);
@@ -199,6 +241,24 @@ int Main(int argc, char** argv) {
       ->envname("CONSENT_HOME")
       ->capture_default_str();
 
+  TestnetOptions testnet;
+  auto* testnet_cmd = app.add_subcommand(
+      "testnet", "create the homes of a network on this machine (127.0.0.1), one per node");
+  testnet_cmd->add_option("--validators", testnet.validators, "validators (node0 ..)")
+      ->required()
+      ->check(CLI::Range(1, kMaxTestnetValidators));
+  testnet_cmd->add_option("--followers", testnet.followers, "followers (after the validators)")
+      ->check(CLI::Range(0, kMaxTestnetFollowers))
+      ->capture_default_str();
+  testnet_cmd->add_option("--out", testnet.out, "directory to create (must not exist, or be empty)")
+      ->required();
+  testnet_cmd
+      ->add_option("--base-port", testnet.base_port, "node i: API on P+2i, peer links on P+2i+1")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  testnet_cmd->add_option("--chain-id", testnet.chain_id, "chain id ([a-z0-9._-], 1..64 bytes)")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -211,6 +271,7 @@ int Main(int argc, char** argv) {
     return RunInit(init);
   }
   if (*start_cmd) return RunStart(start_home);
+  if (*testnet_cmd) return RunTestnet(testnet, argv[0]);
   return RunDev(dev_home);
 }
 

@@ -18,8 +18,9 @@ namespace {
 
 std::string Errno() { return std::strerror(errno); }
 
-// Creates `path` (which must not exist) with `mode`, writes `text` and syncs it.
-Status WriteNewFile(const std::string& path, const std::string& text, mode_t mode) {
+}  // namespace
+
+Status WriteNewFile(const std::string& path, const std::string& text, unsigned mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return Status::IoError("cannot create " + path + ": " + Errno());
   Status st;
@@ -47,6 +48,8 @@ void SyncDir(const std::string& dir) {
   }
 }
 
+namespace {
+
 Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -63,8 +66,10 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   return text;
 }
 
-// Whether `p` exists and is not an empty directory.
-Result<bool> Occupied(const fs::path& p) {
+}  // namespace
+
+Result<bool> IsOccupied(const std::string& path) {
+  const fs::path p(path);
   std::error_code ec;
   fs::file_status st = fs::symlink_status(p, ec);
   if (ec && ec != std::errc::no_such_file_or_directory) {
@@ -77,19 +82,32 @@ Result<bool> Occupied(const fs::path& p) {
   return !empty;
 }
 
+namespace {
+
 Status Populate(const std::string& dir, const InitOptions& o, const Config& config) {
-  KeyFile key = KeyFile::Generate(KeyKind::kValidator);
+  const KeyFile key = o.key ? *o.key : KeyFile::Generate(KeyKind::kValidator);
+  if (key.kind != KeyKind::kValidator) {
+    return Status::Invalid("a node key must be of kind \"validator\", not \"" +
+                           std::string(KeyKindName(key.kind)) + "\"");
+  }
   RETURN_IF_ERROR(WriteKeyFile(dir + "/" + kKeyFileName, key));
   Genesis g;
-  g.chain_id = o.chain_id;
-  g.genesis_time_ms = o.genesis_time_ms != 0 ? o.genesis_time_ms : NowMs();
-  g.validators.push_back(Validator{o.validator_name, key.public_key});
-  // The file must load back exactly: parse what we are about to write.
+  if (o.genesis) {
+    g = *o.genesis;
+  } else {
+    g.chain_id = o.chain_id;
+    g.genesis_time_ms = o.genesis_time_ms != 0 ? o.genesis_time_ms : NowMs();
+    g.validators.push_back(Validator{o.validator_name, key.public_key});
+  }
+  // The files must load back exactly: parse what we are about to write.
   std::string genesis_json = g.ToJson() + "\n";
   auto parsed = ParseGenesis(genesis_json);
   if (!parsed.ok()) return parsed.status().Prefixed("genesis");
+  const std::string config_toml = ConfigToToml(config);
+  auto reparsed = ParseConfig(config_toml, kConfigFileName);
+  if (!reparsed.ok()) return reparsed.status();
   RETURN_IF_ERROR(WriteNewFile(dir + "/" + kGenesisFileName, genesis_json, 0644));
-  RETURN_IF_ERROR(WriteNewFile(dir + "/" + kConfigFileName, ConfigToToml(config), 0600));
+  RETURN_IF_ERROR(WriteNewFile(dir + "/" + kConfigFileName, config_toml, 0600));
   if (::mkdir((dir + "/" + config.data_dir).c_str(), 0700) != 0) {
     return Status::IoError("cannot create " + dir + "/" + config.data_dir + ": " + Errno());
   }
@@ -112,8 +130,8 @@ std::string Home::DataDir() const {
 
 Status InitHome(const InitOptions& o) {
   if (o.home.empty()) return Status::Invalid("--home: must not be empty");
-  RETURN_IF_ERROR(CheckChainId(o.chain_id).Prefixed("--chain-id"));
-  Config config;
+  if (!o.genesis) RETURN_IF_ERROR(CheckChainId(o.chain_id).Prefixed("--chain-id"));
+  Config config = o.config.value_or(Config{});
   if (o.api) {
     RETURN_IF_ERROR(
         ParseHostPort(*o.api, &config.api.listen_address, &config.api.port).Prefixed("--api"));
@@ -124,7 +142,7 @@ Status InitHome(const InitOptions& o) {
   }
   fs::path home = fs::path(o.home).lexically_normal();
   if (home.filename().empty()) home = home.parent_path();
-  ASSIGN_OR_RETURN(bool occupied, Occupied(home));
+  ASSIGN_OR_RETURN(bool occupied, IsOccupied(home.string()));
   if (occupied) {
     return Status::AlreadyExists(home.string() +
                                  " already exists and is not empty: refusing to overwrite a "

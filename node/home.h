@@ -34,12 +34,27 @@ struct InitOptions {
   std::optional<std::string> p2p;  // "HOST:PORT" for [p2p]; default 127.0.0.1:7801
   uint64_t genesis_time_ms = 0;    // 0 = now
   std::string validator_name = "validator-0";
+  // For homes made together (`consentd testnet`), each may be given; by default init makes them.
+  std::optional<KeyFile> key;      // the node key (kind validator); default: a new one
+  std::optional<Genesis> genesis;  // the chain; replaces chain_id, genesis_time_ms and
+                                   // validator_name. Default: this key the sole validator
+  std::optional<Config> config;    // the settings; api/p2p above still override its addresses
 };
 
 // Creates a new home at options.home (see the layout above). Fails with kAlreadyExists if
 // options.home exists and is not an empty directory ("refusing to overwrite"), kInvalidArgument
-// for a bad chain id or address, kIoError for a file-system failure (nothing is left behind).
+// for a bad chain id, address, key kind, genesis or config, kIoError for a file-system failure
+// (nothing is left behind).
 Status InitHome(const InitOptions& options);
+
+// Whether `path` exists and is not an empty directory (a file counts as occupied).
+Result<bool> IsOccupied(const std::string& path);
+
+// Creates `path` (which must not exist) with `mode`, writes `text` and fsyncs it.
+Status WriteNewFile(const std::string& path, const std::string& text, unsigned mode);
+
+// fsyncs a directory (after creating or renaming entries in it); errors are ignored.
+void SyncDir(const std::string& dir);
 
 struct Home {
   std::string dir;

@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <spdlog/fmt/fmt.h>
+
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace consent {
 namespace {
@@ -35,6 +39,18 @@ TEST(ConfigTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(c.block_cache_mib, 64u);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.log_format, LogFormat::kPlain);
+  EXPECT_TRUE(c.p2p_listen);
+  EXPECT_TRUE(c.p2p_persistent_peers.empty());
+  EXPECT_EQ(c.p2p_max_peers, 50u);
+  EXPECT_EQ(c.p2p_ban_seconds, 60u);
+  EXPECT_EQ(c.p2p_max_msgs_per_sec, 20000u);
+  EXPECT_EQ(c.consensus.propose_base_ms, 1000u);
+  EXPECT_EQ(c.consensus.propose_delta_ms, 500u);
+  EXPECT_EQ(c.consensus.prevote_base_ms, 500u);
+  EXPECT_EQ(c.consensus.prevote_delta_ms, 500u);
+  EXPECT_EQ(c.consensus.precommit_base_ms, 500u);
+  EXPECT_EQ(c.consensus.precommit_delta_ms, 500u);
+  EXPECT_EQ(c.consensus.max_timeout_ms, 30000u);
   EXPECT_GE(c.VerifyThreads(), 1u);
   c.verify_threads = 3;
   EXPECT_EQ(c.VerifyThreads(), 3u);
@@ -72,7 +88,20 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
                           "write_burst = 400.0",
                           "ws_max_message_bytes = 65536",
                           "ws_max_queue_bytes = 4194304",
-                          "ws_max_streams = 256"}) {
+                          "ws_max_streams = 256",
+                          "[consensus]",
+                          "listen = true",
+                          "persistent_peers = []",
+                          "max_peers = 50",
+                          "ban_seconds = 60",
+                          "max_msgs_per_sec = 20000",
+                          "timeout_propose_ms = 1000",
+                          "timeout_propose_delta_ms = 500",
+                          "timeout_prevote_ms = 500",
+                          "timeout_prevote_delta_ms = 500",
+                          "timeout_precommit_ms = 500",
+                          "timeout_precommit_delta_ms = 500",
+                          "max_timeout_ms = 30000"}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
   // Every setting line is preceded by a comment line.
@@ -90,7 +119,7 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
     prev = line;
     line.clear();
   }
-  EXPECT_EQ(settings, 25u);  // 5 node, 1 storage, 2 log, 15 api, 2 p2p
+  EXPECT_EQ(settings, 37u);  // 5 node, 1 storage, 2 log, 15 api, 7 p2p, 7 consensus
   EXPECT_EQ(commented, settings);
 }
 
@@ -121,10 +150,152 @@ TEST(ConfigTest, EverySettingChangesAndRoundTrips) {
   c.api.ws_max_message_bytes = 2048;
   c.api.ws_max_queue_bytes = 1 << 20;
   c.api.ws_max_streams = 0;
+  c.p2p_listen = false;
+  c.p2p_persistent_peers = {"127.0.0.1:26601", "[::1]:26603", "10.0.0.7:1"};
+  c.p2p_max_peers = 1000;
+  c.p2p_ban_seconds = 0;
+  c.p2p_max_msgs_per_sec = 1;
+  c.consensus.propose_base_ms = 3000;
+  c.consensus.propose_delta_ms = 0;
+  c.consensus.prevote_base_ms = 1;
+  c.consensus.prevote_delta_ms = 7;
+  c.consensus.precommit_base_ms = 600000;
+  c.consensus.precommit_delta_ms = 600000;
+  c.consensus.max_timeout_ms = 600000;
   auto r = ParseConfig(ConfigToToml(c), "x.toml");
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r.ok()) << r.status().ToString() << "\n" << ConfigToToml(c);
   EXPECT_TRUE(*r == c);
   EXPECT_FALSE(*r == Config{});
+}
+
+// operator== sees every new field: changing any one of them makes the configs differ.
+TEST(ConfigTest, EqualityCoversP2pAndConsensus) {
+  std::vector<std::function<void(Config&)>> changes = {
+      [](Config& c) { c.p2p_listen = false; },
+      [](Config& c) { c.p2p_persistent_peers = {"127.0.0.1:1"}; },
+      [](Config& c) { c.p2p_max_peers = 3; },
+      [](Config& c) { c.p2p_ban_seconds = 3; },
+      [](Config& c) { c.p2p_max_msgs_per_sec = 3; },
+      [](Config& c) { c.consensus.propose_base_ms = 3; },
+      [](Config& c) { c.consensus.propose_delta_ms = 3; },
+      [](Config& c) { c.consensus.prevote_base_ms = 3; },
+      [](Config& c) { c.consensus.prevote_delta_ms = 3; },
+      [](Config& c) { c.consensus.precommit_base_ms = 3; },
+      [](Config& c) { c.consensus.precommit_delta_ms = 3; },
+      [](Config& c) { c.consensus.max_timeout_ms = 3000; },
+  };
+  for (size_t i = 0; i < changes.size(); ++i) {
+    Config c;
+    changes[i](c);
+    EXPECT_FALSE(c == Config{}) << i;
+    auto r = ParseConfig(ConfigToToml(c), "c");
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().ToString();
+    EXPECT_TRUE(*r == c) << i;
+  }
+}
+
+TEST(ConfigTest, PersistentPeers) {
+  auto r = ParseConfig(
+      "[p2p]\npersistent_peers = [\"127.0.0.1:26601\", \"[::1]:26603\"]\nlisten = false\n", "c");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->p2p_persistent_peers, (std::vector<std::string>{"127.0.0.1:26601", "[::1]:26603"}));
+  EXPECT_FALSE(r->p2p_listen);
+  // A multi-line array with a trailing comma, as ConfigToToml writes it.
+  r = ParseConfig("[p2p]\npersistent_peers = [\n  \"127.0.0.1:1\",\n  \"127.0.0.1:2\",\n]\n", "c");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->p2p_persistent_peers.size(), 2u);
+
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\npersistent_peers = \"127.0.0.1:1\"\n", "c"),
+                        "c:2: p2p.persistent_peers: must be an array"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\npersistent_peers = [\"127.0.0.1:1\", 7]\n", "c"),
+                        "p2p.persistent_peers: [1]: must be an \"IP:PORT\" string, got a integer"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\npersistent_peers = [\"node1:26601\"]\n", "c"),
+                        "[0]: 'node1:26601': host must be an IPv4 or IPv6 address"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\npersistent_peers = [\"127.0.0.1\"]\n", "c"),
+                        "expected HOST:PORT"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\npersistent_peers = [\"127.0.0.1:70000\"]\n", "c"),
+                        "port must be a number"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\npersistent_peers = [\"127.0.0.1:0\"]\n", "c"),
+                        "port must be in [1, 65535]"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\npersistent_peers = [\"::1:5\"]\n", "c"),
+                        "an IPv6 address must be in brackets"));
+  // Duplicates, also when spelt differently.
+  EXPECT_TRUE(FailsWith(
+      ParseConfig("[p2p]\npersistent_peers = [\"127.0.0.1:5\", \"127.0.0.2:5\", \"127.0.0.1:5\"]\n",
+                  "c"),
+      "[2]: \"127.0.0.1:5\" is the same address as [0]"));
+  EXPECT_TRUE(
+      FailsWith(ParseConfig("[p2p]\npersistent_peers = [\"[::1]:5\", \"[0:0::1]:5\"]\n", "c"),
+                "is the same address as [0]"));
+  // This node's own address.
+  EXPECT_TRUE(
+      FailsWith(ParseConfig("[p2p]\nport = 9000\npersistent_peers = [\"127.0.0.1:9000\"]\n", "c"),
+                "c:3: p2p.persistent_peers: [0]: \"127.0.0.1:9000\" is this node's own"));
+  // At most 64.
+  std::string many = "[p2p]\npersistent_peers = [";
+  for (int i = 1; i <= 64; ++i) many += "\"127.0.0.1:" + std::to_string(i) + "\",";
+  ASSERT_TRUE(ParseConfig(many + "]\n", "c").ok());
+  EXPECT_TRUE(
+      FailsWith(ParseConfig(many + "\"127.0.0.1:65\"]\n", "c"), "at most 64 peers, got 65"));
+}
+
+TEST(ConfigTest, P2pAndConsensusRanges) {
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\nlisten = 1\n", "c"),
+                        "p2p.listen: must be true or false, got a integer"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\nmax_peers = 0\n", "c"), "[1, 1000]"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\nmax_peers = 1001\n", "c"), "got 1001"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\nban_seconds = 86401\n", "c"), "[0, 86400]"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\nban_seconds = -1\n", "c"), "p2p.ban_seconds"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\nmax_msgs_per_sec = 0\n", "c"), "[1, 1000000]"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\nmax_msgs_per_sec = 1000001\n", "c"), "1000001"));
+  for (const char* key :
+       {"timeout_propose_ms", "timeout_prevote_ms", "timeout_precommit_ms", "max_timeout_ms"}) {
+    EXPECT_TRUE(FailsWith(ParseConfig(fmt::format("[consensus]\n{} = 0\n", key), "c"),
+                          fmt::format("consensus.{}: must be an integer in [1, 600000]", key)));
+    EXPECT_TRUE(
+        FailsWith(ParseConfig(fmt::format("[consensus]\n{} = 600001\n", key), "c"), "got 600001"));
+  }
+  for (const char* key :
+       {"timeout_propose_delta_ms", "timeout_prevote_delta_ms", "timeout_precommit_delta_ms"}) {
+    auto r = ParseConfig(fmt::format("[consensus]\n{} = 0\n", key), "c");
+    EXPECT_TRUE(r.ok()) << key;
+    EXPECT_TRUE(FailsWith(ParseConfig(fmt::format("[consensus]\n{} = -1\n", key), "c"),
+                          fmt::format("consensus.{}: must be an integer in [0, 600000]", key)));
+    EXPECT_TRUE(
+        FailsWith(ParseConfig(fmt::format("[consensus]\n{} = 600001\n", key), "c"), "got 600001"));
+  }
+  EXPECT_TRUE(
+      FailsWith(ParseConfig("[consensus]\ntimeout_propose_ms = \"1s\"\n", "c"), "got a string"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[consensus]\ntimeout_commit_ms = 5\n", "c"),
+                        "consensus.timeout_commit_ms: unknown key"));
+}
+
+TEST(ConfigTest, MaxTimeoutMustCoverEveryBase) {
+  auto r = ParseConfig("[consensus]\ntimeout_propose_ms = 30000\nmax_timeout_ms = 30000\n", "c");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->consensus.propose_base_ms, 30000u);
+  // A base above the default max: the base's line is named.
+  EXPECT_TRUE(FailsWith(ParseConfig("[consensus]\n\ntimeout_prevote_ms = 40000\n", "c"),
+                        "c:3: consensus.timeout_prevote_ms: consensus.max_timeout_ms (30000) "
+                        "must be at least consensus.timeout_prevote_ms (40000)"));
+  // A max below a default base: the max's line is named.
+  EXPECT_TRUE(FailsWith(ParseConfig("[consensus]\nmax_timeout_ms = 999\n", "c"),
+                        "c:2: consensus.max_timeout_ms: consensus.max_timeout_ms (999) must be at "
+                        "least consensus.timeout_propose_ms (1000)"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[consensus]\ntimeout_propose_ms = 100\ntimeout_precommit_ms = "
+                                    "800\nmax_timeout_ms = 700\n",
+                                    "c"),
+                        "timeout_precommit_ms (800)"));
+  // Deltas are not bounded by the max (the max caps the grown timeout).
+  EXPECT_TRUE(ParseConfig("[consensus]\ntimeout_propose_delta_ms = 600000\n", "c").ok());
+}
+
+TEST(ConfigTest, ApiAndP2pCannotShareAPort) {
+  EXPECT_TRUE(FailsWith(ParseConfig("[p2p]\nport = 7800\n", "c"),
+                        "c:2: p2p.port: the API and the peer links cannot share 127.0.0.1:7800"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[api]\nport = 7801\n", "c"), "c:2: api.port: the API"));
+  EXPECT_TRUE(ParseConfig("[p2p]\nport = 7800\nlisten_address = \"127.0.0.2\"\n", "c").ok());
+  EXPECT_TRUE(ParseConfig("[p2p]\nport = 0\n[api]\nport = 0\n", "c").ok());
 }
 
 TEST(ConfigTest, EmptyFileAndPartialFilesTakeDefaults) {
@@ -211,6 +382,10 @@ TEST(ConfigTest, HostPort) {
   EXPECT_FALSE(ParseHostPort("example.com:80", &host, &port).ok());
   EXPECT_FALSE(ParseHostPort("127.0.0.1:65536", &host, &port).ok());
   EXPECT_FALSE(ParseHostPort("127.0.0.1:-1", &host, &port).ok());
+  // IPv6 only in brackets (is "::1:5" the address ::1:5 or ::1 port 5?), IPv4 never.
+  EXPECT_FALSE(ParseHostPort("::1:5", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("[127.0.0.1]:5", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("[]:5", &host, &port).ok());
 }
 
 // docs/operations.md carries a copy of the default config.toml; it must be the current one.

@@ -1,6 +1,7 @@
 // Tests of the consentd executable as a real process: init/start/dev, CONSENT_HOME, exit codes
 // (0 clean, 1 runtime error, 2 usage), the start-up log line, the API answering for this node,
-// JSON log lines, and a clean shutdown on SIGTERM and SIGINT that leaves a store that reopens.
+// JSON log lines, a clean shutdown on SIGTERM and SIGINT that leaves a store that reopens, and
+// `consentd testnet` (its homes, its summary, its refusals, and the homes starting).
 // The binary is found beside the test binary (build/node/consentd); node_tests does not depend on
 // it in CMake, so build it first (`ninja consentd node_tests`); if it is missing these tests are
 // skipped and say why.
@@ -226,6 +227,80 @@ TEST_F(ConsentdProcessTest, DevCreatesAMissingHome) {
     EXPECT_EQ(WaitExit(pid), 0);
   } else {
     EXPECT_EQ(WaitExit(pid), 1) << Slurp(log);
+  }
+}
+
+// A base port P such that P .. P+count-1 are free on 127.0.0.1 now (or 0).
+uint16_t FreePortRange(int count) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int base = 20000 + static_cast<int>((getpid() * 7919 + attempt * 104729) % 40000);
+    bool free = true;
+    for (int p = base; free && p < base + count; ++p) {
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(p));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      close(fd);
+    }
+    if (free) return static_cast<uint16_t>(base);
+  }
+  return 0;
+}
+
+TEST_F(ConsentdProcessTest, TestnetCreatesHomesThatStart) {
+  const std::string out = tmp_.path() + "/net";
+  const std::string log = tmp_.path() + "/log";
+  const uint16_t base = FreePortRange(6);
+  ASSERT_NE(base, 0);
+  ASSERT_EQ(RunConsentd({"testnet", "--validators", "2", "--followers", "1", "--out", out,
+                         "--base-port", std::to_string(base), "--chain-id", "proc-net"},
+                        log),
+            0)
+      << Slurp(log);
+  // The summary: every home, its ports, and how to start and stop them.
+  const std::string summary = Slurp(log);
+  for (const std::string& want :
+       {std::string("2 validators and 1 follower"), out + "/node2",
+        "http://127.0.0.1:" + std::to_string(base + 4), "127.0.0.1:" + std::to_string(base + 5),
+        std::string("follower"), " start --home " + out + "/node$i", std::string("kill -TERM")}) {
+    EXPECT_NE(summary.find(want), std::string::npos) << want << "\n" << summary;
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto home = LoadHome(out + "/node" + std::to_string(i));
+    ASSERT_TRUE(home.ok()) << home.status().ToString();
+    EXPECT_EQ(home->is_validator, i < 2);
+    EXPECT_EQ(home->config.api.port, base + 2 * i);
+    EXPECT_EQ(home->config.p2p_persistent_peers.size(), 2u);
+  }
+  // Refusals: the same --out again (nothing changes), a usage error.
+  const std::string genesis = Slurp(out + "/genesis.json");
+  EXPECT_EQ(RunConsentd({"testnet", "--validators", "2", "--out", out}, log), 1);
+  EXPECT_NE(Slurp(log).find("refusing to overwrite"), std::string::npos) << Slurp(log);
+  EXPECT_EQ(Slurp(out + "/genesis.json"), genesis);
+  EXPECT_EQ(RunConsentd({"testnet", "--validators", "0", "--out", tmp_.path() + "/x"}, log), 2);
+  EXPECT_EQ(RunConsentd({"testnet", "--validators", "65", "--out", tmp_.path() + "/x"}, log), 2);
+  EXPECT_EQ(RunConsentd({"testnet", "--out", tmp_.path() + "/x"}, log), 2);
+  EXPECT_FALSE(fs::exists(tmp_.path() + "/x"));
+
+  // Each home starts on its own ports (with the shared chain) and stops cleanly on SIGTERM.
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 3; ++i) {
+    pids.push_back(Spawn({"start", "--home", out + "/node" + std::to_string(i)},
+                         tmp_.path() + "/node" + std::to_string(i) + ".log"));
+  }
+  for (int i = 0; i < 3; ++i) {
+    const std::string node_log = tmp_.path() + "/node" + std::to_string(i) + ".log";
+    ASSERT_TRUE(WaitForLog(node_log, "consentd started")) << Slurp(node_log);
+    EXPECT_EQ(ApiPort(Slurp(node_log)), base + 2 * i) << Slurp(node_log);
+    std::string status = HttpGet(static_cast<uint16_t>(base + 2 * i), "/v1/status");
+    EXPECT_NE(status.find("\"chain_id\":\"proc-net\""), std::string::npos) << status;
+    EXPECT_NE(status.find("\"name\":\"node1\""), std::string::npos) << status;
+  }
+  for (pid_t pid : pids) kill(pid, SIGTERM);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(WaitExit(pids[i]), 0) << Slurp(tmp_.path() + "/node" + std::to_string(i) + ".log");
   }
 }
 

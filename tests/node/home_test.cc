@@ -211,5 +211,61 @@ TEST(HomeTest, NonValidatorKeyKindIsRejected) {
   EXPECT_NE(r.status().message().find("\"validator\""), std::string::npos);
 }
 
+// `consentd testnet` hands init the key, the genesis and the config of each node.
+TEST(HomeTest, InitWithAGivenKeyGenesisAndConfig) {
+  TempDir tmp;
+  const KeyFile mine = KeyFile::Generate(KeyKind::kValidator);
+  const KeyFile other = KeyFile::Generate(KeyKind::kValidator);
+  Genesis g;
+  g.chain_id = "shared.1";
+  g.genesis_time_ms = 1'700'000'000'000;
+  g.validators = {Validator{"node0", other.public_key}, Validator{"node1", mine.public_key}};
+  Config config;
+  config.api.port = 9200;
+  config.p2p_port = 9201;
+  config.p2p_persistent_peers = {"127.0.0.1:9203"};
+  config.consensus.propose_base_ms = 2000;
+  InitOptions o;
+  o.home = tmp.path() + "/h";
+  o.key = mine;
+  o.genesis = g;
+  o.config = config;
+  o.chain_id = "ignored-when-a-genesis-is-given";
+  ASSERT_TRUE(InitHome(o).ok());
+  auto h = LoadHome(o.home);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->key.public_key, mine.public_key);
+  EXPECT_EQ(h->key.secret, mine.secret);
+  EXPECT_EQ(h->genesis.ToJson(), g.ToJson());
+  EXPECT_TRUE(h->is_validator);
+  EXPECT_TRUE(h->config == config);
+  EXPECT_EQ(ModeOf(o.home + "/node.key"), 0600u);
+
+  // --api / --p2p still override the given config's addresses.
+  o.home = tmp.path() + "/h2";
+  o.api = "127.0.0.1:9300";
+  ASSERT_TRUE(InitHome(o).ok());
+  EXPECT_EQ(LoadHome(o.home)->config.api.port, 9300);
+  EXPECT_EQ(LoadHome(o.home)->config.p2p_port, 9201);
+
+  // A key of another kind, a bad genesis or a contradictory config: refused, nothing left.
+  o.api.reset();
+  o.home = tmp.path() + "/bad";
+  o.key = KeyFile::Generate(KeyKind::kBrand);
+  EXPECT_EQ(InitHome(o).code(), StatusCode::kInvalidArgument);
+  o.key = mine;
+  Genesis dup = g;
+  dup.validators[0].public_key = mine.public_key;  // duplicate keys
+  o.genesis = dup;
+  EXPECT_EQ(InitHome(o).code(), StatusCode::kInvalidArgument);
+  o.genesis = g;
+  o.config->p2p_persistent_peers = {"127.0.0.1:9201"};  // its own address
+  Status st = InitHome(o);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("own"), std::string::npos) << st.message();
+  EXPECT_FALSE(fs::exists(o.home));
+  EXPECT_EQ(std::distance(fs::directory_iterator(tmp.path()), fs::directory_iterator()), 2);
+}
+
 }  // namespace
 }  // namespace consent
