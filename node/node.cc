@@ -452,6 +452,9 @@ void Node::MaybeTxsAvailable() {
 }
 
 void Node::Handle(Output first) {
+  // Breadth first, and within one Output: sign every vote (in order), then the proposal, and only
+  // then feed the signed messages back. The machine's requests only move forward in (round,
+  // step), so the double-sign guard sees them in increasing order.
   std::deque<Output> work;
   work.push_back(std::move(first));
   while (!work.empty() && !fatal_) {
@@ -463,65 +466,84 @@ void Node::Handle(Output first) {
       m.evidence = e;
       Broadcast(m);
     }
+    for (const ProposalEvidence& e : out.proposal_evidence) {
+      spdlog::warn("EQUIVOCATION: proposer {} signed two different proposals at height {} round {}",
+                   ToHex(e.a.proposer), e.a.height, e.a.round);
+    }
     const auto now = Clock::now();
     for (const TimeoutRequest& t : out.timeouts) {
       timers_.emplace(now + std::chrono::milliseconds(t.delay_ms), t);
     }
-    if (out.proposal) work.push_back(DoPropose(*out.proposal));
+    std::vector<SignedVote> votes;
     for (const VoteRequest& v : out.votes) {
-      if (fatal_) break;
-      work.push_back(DoVote(v));
+      if (auto sv = DoVote(v)) votes.push_back(*sv);
+      if (fatal_) return;
+    }
+    std::optional<SignedProposal> proposal;
+    std::optional<Output> built;
+    if (out.proposal) {
+      if (out.proposal->block) {
+        proposal = DoPropose(*out.proposal);
+      } else {
+        built = BuildProposal(*out.proposal);
+      }
+      if (fatal_) return;
     }
     if (out.decision) {
       DoDecide(std::move(*out.decision));
-      return;  // the remaining work was for the decided height
+      return;  // anything left was for the decided height
     }
+    for (const SignedVote& v : votes) work.push_back(consensus_->OnVote(v));
+    if (proposal) work.push_back(consensus_->OnProposal(*proposal, /*valid=*/true));
+    if (built) work.push_back(std::move(*built));
   }
   UpdateConsensusInfo();
 }
 
-Output Node::DoPropose(const ProposalRequest& req) {
+Output Node::BuildProposal(const ProposalRequest& req) {
   if (!validator_) return {};
-  if (!req.block) {
-    const ChainTip tip = store_->tip();
-    const uint64_t prev_time = tip.head ? tip.head->time_ms : genesis_.genesis_time_ms;
-    const uint64_t time_ms = std::max(NowMs(), prev_time + 1);
-    std::vector<SignedTx> candidates = mempool_->Candidates(options_.config.max_txs_per_block);
-    auto built = BuildBlock(store_->kv(), genesis_, tip, time_ms, req.round, candidates,
-                            options_.config.max_txs_per_block);
-    if (!built.ok()) {
-      Fatal(built.status().Prefixed("building block " + std::to_string(req.height)));
-      return {};
-    }
-    std::vector<Hash32> rejected;
-    for (const RejectedTx& r : built->rejected) {
-      spdlog::info("block building left out tx {}: {}", ShortHex(r.tx_id), r.message);
-      rejected.push_back(r.tx_id);
-    }
-    if (!rejected.empty()) {
-      {
-        std::lock_guard<std::mutex> lock(metrics_mu_);
-        txs_left_out_ += rejected.size();
-      }
-      mempool_->OnBlockCommitted({}, rejected);
-    }
-    Block block = built->validated.block;
-    const Hash32 hash = built->validated.block_hash;
-    validated_.emplace(hash, std::move(built->validated));
-    return consensus_->OnOwnBlock(req.height, req.round, std::move(block));
+  const ChainTip tip = store_->tip();
+  const uint64_t prev_time = tip.head ? tip.head->time_ms : genesis_.genesis_time_ms;
+  const uint64_t time_ms = std::max(NowMs(), prev_time + 1);
+  std::vector<SignedTx> candidates = mempool_->Candidates(options_.config.max_txs_per_block);
+  auto built = BuildBlock(store_->kv(), genesis_, tip, time_ms, req.round, candidates,
+                          options_.config.max_txs_per_block);
+  if (!built.ok()) {
+    Fatal(built.status().Prefixed("building block " + std::to_string(req.height)));
+    return {};
   }
+  std::vector<Hash32> rejected;
+  for (const RejectedTx& r : built->rejected) {
+    spdlog::info("block building left out tx {}: {}", ShortHex(r.tx_id), r.message);
+    rejected.push_back(r.tx_id);
+  }
+  if (!rejected.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(metrics_mu_);
+      txs_left_out_ += rejected.size();
+    }
+    mempool_->OnBlockCommitted({}, rejected);
+  }
+  Block block = built->validated.block;
+  const Hash32 hash = built->validated.block_hash;
+  validated_.emplace(hash, std::move(built->validated));
+  return consensus_->OnOwnBlock(req.height, req.round, std::move(block));
+}
+
+std::optional<SignedProposal> Node::DoPropose(const ProposalRequest& req) {
+  if (!validator_ || !req.block) return std::nullopt;
   const Hash32 hash = req.block->header.Hash();
   const SignState last = sign_state_.value_or(SignState{});
   if (consent::Status st = CheckSign(last, req.height, req.round, 1, hash); !st.ok()) {
     spdlog::warn("not proposing at height {} round {}: {}", req.height, req.round,
                  st.ToString());
-    return {};
+    return std::nullopt;
   }
   SignState next{req.height, req.round, 1, hash, consensus_->locked_round(),
                  consensus_->locked_hash()};
   if (consent::Status st = SaveSignState(options_.sign_state_path, next); !st.ok()) {
     Fatal(st.Prefixed("persisting the sign state"));
-    return {};
+    return std::nullopt;
   }
   sign_state_ = next;
   SignedProposal p =
@@ -531,24 +553,24 @@ Output Node::DoPropose(const ProposalRequest& req) {
   p2p::ProposalMsg m;
   m.proposal = p;
   Broadcast(m);
-  return consensus_->OnProposal(p, /*valid=*/true);
+  return p;
 }
 
-Output Node::DoVote(const VoteRequest& req) {
-  if (!validator_) return {};
+std::optional<SignedVote> Node::DoVote(const VoteRequest& req) {
+  if (!validator_) return std::nullopt;
   const uint8_t step = StepOf(req.type);
   const SignState last = sign_state_.value_or(SignState{});
   if (consent::Status st = CheckSign(last, req.height, req.round, step, req.block_hash);
       !st.ok()) {
     spdlog::warn("not voting at height {} round {}: {}", req.height, req.round, st.ToString());
-    return {};
+    return std::nullopt;
   }
   SignState next{req.height, req.round, step, req.block_hash, consensus_->locked_round(),
                  consensus_->locked_hash()};
   if (!(next == last)) {
     if (consent::Status st = SaveSignState(options_.sign_state_path, next); !st.ok()) {
       Fatal(st.Prefixed("persisting the sign state"));
-      return {};
+      return std::nullopt;
     }
     sign_state_ = next;
   }
@@ -557,7 +579,7 @@ Output Node::DoVote(const VoteRequest& req) {
   p2p::VoteMsg m;
   m.vote = v;
   Broadcast(m);
-  return consensus_->OnVote(v);
+  return v;
 }
 
 void Node::DoDecide(Decision d) {

@@ -136,8 +136,9 @@ class Node final : public ApiBackend, private PeerHandler {
   void StartNextHeight();
   void MaybeTxsAvailable();
   void Handle(Output out);
-  Output DoPropose(const ProposalRequest& req);
-  Output DoVote(const VoteRequest& req);
+  Output BuildProposal(const ProposalRequest& req);  // builds a block, hands it to the machine
+  std::optional<SignedProposal> DoPropose(const ProposalRequest& req);  // guard, persist, sign
+  std::optional<SignedVote> DoVote(const VoteRequest& req);             // guard, persist, sign
   void DoDecide(Decision d);
   bool EvaluateProposal(const SignedProposal& p);
   void OnProposalMsg(PeerId peer, const SignedProposal& p);

@@ -1,9 +1,12 @@
 // consent-bench: end-to-end throughput of a running node.
 //
 // 1. Measures this machine's limit in the same run: libsodium Ed25519 verifications per second on
-//    one core (a 1.5 s loop), times the number of cores.
+//    one core (a 1.5 s loop), times the number of cores, divided by --nodes-share (the number of
+//    nodes on this machine that must each verify every transaction: 4 for a local 4-validator
+//    network).
 // 2. Pre-signs --txs grants over many subjects (derived keys) and --controllers brands.
-// 3. Submits them over --connections keep-alive HTTP connections, --batch txs per POST, each POST
+// 3. Submits them over --connections keep-alive HTTP connections (spread round-robin over the
+//    comma-separated --node URLs, so load reaches every node), --batch txs per POST, each POST
 //    with ?wait=commit, so the time from sending a batch to its answer is every tx's
 //    submit-to-commit latency.
 // 4. Prints committed tx/s, p50/p99 latency, the ratio of committed tx/s to the limit, and the
@@ -69,8 +72,21 @@ double VerifiesPerSecondOneCore() {
 
 struct Args {
   std::string node = "http://127.0.0.1:7800";
-  size_t txs = 20000, connections = 8, batch = 250, controllers = 50;
+  size_t txs = 20000, connections = 8, batch = 250, controllers = 50, nodes_share = 1;
+  double goal = 0.7;
 };
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
 
 int Main(int argc, char** argv) {
   Args a;
@@ -86,24 +102,38 @@ int Main(int argc, char** argv) {
       a.batch = std::stoul(v);
     else if (k == "--controllers")
       a.controllers = std::stoul(v);
+    else if (k == "--nodes-share")
+      a.nodes_share = std::stoul(v);
+    else if (k == "--goal")
+      a.goal = std::stod(v);
     else {
       std::fprintf(stderr,
-                   "usage: consent-bench [--node URL] [--txs N] [--connections C] "
-                   "[--batch B] [--controllers K]\n");
+                   "usage: consent-bench [--node URL[,URL...]] [--txs N] [--connections C] "
+                   "[--batch B] [--controllers K] [--nodes-share S] [--goal RATIO]\n");
       return 2;
     }
   }
-  if (a.txs == 0 || a.connections == 0 || a.batch == 0 || a.batch > 1000 || a.controllers == 0) {
+  if (a.txs == 0 || a.connections == 0 || a.batch == 0 || a.batch > 1000 || a.controllers == 0 ||
+      a.nodes_share == 0) {
     std::fprintf(stderr,
                  "need --txs, --connections, --controllers >= 1 and 1 <= --batch <= 1000\n");
     return 2;
   }
   InitCrypto();
-  auto url = ParseHttpUrl(a.node);
-  if (!url.ok()) {
-    std::fprintf(stderr, "%s\n", url.status().message().c_str());
+  std::vector<HttpUrl> urls;
+  for (const std::string& n : SplitCommas(a.node)) {
+    auto u = ParseHttpUrl(n);
+    if (!u.ok()) {
+      std::fprintf(stderr, "%s\n", u.status().message().c_str());
+      return 2;
+    }
+    urls.push_back(*u);
+  }
+  if (urls.empty()) {
+    std::fprintf(stderr, "--node: no URL given\n");
     return 2;
   }
+  const HttpUrl* url = &urls[0];
   auto status = HttpCall(*url, "GET", "/v1/status");
   if (!status.ok() || status->status != 200) {
     std::fprintf(stderr, "cannot reach the node at %s\n", a.node.c_str());
@@ -113,7 +143,7 @@ int Main(int argc, char** argv) {
 
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   double per_core = VerifiesPerSecondOneCore();
-  double limit = per_core * cores;
+  double limit = per_core * cores / static_cast<double>(a.nodes_share);
 
   // Pre-sign: subject i is derived for its controller from a per-customer master secret.
   std::vector<PublicKey> controllers;
@@ -156,7 +186,7 @@ int Main(int argc, char** argv) {
   auto start = Clock::now();
   std::vector<std::thread> workers;
   for (size_t w = 0; w < a.connections; ++w) {
-    workers.emplace_back([&] {
+    workers.emplace_back([&, url = &urls[w % urls.size()]] {
       asio::io_context ioc;
       beast::tcp_stream stream(ioc);
       asio::ip::tcp::resolver resolver(ioc);
@@ -222,12 +252,15 @@ int Main(int argc, char** argv) {
         static_cast<size_t>(p * static_cast<double>(latencies_ms.size())))];
   };
   double tps = static_cast<double>(committed.load()) / secs;
-  std::printf("consent-bench: %zu grants, %zu connections, %zu per request, %zu controllers\n",
-              a.txs, a.connections, a.batch, a.controllers);
-  std::printf("  machine limit   %u cores x %.0f verifications/s = %.0f tx/s (measured now)\n",
-              cores, per_core, limit);
-  std::printf("  committed       %zu in %.2f s = %.0f tx/s   ratio to limit %.3f (goal >= 0.7)\n",
-              committed.load(), secs, tps, tps / limit);
+  std::printf(
+      "consent-bench: %zu grants, %zu connections over %zu nodes, %zu per request, %zu "
+      "controllers\n",
+      a.txs, a.connections, urls.size(), a.batch, a.controllers);
+  std::printf(
+      "  machine limit   %u cores x %.0f verifications/s / %zu = %.0f tx/s (measured now)\n",
+      cores, per_core, a.nodes_share, limit);
+  std::printf("  committed       %zu in %.2f s = %.0f tx/s   ratio to limit %.3f (goal >= %.2f)\n",
+              committed.load(), secs, tps, tps / limit, a.goal);
   std::printf("  submit->commit  p50 %.0f ms, p99 %.0f ms\n", pct(0.5), pct(0.99));
   std::printf(
       "  bench CPU       %.2f s during the run (%.0f%% of one core); the node had the rest\n",

@@ -218,7 +218,7 @@ class Net:
 
     # --- setup ---------------------------------------------------------------------------
     def setup(self):
-        self.base = free_base_port(2 * (N_VALIDATORS + 1) + 2 * N_VALIDATORS * N_VALIDATORS + 4)
+        self.base = free_base_port(2 * (N_VALIDATORS + 1))
         r = subprocess.run([self.consentd, "testnet", "--validators", str(N_VALIDATORS),
                             "--followers", "1", "--out", self.out, "--base-port", str(self.base),
                             "--chain-id", "multinode-e2e"], capture_output=True, text=True,
@@ -230,17 +230,14 @@ class Net:
         with open(self.genesis) as f:
             self.chain_id = json.load(f)["chain_id"]
         # Every dial from i to j goes through its own proxy, so links can be cut.
-        proxy_port = self.base + 2 * (N_VALIDATORS + 1)
         for i in range(N_VALIDATORS + 1):
             peers = []
             for j in range(N_VALIDATORS):
                 if i == j:
                     continue
-                p = tcp_proxy.Proxy(proxy_port, self.p2p_port(j))
-                p.start()
+                p = tcp_proxy.ThreadedProxy(self.p2p_port(j)).start()
                 self.proxies[(i, j)] = p
-                peers.append(f'"127.0.0.1:{proxy_port}"')
-                proxy_port += 1
+                peers.append(f'"127.0.0.1:{p.port}"')
             cfg = os.path.join(self.home(i), "config.toml")
             with open(cfg) as f:
                 text = f.read()
@@ -490,7 +487,7 @@ class Net:
                 except subprocess.TimeoutExpired:
                     p.kill()
             for p in self.proxies.values():
-                p.stop()
+                p.close()
         print(f"multinode: {self.passed} passed, {self.failed} failed", flush=True)
         if self.failed:
             for i in self.procs:
