@@ -140,7 +140,7 @@ consent::Status Node::StartPeers() {
   po.max_msgs_per_sec = options_.config.p2p_max_msgs_per_sec;
   ChainStore* store = store_.get();
   po.current_height = [store] { return store->height(); };
-  peers_ = std::make_unique<PeerManager>(po, this);
+  peers_ = std::make_unique<PeerManager>(po, static_cast<PeerHandler*>(this));
   consent::Status st = peers_->Start();
   if (st.ok()) {
     if (po.listen) {
