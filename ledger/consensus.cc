@@ -122,13 +122,29 @@ Status VerifyProposal(const Genesis& genesis, const SignedProposal& p) {
                             ", round " + std::to_string(p.round) + " (" + KeyPrefix(expected) +
                             ")");
   }
-  if (p.block.header.proposer != p.proposer) {
-    return Status::Rejected("proposal: header proposer " + KeyPrefix(p.block.header.proposer) +
-                            " is not the signer " + KeyPrefix(p.proposer));
-  }
   if (p.pol_round != kNoRound && p.pol_round >= p.round) {
     return Status::Invalid("proposal: pol_round " + std::to_string(p.pol_round) +
                            " is not before round " + std::to_string(p.round));
+  }
+  if (p.pol_round == kNoRound) {
+    // A new block: built by this round's proposer.
+    if (p.block.header.proposer != p.proposer) {
+      return Status::Rejected("proposal: header proposer " + KeyPrefix(p.block.header.proposer) +
+                              " is not the signer " + KeyPrefix(p.proposer));
+    }
+  } else {
+    // A re-proposed valid value (Algorithm 1 line 16): the block is unchanged, so its header
+    // names the proposer of the round it was first proposed in, some round <= pol_round.
+    bool found = false;
+    const uint64_t last = std::min<uint64_t>(p.pol_round, genesis.validators.size() - 1);
+    for (uint64_t r = 0; r <= last && !found; ++r) {
+      found = genesis.Proposer(p.height, static_cast<uint32_t>(r)) == p.block.header.proposer;
+    }
+    if (!found) {
+      return Status::Rejected("proposal: header proposer " + KeyPrefix(p.block.header.proposer) +
+                              " is not the proposer of any round up to pol_round " +
+                              std::to_string(p.pol_round));
+    }
   }
   Bytes msg = ProposalMessage(genesis.chain_id, p.height, p.round, p.pol_round, p.block_hash);
   if (!VerifySignature(p.proposer, msg, p.signature)) {

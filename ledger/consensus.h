@@ -91,8 +91,11 @@ SignedVote SignVote(const SigningKey& key, std::string_view chain_id, VoteType t
 Status VerifyVote(const Genesis& genesis, const SignedVote& vote);
 SignedProposal SignProposal(const SigningKey& key, std::string_view chain_id, uint64_t height,
                             uint32_t round, uint32_t pol_round, Block block);
-// block_hash == H(header), header.height == height, proposer == genesis.Proposer(height, round)
-// == header.proposer, pol_round < round or none, and the signature verifies.
+// block_hash == H(header), header.height == height, proposer == genesis.Proposer(height, round),
+// pol_round < round or none, and the signature verifies. header.proposer == proposer when
+// pol_round is none (a new block); with a pol_round the block is a re-proposed valid value,
+// unchanged, so header.proposer is the proposer of the round that first proposed it: it must be
+// genesis.Proposer(height, r) for some r <= pol_round.
 Status VerifyProposal(const Genesis& genesis, const SignedProposal& proposal);
 
 // Evidence: two different signed votes of one validator for one (height, round, type).
