@@ -305,7 +305,11 @@ void Consensus::StartRound(uint32_t round, Output* out) {
   awaiting_own_block_ = false;
   // A proposal request of an earlier round in this Output is stale: the machine has moved on.
   out->proposal.reset();
-  const bool already_proposed = round == first_round_ && resumed_step_ >= 1;
+  // Never a second proposal in a round: not after a restart that had proposed here, nor when a
+  // proposal of this round signed with this node's key is already held (a previous incarnation's,
+  // gossiped back): a new one would be an equivocation.
+  const bool already_proposed =
+      (round == first_round_ && resumed_step_ >= 1) || proposals_.count(round) != 0;
   if (IsProposer(round) && !already_proposed) {
     ProposalRequest req;
     req.height = height_;
@@ -336,7 +340,7 @@ Output Consensus::OnTxsAvailable() {
 Output Consensus::OnOwnBlock(uint64_t height, uint32_t round, Block block) {
   Output out;
   if (decided_ || !awaiting_own_block_ || height != height_ || round != round_ ||
-      step_ != Step::kPropose) {
+      step_ != Step::kPropose || proposals_.count(round_) != 0) {
     return out;
   }
   awaiting_own_block_ = false;
