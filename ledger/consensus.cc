@@ -251,6 +251,7 @@ Output Consensus::StartHeight(uint64_t height, const std::optional<SignState>& r
   proposals_.clear();
   equivocated_.clear();
   conflicting_proposal_rounds_.clear();
+  proposal_hashes_.clear();
   evidence_count_ = 0;
   can_sign_ = self_.has_value() && index_.count(*self_) != 0;
 
@@ -398,6 +399,7 @@ Output Consensus::OnProposal(const SignedProposal& p, bool valid) {
       }
     }
   }
+  if (FindProposal(p.round, p.block_hash) != nullptr) proposal_hashes_.insert(p.block_hash);
   WakeUp(&out);
   Upon(&out);
   return out;
@@ -413,27 +415,33 @@ Output Consensus::OnVote(const SignedVote& v) {
     return out;
   }
   RoundVotes& rv = votes_[v.round];
-  const bool prevote = v.type == VoteType::kPrevote;
-  auto& held = prevote ? rv.prevotes : rv.precommits;
-  auto it = held.find(*who);
-  if (it != held.end()) {
-    if (it->second == v) return out;  // a duplicate: counted once
-    if (it->second.block_hash != v.block_hash) {
-      // Equivocation: two different votes for one (height, round, type). The first stays
-      // counted, the second is not; reported once per (validator, round, type).
-      auto key = std::make_tuple(*who, v.round, static_cast<uint8_t>(v.type));
-      if (evidence_count_ < kMaxEvidencePerHeight && equivocated_.insert(key).second) {
-        ++evidence_count_;
-        out.evidence.push_back({it->second, v});
-      }
+  Tally& tally = v.type == VoteType::kPrevote ? rv.prevotes : rv.precommits;
+  auto it = tally.first.find(*who);
+  if (it == tally.first.end()) {
+    tally.first.emplace(*who, v);
+    tally.by_hash[v.block_hash].emplace(*who, v);
+    tally.values[*who] = 1;
+    rv.senders.insert(*who);
+  } else {
+    if (it->second.block_hash == v.block_hash) return out;  // a duplicate: counted once
+    auto& voters = tally.by_hash[v.block_hash];
+    if (voters.count(*who) != 0) return out;  // this conflicting vote again
+    // Equivocation: two different votes for one (height, round, type). Reported once per
+    // (validator, round, type).
+    auto key = std::make_tuple(*who, v.round, static_cast<uint8_t>(v.type));
+    if (evidence_count_ < kMaxEvidencePerHeight && equivocated_.insert(key).second) {
+      ++evidence_count_;
+      out.evidence.push_back({it->second, v});
     }
-    // (Same block_hash, other signature bytes: not possible with a verified Ed25519 signature
-    // from libsodium's strict rules; ignored either way.)
-    return out;
+    // Counted for its value too when that value can matter (see the header), bounded.
+    const bool relevant = v.block_hash == kNil || proposal_hashes_.count(v.block_hash) != 0;
+    if (!relevant || tally.values[*who] >= kMaxVotesPerValidator) {
+      if (voters.empty()) tally.by_hash.erase(v.block_hash);
+      return out;
+    }
+    voters.emplace(*who, v);
+    ++tally.values[*who];
   }
-  held.emplace(*who, v);
-  ++(prevote ? rv.prevote_count : rv.precommit_count)[v.block_hash];
-  rv.senders.insert(*who);
   WakeUp(&out);
   Upon(&out);
   return out;
@@ -483,8 +491,8 @@ void Consensus::Upon(Output* out) {
 // Lines 49-54: a proposal of ANY round r and 2f+1 precommits for it in r: decide (if valid).
 bool Consensus::RuleDecide(Output* out) {
   for (const auto& [r, rv] : votes_) {
-    for (const auto& [hash, count] : rv.precommit_count) {
-      if (hash == kNil || count < Quorum()) continue;
+    for (const auto& [hash, voters] : rv.precommits.by_hash) {
+      if (hash == kNil || voters.size() < Quorum()) continue;
       const StoredProposal* sp = FindProposal(r, hash);
       if (sp == nullptr || !sp->valid) continue;
       Decision d;
@@ -493,9 +501,8 @@ bool Consensus::RuleDecide(Output* out) {
       d.block = sp->p.block;
       d.block_hash = hash;
       d.commit.round = r;
-      for (const auto& [idx, vote] : rv.precommits) {  // genesis validator order
-        if (vote.block_hash == hash)
-          d.commit.signatures.push_back({vote.validator, vote.signature});
+      for (const auto& [idx, vote] : voters) {  // genesis validator order
+        d.commit.signatures.push_back({vote.validator, vote.signature});
       }
       out->decision = std::move(d);
       decided_ = true;
@@ -534,8 +541,7 @@ bool Consensus::RuleProposal(Output* out) {
     if (vr >= round_) return false;
     auto vit = votes_.find(vr);
     if (vit == votes_.end()) return false;
-    auto cit = vit->second.prevote_count.find(v);
-    if (cit == vit->second.prevote_count.end() || cit->second < Quorum()) return false;
+    if (vit->second.prevotes.Count(v) < Quorum()) return false;
     prevote_value = sp.valid && (AsSigned(locked_round_) <= AsSigned(vr) || locked_hash_ == v);
   }
   Vote(VoteType::kPrevote, prevote_value ? v : kNil, out);
@@ -549,8 +555,8 @@ bool Consensus::RulePrevoteQuorumValue(Output* out) {
   if (valid_value_set_this_round_ || step_ < Step::kPrevote) return false;
   auto vit = votes_.find(round_);
   if (vit == votes_.end()) return false;
-  for (const auto& [hash, count] : vit->second.prevote_count) {
-    if (hash == kNil || count < Quorum()) continue;
+  for (const auto& [hash, voters] : vit->second.prevotes.by_hash) {
+    if (hash == kNil || voters.size() < Quorum()) continue;
     const StoredProposal* sp = FindProposal(round_, hash);
     if (sp == nullptr || !sp->valid) continue;
     valid_value_set_this_round_ = true;
@@ -573,8 +579,7 @@ bool Consensus::RulePrevoteQuorumNil(Output* out) {
   if (step_ != Step::kPrevote) return false;
   auto vit = votes_.find(round_);
   if (vit == votes_.end()) return false;
-  auto cit = vit->second.prevote_count.find(kNil);
-  if (cit == vit->second.prevote_count.end() || cit->second < Quorum()) return false;
+  if (vit->second.prevotes.Count(kNil) < Quorum()) return false;
   Vote(VoteType::kPrecommit, kNil, out);
   step_ = Step::kPrecommit;
   return true;
@@ -584,7 +589,7 @@ bool Consensus::RulePrevoteQuorumNil(Output* out) {
 bool Consensus::RulePrevoteQuorumAny(Output* out) {
   if (prevote_timeout_scheduled_ || step_ != Step::kPrevote) return false;
   auto vit = votes_.find(round_);
-  if (vit == votes_.end() || vit->second.prevotes.size() < Quorum()) return false;
+  if (vit == votes_.end() || vit->second.prevotes.first.size() < Quorum()) return false;
   prevote_timeout_scheduled_ = true;
   ScheduleTimeout(TimeoutKind::kPrevote, out);
   return true;
@@ -594,7 +599,7 @@ bool Consensus::RulePrevoteQuorumAny(Output* out) {
 bool Consensus::RulePrecommitQuorumAny(Output* out) {
   if (precommit_timeout_scheduled_) return false;
   auto vit = votes_.find(round_);
-  if (vit == votes_.end() || vit->second.precommits.size() < Quorum()) return false;
+  if (vit == votes_.end() || vit->second.precommits.first.size() < Quorum()) return false;
   precommit_timeout_scheduled_ = true;
   ScheduleTimeout(TimeoutKind::kPrecommit, out);
   return true;
@@ -602,11 +607,26 @@ bool Consensus::RulePrecommitQuorumAny(Output* out) {
 
 std::vector<SignedVote> Consensus::VotesForGossip(size_t max) const {
   std::vector<SignedVote> out;
-  for (auto it = votes_.rbegin(); it != votes_.rend() && out.size() < max; ++it) {
-    for (const auto* held : {&it->second.precommits, &it->second.prevotes}) {
-      for (const auto& [idx, vote] : *held) {
-        if (out.size() >= max) break;
-        out.push_back(vote);
+  // Rounds in order of use to a peer: the current one, the pol_round of its proposal (line 28
+  // needs those prevotes), then the others newest first.
+  std::vector<uint32_t> order;
+  order.push_back(round_);
+  auto pit = proposals_.find(round_);
+  if (pit != proposals_.end() && pit->second.first.p.pol_round != kNoRound) {
+    order.push_back(pit->second.first.p.pol_round);
+  }
+  for (auto it = votes_.rbegin(); it != votes_.rend(); ++it) {
+    if (std::find(order.begin(), order.end(), it->first) == order.end()) order.push_back(it->first);
+  }
+  for (uint32_t r : order) {
+    auto it = votes_.find(r);
+    if (it == votes_.end()) continue;
+    for (const Tally* tally : {&it->second.precommits, &it->second.prevotes}) {
+      for (const auto& [hash, voters] : tally->by_hash) {
+        for (const auto& [idx, vote] : voters) {
+          if (out.size() >= max) return out;
+          out.push_back(vote);
+        }
       }
     }
   }

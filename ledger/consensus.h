@@ -30,10 +30,17 @@
 // a round that another started. A proposer with no transactions in a later round proposes an
 // empty block (allowed by the pipeline).
 //
-// Bounds: votes are kept for rounds [0, round + kMaxRoundsAhead]; one vote per (validator, round,
-// type) is counted; a second, different one is equivocation: it is reported once as Evidence and
-// not counted. Proposals: the first per round from its proposer is kept; a different second one
-// is ignored (and reported as conflicting-proposal evidence). At most kMaxEvidencePerHeight items.
+// Bounds: votes are kept for rounds [0, round + kMaxRoundsAhead]. The first vote per (validator,
+// round, type) is counted; a second, different one is equivocation: it is reported once as
+// Evidence, and it is counted for its own value only if that value is nil or the block of a held
+// proposal of this height (at most 4 values per validator, round and type; others are dropped).
+// Algorithm 1 counts every message it receives, and its liveness relies on correct processes
+// relaying what they received: if each honest node counted only the first of an equivocator's
+// votes, honest nodes could hold different ones forever, a polka one of them locked on would
+// never be seen by the others, and the height would stall (the simulation test found exactly
+// this). Safety is unaffected: quorum intersection already assumes faulty validators vote twice.
+// Proposals: the first per round from its proposer is kept; a different second one is ignored (and
+// reported as conflicting-proposal evidence). At most kMaxEvidencePerHeight items.
 //
 // Thread-compatible (one thread at a time).
 #pragma once
@@ -228,15 +235,29 @@ class Consensus {
 
   // Everything this node should re-send so that peers that missed it (a dropped link, a
   // restart) can progress: the proposals and votes of the current height this machine holds
-  // (its own and others'), newest round first, at most `max` items. Gossip is idempotent.
+  // (its own and others', equivocations included: relaying them is what keeps honest nodes
+  // live), at most `max` items. Votes: the current round, then the pol_round of the current
+  // round's proposal, then the other rounds newest first (precommits before prevotes).
+  // Proposals: newest round first. Gossip is idempotent.
   std::vector<SignedVote> VotesForGossip(size_t max) const;
   std::vector<SignedProposal> ProposalsForGossip(size_t max) const;
 
  private:
   // Votes and senders of one round. Validators are named by their genesis index.
+  // The votes of one type in one round. Validators are named by their genesis index.
+  struct Tally {
+    std::map<size_t, SignedVote> first;  // the first vote of each validator ("any" counts)
+    // Counted votes by value: every validator once per value. An equivocating validator can
+    // appear under two values (see OnVote); at most kMaxVotesPerValidator values each.
+    std::map<Hash32, std::map<size_t, SignedVote>> by_hash;
+    std::map<size_t, size_t> values;  // validator -> number of values it is counted under
+    size_t Count(const Hash32& h) const {
+      auto it = by_hash.find(h);
+      return it == by_hash.end() ? 0 : it->second.size();
+    }
+  };
   struct RoundVotes {
-    std::map<size_t, SignedVote> prevotes, precommits;        // the first vote of each validator
-    std::map<Hash32, size_t> prevote_count, precommit_count;  // by block_hash (zero = nil)
+    Tally prevotes, precommits;
     std::set<size_t> senders;  // validators with any message (vote or proposal) in this round
   };
   struct StoredProposal {
@@ -272,6 +293,7 @@ class Consensus {
   bool RulePrecommitQuorumAny(Output* out);  // line 47
 
   static constexpr size_t kMaxConflictingProposals = 2;
+  static constexpr size_t kMaxVotesPerValidator = 4;  // values per (validator, round, type)
 
   Genesis genesis_;
   std::optional<PublicKey> self_;
@@ -300,7 +322,8 @@ class Consensus {
   std::map<uint32_t, RoundProposals> proposals_;  // same bound
   std::set<std::tuple<size_t, uint32_t, uint8_t>> equivocated_;  // (validator, round, type)
   std::set<uint32_t> conflicting_proposal_rounds_;
-  size_t evidence_count_ = 0;  // <= kMaxEvidencePerHeight
+  std::set<Hash32> proposal_hashes_;  // block hashes of every held proposal of this height
+  size_t evidence_count_ = 0;         // <= kMaxEvidencePerHeight
 };
 
 }  // namespace consent

@@ -397,7 +397,7 @@ TEST_F(ConsensusTest, DuplicateVotesAreCountedOnce) {
   EXPECT_EQ(c.OnVote(Prevote(2, 1, 0, p.block_hash)).votes.size(), 1u);
 }
 
-TEST_F(ConsensusTest, EquivocationIsEvidenceOnceAndNotCounted) {
+TEST_F(ConsensusTest, EquivocationIsEvidenceOnceAndCountedOnlyForRelevantValues) {
   Consensus c = Make(0);
   Start(c);
   SignedProposal p = Propose(1, 0, kNoRound, MakeBlock(1, 0));
@@ -415,8 +415,9 @@ TEST_F(ConsensusTest, EquivocationIsEvidenceOnceAndNotCounted) {
   EXPECT_TRUE(c.OnVote(second).evidence.empty());  // and again not
   // A precommit of the same validator in the same round is another type: no evidence.
   EXPECT_TRUE(c.OnVote(Precommit(1, 1, 0, kNilHash)).evidence.empty());
-  // Validator 1 counts once (for v): with validator 2's nil, 2 for v and 1 nil, 3 prevotes
-  // in all: the prevote timeout is scheduled but nothing else.
+  // Validator 1 counts under v and under nil (relevant values), never under Filled(5) (no such
+  // proposal). With validator 2's nil: 2 for v, 2 nil, 3 validators in all: the prevote timeout
+  // is scheduled but nothing else.
   out = c.OnVote(Prevote(2, 1, 0, kNilHash));
   EXPECT_TRUE(out.votes.empty());
   EXPECT_TRUE(HasTimeout(out, TimeoutKind::kPrevote, 0));
@@ -424,6 +425,27 @@ TEST_F(ConsensusTest, EquivocationIsEvidenceOnceAndNotCounted) {
   out = c.OnVote(Prevote(3, 1, 0, p.block_hash));
   ASSERT_EQ(out.votes.size(), 1u);
   EXPECT_EQ(out.votes[0].type, VoteType::kPrecommit);
+}
+
+// The liveness fix: an equivocator's second vote counts for a held proposal's block, so a node
+// that first heard its nil prevote still sees the polka another node locked on.
+TEST_F(ConsensusTest, EquivocatorsSecondVoteCountsForAHeldProposal) {
+  Consensus c = Make(0);
+  Start(c);
+  SignedProposal p = Propose(1, 0, kNoRound, MakeBlock(1, 0));
+  c.OnProposal(p, true);
+  c.OnVote(Prevote(0, 1, 0, p.block_hash));
+  c.OnVote(Prevote(1, 1, 0, kNilHash));
+  c.OnVote(Prevote(2, 1, 0, p.block_hash));
+  EXPECT_EQ(c.step(), Step::kPrevote);
+  Output out = c.OnVote(Prevote(1, 1, 0, p.block_hash));  // relayed by a peer
+  ASSERT_EQ(out.evidence.size(), 1u);
+  ASSERT_EQ(out.votes.size(), 1u);
+  EXPECT_EQ(out.votes[0], Req(VoteType::kPrecommit, 1, 0, p.block_hash));
+  // Both of validator 1's votes are gossiped (relaying is what keeps peers live).
+  size_t from1 = 0;
+  for (const SignedVote& v : c.VotesForGossip(100)) from1 += v.validator == key(1).public_key();
+  EXPECT_EQ(from1, 2u);
 }
 
 TEST_F(ConsensusTest, PrevoteTimeoutScheduledOnceAndPrecommitsNil) {
@@ -789,18 +811,28 @@ TEST_F(ConsensusTest, OwnBlockIgnoredUnlessAwaited) {
   EXPECT_TRUE(c.OnOwnBlock(3, 1, MakeBlock(3, 1)).empty());
 }
 
-TEST_F(ConsensusTest, GossipNewestRoundFirstAndBounded) {
+TEST_F(ConsensusTest, GossipCurrentRoundFirstThenNewestAndBounded) {
   Consensus c = Make(0);
   Start(c);
   c.OnVote(Prevote(1, 1, 0, kNilHash));
   c.OnVote(Prevote(2, 1, 0, kNilHash));
   c.OnVote(Precommit(3, 1, 0, kNilHash));
   c.OnVote(Prevote(1, 1, 2, kNilHash));
+  // The current round (0) first, precommits before prevotes, then the others newest first.
   auto v = c.VotesForGossip(100);
   ASSERT_EQ(v.size(), 4u);
-  EXPECT_EQ(v[0].round, 2u);
-  EXPECT_EQ(v[1].type, VoteType::kPrecommit);
-  EXPECT_EQ(v[2].validator, key(1).public_key());
+  EXPECT_EQ(v[0].type, VoteType::kPrecommit);
+  EXPECT_EQ(v[0].round, 0u);
+  EXPECT_EQ(v[1].validator, key(1).public_key());
+  EXPECT_EQ(v[2].validator, key(2).public_key());
+  EXPECT_EQ(v[3].round, 2u);
+  c.OnVote(Prevote(3, 1, 1, kNilHash));
+  c.OnVote(Prevote(2, 1, 3, kNilHash));
+  v = c.VotesForGossip(100);
+  ASSERT_EQ(v.size(), 6u);
+  EXPECT_EQ(v[3].round, 3u);
+  EXPECT_EQ(v[4].round, 2u);
+  EXPECT_EQ(v[5].round, 1u);
   EXPECT_EQ(c.VotesForGossip(2).size(), 2u);
   EXPECT_TRUE(c.VotesForGossip(0).empty());
 }
