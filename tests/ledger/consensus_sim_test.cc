@@ -431,7 +431,13 @@ class Sim {
         for (const Record& r : m.records) {
           if (r.block.header.height != nd.height()) continue;
           if (!Valid(nd, r.block) || r.block.header.Hash() != r.hash) {
-            Fail("sync: node " + std::to_string(m.from) + " served an invalid block");
+            if (nd.byzantine) return;  // its own chain may differ: not checked
+            const Hash32& prev = r.block.header.prev_block_hash;
+            const bool fork = !nd.chain.empty() && prev != nd.chain.back().hash;
+            Fail(std::string(fork ? "SAFETY: " : "") + "sync: node " + std::to_string(m.from) +
+                 " served a block for height " + std::to_string(nd.height()) +
+                 (fork ? " on another chain than node " + std::to_string(nd.index) + "'s"
+                       : " that is invalid"));
             return;
           }
           if (!CommitVerifies(r.block.header.height, r.hash, r.commit)) return;
