@@ -958,3 +958,30 @@ TEST(ConsensusProperty, RandomEventSequencesKeepInvariants) {
 
 }  // namespace
 }  // namespace consent
+
+// The test vector of docs/protocol.md ("Consensus"): proposal_msg and its signature.
+namespace consent {
+namespace {
+
+TEST(ConsensusVector, ProposalMessageAndSignature) {
+  Hash32 block_hash;
+  block_hash.fill(0x11);
+  Seed32 seed;
+  seed.fill(0x01);
+  SigningKey key = SigningKey::FromSeed(seed);
+  Bytes msg = ProposalMessage("consent-test", 7, 2, 1, block_hash);
+  Signature sig = key.Sign(msg);
+  EXPECT_EQ(
+      ToHex(msg),
+      "636f6e73656e742d6c65646765722f70726f706f73616c2f76310000000c636f6e73656e742d7465737400000000"
+      "0000000700000002000000011111111111111111111111111111111111111111111111111111111111111111");
+  EXPECT_EQ(ToHex(key.public_key()),
+            "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c");
+  EXPECT_EQ(ToHex(sig),
+            "9f61b9e51f2ac00a3581074cec22815bdf0953010098b12dc8cefb1d0edba16dc53219da3828818d60f807"
+            "8c8d5bd94c0c548332ed36a758573e692c69be9107");
+  EXPECT_TRUE(VerifySignature(key.public_key(), msg, sig));
+}
+
+}  // namespace
+}  // namespace consent
