@@ -591,7 +591,7 @@ const ChainBuilder& ChainFor(size_t n) {
 
 uint64_t SeedCount(uint64_t default_count) {
   if (const char* s = std::getenv("CONSENT_SIM_SEEDS")) return std::strtoull(s, nullptr, 10);
-  return CONSENT_SIM_SANITIZED ? std::max<uint64_t>(1, default_count / 8) : default_count;
+  return CONSENT_SIM_SANITIZED ? std::max<uint64_t>(1, default_count / 3) : default_count;
 }
 
 // Runs the seeds of one configuration family; returns the number run.
