@@ -20,16 +20,27 @@
 //    proposal (ValidateBlock against the committed state of height-1, plus a clock check);
 //    it is a pure function of the block and the committed chain, so computing it once is exact.
 //
+// Timeouts: every node, the proposer included, schedules the propose timeout of each round (the
+// proposer must still build and sign its block; Algorithm 1 does not need it there). Followers
+// also get timeouts: they only move their round and step.
+//
 // Waiting for transactions: after StartHeight the machine waits (no round, no timeout) until
 // OnTxsAvailable() or until any proposal or vote for this height arrives; then it starts round 0.
 // So an idle chain makes no empty blocks and no rounds; a node without transactions still joins
 // a round that another started. A proposer with no transactions in a later round proposes an
 // empty block (allowed by the pipeline).
 //
-// Bounds: votes are kept for rounds [0, round + kMaxRoundsAhead]; one vote per (validator, round,
-// type) is counted; a second, different one is equivocation: it is reported once as Evidence and
-// not counted. Proposals: the first per round from its proposer is kept; a different second one
-// is ignored (and reported as conflicting-proposal evidence). At most kMaxEvidencePerHeight items.
+// Bounds: votes are kept for rounds [0, round + kMaxRoundsAhead]. The first vote per (validator,
+// round, type) is counted; a second, different one is equivocation: it is reported once as
+// Evidence, and it is counted for its own value only if that value is nil or the block of a held
+// proposal of this height (at most 4 values per validator, round and type; others are dropped).
+// Algorithm 1 counts every message it receives, and its liveness relies on correct processes
+// relaying what they received: if each honest node counted only the first of an equivocator's
+// votes, honest nodes could hold different ones forever, a polka one of them locked on would
+// never be seen by the others, and the height would stall (the simulation test found exactly
+// this). Safety is unaffected: quorum intersection already assumes faulty validators vote twice.
+// Proposals: the first per round from its proposer is kept; a different second one is ignored (and
+// reported as conflicting-proposal evidence). At most kMaxEvidencePerHeight items.
 //
 // Thread-compatible (one thread at a time).
 #pragma once
@@ -37,7 +48,9 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "crypto/bytes.h"
@@ -85,8 +98,11 @@ SignedVote SignVote(const SigningKey& key, std::string_view chain_id, VoteType t
 Status VerifyVote(const Genesis& genesis, const SignedVote& vote);
 SignedProposal SignProposal(const SigningKey& key, std::string_view chain_id, uint64_t height,
                             uint32_t round, uint32_t pol_round, Block block);
-// block_hash == H(header), header.height == height, proposer == genesis.Proposer(height, round)
-// == header.proposer, pol_round < round or none, and the signature verifies.
+// block_hash == H(header), header.height == height, proposer == genesis.Proposer(height, round),
+// pol_round < round or none, and the signature verifies. header.proposer == proposer when
+// pol_round is none (a new block); with a pol_round the block is a re-proposed valid value,
+// unchanged, so header.proposer is the proposer of the round that first proposed it: it must be
+// genesis.Proposer(height, r) for some r <= pol_round.
 Status VerifyProposal(const Genesis& genesis, const SignedProposal& proposal);
 
 // Evidence: two different signed votes of one validator for one (height, round, type).
@@ -140,14 +156,26 @@ struct Decision {
                   // in genesis validator order
 };
 
+// A proposer that signed two different proposals (block_hash or pol_round) for one
+// (height, round). The first one received is kept and used; the second is ignored for voting.
+struct ProposalEvidence {
+  SignedProposal a;  // the one kept
+  SignedProposal b;
+};
+
+// The node handles an Output in this order: `votes` (sign in order), then `proposal`. Every vote
+// in one Output is for a round earlier than the proposal's round, so the double-sign guard sees
+// (height, round, step) increase.
 struct Output {
   std::optional<ProposalRequest> proposal;  // this node is the proposer of (height, round)
   std::vector<VoteRequest> votes;           // in order
   std::vector<TimeoutRequest> timeouts;
   std::optional<Decision> decision;  // the height is decided: commit it, then StartHeight(h+1)
   std::vector<Evidence> evidence;    // newly detected equivocation
+  std::vector<ProposalEvidence> proposal_evidence;  // newly detected conflicting proposals
   bool empty() const {
-    return !proposal && votes.empty() && timeouts.empty() && !decision && evidence.empty();
+    return !proposal && votes.empty() && timeouts.empty() && !decision && evidence.empty() &&
+           proposal_evidence.empty();
   }
 };
 
@@ -178,6 +206,14 @@ class Consensus {
   // Begins `height` (1 = first block) in the waiting step. `restored`: the persisted sign state
   // of this validator; if it is at `height`, its lock is restored (locked_round, locked_hash)
   // so a restart never prevotes against its lock. Drops every message of earlier heights.
+  // Restart details: if `restored` is at `height` with something signed (step != 0), the height
+  // was under way, so the machine skips the waiting step and starts directly in restored->round;
+  // it does not propose again in that round if it already proposed there, and if it already
+  // voted there it asks for the same vote again (CheckSign allows it) and continues from that
+  // step, so it never asks for anything the guard refuses. The locked block itself is not kept:
+  // as proposer it then asks for a new block (OnOwnBlock), and prevotes nil for it unless it is
+  // the locked one; the node should re-feed its own persisted proposal (or peers re-gossip it)
+  // to stay live. If `restored` is at a later height, the machine signs nothing at `height`.
   Output StartHeight(uint64_t height, const std::optional<SignState>& restored);
 
   Output OnTxsAvailable();
@@ -199,19 +235,71 @@ class Consensus {
 
   // Everything this node should re-send so that peers that missed it (a dropped link, a
   // restart) can progress: the proposals and votes of the current height this machine holds
-  // (its own and others'), newest round first, at most `max` items. Gossip is idempotent.
+  // (its own and others', equivocations included: relaying them is what keeps honest nodes
+  // live), at most `max` items. Votes: the current round, then the pol_round of the current
+  // round's proposal, then the other rounds newest first (precommits before prevotes).
+  // Proposals: newest round first. Gossip is idempotent.
   std::vector<SignedVote> VotesForGossip(size_t max) const;
   std::vector<SignedProposal> ProposalsForGossip(size_t max) const;
 
  private:
-  // ... implementation state (see consensus.cc)
-  struct RoundVotes;
-  Output StartRound(uint32_t round);
-  void Upon(Output* out);  // evaluates every rule of Algorithm 1 until none fires
+  // Votes and senders of one round. Validators are named by their genesis index.
+  // The votes of one type in one round. Validators are named by their genesis index.
+  struct Tally {
+    std::map<size_t, SignedVote> first;  // the first vote of each validator ("any" counts)
+    // Counted votes by value: every validator once per value. An equivocating validator can
+    // appear under two values (see OnVote); at most kMaxVotesPerValidator values each.
+    std::map<Hash32, std::map<size_t, SignedVote>> by_hash;
+    std::map<size_t, size_t> values;  // validator -> number of values it is counted under
+    size_t Count(const Hash32& h) const {
+      auto it = by_hash.find(h);
+      return it == by_hash.end() ? 0 : it->second.size();
+    }
+  };
+  struct RoundVotes {
+    Tally prevotes, precommits;
+    std::set<size_t> senders;  // validators with any message (vote or proposal) in this round
+  };
+  struct StoredProposal {
+    SignedProposal p;
+    bool valid = false;
+  };
+  struct RoundProposals {
+    StoredProposal first;              // the one the rules of lines 22 and 28 use
+    std::vector<StoredProposal> more;  // conflicting ones (<= kMaxConflictingProposals): only
+                                       // used to find the block a quorum voted for
+  };
+
+  bool CanSign() const { return can_sign_; }
+  bool IsProposer(uint32_t round) const;
+  size_t Quorum() const { return genesis_.QuorumSize(); }
+  size_t FPlusOne() const { return genesis_.validators.size() - genesis_.QuorumSize() + 1; }
+  std::optional<size_t> IndexOf(const PublicKey& key) const;
+  uint64_t TimeoutMs(TimeoutKind kind, uint32_t round) const;
+  void ScheduleTimeout(TimeoutKind kind, Output* out) const;
+  void Vote(VoteType type, const Hash32& block_hash, Output* out) const;
+  // A held proposal of `round` for `block_hash` (the first or a conflicting one), or nullptr.
+  const StoredProposal* FindProposal(uint32_t round, const Hash32& block_hash) const;
+  void WakeUp(Output* out);  // leaves the waiting step (starts the first round)
+
+  void StartRound(uint32_t round, Output* out);
+  void Upon(Output* out);                    // evaluates every rule of Algorithm 1 until none fires
+  bool RuleDecide(Output* out);              // line 49
+  bool RuleSkipRound(Output* out);           // line 55
+  bool RuleProposal(Output* out);            // lines 22 and 28
+  bool RulePrevoteQuorumValue(Output* out);  // line 36
+  bool RulePrevoteQuorumNil(Output* out);    // line 44
+  bool RulePrevoteQuorumAny(Output* out);    // line 34
+  bool RulePrecommitQuorumAny(Output* out);  // line 47
+
+  static constexpr size_t kMaxConflictingProposals = 2;
+  static constexpr size_t kMaxVotesPerValidator = 4;  // values per (validator, round, type)
 
   Genesis genesis_;
   std::optional<PublicKey> self_;
   ConsensusParams params_;
+  std::map<PublicKey, size_t> index_;  // validator key -> genesis index
+  bool can_sign_ = false;              // self_ is a validator, and may sign at this height
   uint64_t height_ = 0;
   uint32_t round_ = 0;
   Step step_ = Step::kWaiting;
@@ -220,7 +308,22 @@ class Consensus {
   std::optional<Hash32> locked_hash_;
   uint32_t valid_round_ = kNoRound;
   std::optional<Hash32> valid_hash_;
-  // The implementation may add members freely.
+  std::optional<Block> valid_block_;
+  // Per-round "for the first time" flags of lines 34, 36 and 47 (reset by StartRound).
+  bool prevote_timeout_scheduled_ = false;
+  bool precommit_timeout_scheduled_ = false;
+  bool valid_value_set_this_round_ = false;
+  bool awaiting_own_block_ = false;  // a ProposalRequest without block is out for round_
+  // Restart: the first round to start, and what was already signed in it.
+  uint32_t first_round_ = 0;
+  uint8_t resumed_step_ = 0;
+  Hash32 resumed_hash_{};
+  std::map<uint32_t, RoundVotes> votes_;          // rounds [0, round_ + kMaxRoundsAhead]
+  std::map<uint32_t, RoundProposals> proposals_;  // same bound
+  std::set<std::tuple<size_t, uint32_t, uint8_t>> equivocated_;  // (validator, round, type)
+  std::set<uint32_t> conflicting_proposal_rounds_;
+  std::set<Hash32> proposal_hashes_;  // block hashes of every held proposal of this height
+  size_t evidence_count_ = 0;         // <= kMaxEvidencePerHeight
 };
 
 }  // namespace consent
