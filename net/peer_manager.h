@@ -21,8 +21,19 @@
 // dialled at Start and redialled after a failure or a close with exponential backoff
 // (backoff_min_ms doubling to backoff_max_ms, reset after a link lived for 10 s).
 //
+// Two links to one key (both nodes dialled each other): both sides keep the link whose dialer
+// has the lexicographically smaller node key (two links from the same dialer: the newer) and
+// close the other with goodbye "duplicate link". A persistent address whose key is connected
+// through another link is not redialled until that link closes.
+//
+// Bans: a key is banned only once it has proven itself (hello_ack verified), so that nobody can
+// get an honest key banned by claiming it in a hello; misbehaviour before that bans only the
+// address of an outbound peer. A frame over max_frame_bytes is refused by Beast itself, which
+// closes with WebSocket code 1009 (too big) before a goodbye could be sent.
+//
 // Thread-safety: every public method is thread-safe. Handler callbacks run on the manager's I/O
-// thread: they must be quick (post real work elsewhere) and may call Send/Broadcast/Disconnect.
+// thread: they must be quick (post real work elsewhere) and may call Send/Broadcast/Disconnect
+// (not Stop, which joins that thread).
 #pragma once
 
 #include <cstdint>
@@ -67,8 +78,13 @@ struct PeerManagerOptions {
   uint32_t backoff_min_ms = 200;
   uint32_t backoff_max_ms = 10000;
   uint32_t idle_timeout_ms = 30000;  // websocket ping/timeout (Beast's suggested settings)
+  // Inbound connections still in the HTTP upgrade or the handshake; more are closed at once.
+  size_t max_pending_handshakes = 64;
   // The height this node reports in its hello.
   std::function<uint64_t()> current_height;
+  // Optional: one line per notable event (refusals, misbehaviour, goodbyes received, dial
+  // failures). Called on the manager's I/O thread or the thread calling Start/Stop.
+  std::function<void(const std::string&)> log;
 };
 
 class PeerHandler {
