@@ -458,7 +458,11 @@ class PeerManager::Impl::Session : public std::enable_shared_from_this<Session> 
       }
       std::shared_ptr<Session> replaced;
       if (auto refusal = mgr_->Admit(shared_from_this(), &replaced)) return Refuse(*refusal);
-      if (replaced) replaced->PostClose("duplicate link", false);
+      if (replaced) {
+        mgr_->Log("p2p: " + Name() + " replaces link " + std::to_string(replaced->id()) +
+                  " to the same key: duplicate link");
+        replaced->PostClose("duplicate link", false);
+      }
       phase_ = Phase::kReady;
       ready_at_ = Clock::now();
       handshake_timer_.cancel();

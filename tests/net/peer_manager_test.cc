@@ -639,6 +639,9 @@ TEST(PeerManager, DuplicateLinksKeepTheOneDialledBySmallerKey) {
            pb_[0].outbound == !a_smaller;
   })) << a.log.All()
       << b.log.All();
+  // Both always dial (neither knows the other's key before a handshake), so a duplicate was seen.
+  EXPECT_TRUE(WaitFor([&] { return a.log.Has("duplicate link") || b.log.Has("duplicate link"); }))
+      << a.log.All() << b.log.All();
   PeerId link_at_a = a.PeerWithKey(b.key)->id;
   a.manager->Broadcast(Frame(p2p::StatusMsg{1, Hash32{}}));
   b.manager->Broadcast(Frame(p2p::StatusMsg{2, Hash32{}}));
