@@ -44,7 +44,7 @@ struct NodeStatus {
   bool ready = false;        // store open, serving, not shutting down
   bool catching_up = false;  // a peer is ahead by more than one block: syncing blocks
   PublicKey node_key{};
-  bool validator = false;  // this node's key is in the genesis validator set
+  bool validator = false;         // this node's key is in the genesis validator set
   uint64_t consensus_height = 0;  // the height consensus is working on (height + 1)
   uint32_t consensus_round = 0;
   std::string consensus_step;  // "waiting", "propose", "prevote", "precommit"

@@ -80,7 +80,8 @@ NodeOptions NodeOptionsFromHome(const Home& home) {
 }
 
 Result<std::unique_ptr<Node>> Node::Open(NodeOptions options) {
-  if (options.sign_state_path.empty()) options.sign_state_path = options.data_dir + "/sign_state.json";
+  if (options.sign_state_path.empty())
+    options.sign_state_path = options.data_dir + "/sign_state.json";
   ChainStoreOptions so;
   so.path = options.data_dir;
   so.block_cache_bytes = options.config.block_cache_mib << 20;
@@ -103,8 +104,9 @@ Node::Node(NodeOptions options, std::unique_ptr<ChainStore> store,
     : options_(std::move(options)),
       genesis_(options_.genesis),
       key_(SigningKey::FromSeed(options_.key.secret)),
-      validator_(std::any_of(genesis_.validators.begin(), genesis_.validators.end(),
-                             [&](const Validator& v) { return v.public_key == key_.public_key(); })),
+      validator_(
+          std::any_of(genesis_.validators.begin(), genesis_.validators.end(),
+                      [&](const Validator& v) { return v.public_key == key_.public_key(); })),
       store_(std::move(store)),
       sign_state_(std::move(sign_state)),
       latency_buckets_(kLatencyBucketCount, 0),
@@ -151,11 +153,19 @@ consent::Status Node::StartPeers() {
   }
   if (genesis_.validators.size() > 1 && validator_) {
     return st.Prefixed("starting the peer links (a validator of a " +
-                       std::to_string(genesis_.validators.size()) +
-                       "-validator chain needs them)");
+                       std::to_string(genesis_.validators.size()) + "-validator chain needs them)");
   }
-  spdlog::warn("peer links not started ({}); this node runs without peers", st.ToString());
+  // Not fatal for this node: it still dials its persistent peers, it only accepts no links.
   peers_.reset();
+  po.listen = false;
+  peers_ = std::make_unique<PeerManager>(po, static_cast<PeerHandler*>(this));
+  if (consent::Status dial = peers_->Start(); !dial.ok()) {
+    spdlog::warn("peer links not started ({}); this node runs without peers", dial.ToString());
+    peers_.reset();
+    return consent::Status::Ok();
+  }
+  spdlog::warn("not accepting peer links ({}); dialling {} persistent peers only", st.ToString(),
+               po.persistent_peers.size());
   return consent::Status::Ok();
 }
 
@@ -442,8 +452,7 @@ void Node::StartNextHeight() {
 void Node::MaybeTxsAvailable() {
   if (!validator_ || consensus_->step() != Step::kWaiting || consensus_->decided()) return;
   if (mempool_->size() == 0) return;
-  const auto ready_at =
-      last_commit_ + std::chrono::milliseconds(options_.config.block_interval_ms);
+  const auto ready_at = last_commit_ + std::chrono::milliseconds(options_.config.block_interval_ms);
   if (Clock::now() < ready_at) {
     txs_wake_at_ = ready_at;
     return;
@@ -535,12 +544,11 @@ std::optional<SignedProposal> Node::DoPropose(const ProposalRequest& req) {
   const Hash32 hash = req.block->header.Hash();
   const SignState last = sign_state_.value_or(SignState{});
   if (consent::Status st = CheckSign(last, req.height, req.round, 1, hash); !st.ok()) {
-    spdlog::warn("not proposing at height {} round {}: {}", req.height, req.round,
-                 st.ToString());
+    spdlog::warn("not proposing at height {} round {}: {}", req.height, req.round, st.ToString());
     return std::nullopt;
   }
-  SignState next{req.height, req.round, 1, hash, consensus_->locked_round(),
-                 consensus_->locked_hash()};
+  SignState next{
+      req.height, req.round, 1, hash, consensus_->locked_round(), consensus_->locked_hash()};
   if (consent::Status st = SaveSignState(options_.sign_state_path, next); !st.ok()) {
     Fatal(st.Prefixed("persisting the sign state"));
     return std::nullopt;
@@ -560,12 +568,15 @@ std::optional<SignedVote> Node::DoVote(const VoteRequest& req) {
   if (!validator_) return std::nullopt;
   const uint8_t step = StepOf(req.type);
   const SignState last = sign_state_.value_or(SignState{});
-  if (consent::Status st = CheckSign(last, req.height, req.round, step, req.block_hash);
-      !st.ok()) {
+  if (consent::Status st = CheckSign(last, req.height, req.round, step, req.block_hash); !st.ok()) {
     spdlog::warn("not voting at height {} round {}: {}", req.height, req.round, st.ToString());
     return std::nullopt;
   }
-  SignState next{req.height, req.round, step, req.block_hash, consensus_->locked_round(),
+  SignState next{req.height,
+                 req.round,
+                 step,
+                 req.block_hash,
+                 consensus_->locked_round(),
                  consensus_->locked_hash()};
   if (!(next == last)) {
     if (consent::Status st = SaveSignState(options_.sign_state_path, next); !st.ok()) {
@@ -574,8 +585,7 @@ std::optional<SignedVote> Node::DoVote(const VoteRequest& req) {
     }
     sign_state_ = next;
   }
-  SignedVote v =
-      SignVote(key_, genesis_.chain_id, req.type, req.height, req.round, req.block_hash);
+  SignedVote v = SignVote(key_, genesis_.chain_id, req.type, req.height, req.round, req.block_hash);
   p2p::VoteMsg m;
   m.vote = v;
   Broadcast(m);
@@ -779,8 +789,7 @@ void Node::MaybeSync() {
   if (sync_ && now - sync_->at < kSyncTimeout) return;
   p2p::BlockRequest req;
   req.from_height = mine + 1;
-  req.count = static_cast<uint32_t>(
-      std::min<uint64_t>(best - mine, p2p::kMaxBlocksPerResponse));
+  req.count = static_cast<uint32_t>(std::min<uint64_t>(best - mine, p2p::kMaxBlocksPerResponse));
   sync_ = SyncRequest{best_peer, req.from_height, now};
   spdlog::debug("block sync: requesting {} blocks from height {} of peer {} (at {})", req.count,
                 req.from_height, best_peer, best);
@@ -812,8 +821,8 @@ void Node::OnBlockResponse(PeerId peer, p2p::BlockResponse resp) {
       return refuse("transaction " + std::to_string(*bad) + " has an invalid signature");
     }
     BlockCheck check;
-    auto v = ValidateBlock(store_->kv(), genesis_, store_->tip(), bc.block, bc.commit.round,
-                           false, &check);
+    auto v = ValidateBlock(store_->kv(), genesis_, store_->tip(), bc.block, bc.commit.round, false,
+                           &check);
     if (!v.ok()) {
       if (check.reason == BlockRejectReason::kStorage) return Fatal(v.status());
       return refuse(v.status().message());
@@ -846,8 +855,7 @@ void Node::ServeBlocks(PeerId peer, p2p::BlockRequest req) {
     const Bytes* body = &**got;
     auto txs = schema::DecodeBlockBody(*body);
     if (!txs.ok()) {
-      spdlog::error("block sync: stored block {} does not decode: {}", h,
-                    txs.status().ToString());
+      spdlog::error("block sync: stored block {} does not decode: {}", h, txs.status().ToString());
       break;
     }
     bytes += body->size() + 1024;

@@ -74,8 +74,8 @@ inline constexpr size_t kMaxBlockResponseBytes = 8u << 20;
 
 struct NodeOptions {
   Genesis genesis;
-  KeyFile key;           // the node key (kind validator)
-  std::string data_dir;  // the RocksDB directory (created if missing)
+  KeyFile key;                  // the node key (kind validator)
+  std::string data_dir;         // the RocksDB directory (created if missing)
   std::string sign_state_path;  // default: data_dir + "/sign_state.json"
   Config config;  // [node], [storage], [p2p], [consensus] are used here; [api] by the daemon
   // Called once, on the driver thread, if the node stops on an error.
@@ -117,8 +117,7 @@ class Node final : public ApiBackend, private PeerHandler {
   std::vector<Evidence> EvidenceList() const override;
 
  private:
-  Node(NodeOptions options, std::unique_ptr<ChainStore> store,
-       std::optional<SignState> sign_state);
+  Node(NodeOptions options, std::unique_ptr<ChainStore> store, std::optional<SignState> sign_state);
   consent::Status StartPeers();
 
   // PeerHandler (peer I/O thread): quick; real work is posted to the driver or the ingest thread.

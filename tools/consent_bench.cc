@@ -257,8 +257,8 @@ int Main(int argc, char** argv) {
       "controllers\n",
       a.txs, a.connections, urls.size(), a.batch, a.controllers);
   std::printf(
-      "  machine limit   %u cores x %.0f verifications/s / %zu = %.0f tx/s (measured now)\n",
-      cores, per_core, a.nodes_share, limit);
+      "  machine limit   %u cores x %.0f verifications/s / %zu = %.0f tx/s (measured now)\n", cores,
+      per_core, a.nodes_share, limit);
   std::printf("  committed       %zu in %.2f s = %.0f tx/s   ratio to limit %.3f (goal >= %.2f)\n",
               committed.load(), secs, tps, tps / limit, a.goal);
   std::printf("  submit->commit  p50 %.0f ms, p99 %.0f ms\n", pct(0.5), pct(0.99));
