@@ -515,6 +515,15 @@ Output Node::BuildProposal(const ProposalRequest& req) {
   const uint64_t prev_time = tip.head ? tip.head->time_ms : genesis_.genesis_time_ms;
   const uint64_t time_ms = std::max(NowMs(), prev_time + 1);
   std::vector<SignedTx> candidates = mempool_->Candidates(options_.config.max_txs_per_block);
+  // A proposal travels in one peer frame: keep the block's transactions under kMaxBlockBytes.
+  size_t bytes = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    bytes += candidates[i].Encode().size() + 4;
+    if (bytes > kMaxBlockBytes) {
+      candidates.resize(i);
+      break;
+    }
+  }
   auto built = BuildBlock(store_->kv(), genesis_, tip, time_ms, req.round, candidates,
                           options_.config.max_txs_per_block);
   if (!built.ok()) {

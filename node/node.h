@@ -69,7 +69,10 @@ inline constexpr size_t kMaxFutureMessages = 4096;
 inline constexpr size_t kMaxDriverQueue = 50000;
 // Transaction batches from peers queued for admission at most.
 inline constexpr size_t kMaxIngestQueue = 256;
-// Bytes of blocks in one block_resp at most.
+// Bytes of transactions a proposed block holds at most, so that a proposal and a block_resp of
+// one block fit in one peer frame (p2p::kMaxFrameBytes, 16 MiB).
+inline constexpr size_t kMaxBlockBytes = 15u << 20;
+// Bytes of blocks in one block_resp at most (a single larger block is sent alone).
 inline constexpr size_t kMaxBlockResponseBytes = 8u << 20;
 
 struct NodeOptions {
