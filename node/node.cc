@@ -708,6 +708,10 @@ void Node::OnProposalMsg(PeerId peer, const SignedProposal& p) {
     // The proposer signed an invalid block. Cut the link if it came from the proposer itself.
     for (const PeerInfo& info : peers_->Peers()) {
       if (info.id == peer && info.key == p.proposer) {
+        {
+          std::lock_guard<std::mutex> lock(metrics_mu_);
+          ++bad_peer_messages_;
+        }
         peers_->Disconnect(peer, "proposed an invalid block", true);
       }
     }

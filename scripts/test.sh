@@ -29,14 +29,15 @@ vector_count=$(grep -oE '[0-9]+ passed' build/release/vectors.log | awk '{print 
 
 echo "== ASan+UBSan build and tests"
 scripts/build.sh asan
-# The crash test runs its 50 kills in the release pass; 10 under ASan keep this pass short.
-CONSENT_CRASH_KILLS=10 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+# The crash test runs its 50 kills in the release pass; 10 under ASan keep this pass short. So does
+# the multi-node test's follower: 1,000 blocks in the release pass, 300 under the sanitizers.
+CONSENT_CRASH_KILLS=10 CONSENT_E2E_FOLLOWER_BLOCKS=300 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j2 | tee build/asan/ctest.log
 asan_count=$(grep -oE 'out of [0-9]+' build/asan/ctest.log | awk '{print $3}')
 
 echo "== ThreadSanitizer build and the concurrent code's tests (net, node, e2e)"
 scripts/build.sh tsan net_tests node_tests consentd consentctl consent-store
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+CONSENT_E2E_FOLLOWER_BLOCKS=300 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build/tsan --output-on-failure -j2 -L 'net|node|e2e' | tee build/tsan/ctest.log
 tsan_count=$(grep -oE 'out of [0-9]+' build/tsan/ctest.log | awk '{print $3}')
 

@@ -11,6 +11,7 @@
 
 #include "ledger/consent_proof.h"
 #include "ledger/queries.h"
+#include "node/sign_state.h"
 #include "node_test_util.h"
 
 namespace consent {
@@ -59,6 +60,7 @@ class NodeTest : public ::testing::Test {
     ASSERT_TRUE(home.ok()) << home.status().ToString();
     home_ = *home;
     home_.config.block_interval_ms = 5;
+    home_.config.p2p_port = 0;  // any free port: tests run in parallel
   }
   std::unique_ptr<Node> OpenNode() {
     auto node = Node::Open(NodeOptionsFromHome(home_));
@@ -128,6 +130,14 @@ TEST_F(NodeTest, GrantRevokeProveAndRestart) {
     EXPECT_EQ(blocks[i]->header.log_size, log_index);
   }
   EXPECT_EQ(log_index, 3u);
+
+  // The double-sign guard on disk names the last block this validator precommitted.
+  auto guard = LoadSignState(home_.DataDir() + "/sign_state.json");
+  ASSERT_TRUE(guard.ok()) << guard.status().ToString();
+  ASSERT_TRUE(guard->has_value());
+  EXPECT_EQ((*guard)->height, blocks.back()->header.height);
+  EXPECT_EQ((*guard)->step, 3);  // precommit
+  EXPECT_EQ((*guard)->block_hash, blocks.back()->block_hash);
 
   ExpectProof(*node, alice_.public_key(), c, "analytics", ProofStatus::kGranted);
   ExpectProof(*node, alice_.public_key(), c, "marketing.email", ProofStatus::kRevoked);

@@ -1,0 +1,222 @@
+// A real Node (validator 0 of 4) with a test peer on a real loopback link: the peer holds another
+// validator's key and sends what a byzantine validator would. Equivocation becomes evidence (API
+// list, status, metric); an invalid block proposed by its proposer, and a block-sync answer with
+// a bad commit, each cut the link and ban the key.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "crypto/keyfile.h"
+#include "ledger/consensus.h"
+#include "ledger/p2p_messages.h"
+#include "ledger/schema.h"
+#include "net/peer_manager.h"
+#include "node/node.h"
+#include "node_test_util.h"
+
+namespace consent {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+
+Seed32 SeedOf(uint8_t b) {
+  Seed32 s;
+  s.fill(b);
+  return s;
+}
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return cond();
+}
+
+// The test peer's side: records links and messages.
+class Recorder : public PeerHandler {
+ public:
+  void OnPeerConnected(const PeerInfo& p) override {
+    std::lock_guard<std::mutex> l(mu_);
+    peer_ = p.id;
+    ++connects_;
+  }
+  void OnPeerMessage(PeerId, p2p::Message m) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (std::holds_alternative<p2p::BlockRequest>(m)) {
+      requests_.push_back(std::get<p2p::BlockRequest>(m));
+    }
+  }
+  void OnPeerDisconnected(PeerId) override {
+    std::lock_guard<std::mutex> l(mu_);
+    ++disconnects_;
+  }
+  PeerId peer() {
+    std::lock_guard<std::mutex> l(mu_);
+    return peer_;
+  }
+  int connects() {
+    std::lock_guard<std::mutex> l(mu_);
+    return connects_;
+  }
+  int disconnects() {
+    std::lock_guard<std::mutex> l(mu_);
+    return disconnects_;
+  }
+  size_t requests() {
+    std::lock_guard<std::mutex> l(mu_);
+    return requests_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  PeerId peer_ = 0;
+  int connects_ = 0, disconnects_ = 0;
+  std::vector<p2p::BlockRequest> requests_;
+};
+
+class NodePeersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    genesis_.chain_id = "node-peers-test";
+    genesis_.genesis_time_ms = 1;
+    for (uint8_t i = 0; i < 4; ++i) {
+      keys_.push_back(SigningKey::FromSeed(SeedOf(static_cast<uint8_t>(i + 1))));
+      genesis_.validators.push_back({"v" + std::to_string(i), keys_.back().public_key()});
+    }
+    NodeOptions o;
+    o.genesis = genesis_;
+    o.key = KeyFile::FromSecret(KeyKind::kValidator, SeedOf(1));
+    o.data_dir = tmp_.path() + "/data";
+    o.config.p2p_port = 0;
+    o.config.consensus.propose_base_ms = 60000;  // no round change during a test
+    auto node = Node::Open(o);
+    ASSERT_TRUE(node.ok()) << node.status().ToString();
+    node_ = std::move(node).value();
+    ASSERT_NE(node_->p2p_port(), 0);
+  }
+
+  // A peer link from validator `index`'s key to the node.
+  void Connect(size_t index) {
+    PeerManagerOptions po;
+    po.chain_id = genesis_.chain_id;
+    po.genesis_hash = schema::GenesisHash(genesis_);
+    po.node_seed = SeedOf(static_cast<uint8_t>(index + 1));
+    po.listen = false;
+    po.persistent_peers = {"127.0.0.1:" + std::to_string(node_->p2p_port())};
+    po.backoff_min_ms = 50;
+    po.backoff_max_ms = 200;
+    po.current_height = [] { return uint64_t{0}; };
+    peer_ = std::make_unique<PeerManager>(po, &rec_);
+    ASSERT_TRUE(peer_->Start().ok());
+    ASSERT_TRUE(WaitFor([&] { return rec_.connects() >= 1 && node_->Status().peers == 1; }));
+  }
+
+  void Send(const p2p::Message& m) {
+    peer_->Send(rec_.peer(), std::make_shared<const Bytes>(p2p::Encode(m)));
+  }
+
+  void TearDown() override {
+    if (peer_) peer_->Stop();
+    node_.reset();
+  }
+
+  TempDir tmp_;
+  Genesis genesis_;
+  std::vector<SigningKey> keys_;
+  std::unique_ptr<Node> node_;
+  Recorder rec_;
+  std::unique_ptr<PeerManager> peer_;
+};
+
+TEST_F(NodePeersTest, EquivocationBecomesEvidenceInTheApiAndMetrics) {
+  Connect(1);
+  Hash32 a{}, b{};
+  a.fill(0x11);
+  b.fill(0x22);
+  p2p::VoteMsg first, second;
+  first.vote = SignVote(keys_[1], genesis_.chain_id, VoteType::kPrevote, 1, 0, a);
+  second.vote = SignVote(keys_[1], genesis_.chain_id, VoteType::kPrevote, 1, 0, b);
+  Send(first);
+  Send(second);
+  ASSERT_TRUE(WaitFor([&] { return node_->EvidenceList().size() == 1; }));
+  const Evidence e = node_->EvidenceList()[0];
+  EXPECT_EQ(e.a.validator, keys_[1].public_key());
+  EXPECT_NE(e.a.block_hash, e.b.block_hash);
+  EXPECT_TRUE(VerifyVote(genesis_, e.a).ok());
+  EXPECT_TRUE(VerifyVote(genesis_, e.b).ok());
+  EXPECT_EQ(node_->Status().evidence, 1u);
+  EXPECT_NE(node_->NodeMetrics().find("consent_evidence_total 1\n"), std::string::npos);
+  // The same equivocation again is not a second item; the link stays up (it is not the
+  // sender's fault that a validator equivocated).
+  Send(second);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(node_->EvidenceList().size(), 1u);
+  EXPECT_EQ(rec_.disconnects(), 0);
+}
+
+TEST_F(NodePeersTest, AVoteWithABadSignatureCutsTheLink) {
+  Connect(2);
+  p2p::VoteMsg v;
+  v.vote = SignVote(keys_[2], genesis_.chain_id, VoteType::kPrevote, 1, 0, Hash32{});
+  v.vote.signature[0] ^= 1;
+  Send(v);
+  ASSERT_TRUE(WaitFor([&] { return rec_.disconnects() >= 1; }));
+  // Banned: the redial does not get a link back for ban_seconds.
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(node_->Status().peers, 0u);
+  EXPECT_NE(node_->NodeMetrics().find("consent_peer_misbehaviour_total 1\n"), std::string::npos);
+}
+
+TEST_F(NodePeersTest, AnInvalidBlockFromItsProposerCutsTheLink) {
+  Connect(1);  // validators[(1 + 0) mod 4]: the proposer of height 1, round 0
+  ASSERT_EQ(genesis_.Proposer(1, 0), keys_[1].public_key());
+  Block block;
+  block.header.chain_id = genesis_.chain_id;
+  block.header.height = 1;
+  block.header.time_ms = NowMs();
+  block.header.validators_hash = genesis_.ValidatorsHash();
+  block.header.proposer = keys_[1].public_key();
+  block.header.state_root.fill(7);  // wrong: not the root of an empty state
+  block.header.log_root.fill(7);
+  p2p::ProposalMsg p;
+  p.proposal = SignProposal(keys_[1], genesis_.chain_id, 1, 0, kNoRound, block);
+  ASSERT_TRUE(VerifyProposal(genesis_, p.proposal).ok());  // well signed, invalid content
+  Send(p);
+  ASSERT_TRUE(WaitFor([&] { return rec_.disconnects() >= 1; }));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(node_->Status().peers, 0u);
+  EXPECT_EQ(node_->Status().height, 0u);  // nothing committed
+}
+
+TEST_F(NodePeersTest, ABlockSyncAnswerWithABadCommitCutsTheLink) {
+  Connect(3);
+  p2p::StatusMsg s;
+  s.height = 5;  // claims to be ahead: the node asks it for blocks
+  Send(s);
+  ASSERT_TRUE(WaitFor([&] { return rec_.requests() >= 1; }));
+  EXPECT_TRUE(node_->Status().catching_up);
+  Block block;
+  block.header.chain_id = genesis_.chain_id;
+  block.header.height = 1;
+  block.header.time_ms = NowMs();
+  block.header.validators_hash = genesis_.ValidatorsHash();
+  block.header.proposer = keys_[1].public_key();
+  p2p::BlockResponse resp;
+  p2p::BlockWithCommit bc;
+  bc.block = block;
+  bc.commit.round = 0;
+  // Only one precommit (quorum is 3).
+  bc.commit.signatures.push_back(
+      SignPrecommit(keys_[3], genesis_.chain_id, 1, 0, block.header.Hash()));
+  resp.blocks.push_back(bc);
+  Send(resp);
+  ASSERT_TRUE(WaitFor([&] { return rec_.disconnects() >= 1; }));
+  EXPECT_EQ(node_->Status().height, 0u);
+}
+
+}  // namespace
+}  // namespace consent
