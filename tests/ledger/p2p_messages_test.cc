@@ -57,14 +57,7 @@ Header SampleHeader(uint64_t height = 3) {
 
 SignedVote MakeVote(const SigningKey& key, VoteType type, uint64_t height, uint32_t round,
                     const Hash32& block_hash) {
-  SignedVote v;
-  v.type = type;
-  v.height = height;
-  v.round = round;
-  v.block_hash = block_hash;
-  v.validator = key.public_key();
-  v.signature = key.Sign(VoteMessage(kChain, type, height, round, block_hash));
-  return v;
+  return SignVote(key, kChain, type, height, round, block_hash);
 }
 
 Hello SampleHello() {

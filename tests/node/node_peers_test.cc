@@ -115,6 +115,17 @@ class NodePeersTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor([&] { return rec_.connects() >= 1 && node_->Status().peers == 1; }));
   }
 
+  // A block 1 header by validator `proposer` with zero roots (so: invalid) and no transactions.
+  Block BlockOneBy(size_t proposer) const {
+    Block block;
+    block.header.chain_id = genesis_.chain_id;
+    block.header.height = 1;
+    block.header.time_ms = NowMs();
+    block.header.validators_hash = genesis_.ValidatorsHash();
+    block.header.proposer = keys_[proposer].public_key();
+    return block;
+  }
+
   void Send(const p2p::Message& m) {
     peer_->Send(rec_.peer(), std::make_shared<const Bytes>(p2p::Encode(m)));
   }
@@ -174,12 +185,7 @@ TEST_F(NodePeersTest, AVoteWithABadSignatureCutsTheLink) {
 TEST_F(NodePeersTest, AnInvalidBlockFromItsProposerCutsTheLink) {
   Connect(1);  // validators[(1 + 0) mod 4]: the proposer of height 1, round 0
   ASSERT_EQ(genesis_.Proposer(1, 0), keys_[1].public_key());
-  Block block;
-  block.header.chain_id = genesis_.chain_id;
-  block.header.height = 1;
-  block.header.time_ms = NowMs();
-  block.header.validators_hash = genesis_.ValidatorsHash();
-  block.header.proposer = keys_[1].public_key();
+  Block block = BlockOneBy(1);
   block.header.state_root.fill(7);  // wrong: not the root of an empty state
   block.header.log_root.fill(7);
   p2p::ProposalMsg p;
@@ -199,12 +205,7 @@ TEST_F(NodePeersTest, ABlockSyncAnswerWithABadCommitCutsTheLink) {
   Send(s);
   ASSERT_TRUE(WaitFor([&] { return rec_.requests() >= 1; }));
   EXPECT_TRUE(node_->Status().catching_up);
-  Block block;
-  block.header.chain_id = genesis_.chain_id;
-  block.header.height = 1;
-  block.header.time_ms = NowMs();
-  block.header.validators_hash = genesis_.ValidatorsHash();
-  block.header.proposer = keys_[1].public_key();
+  Block block = BlockOneBy(1);
   p2p::BlockResponse resp;
   p2p::BlockWithCommit bc;
   bc.block = block;
