@@ -15,7 +15,10 @@ links between groups of nodes (a partition) and heal them.
 6. A follower started from genesis after --follower-blocks blocks syncs; its state root (and
    every header) equals the validators'.
 
-Usage: multinode_e2e.py --consentd PATH --consentctl PATH [--follower-blocks N]
+7. After a clean stop, consent-store re-executes every node's store from genesis: VALID.
+
+Usage: multinode_e2e.py --consentd PATH --consentctl PATH [--consent-store PATH]
+                        [--follower-blocks N]
   (N defaults to $CONSENT_E2E_FOLLOWER_BLOCKS or 1000)
 Prints "multinode: N passed, M failed"; exit 0 iff M == 0. Standard library only.
 """
@@ -66,7 +69,8 @@ def free_base_port(count):
 
 
 class Net:
-    def __init__(self, consentd, consentctl, follower_blocks):
+    def __init__(self, consentd, consentctl, follower_blocks, store_tool=None):
+        self.store_tool = os.path.abspath(store_tool) if store_tool else None
         self.consentd, self.ctl_path = os.path.abspath(consentd), os.path.abspath(consentctl)
         self.follower_blocks = follower_blocks
         self.dir = tempfile.mkdtemp(prefix="consent-multinode-")
@@ -496,6 +500,15 @@ class Net:
                     p.kill()
             for p in self.proxies.values():
                 p.close()
+        if self.store_tool and self.procs and all(p.poll() is not None
+                                                  for p in self.procs.values()):
+            # Every stopped node's store re-executes from genesis to the same roots and commits.
+            for i in sorted(self.procs):
+                r = subprocess.run([self.store_tool, "verify", "--data",
+                                    os.path.join(self.home(i), "data"), "--genesis", self.genesis],
+                                   capture_output=True, text=True, timeout=600)
+                self.check(f"consent-store verify node{i}: VALID",
+                           r.returncode == 0 and "VALID" in r.stdout, r.stdout + r.stderr)
         print(f"multinode: {self.passed} passed, {self.failed} failed", flush=True)
         if self.failed:
             for i in self.procs:
@@ -511,7 +524,8 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--consentd", required=True)
     ap.add_argument("--consentctl", required=True)
+    ap.add_argument("--consent-store", help="also verify every node's store after the run")
     ap.add_argument("--follower-blocks", type=int,
                     default=int(os.environ.get("CONSENT_E2E_FOLLOWER_BLOCKS", "1000")))
     a = ap.parse_args()
-    sys.exit(Net(a.consentd, a.consentctl, a.follower_blocks).main())
+    sys.exit(Net(a.consentd, a.consentctl, a.follower_blocks, a.consent_store).main())
