@@ -524,8 +524,12 @@ Output Node::BuildProposal(const ProposalRequest& req) {
       break;
     }
   }
+  const auto build_start = Clock::now();
   auto built = BuildBlock(store_->kv(), genesis_, tip, time_ms, req.round, candidates,
                           options_.config.max_txs_per_block);
+  spdlog::debug("built block for height {} round {}: {} txs in {:.1f} ms", req.height, req.round,
+                built.ok() ? built->validated.block.txs.size() : 0,
+                std::chrono::duration<double, std::milli>(Clock::now() - build_start).count());
   if (!built.ok()) {
     Fatal(built.status().Prefixed("building block " + std::to_string(req.height)));
     return {};
@@ -632,11 +636,14 @@ void Node::CommitDecided(ValidatedBlock validated, const Commit& commit) {
   block->block_hash = validated.block_hash;
   block->first_log_index = store_->tip().log_size;
   block->txs = validated.block.txs;
+  const auto commit_start = Clock::now();
   if (consent::Status st = store_->CommitBlock(std::move(validated), commit); !st.ok()) {
     Fatal(st.Prefixed("committing block " + std::to_string(block->header.height)));
     return;
   }
   last_commit_ = Clock::now();
+  spdlog::debug("wrote block {} in {:.1f} ms", block->header.height,
+                std::chrono::duration<double, std::milli>(last_commit_ - commit_start).count());
   // From the first round's start (not the idle wait before it) to the durable commit.
   const double seconds =
       active_ ? std::chrono::duration<double>(last_commit_ - active_since_).count() : 0.0;
@@ -674,7 +681,11 @@ bool Node::EvaluateProposal(const SignedProposal& p) {
     return invalid("transaction " + std::to_string(*bad) + " has an invalid signature");
   }
   BlockCheck check;
+  const auto validate_start = Clock::now();
   auto v = ValidateBlock(store_->kv(), genesis_, store_->tip(), p.block, p.round, false, &check);
+  spdlog::debug("validated proposal for height {} round {}: {} txs in {:.1f} ms", p.height,
+                p.round, p.block.txs.size(),
+                std::chrono::duration<double, std::milli>(Clock::now() - validate_start).count());
   if (!v.ok()) {
     if (check.reason == BlockRejectReason::kStorage) {
       Fatal(v.status().Prefixed("validating a proposal"));
