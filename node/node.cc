@@ -11,6 +11,7 @@
 #include "ledger/kv_state.h"
 #include "ledger/queries.h"
 #include "ledger/schema.h"
+#include "node/evidence_log.h"
 #include "node/sign_state.h"
 
 namespace consent {
@@ -91,6 +92,7 @@ Result<std::unique_ptr<Node>> Node::Open(NodeOptions options) {
   if (!sign_state.ok()) return sign_state.status();
   std::unique_ptr<Node> node(
       new Node(std::move(options), std::move(store).value(), std::move(sign_state).value()));
+  node->LoadEvidenceFile();
   RETURN_IF_ERROR(node->StartPeers());
   node->ready_ = true;
   node->driver_ = std::thread([n = node.get()] { n->DriverLoop(); });
@@ -109,6 +111,7 @@ Node::Node(NodeOptions options, std::unique_ptr<ChainStore> store,
                       [&](const Validator& v) { return v.public_key == key_.public_key(); })),
       store_(std::move(store)),
       sign_state_(std::move(sign_state)),
+      evidence_path_(options_.data_dir + "/evidence.jsonl"),
       latency_buckets_(kLatencyBucketCount, 0),
       rate_at_(std::chrono::steady_clock::now()) {
   MempoolOptions mo;
@@ -174,6 +177,22 @@ Node::~Node() {
   mempool_.reset();
   store_.reset();
   spdlog::info("store closed");
+}
+
+void Node::LoadEvidenceFile() {
+  auto loaded = LoadEvidence(evidence_path_, genesis_);
+  if (!loaded.ok()) {
+    spdlog::warn("equivocation evidence not loaded: {}", loaded.status().ToString());
+    return;
+  }
+  for (const std::string& w : loaded->warnings) spdlog::warn("{}", w);
+  std::lock_guard<std::mutex> lock(evidence_mu_);
+  for (Evidence& e : loaded->items) evidence_.push_back(std::move(e));
+  while (evidence_.size() > kMaxEvidence) evidence_.pop_front();
+  if (!evidence_.empty()) {
+    spdlog::warn("{} equivocation evidence items on file ({})", loaded->items.size(),
+                 evidence_path_);
+  }
 }
 
 uint16_t Node::p2p_port() const { return peers_ ? peers_->listen_port() : 0; }
@@ -683,8 +702,8 @@ bool Node::EvaluateProposal(const SignedProposal& p) {
   BlockCheck check;
   const auto validate_start = Clock::now();
   auto v = ValidateBlock(store_->kv(), genesis_, store_->tip(), p.block, p.round, false, &check);
-  spdlog::debug("validated proposal for height {} round {}: {} txs in {:.1f} ms", p.height,
-                p.round, p.block.txs.size(),
+  spdlog::debug("validated proposal for height {} round {}: {} txs in {:.1f} ms", p.height, p.round,
+                p.block.txs.size(),
                 std::chrono::duration<double, std::milli>(Clock::now() - validate_start).count());
   if (!v.ok()) {
     if (check.reason == BlockRejectReason::kStorage) {
@@ -784,6 +803,9 @@ void Node::RecordEvidence(const Evidence& e) {
   evidence_.push_back(e);
   ++evidence_total_;
   while (evidence_.size() > kMaxEvidence) evidence_.pop_front();
+  if (consent::Status st = AppendEvidence(evidence_path_, e); !st.ok()) {
+    spdlog::warn("evidence not written to disk: {}", st.ToString());
+  }
 }
 
 void Node::OnStatusMsg(PeerId peer, const p2p::StatusMsg& s) {

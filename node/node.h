@@ -20,7 +20,8 @@
 // verifies each commit and block before applying it, reports catching_up while more than one
 // block behind, then follows consensus. A follower (key not in the validator set) does the same
 // and never signs. Equivocation (two different signed votes of one validator for one height,
-// round and type) is kept (in memory, at most kMaxEvidence), logged, counted and served.
+// round and type) is kept (appended to <data_dir>/evidence.jsonl and reloaded at start; the last
+// kMaxEvidence in memory), logged, counted and served.
 //
 // Idle chains make no blocks: a height's first round starts when transactions are pending (and
 // block_interval_ms after the previous block) or when a peer's proposal or vote for it arrives.
@@ -122,6 +123,7 @@ class Node final : public ApiBackend, private PeerHandler {
  private:
   Node(NodeOptions options, std::unique_ptr<ChainStore> store, std::optional<SignState> sign_state);
   consent::Status StartPeers();
+  void LoadEvidenceFile();
 
   // PeerHandler (peer I/O thread): quick; real work is posted to the driver or the ingest thread.
   void OnPeerConnected(const PeerInfo& peer) override;
@@ -226,6 +228,7 @@ class Node final : public ApiBackend, private PeerHandler {
   std::mutex listeners_mu_;
   std::vector<CommitListener*> listeners_;  // guarded by listeners_mu_
 
+  const std::string evidence_path_;  // <data_dir>/evidence.jsonl (node/evidence_log.h)
   mutable std::mutex evidence_mu_;
   std::deque<Evidence> evidence_;  // guarded by evidence_mu_
   uint64_t evidence_total_ = 0;    // guarded by evidence_mu_

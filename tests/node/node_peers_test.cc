@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 
 #include "crypto/keyfile.h"
@@ -87,7 +88,7 @@ class NodePeersTest : public ::testing::Test {
       keys_.push_back(SigningKey::FromSeed(SeedOf(static_cast<uint8_t>(i + 1))));
       genesis_.validators.push_back({"v" + std::to_string(i), keys_.back().public_key()});
     }
-    NodeOptions o;
+    NodeOptions& o = options_;
     o.genesis = genesis_;
     o.key = KeyFile::FromSecret(KeyKind::kValidator, SeedOf(1));
     o.data_dir = tmp_.path() + "/data";
@@ -136,6 +137,7 @@ class NodePeersTest : public ::testing::Test {
   }
 
   TempDir tmp_;
+  NodeOptions options_;
   Genesis genesis_;
   std::vector<SigningKey> keys_;
   std::unique_ptr<Node> node_;
@@ -167,6 +169,21 @@ TEST_F(NodePeersTest, EquivocationBecomesEvidenceInTheApiAndMetrics) {
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(node_->EvidenceList().size(), 1u);
   EXPECT_EQ(rec_.disconnects(), 0);
+
+  // The evidence outlives a restart (data/evidence.jsonl), and a damaged line is skipped, kept.
+  peer_->Stop();
+  peer_.reset();
+  node_.reset();
+  const std::string file = options_.data_dir + "/evidence.jsonl";
+  { std::ofstream(file, std::ios::app) << "{\"kind\": \"duplicate_vote\", \"truncated\n"; }
+  auto again = Node::Open(options_);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_EQ((*again)->EvidenceList().size(), 1u);
+  EXPECT_EQ((*again)->EvidenceList()[0].b.block_hash, e.b.block_hash);
+  EXPECT_EQ((*again)->Status().evidence, 1u);
+  std::ifstream in(file);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("truncated"), std::string::npos);  // left in place
 }
 
 TEST_F(NodePeersTest, AVoteWithABadSignatureCutsTheLink) {
