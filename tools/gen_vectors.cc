@@ -14,7 +14,9 @@
 #include "crypto/sha256.h"
 #include "ledger/block.h"
 #include "ledger/codec.h"
+#include "ledger/consensus.h"
 #include "ledger/merkle_log.h"
+#include "ledger/p2p_messages.h"
 #include "ledger/smt.h"
 #include "ledger/state.h"
 #include "ledger/subject_key.h"
@@ -472,6 +474,280 @@ json Votes(const Genesis& genesis, const json& headers) {
   return out;
 }
 
+SigningKey ValidatorKey(int i) {
+  return SigningKey::FromSeed(SeedFor("validator " + std::to_string(i)));
+}
+
+Block BlockOf(const json& headers, const std::vector<SignedTx>& txs, uint64_t height) {
+  // The blocks of Headers(): height 1 holds tx 0, height 2 txs 1 and 2, height 3 txs 3 and 4.
+  static const std::vector<std::vector<size_t>> kBlockTxs = {{0}, {1, 2}, {3, 4}};
+  Block b;
+  Bytes enc = Must(FromHex(headers[height - 1]["encoding"].get<std::string>()), "header hex");
+  b.header = Must(DecodeHeader(enc), "header");
+  for (size_t i : kBlockTxs[height - 1]) b.txs.push_back(txs[i]);
+  return b;
+}
+
+// Proposals: proposal_msg and its signature, for a new block and a re-proposed valid value.
+json Proposals(const Genesis& genesis, const json& headers, const std::vector<SignedTx>& txs) {
+  json out = json::array();
+  struct P {
+    const char* name;
+    uint64_t height;
+    uint32_t round;
+    uint32_t pol_round;
+  } props[] = {{"new block at height 1, round 0", 1, 0, kNoRound},
+               {"new block at height 2, round 0", 2, 0, kNoRound},
+               {"re-proposal of the height 2 block in round 3 with pol_round 1", 2, 3, 1}};
+  for (const auto& p : props) {
+    int signer = static_cast<int>((p.height + p.round) % genesis.validators.size());
+    Seed32 seed = SeedFor("validator " + std::to_string(signer));
+    SigningKey key = SigningKey::FromSeed(seed);
+    Block block = BlockOf(headers, txs, p.height);
+    Bytes header = block.header.Encode();
+    SignedProposal sp = SignProposal(key, kChainId, p.height, p.round, p.pol_round, block);
+    Status st = VerifyProposal(genesis, sp);
+    if (!st.ok()) {
+      std::fprintf(stderr, "gen_vectors: proposal \"%s\": %s\n", p.name, st.ToString().c_str());
+      std::exit(1);
+    }
+    out.push_back({{"name", p.name},
+                   {"chain_id", kChainId},
+                   {"height", p.height},
+                   {"round", p.round},
+                   {"pol_round", p.pol_round},
+                   {"header", ToHex(header)},
+                   {"signer_seed", ToHex(seed)},
+                   {"proposer", ToHex(sp.proposer)},
+                   {"block_hash", ToHex(sp.block_hash)},
+                   {"message", ToHex(ProposalMessage(kChainId, p.height, p.round, p.pol_round,
+                                                     sp.block_hash))},
+                   {"signature", ToHex(sp.signature)}});
+  }
+  return out;
+}
+
+json VoteFields(const SignedVote& v, const Seed32& seed) {
+  return {{"vote_type", static_cast<int>(v.type)},
+          {"height", v.height},
+          {"round", v.round},
+          {"block_hash", ToHex(v.block_hash)},
+          {"validator", ToHex(v.validator)},
+          {"signature", ToHex(v.signature)},
+          {"validator_seed", ToHex(seed)}};
+}
+
+json TxList(const std::vector<SignedTx>& txs) {
+  json a = json::array();
+  for (const auto& t : txs) a.push_back(ToHex(t.Encode()));
+  return a;
+}
+
+// Checks that the frame decodes and re-encodes to itself, then returns its vector entry.
+json Frame(const std::string& name, const std::string& type, const p2p::Message& m, json fields) {
+  Bytes frame = p2p::Encode(m);
+  auto d = Must(p2p::Decode(frame), name.c_str());
+  if (p2p::Encode(d) != frame || type != p2p::MessageName(d)) {
+    std::fprintf(stderr, "gen_vectors: frame \"%s\" does not round-trip\n", name.c_str());
+    std::exit(1);
+  }
+  return {{"name", name}, {"type", type}, {"fields", std::move(fields)}, {"frame", ToHex(frame)}};
+}
+
+json P2pFrames(const Genesis& genesis, const json& headers, const std::vector<SignedTx>& txs) {
+  json out = json::array();
+  const Hash32 genesis_hash = Sha256(AsBytes("vector genesis"));
+  const Hash32 challenge_a = Sha256(AsBytes("vector challenge a"));
+  SigningKey a = ValidatorKey(0), b = ValidatorKey(1);
+  Hash32 block2 = BlockOf(headers, txs, 2).header.Hash();
+
+  p2p::Hello hello;
+  hello.chain_id = kChainId;
+  hello.genesis_hash = genesis_hash;
+  hello.node_key = a.public_key();
+  hello.challenge = challenge_a;
+  hello.height = 3;
+  out.push_back(Frame("hello from validator 0", "hello", hello,
+                      {{"chain_id", hello.chain_id},
+                       {"genesis_hash", ToHex(hello.genesis_hash)},
+                       {"protocol_version", hello.protocol_version},
+                       {"node_key", ToHex(hello.node_key)},
+                       {"challenge", ToHex(hello.challenge)},
+                       {"height", hello.height}}));
+
+  // Validator 1 answers validator 0's hello: it signs validator 0's challenge.
+  Bytes hs = p2p::HandshakeMessage(kChainId, genesis_hash, b.public_key(), challenge_a);
+  p2p::HelloAck ack{b.Sign(hs)};
+  out.push_back(Frame("hello_ack by validator 1 to the hello above", "hello_ack", ack,
+                      {{"signature", ToHex(ack.signature)},
+                       {"handshake",
+                        {{"chain_id", kChainId},
+                         {"genesis_hash", ToHex(genesis_hash)},
+                         {"signer", ToHex(b.public_key())},
+                         {"signer_seed", ToHex(SeedFor("validator 1"))},
+                         {"challenge", ToHex(challenge_a)},
+                         {"message", ToHex(hs)}}}}));
+
+  p2p::StatusMsg status{
+      3, Must(FromHexFixed<32>(headers[2]["block_hash"].get<std::string>()), "head hash")};
+  out.push_back(Frame("status at height 3", "status", status,
+                      {{"height", status.height}, {"head_hash", ToHex(status.head_hash)}}));
+
+  p2p::TxsMsg txs_msg{{txs[1], txs[2]}};
+  out.push_back(Frame("txs with the two grants of transactions[1..2]", "txs", txs_msg,
+                      {{"txs", TxList(txs_msg.txs)}}));
+
+  {
+    Block block = BlockOf(headers, txs, 1);
+    int signer = static_cast<int>(1 % genesis.validators.size());
+    SigningKey key = ValidatorKey(signer);
+    SignedProposal sp = SignProposal(key, kChainId, 1, 0, kNoRound, block);
+    out.push_back(Frame("proposal of the height 1 block (one tx), round 0", "proposal",
+                        p2p::ProposalMsg{sp},
+                        {{"height", sp.height},
+                         {"round", sp.round},
+                         {"pol_round", sp.pol_round},
+                         {"proposer", ToHex(sp.proposer)},
+                         {"signature", ToHex(sp.signature)},
+                         {"header", ToHex(block.header.Encode())},
+                         {"txs", TxList(block.txs)},
+                         {"signer_seed", ToHex(SeedFor("validator " + std::to_string(signer)))}}));
+  }
+
+  struct V {
+    const char* name;
+    int validator;
+    VoteType type;
+    uint32_t round;
+    bool nil;
+  } votes[] = {{"prevote for the height 2 block", 0, VoteType::kPrevote, 0, false},
+               {"precommit for the height 2 block", 1, VoteType::kPrecommit, 0, false},
+               {"nil prevote", 2, VoteType::kPrevote, 1, true}};
+  for (const auto& v : votes) {
+    SignedVote sv = SignVote(ValidatorKey(v.validator), kChainId, v.type, 2, v.round,
+                             v.nil ? Hash32{} : block2);
+    out.push_back(Frame(v.name, "vote", p2p::VoteMsg{sv},
+                        VoteFields(sv, SeedFor("validator " + std::to_string(v.validator)))));
+  }
+
+  p2p::BlockRequest req{2, 50};
+  out.push_back(Frame("block_req from height 2, 50 blocks", "block_req", req,
+                      {{"from_height", req.from_height}, {"count", req.count}}));
+
+  {
+    Block block = BlockOf(headers, txs, 2);
+    Hash32 hash = block.header.Hash();
+    p2p::BlockWithCommit bwc{block, Commit{}};
+    bwc.commit.round = 0;
+    json sigs = json::array();
+    for (int i = 0; i < 3; ++i) {
+      SignedVote sv = SignVote(ValidatorKey(i), kChainId, VoteType::kPrecommit, 2, 0, hash);
+      bwc.commit.signatures.push_back({sv.validator, sv.signature});
+      sigs.push_back({{"validator", ToHex(sv.validator)},
+                      {"signature", ToHex(sv.signature)},
+                      {"validator_seed", ToHex(SeedFor("validator " + std::to_string(i)))}});
+    }
+    Status st = VerifyCommit(genesis, 2, hash, bwc.commit);
+    if (!st.ok()) {
+      std::fprintf(stderr, "gen_vectors: block_resp commit: %s\n", st.ToString().c_str());
+      std::exit(1);
+    }
+    p2p::BlockResponse resp;
+    resp.blocks.push_back(bwc);
+    out.push_back(Frame("block_resp with the height 2 block and its commit (3 of 4)", "block_resp",
+                        resp,
+                        {{"blocks",
+                          {{{"header", ToHex(block.header.Encode())},
+                            {"txs", TxList(block.txs)},
+                            {"commit_round", bwc.commit.round},
+                            {"signatures", sigs}}}}}));
+  }
+
+  {
+    // Validator 3 prevotes the height 2 block and nil in the same round.
+    SigningKey key = ValidatorKey(3);
+    Seed32 seed = SeedFor("validator 3");
+    Evidence ev{SignVote(key, kChainId, VoteType::kPrevote, 2, 1, block2),
+                SignVote(key, kChainId, VoteType::kPrevote, 2, 1, Hash32{})};
+    out.push_back(Frame("evidence: two prevotes of validator 3 in one round", "evidence",
+                        p2p::EvidenceMsg{ev},
+                        {{"a", VoteFields(ev.a, seed)}, {"b", VoteFields(ev.b, seed)}}));
+  }
+
+  p2p::Goodbye bye{"duplicate link"};
+  out.push_back(Frame("goodbye", "goodbye", bye, {{"reason", bye.reason}}));
+  return out;
+}
+
+// Frames that p2p::Decode must refuse; `rule` names the broken rule in one word.
+json P2pInvalidFrames() {
+  json out = json::array();
+  auto add = [&](const std::string& name, const std::string& rule, const Bytes& frame) {
+    auto d = p2p::Decode(frame);
+    if (d.ok()) {
+      std::fprintf(stderr, "gen_vectors: invalid frame \"%s\" decodes\n", name.c_str());
+      std::exit(1);
+    }
+    out.push_back({{"name", name},
+                   {"rule", rule},
+                   {"frame", ToHex(frame)},
+                   {"error", d.status().ToString()}});
+  };
+  Bytes status = p2p::Encode(p2p::StatusMsg{3, Sha256(AsBytes("vector head"))});
+  {
+    Bytes b = status;
+    b[0] = 2;
+    add("unknown wire version 2", "version", b);
+  }
+  {
+    Bytes b = status;
+    b[1] = 11;
+    add("unknown message type 11", "type", b);
+  }
+  {
+    Bytes b = status;
+    b.push_back(0);
+    add("status with a trailing byte", "trailing", b);
+  }
+  {
+    Bytes b(status.begin(), status.end() - 1);
+    add("status truncated by one byte", "truncated", b);
+  }
+  {
+    Writer w;
+    w.U8(p2p::kWireVersion).U8(4).U32(static_cast<uint32_t>(p2p::kMaxGossipTxs + 1));
+    add("txs with a count of 1001 (cap 1000)", "count", w.bytes());
+  }
+  {
+    Writer w;
+    w.U8(p2p::kWireVersion).U8(8).U32(static_cast<uint32_t>(p2p::kMaxBlocksPerResponse + 1));
+    add("block_resp with a count of 51 (cap 50)", "count", w.bytes());
+  }
+  {
+    Writer w;
+    w.U8(p2p::kWireVersion).U8(7).U64(1).U32(0);
+    add("block_req with count 0 (must be 1..50)", "count", w.bytes());
+  }
+  {
+    Writer w;
+    w.U8(p2p::kWireVersion).U8(10).Str(std::string(p2p::kMaxGoodbyeBytes + 1, 'x'));
+    add("goodbye reason of 257 bytes (cap 256)", "length", w.bytes());
+  }
+  {
+    Writer w;
+    w.U8(p2p::kWireVersion).U8(6).U8(3).U64(2).U32(0).Fixed(Hash32{}).Fixed(PublicKey{});
+    w.Fixed(Signature{});
+    add("vote with vote_type 3", "vote_type", w.bytes());
+  }
+  {
+    Writer w;
+    w.U8(p2p::kWireVersion).U8(1).Str("Consent-Vectors").Fixed(Hash32{}).U32(1);
+    w.Fixed(PublicKey{}).Fixed(Hash32{}).U64(0);
+    add("hello with a chain id outside [a-z0-9._-]", "chain_id", w.bytes());
+  }
+  return out;
+}
+
 int Main() {
   Keys k;
   Genesis genesis;
@@ -493,6 +769,9 @@ int Main() {
   v["state"] = States(k);
   v["headers"] = Headers(k, txs, genesis);
   v["votes"] = Votes(genesis, v["headers"]);
+  v["proposals"] = Proposals(genesis, v["headers"], txs);
+  v["p2p_frames"] = P2pFrames(genesis, v["headers"], txs);
+  v["p2p_invalid_frames"] = P2pInvalidFrames();
   std::cout << v.dump(1) << "\n";
   return 0;
 }
