@@ -5,6 +5,10 @@ Written from ../shared/PROTOCOL.md alone, sharing no code with the C++ implement
 re-encodes every transaction from its JSON field form, re-derives ids, keys, Merkle roots and
 proofs, header hashes and vote messages, and verifies every signature. It also decodes each
 "invalid_transactions" entry with its own strict decoder and requires that decoding to fail.
+The "proposals", "p2p_frames" and "p2p_invalid_frames" sections are extensions not in
+PROTOCOL.md; they are checked from docs/protocol.md ("Consensus", "Peer protocol"): proposal_msg,
+handshake_msg and every frame re-encoded from its fields and decoded back by a strict frame
+decoder written here, which must also refuse each invalid frame for its stated rule.
 
 Needs Python 3.9+ and the `cryptography` package (Debian: python3-cryptography) for Ed25519.
 Usage: check_vectors.py [path/to/protocol.json]. Exit 0 and "N passed, 0 failed" when all agree.
@@ -17,6 +21,7 @@ import struct
 import sys
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
                                                                Ed25519PublicKey)
 
@@ -255,6 +260,353 @@ class Checker:
         self.eq(what, bool(cond), True)
 
 
+# ---------------------------------------------------------------- proposals and peer frames
+# From docs/protocol.md ("Consensus" and "Peer protocol"): these are our extensions, not in
+# PROTOCOL.md.
+NO_ROUND = 0xFFFFFFFF
+FRAME_TYPES = {"hello": 1, "hello_ack": 2, "status": 3, "txs": 4, "proposal": 5, "vote": 6,
+               "block_req": 7, "block_resp": 8, "evidence": 9, "goodbye": 10}
+TYPE_NAMES = {n: k for k, n in FRAME_TYPES.items()}
+MAX_FRAME, MAX_GOSSIP_TXS, MAX_BLOCK_TXS, MAX_BLOCKS, MAX_SIGS = 16 << 20, 1000, 10000, 50, 256
+MAX_TX, MAX_HEADER, MAX_GOODBYE, MAX_CHAIN_ID = 4096, 1024, 256, 64
+
+
+def proposal_msg(chain, height, rnd, pol_round, block_hash):
+    return (b"consent-ledger/proposal/v1" + sstr(chain) + u64(height) + u32(rnd) +
+            u32(pol_round) + block_hash)
+
+
+def vote_msg(chain, vtype, height, rnd, block_hash):
+    return b"consent-ledger/vote/v1" + sstr(chain) + u8(vtype) + u64(height) + u32(rnd) + block_hash
+
+
+def handshake_msg(chain, genesis_hash, signer, challenge):
+    return b"consent-ledger/p2p-handshake/v1" + sstr(chain) + genesis_hash + signer + challenge
+
+
+def pub_of(seed):
+    pk = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    return pk.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def enc_vote(f):
+    return (u8(f["vote_type"]) + u64(f["height"]) + u32(f["round"]) + unhex(f["block_hash"]) +
+            unhex(f["validator"]) + unhex(f["signature"]))
+
+
+def enc_tx_list(txs):
+    return u32(len(txs)) + b"".join(bts(unhex(t)) for t in txs)
+
+
+def encode_frame(typ, f):
+    """The frame bytes from the decoded fields (hex strings and numbers, as in the vectors)."""
+    if typ == "hello":
+        p = (sstr(f["chain_id"]) + unhex(f["genesis_hash"]) + u32(f["protocol_version"]) +
+             unhex(f["node_key"]) + unhex(f["challenge"]) + u64(f["height"]))
+    elif typ == "hello_ack":
+        p = unhex(f["signature"])
+    elif typ == "status":
+        p = u64(f["height"]) + unhex(f["head_hash"])
+    elif typ == "txs":
+        p = enc_tx_list(f["txs"])
+    elif typ == "proposal":
+        p = (u64(f["height"]) + u32(f["round"]) + u32(f["pol_round"]) + unhex(f["proposer"]) +
+             unhex(f["signature"]) + bts(unhex(f["header"])) + enc_tx_list(f["txs"]))
+    elif typ == "vote":
+        p = enc_vote(f)
+    elif typ == "block_req":
+        p = u64(f["from_height"]) + u32(f["count"])
+    elif typ == "block_resp":
+        p = u32(len(f["blocks"]))
+        for b in f["blocks"]:
+            p += (bts(unhex(b["header"])) + enc_tx_list(b["txs"]) + u32(b["commit_round"]) +
+                  u32(len(b["signatures"])) +
+                  b"".join(unhex(s["validator"]) + unhex(s["signature"]) for s in b["signatures"]))
+    elif typ == "evidence":
+        p = enc_vote(f["a"]) + enc_vote(f["b"])
+    elif typ == "goodbye":
+        p = sstr(f["reason"])
+    else:
+        raise ValueError("unknown frame type " + typ)
+    return u8(1) + u8(FRAME_TYPES[typ]) + p
+
+
+class FrameReject(Exception):
+    """A refused frame; .rule is one of version, type, trailing, truncated, count, length,
+    vote_type, chain_id, tx, header."""
+
+    def __init__(self, rule, detail=""):
+        super().__init__(rule + (": " + detail if detail else ""))
+        self.rule = rule
+
+
+class FRd:
+    """Frame reader: plain u64 (frames carry no 2^53 rule), every cap checked before reading."""
+
+    def __init__(self, b):
+        self.b, self.p = b, 0
+
+    def take(self, n):
+        if self.p + n > len(self.b):
+            raise FrameReject("truncated")
+        out = self.b[self.p:self.p + n]
+        self.p += n
+        return out
+
+    def u8(self):
+        return self.take(1)[0]
+
+    def u32(self):
+        return struct.unpack(">I", self.take(4))[0]
+
+    def u64(self):
+        return struct.unpack(">Q", self.take(8))[0]
+
+    def hx(self, n):
+        return self.take(n).hex()
+
+    def bytes(self, cap):
+        n = self.u32()
+        if n > cap:
+            raise FrameReject("length", f"{n} > {cap}")
+        return self.take(n)
+
+    def str(self, cap):
+        raw = self.bytes(cap)
+        if b"\x00" in raw:
+            raise FrameReject("length", "NUL")  # not a case in the vectors
+        try:
+            return raw.decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise FrameReject("length", "bad utf-8")
+
+    def count(self, cap, min_item):
+        n = self.u32()
+        if n > cap:
+            raise FrameReject("count", f"{n} > {cap}")
+        if n * min_item > len(self.b) - self.p:
+            raise FrameReject("truncated", "count does not fit")
+        return n
+
+    def end(self):
+        if self.p != len(self.b):
+            raise FrameReject("trailing")
+
+
+def decode_header(enc):
+    r = FRd(enc)
+    if r.u8() != 16 or r.u8() != 1:
+        raise FrameReject("header", "kind or version")
+    chain = r.str(MAX_CHAIN_ID)
+    if not CHAIN.match(chain):
+        raise FrameReject("header", "chain id")
+    height = r.u64()
+    if height == 0:
+        raise FrameReject("header", "height 0")
+    r.take(8 + 32 + 8 + 32 * 4)
+    r.end()
+    return height
+
+
+def dec_tx_list(r, cap):
+    out = []
+    for _ in range(r.count(cap, 4)):
+        enc = r.bytes(MAX_TX)
+        try:
+            decode_signed_tx(enc)
+        except Reject as e:
+            raise FrameReject("tx", str(e))
+        out.append(enc.hex())
+    return out
+
+
+def dec_header_field(r):
+    enc = r.bytes(MAX_HEADER)
+    decode_header(enc)
+    return enc.hex()
+
+
+def dec_vote(r):
+    t = r.u8()
+    if t not in (1, 2):
+        raise FrameReject("vote_type", str(t))
+    return {"vote_type": t, "height": r.u64(), "round": r.u32(), "block_hash": r.hx(32),
+            "validator": r.hx(32), "signature": r.hx(64)}
+
+
+def decode_frame(frame):
+    """Strict decoder: (type name, fields) or FrameReject."""
+    if len(frame) > MAX_FRAME:
+        raise FrameReject("length", "frame size")
+    r = FRd(frame)
+    if r.u8() != 1:
+        raise FrameReject("version")
+    t = r.u8()
+    if t not in TYPE_NAMES:
+        raise FrameReject("type", str(t))
+    typ = TYPE_NAMES[t]
+    if typ == "hello":
+        chain = r.str(MAX_CHAIN_ID)
+        if not CHAIN.match(chain):
+            raise FrameReject("chain_id", chain)
+        f = {"chain_id": chain, "genesis_hash": r.hx(32), "protocol_version": r.u32(),
+             "node_key": r.hx(32), "challenge": r.hx(32), "height": r.u64()}
+    elif typ == "hello_ack":
+        f = {"signature": r.hx(64)}
+    elif typ == "status":
+        f = {"height": r.u64(), "head_hash": r.hx(32)}
+    elif typ == "txs":
+        f = {"txs": dec_tx_list(r, MAX_GOSSIP_TXS)}
+    elif typ == "proposal":
+        f = {"height": r.u64(), "round": r.u32(), "pol_round": r.u32(), "proposer": r.hx(32),
+             "signature": r.hx(64), "header": dec_header_field(r),
+             "txs": dec_tx_list(r, MAX_BLOCK_TXS)}
+    elif typ == "vote":
+        f = dec_vote(r)
+    elif typ == "block_req":
+        f = {"from_height": r.u64(), "count": r.u32()}
+        if not 1 <= f["count"] <= MAX_BLOCKS:
+            raise FrameReject("count", str(f["count"]))
+    elif typ == "block_resp":
+        blocks = []
+        for _ in range(r.count(MAX_BLOCKS, 16)):
+            b = {"header": dec_header_field(r), "txs": dec_tx_list(r, MAX_BLOCK_TXS),
+                 "commit_round": r.u32()}
+            b["signatures"] = [{"validator": r.hx(32), "signature": r.hx(64)}
+                               for _ in range(r.count(MAX_SIGS, 96))]
+            blocks.append(b)
+        f = {"blocks": blocks}
+    elif typ == "evidence":
+        f = {"a": dec_vote(r), "b": dec_vote(r)}
+    else:  # goodbye
+        f = {"reason": r.str(MAX_GOODBYE)}
+    r.end()
+    return typ, f
+
+
+def strip_seeds(f):
+    """The decoded fields of a vector entry: without the signer seeds and handshake inputs."""
+    if isinstance(f, dict):
+        return {k: strip_seeds(x) for k, x in f.items()
+                if k not in ("validator_seed", "signer_seed", "handshake")}
+    if isinstance(f, list):
+        return [strip_seeds(x) for x in f]
+    return f
+
+
+def check_signed_vote(c, n, chain, f):
+    msg = vote_msg(chain, f["vote_type"], f["height"], f["round"], unhex(f["block_hash"]))
+    seed = unhex(f["validator_seed"])
+    c.eq(n + " validator key from seed", pub_of(seed).hex(), f["validator"])
+    c.eq(n + " deterministic signature",
+         Ed25519PrivateKey.from_private_bytes(seed).sign(msg).hex(), f["signature"])
+    c.ok(n + " signature verifies", verify(unhex(f["validator"]), msg, unhex(f["signature"])))
+
+
+def check_p2p(c, v, chain):
+    valid_txs = {t["encoding"] for t in v["transactions"]}
+    header_hashes = {hd["encoding"]: hd["block_hash"] for hd in v["headers"]}
+
+    proposals = v.get("proposals", [])
+    c.ok("at least three proposals", len(proposals) >= 3)
+    c.ok("a proposal with pol_round none and one with pol_round set",
+         {p["pol_round"] == NO_ROUND for p in proposals} == {True, False})
+    for p in proposals:
+        n = "proposal " + p["name"]
+        header = unhex(p["header"])
+        c.eq(n + " chain_id", p["chain_id"], chain)
+        c.eq(n + " block_hash", H(header).hex(), p["block_hash"])
+        c.eq(n + " header is a vector header", header_hashes.get(p["header"]), p["block_hash"])
+        c.eq(n + " header height", decode_header(header), p["height"])
+        c.ok(n + " pol_round none or below round",
+             p["pol_round"] == NO_ROUND or p["pol_round"] < p["round"])
+        msg = proposal_msg(p["chain_id"], p["height"], p["round"], p["pol_round"], H(header))
+        c.eq(n + " proposal_msg", msg.hex(), p["message"])
+        seed = unhex(p["signer_seed"])
+        c.eq(n + " proposer key from seed", pub_of(seed).hex(), p["proposer"])
+        c.eq(n + " deterministic signature",
+             Ed25519PrivateKey.from_private_bytes(seed).sign(msg).hex(), p["signature"])
+        c.ok(n + " signature verifies", verify(unhex(p["proposer"]), msg, unhex(p["signature"])))
+
+    frames = v.get("p2p_frames", [])
+    c.eq("p2p_frames cover every message type", sorted({f["type"] for f in frames}),
+         sorted(FRAME_TYPES))
+    hellos = {}
+    for fr in frames:
+        n = "frame " + fr["name"]
+        typ, f = fr["type"], fr["fields"]
+        frame = unhex(fr["frame"])
+        c.eq(n + " encoding", encode_frame(typ, f).hex(), fr["frame"])
+        try:
+            got = decode_frame(frame)
+        except FrameReject as e:
+            got = ("refused", str(e))
+        c.eq(n + " decodes to its fields", got, (typ, strip_seeds(f)))
+        if typ == "hello":
+            hellos[f["challenge"]] = f
+        elif typ == "hello_ack":
+            hs = f["handshake"]
+            hello = hellos.get(hs["challenge"])
+            c.ok(n + " answers a hello's challenge", hello is not None)
+            if hello:
+                c.eq(n + " handshake chain and genesis", (hs["chain_id"], hs["genesis_hash"]),
+                     (hello["chain_id"], hello["genesis_hash"]))
+            msg = handshake_msg(hs["chain_id"], unhex(hs["genesis_hash"]), unhex(hs["signer"]),
+                                unhex(hs["challenge"]))
+            c.eq(n + " handshake_msg", msg.hex(), hs["message"])
+            seed = unhex(hs["signer_seed"])
+            c.eq(n + " signer key from seed", pub_of(seed).hex(), hs["signer"])
+            c.eq(n + " deterministic signature",
+                 Ed25519PrivateKey.from_private_bytes(seed).sign(msg).hex(), f["signature"])
+            c.ok(n + " signature verifies", verify(unhex(hs["signer"]), msg, unhex(f["signature"])))
+        elif typ == "txs":
+            c.ok(n + " carries valid vector transactions",
+                 len(f["txs"]) >= 2 and all(t in valid_txs for t in f["txs"]))
+        elif typ == "proposal":
+            header = unhex(f["header"])
+            msg = proposal_msg(chain, f["height"], f["round"], f["pol_round"], H(header))
+            seed = unhex(f["signer_seed"])
+            c.eq(n + " proposer key from seed", pub_of(seed).hex(), f["proposer"])
+            c.eq(n + " deterministic signature",
+                 Ed25519PrivateKey.from_private_bytes(seed).sign(msg).hex(), f["signature"])
+            c.ok(n + " signature verifies",
+                 verify(unhex(f["proposer"]), msg, unhex(f["signature"])))
+            c.ok(n + " txs are vector transactions", all(t in valid_txs for t in f["txs"]))
+        elif typ == "vote":
+            check_signed_vote(c, n, chain, f)
+        elif typ == "evidence":
+            a, b = f["a"], f["b"]
+            check_signed_vote(c, n + " a", chain, a)
+            check_signed_vote(c, n + " b", chain, b)
+            c.ok(n + " same validator, height, round and type, different votes",
+                 all(a[k] == b[k] for k in ("validator", "height", "round", "vote_type")) and
+                 a["block_hash"] != b["block_hash"])
+        elif typ == "block_resp":
+            for b in f["blocks"]:
+                header = unhex(b["header"])
+                height = decode_header(header)
+                signers = set()
+                for s in b["signatures"]:
+                    sv = {"vote_type": 2, "height": height, "round": b["commit_round"],
+                          "block_hash": H(header).hex(), "validator": s["validator"],
+                          "signature": s["signature"], "validator_seed": s["validator_seed"]}
+                    check_signed_vote(c, n + " commit signature", chain, sv)
+                    signers.add(s["validator"])
+                c.eq(n + " commit signers distinct", len(signers), len(b["signatures"]))
+                c.ok(n + " txs are vector transactions", all(t in valid_txs for t in b["txs"]))
+
+    invalid = v.get("p2p_invalid_frames", [])
+    c.ok("at least six invalid frames", len(invalid) >= 6)
+    for fr in invalid:
+        n = "invalid frame " + fr["name"]
+        try:
+            decode_frame(unhex(fr["frame"]))
+            rule = None
+        except FrameReject as e:
+            rule = e.rule
+        c.eq(n + " refused for its rule", rule, fr["rule"])
+
+
 def main():
     path_arg = sys.argv[1] if len(sys.argv) > 1 else "tests/vectors/protocol.json"
     v = json.load(open(path_arg))
@@ -360,6 +712,8 @@ def main():
         c.eq("vote message", msg.hex(), vt["message"])
         priv = Ed25519PrivateKey.from_private_bytes(unhex(vt["validator_seed"]))
         c.eq("vote signature", priv.sign(msg).hex(), vt["signature"])
+
+    check_p2p(c, v, chain)
 
     print(f"check_vectors: {c.passed} passed, {c.failed} failed")
     return 0 if c.failed == 0 else 1
