@@ -340,24 +340,14 @@ class FrameReject(Exception):
         self.rule = rule
 
 
-class FRd:
-    """Frame reader: plain u64 (frames carry no 2^53 rule), every cap checked before reading."""
-
-    def __init__(self, b):
-        self.b, self.p = b, 0
+class FRd(Rd):
+    """Frame reader: Rd with plain u64 (frames carry no 2^53 rule) and FrameReject errors; every
+    cap is checked before reading."""
 
     def take(self, n):
         if self.p + n > len(self.b):
             raise FrameReject("truncated")
-        out = self.b[self.p:self.p + n]
-        self.p += n
-        return out
-
-    def u8(self):
-        return self.take(1)[0]
-
-    def u32(self):
-        return struct.unpack(">I", self.take(4))[0]
+        return super().take(n)
 
     def u64(self):
         return struct.unpack(">Q", self.take(8))[0]
