@@ -12,9 +12,9 @@
 //   4 txs        : list<bytes tx>                (<= kMaxGossipTxs, each <= kMaxTxBytes)
 //   5 proposal   : u64 height || u32 round || u32 pol_round || key proposer || sig
 //                  || bytes header || list<bytes tx>
-//   6 vote       : u8 vote_type || u64 height || u32 round || hash block_hash || key validator || sig
-//   7 block_req  : u64 from_height || u32 count   (count 1..kMaxBlocksPerResponse)
-//   8 block_resp : list<block_with_commit>, block_with_commit := bytes header || list<bytes tx>
+//   6 vote       : u8 vote_type || u64 height || u32 round || hash block_hash || key validator ||
+//   sig 7 block_req  : u64 from_height || u32 count   (count 1..kMaxBlocksPerResponse) 8 block_resp
+//   : list<block_with_commit>, block_with_commit := bytes header || list<bytes tx>
 //                  || u32 commit_round || list<(key, sig)>
 //   9 evidence   : vote || vote    (each as in type 6, without the frame prefix)
 //  10 goodbye    : str reason      (sent before closing; reason <= 256 bytes)
@@ -93,8 +93,8 @@ struct Goodbye {
   bool operator==(const Goodbye&) const = default;
 };
 
-using Message = std::variant<Hello, HelloAck, StatusMsg, TxsMsg, ProposalMsg, VoteMsg,
-                             BlockRequest, BlockResponse, EvidenceMsg, Goodbye>;
+using Message = std::variant<Hello, HelloAck, StatusMsg, TxsMsg, ProposalMsg, VoteMsg, BlockRequest,
+                             BlockResponse, EvidenceMsg, Goodbye>;
 
 // The message's name ("hello", "vote", ...), for logs and metrics.
 const char* MessageName(const Message& m);
