@@ -220,6 +220,34 @@ TEST_F(ApiReadTest, DirectoryAndControllerConsents) {
   ExpectError("/v1/controllers/abc/consents", 400, "invalid_request");
 }
 
+TEST_F(ApiReadTest, EvidenceListsEquivocationsThatAnyoneCanCheck) {
+  Json empty = Get(port_, "/v1/evidence").json();
+  ASSERT_TRUE(empty["evidence"].is_array());
+  EXPECT_TRUE(empty["evidence"].empty());
+  const Evidence e = backend_.AddEquivocation(9, 2);
+  Json j = Get(port_, "/v1/evidence").json();
+  ASSERT_EQ(j["evidence"].size(), 1u);
+  const Json& item = j["evidence"][0];
+  EXPECT_EQ(item["kind"], "duplicate_vote");
+  EXPECT_EQ(item["validator"], ToHex(e.a.validator));
+  EXPECT_EQ(item["height"], 9);
+  EXPECT_EQ(item["round"], 2);
+  // Rebuild each vote from the JSON alone and check its signature with the genesis.
+  for (const char* name : {"vote_a", "vote_b"}) {
+    const Json& v = item[name];
+    SignedVote vote;
+    vote.type = v["type"] == "prevote" ? VoteType::kPrevote : VoteType::kPrecommit;
+    vote.height = v["height"].get<uint64_t>();
+    vote.round = v["round"].get<uint32_t>();
+    vote.block_hash = *FromHexFixed<32>(v["block_hash"].get<std::string>());
+    vote.validator = *FromHexFixed<32>(v["validator"].get<std::string>());
+    vote.signature = *FromHexFixed<64>(v["signature"].get<std::string>());
+    EXPECT_TRUE(VerifyVote(backend_.genesis(), vote).ok()) << name;
+  }
+  EXPECT_NE(item["vote_a"]["block_hash"], item["vote_b"]["block_hash"]);
+  ExpectError("/v1/evidence?limit=5", 400, "invalid_request");
+}
+
 TEST_F(ApiReadTest, StatusHealthReadyMetrics) {
   Json s = Get(port_, "/v1/status").json();
   EXPECT_EQ(s["chain_id"], "net-test");
@@ -227,6 +255,11 @@ TEST_F(ApiReadTest, StatusHealthReadyMetrics) {
   EXPECT_EQ(s["log_size"], 3);
   EXPECT_EQ(s["ready"], true);
   ASSERT_EQ(s["validators"].size(), 1u);
+  for (const char* key :
+       {"node_key", "validator", "consensus", "evidence", "peers", "catching_up"}) {
+    EXPECT_TRUE(s.contains(key)) << key;
+  }
+  EXPECT_TRUE(s["consensus"].contains("round") && s["consensus"].contains("step"));
   EXPECT_EQ(Get(port_, "/healthz").status, 200u);
   EXPECT_EQ(Get(port_, "/readyz").status, 200u);
   backend_.set_ready(false);

@@ -173,6 +173,22 @@ class TestBackend : public ApiBackend {
            std::to_string(store_->height()) + "\n";
   }
 
+  std::vector<Evidence> EvidenceList() const override {
+    std::lock_guard<std::mutex> lock(evidence_mu_);
+    return evidence_;
+  }
+  // Makes the validator equivocate at (height, round): two prevotes for different blocks.
+  Evidence AddEquivocation(uint64_t height, uint32_t round) {
+    Hash32 a{}, b{};
+    a.fill(0xa1);
+    b.fill(0xb2);
+    Evidence e{SignVote(key_, genesis_.chain_id, VoteType::kPrevote, height, round, a),
+               SignVote(key_, genesis_.chain_id, VoteType::kPrevote, height, round, b)};
+    std::lock_guard<std::mutex> lock(evidence_mu_);
+    evidence_.push_back(e);
+    return e;
+  }
+
   void set_ready(bool v) { ready_.store(v); }
   void set_mempool_full(bool v) { mempool_full_.store(v); }
   void set_hold_commits(bool v) { hold_commits_.store(v); }
@@ -180,6 +196,9 @@ class TestBackend : public ApiBackend {
   uint64_t log_size() const { return store_->tip().log_size; }
 
  private:
+  mutable std::mutex evidence_mu_;
+  std::vector<Evidence> evidence_;  // guarded by evidence_mu_
+
   // REQUIRES: submit_mu_ held.
   uint64_t NextTime() {
     ChainTip tip = store_->tip();
