@@ -37,7 +37,7 @@ asan_count=$(grep -oE 'out of [0-9]+' build/asan/ctest.log | awk '{print $3}')
 
 echo "== ThreadSanitizer build and the concurrent code's tests (net, node, e2e)"
 scripts/build.sh tsan net_tests node_tests consentd consentctl consent-store
-CONSENT_E2E_FOLLOWER_BLOCKS=300 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+CONSENT_E2E_FOLLOWER_BLOCKS=300 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(pwd)/tests/tsan.supp \
   ctest --test-dir build/tsan --output-on-failure -j2 -L 'net|node|e2e' | tee build/tsan/ctest.log
 tsan_count=$(grep -oE 'out of [0-9]+' build/tsan/ctest.log | awk '{print $3}')
 
