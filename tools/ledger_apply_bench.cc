@@ -153,7 +153,8 @@ int Main(int argc, char** argv) {
   ChainStore& store = **opened;
 
   Workload w;
-  std::vector<double> block_ms;
+  std::vector<double> block_ms, build_ms, write_ms;
+  uint64_t records = 0, record_bytes = 0;
   std::vector<std::pair<SignedTx, int>> sample_early, sample_late;
   ProofTiming early{}, late{};
   uint64_t applied = 0, time_ms = 1'767'225'600'000, nonce = 0;
@@ -171,6 +172,9 @@ int Main(int argc, char** argv) {
           built.ok() ? built->rejected[0].message.c_str() : built.status().ToString().c_str());
       return 1;
     }
+    auto t1 = Clock::now();
+    records += built->validated.writes.size();
+    record_bytes += built->validated.writes.ByteSize();
     Commit commit;
     commit.signatures.push_back(SignPrecommit(validator, genesis.chain_id,
                                               built->validated.block.header.height, 0,
@@ -180,7 +184,10 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "commit failed: %s\n", st.ToString().c_str());
       return 1;
     }
-    block_ms.push_back(Ms(Clock::now() - t0));
+    auto t2 = Clock::now();
+    block_ms.push_back(Ms(t2 - t0));
+    build_ms.push_back(Ms(t1 - t0));
+    write_ms.push_back(Ms(t2 - t1));
     // Keep a few transactions of this block to prove later.
     if (sample_early.size() < 200 && applied < 10'000) sample_early.push_back({txs[0], 0});
     if (applied + block_txs >= total - 200 * block_txs) sample_late.push_back({txs[0], 0});
@@ -214,6 +221,11 @@ int Main(int argc, char** argv) {
               tps / 100000.0);
   std::printf("  commit per block      p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
               Percentile(block_ms, 0.5), Percentile(block_ms, 0.99), Percentile(block_ms, 1.0));
+  std::printf("  of which               build p50 %.1f ms, synced write p50 %.1f ms\n",
+              Percentile(build_ms, 0.5), Percentile(write_ms, 0.5));
+  std::printf("  records written       %.2f per tx, %.0f bytes per tx (keys + values)\n",
+              static_cast<double>(records) / static_cast<double>(applied),
+              static_cast<double>(record_bytes) / static_cast<double>(applied));
   std::printf("  peak RSS              %ld MiB        (goal <= 512: ratio %.2f)\n", rss_mib,
               static_cast<double>(rss_mib) / 512.0);
   std::printf("  disk                  %.1f MiB, %.0f bytes/tx\n", disk / 1048576.0,
@@ -224,11 +236,13 @@ int Main(int argc, char** argv) {
       static_cast<unsigned long long>(late.entries), late.mean_us / std::max(early.mean_us, 1e-9));
   std::printf(
       "{\"txs\":%llu,\"tx_per_s\":%.0f,\"p50_block_ms\":%.2f,\"p99_block_ms\":%.2f,"
+      "\"p50_build_ms\":%.2f,\"p50_write_ms\":%.2f,\"records_per_tx\":%.2f,"
       "\"peak_rss_mib\":%ld,\"disk_bytes_per_tx\":%.0f,\"proof_us_small\":%.1f,"
       "\"proof_us_large\":%.1f}\n",
       static_cast<unsigned long long>(applied), tps, Percentile(block_ms, 0.5),
-      Percentile(block_ms, 0.99), rss_mib, static_cast<double>(disk) / static_cast<double>(applied),
-      early.mean_us, late.mean_us);
+      Percentile(block_ms, 0.99), Percentile(build_ms, 0.5), Percentile(write_ms, 0.5),
+      static_cast<double>(records) / static_cast<double>(applied), rss_mib,
+      static_cast<double>(disk) / static_cast<double>(applied), early.mean_us, late.mean_us);
   opened->reset();
   if (own_dir) std::filesystem::remove_all(dir);
   return 0;
