@@ -13,6 +13,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "crypto/bytes.h"
@@ -54,6 +56,9 @@ class KvRead {
 class KvBatch {
  public:
   void Put(Column c, ByteView key, ByteView value);
+  // The same, taking ownership of encodings built for the batch (saves a copy per record).
+  void Put(Column c, ByteView key, Bytes&& value);
+  void Put(Column c, Bytes&& key, Bytes&& value);
   void Delete(Column c, ByteView key);
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
@@ -73,7 +78,12 @@ class KvBatch {
 
 // Reads through a batch that has not been committed yet: the batch's writes shadow `base`.
 // Lets pure code read its own pending writes while building a block. REQUIRES: base and batch
-// outlive the overlay.
+// outlive the overlay, and the batch only grows (Put/Delete) while the overlay is used.
+//
+// The overlay copies nothing: per column it maps each pending key (a view of the key bytes held
+// by the batch's op, whose buffer stays put when the op vector grows, since moving a Bytes moves
+// its buffer) to the index of the latest op on that key. Gets are hash lookups; a Scan sorts that
+// column's pending keys once and reuses the order until the column changes.
 class OverlayKv : public KvRead {
  public:
   OverlayKv(const KvRead& base, const KvBatch& batch);
@@ -83,10 +93,15 @@ class OverlayKv : public KvRead {
   void Refresh();
 
  private:
+  struct Pending {
+    std::unordered_map<std::string_view, uint32_t> latest;  // key -> index into batch ops
+    mutable std::vector<std::string_view> sorted;           // keys in byte order, for Scan
+    mutable bool sorted_valid = true;
+  };
   const KvRead& base_;
   const KvBatch& batch_;
   size_t seen_ = 0;
-  std::array<std::map<Bytes, std::optional<Bytes>>, kColumnCount> pending_;
+  std::array<Pending, kColumnCount> pending_;
 };
 
 // An in-memory store for tests and tools. Thread-compatible.
