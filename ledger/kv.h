@@ -22,6 +22,8 @@
 
 namespace consent {
 
+class PageCache;  // ledger/page_cache.h
+
 enum class Column : uint8_t {
   kMeta = 0,         // node metadata: head height, format version, ...
   kHeaders,          // u64 height -> header encoding
@@ -50,6 +52,9 @@ class KvRead {
   virtual Result<std::optional<Bytes>> Get(Column c, ByteView key) const = 0;
   // Visits keys k with k starting with `prefix` and k >= `start`, in ascending byte order.
   virtual Status Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const = 0;
+  // The content-addressed page cache shared by every view of this store (ledger/page_cache.h),
+  // or nullptr. The storage trees use it to skip reading records whose hash they already know.
+  virtual PageCache* page_cache() const { return nullptr; }
 };
 
 // An ordered set of writes, applied atomically by the store. Later writes to the same key win.
@@ -89,6 +94,7 @@ class OverlayKv : public KvRead {
   OverlayKv(const KvRead& base, const KvBatch& batch);
   Result<std::optional<Bytes>> Get(Column c, ByteView key) const override;
   Status Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const override;
+  PageCache* page_cache() const override { return base_.page_cache(); }
   // Must be called after the batch grows, before the next read.
   void Refresh();
 
@@ -111,8 +117,12 @@ class MemoryKv : public KvRead {
   Status Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const override;
   void Apply(const KvBatch& batch);
   size_t Size(Column c) const { return data_[static_cast<size_t>(c)].size(); }
+  // Tests may attach a page cache (not owned) to check that it changes no result.
+  void set_page_cache(PageCache* cache) { cache_ = cache; }
+  PageCache* page_cache() const override { return cache_; }
 
  private:
+  PageCache* cache_ = nullptr;
   std::array<std::map<Bytes, Bytes>, kColumnCount> data_;
 };
 

@@ -17,6 +17,10 @@
 // has is deleted and each new or changed page is written, so the stored records always equal
 // those of a tree built afresh from the same entries.
 //
+// When the KvRead offers a page cache (ledger/page_cache.h), a child page is looked up there by
+// its key and the hash its parent names before it is read, and every page read or written is
+// offered to it; a hit skips the read and the page's hashing. Results never depend on it.
+//
 // Pure (reads through KvRead, writes into KvBatch); thread-compatible.
 #include "ledger/state_tree.h"
 
@@ -24,11 +28,13 @@
 #include <array>
 #include <bit>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 
 #include "crypto/hex.h"
 #include "ledger/codec.h"
+#include "ledger/page_cache.h"
 
 namespace consent {
 namespace {
@@ -182,9 +188,9 @@ Result<Page> Decode(ByteView value, size_t depth, const Hash32& prefix) {
   return page;
 }
 
-// A page read from the store: its raw value, slots and binary nodes.
+// A page read from the store: its raw value, slots and (when asked for) binary nodes.
 struct Loaded {
-  Bytes raw;
+  std::shared_ptr<const Bytes> raw;
   Page page;
   Nodes nodes;
 };
@@ -194,13 +200,26 @@ Result<std::optional<Loaded>> ReadPage(const KvRead& kv, size_t depth, const Has
   ASSIGN_OR_RETURN(std::optional<Bytes> value, kv.Get(Column::kStateNodes, PageKey(depth, prefix)));
   if (!value.has_value()) return std::optional<Loaded>();
   ASSIGN_OR_RETURN(Page page, Decode(*value, depth, prefix));
-  return std::optional<Loaded>(Loaded{std::move(*value), page, ComputeNodes(page)});
+  return std::optional<Loaded>(
+      Loaded{std::make_shared<const Bytes>(std::move(*value)), page, ComputeNodes(page)});
 }
 
 // Reads the child page whose parent names its subtree hash; a missing page or one with another
-// hash is corruption.
+// hash is corruption. A page the store's page cache holds under that hash is taken from there
+// (decoded again, its nodes computed only if `want_nodes`); a page read from the store is checked
+// and then cached.
 Result<Loaded> ReadChild(const KvRead& kv, size_t depth, const Hash32& prefix,
-                         const Hash32& expected) {
+                         const Hash32& expected, bool want_nodes) {
+  PageCache* cache = kv.page_cache();
+  const Bytes key = PageKey(depth, prefix);
+  if (cache != nullptr) {
+    if (std::shared_ptr<const Bytes> raw = cache->Lookup(key, expected)) {
+      ASSIGN_OR_RETURN(Page page, Decode(*raw, depth, prefix));
+      Loaded hit{std::move(raw), page, {}};
+      if (want_nodes) hit.nodes = ComputeNodes(hit.page);
+      return hit;
+    }
+  }
   ASSIGN_OR_RETURN(std::optional<Loaded> page, ReadPage(kv, depth, prefix));
   if (!page.has_value()) {
     return Status::Corruption(Where(depth, prefix) + " is missing (its parent names a child)");
@@ -208,6 +227,7 @@ Result<Loaded> ReadChild(const KvRead& kv, size_t depth, const Hash32& prefix,
   if (page->nodes[0].hash != expected) {
     return Status::Corruption(Where(depth, prefix) + " does not hash to its parent's child hash");
   }
+  if (cache != nullptr) cache->Insert(key, expected, page->raw);
   return std::move(*page);
 }
 
@@ -230,9 +250,16 @@ class Updater {
     for (const auto& [key, value] : old_) {
       if (new_.find(key) == new_.end()) batch->Delete(Column::kStateNodes, key);
     }
-    for (const auto& [key, value] : new_) {
+    // New pages go to the page cache too: the next block reads most of the upper ones.
+    PageCache* cache = kv_.page_cache();
+    for (auto& [key, page] : new_) {
       auto it = old_.find(key);
-      if (it == old_.end() || it->second != value) batch->Put(Column::kStateNodes, key, value);
+      if (it == old_.end() || *it->second != page.raw) {
+        batch->Put(Column::kStateNodes, key, page.raw);
+        if (cache != nullptr) {
+          cache->Insert(key, page.hash, std::make_shared<const Bytes>(std::move(page.raw)));
+        }
+      }
     }
     return root.Hashed();
   }
@@ -252,7 +279,8 @@ class Updater {
       const Hash32 child_prefix = WithNibble(prefix, depth, s);
       Slot& slot = page[s];
       if (slot.kind == Slot::kChild) {
-        ASSIGN_OR_RETURN(Loaded child, ReadChild(kv_, depth + kPageBits, child_prefix, slot.a));
+        ASSIGN_OR_RETURN(Loaded child, ReadChild(kv_, depth + kPageBits, child_prefix, slot.a,
+                                                 /*want_nodes=*/false));
         old_[PageKey(depth + kPageBits, child_prefix)] = std::move(child.raw);
         ASSIGN_OR_RETURN(slot, Apply(depth + kPageBits, child_prefix, child.page, part));
       } else {
@@ -266,8 +294,9 @@ class Updater {
       if (slot.kind == Slot::kChild) ++children;
     }
     if (children == 0 && (leaves == 0 || (leaves == 1 && depth > 0))) return lone;
-    new_[PageKey(depth, prefix)] = Encode(page);
-    return Slot{Slot::kChild, ComputeNodes(page)[0].hash};
+    const Hash32 hash = ComputeNodes(page)[0].hash;
+    new_[PageKey(depth, prefix)] = NewPage{Encode(page), hash};
+    return Slot{Slot::kChild, hash};
   }
 
   // The entries of a slot holding nothing or a lone leaf, after `changes`: sorted, each with a
@@ -296,9 +325,13 @@ class Updater {
     return Apply(depth, prefix, Page{}, entries);
   }
 
+  struct NewPage {
+    Bytes raw;
+    Hash32 hash{};
+  };
   const KvRead& kv_;
-  std::map<Bytes, Bytes> old_;  // every page read: key -> stored value
-  std::map<Bytes, Bytes> new_;  // pages of the new tree in the region touched
+  std::map<Bytes, std::shared_ptr<const Bytes>> old_;  // every page read: key -> stored value
+  std::map<Bytes, NewPage> new_;  // pages of the new tree in the region touched
 };
 
 }  // namespace
@@ -348,8 +381,9 @@ Result<smt::Proof> StateTree::Prove(const Hash32& key) const {
       proof.siblings.push_back(page->nodes[NodeIndex(level + 1, child ^ 1)].hash);
     }
     const Hash32 child_hash = page->page[s].a;
-    ASSIGN_OR_RETURN(Loaded child, ReadChild(kv_, depth + kPageBits,
-                                             PrefixOf(key, depth + kPageBits), child_hash));
+    ASSIGN_OR_RETURN(Loaded child,
+                     ReadChild(kv_, depth + kPageBits, PrefixOf(key, depth + kPageBits), child_hash,
+                               /*want_nodes=*/true));
     page = std::move(child);
   }
 }

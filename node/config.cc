@@ -275,6 +275,11 @@ const std::vector<Field>& Fields() {
     v.push_back(IntField(
         "storage", "block_cache_mib", "RocksDB block cache, in MiB",
         [](auto& c) -> auto& { return c.block_cache_mib; }, 1, 1 << 20));
+    v.push_back(IntField(
+        "storage", "page_cache_mib",
+        "decoded state-tree pages kept in memory, in MiB (0 = none): saves reading and hashing "
+        "the upper tree on every block",
+        [](auto& c) -> auto& { return c.page_cache_mib; }, 0, 1 << 20));
     // [log]
     v.push_back(StringField(
         "log", "level", "trace, debug, info, warn, error, critical or off",
@@ -577,10 +582,11 @@ bool operator==(const Config& a, const Config& b) {
   return a.data_dir == b.data_dir && a.block_interval_ms == b.block_interval_ms &&
          a.max_txs_per_block == b.max_txs_per_block && a.mempool_capacity == b.mempool_capacity &&
          a.verify_threads == b.verify_threads && a.block_cache_mib == b.block_cache_mib &&
-         a.log_level == b.log_level && a.log_format == b.log_format &&
-         a.p2p_listen_address == b.p2p_listen_address && a.p2p_port == b.p2p_port &&
-         a.p2p_listen == b.p2p_listen && a.p2p_persistent_peers == b.p2p_persistent_peers &&
-         a.p2p_max_peers == b.p2p_max_peers && a.p2p_ban_seconds == b.p2p_ban_seconds &&
+         a.page_cache_mib == b.page_cache_mib && a.log_level == b.log_level &&
+         a.log_format == b.log_format && a.p2p_listen_address == b.p2p_listen_address &&
+         a.p2p_port == b.p2p_port && a.p2p_listen == b.p2p_listen &&
+         a.p2p_persistent_peers == b.p2p_persistent_peers && a.p2p_max_peers == b.p2p_max_peers &&
+         a.p2p_ban_seconds == b.p2p_ban_seconds &&
          a.p2p_max_msgs_per_sec == b.p2p_max_msgs_per_sec &&
          a.consensus.propose_base_ms == b.consensus.propose_base_ms &&
          a.consensus.propose_delta_ms == b.consensus.propose_delta_ms &&

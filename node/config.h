@@ -36,6 +36,7 @@ struct Config {
 
   // [storage]
   size_t block_cache_mib = 64;  // RocksDB block cache
+  size_t page_cache_mib = 64;   // state-tree page cache (ledger/page_cache.h); 0 = none
 
   // [log]
   std::string log_level = "info";  // trace, debug, info, warn, error, critical, off

@@ -86,6 +86,7 @@ Result<std::unique_ptr<Node>> Node::Open(NodeOptions options) {
   ChainStoreOptions so;
   so.path = options.data_dir;
   so.block_cache_bytes = options.config.block_cache_mib << 20;
+  so.page_cache_bytes = options.config.page_cache_mib << 20;
   auto store = ChainStore::Open(so, options.genesis);
   if (!store.ok()) return store.status().Prefixed("opening the store at " + options.data_dir);
   auto sign_state = LoadSignState(options.sign_state_path);

@@ -10,12 +10,14 @@
 //
 // Prints a table and one JSON line; exit 0. Single-threaded (RocksDB has its own threads).
 // Usage: ledger_apply_bench [--txs N] [--block-txs N] [--dir DIR] [--cache-mb N]
+//                           [--page-cache-mb N]
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -32,6 +34,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// CPU time of the calling thread, in ms (unlike wall time, barely moved by other processes).
+double ThreadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
 
 long PeakRssKiB() {
   rusage ru{};
@@ -109,7 +118,7 @@ ProofTiming TimeProofs(const ChainStore& store, const std::vector<std::pair<Sign
 }
 
 int Main(int argc, char** argv) {
-  uint64_t total = 1'000'000, block_txs = 1000, cache_mb = 64;
+  uint64_t total = 1'000'000, block_txs = 1000, cache_mb = 64, page_cache_mb = 64;
   std::string dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -120,6 +129,8 @@ int Main(int argc, char** argv) {
       block_txs = v;
     else if (a == "--cache-mb")
       cache_mb = v;
+    else if (a == "--page-cache-mb")
+      page_cache_mb = v;
     else if (a == "--dir")
       dir = argv[i + 1];
     else {
@@ -145,6 +156,7 @@ int Main(int argc, char** argv) {
   ChainStoreOptions so;
   so.path = dir + "/db";
   so.block_cache_bytes = cache_mb << 20;
+  so.page_cache_bytes = page_cache_mb << 20;
   auto opened = ChainStore::Open(so, genesis);
   if (!opened.ok()) {
     std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
@@ -155,6 +167,7 @@ int Main(int argc, char** argv) {
   Workload w;
   std::vector<double> block_ms, build_ms, write_ms;
   uint64_t records = 0, record_bytes = 0;
+  double build_cpu_ms = 0, write_cpu_ms = 0;
   std::vector<std::pair<SignedTx, int>> sample_early, sample_late;
   ProofTiming early{}, late{};
   uint64_t applied = 0, time_ms = 1'767'225'600'000, nonce = 0;
@@ -165,6 +178,7 @@ int Main(int argc, char** argv) {
     txs.reserve(block_txs);
     for (uint64_t i = 0; i < block_txs; ++i) txs.push_back(w.Grant(time_ms - 1, ++nonce));
     auto t0 = Clock::now();
+    const double c0 = ThreadCpuMs();
     auto built = BuildBlock(store.kv(), genesis, store.tip(), time_ms, 0, txs, block_txs);
     if (!built.ok() || !built->rejected.empty()) {
       std::fprintf(
@@ -173,6 +187,7 @@ int Main(int argc, char** argv) {
       return 1;
     }
     auto t1 = Clock::now();
+    const double c1 = ThreadCpuMs();
     records += built->validated.writes.size();
     record_bytes += built->validated.writes.ByteSize();
     Commit commit;
@@ -185,6 +200,9 @@ int Main(int argc, char** argv) {
       return 1;
     }
     auto t2 = Clock::now();
+    const double c2 = ThreadCpuMs();
+    build_cpu_ms += c1 - c0;
+    write_cpu_ms += c2 - c1;
     block_ms.push_back(Ms(t2 - t0));
     build_ms.push_back(Ms(t1 - t0));
     write_ms.push_back(Ms(t2 - t1));
@@ -214,15 +232,28 @@ int Main(int argc, char** argv) {
   double tps = static_cast<double>(applied) / secs;
   long rss_mib = PeakRssKiB() / 1024;
 
-  std::printf("ledger apply benchmark: %llu txs in blocks of %llu, block cache %llu MiB\n",
-              static_cast<unsigned long long>(applied), static_cast<unsigned long long>(block_txs),
-              static_cast<unsigned long long>(cache_mb));
+  std::printf(
+      "ledger apply benchmark: %llu txs in blocks of %llu, block cache %llu MiB, page cache %llu "
+      "MiB\n",
+      static_cast<unsigned long long>(applied), static_cast<unsigned long long>(block_txs),
+      static_cast<unsigned long long>(cache_mb), static_cast<unsigned long long>(page_cache_mb));
+  if (const PageCache* pc = store.rocks().page_cache()) {
+    PageCache::Stats ps = pc->stats();
+    std::printf("  page cache            %.1f%% hits, %llu pages, %.1f MiB\n",
+                100.0 * static_cast<double>(ps.hits) /
+                    static_cast<double>(std::max<uint64_t>(ps.hits + ps.misses, 1)),
+                static_cast<unsigned long long>(ps.entries),
+                static_cast<double>(ps.bytes) / 1048576.0);
+  }
   std::printf("  apply+commit          %10.0f tx/s   (goal >= 100000: ratio %.2f)\n", tps,
               tps / 100000.0);
   std::printf("  commit per block      p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
               Percentile(block_ms, 0.5), Percentile(block_ms, 0.99), Percentile(block_ms, 1.0));
   std::printf("  of which               build p50 %.1f ms, synced write p50 %.1f ms\n",
               Percentile(build_ms, 0.5), Percentile(write_ms, 0.5));
+  std::printf("  thread CPU per tx      build %.1f us, write %.1f us\n",
+              1e3 * build_cpu_ms / static_cast<double>(applied),
+              1e3 * write_cpu_ms / static_cast<double>(applied));
   std::printf("  records written       %.2f per tx, %.0f bytes per tx (keys + values)\n",
               static_cast<double>(records) / static_cast<double>(applied),
               static_cast<double>(record_bytes) / static_cast<double>(applied));
@@ -236,12 +267,15 @@ int Main(int argc, char** argv) {
       static_cast<unsigned long long>(late.entries), late.mean_us / std::max(early.mean_us, 1e-9));
   std::printf(
       "{\"txs\":%llu,\"tx_per_s\":%.0f,\"p50_block_ms\":%.2f,\"p99_block_ms\":%.2f,"
-      "\"p50_build_ms\":%.2f,\"p50_write_ms\":%.2f,\"records_per_tx\":%.2f,"
+      "\"p50_build_ms\":%.2f,\"p50_write_ms\":%.2f,\"records_per_tx\":%.2f,\"build_cpu_us_per_tx\":"
+      "%.2f,\"write_cpu_us_per_tx\":%.2f,"
       "\"peak_rss_mib\":%ld,\"disk_bytes_per_tx\":%.0f,\"proof_us_small\":%.1f,"
       "\"proof_us_large\":%.1f}\n",
       static_cast<unsigned long long>(applied), tps, Percentile(block_ms, 0.5),
       Percentile(block_ms, 0.99), Percentile(build_ms, 0.5), Percentile(write_ms, 0.5),
-      static_cast<double>(records) / static_cast<double>(applied), rss_mib,
+      static_cast<double>(records) / static_cast<double>(applied),
+      1e3 * build_cpu_ms / static_cast<double>(applied),
+      1e3 * write_cpu_ms / static_cast<double>(applied), rss_mib,
       static_cast<double>(disk) / static_cast<double>(applied), early.mean_us, late.mean_us);
   opened->reset();
   if (own_dir) std::filesystem::remove_all(dir);

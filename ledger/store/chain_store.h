@@ -30,6 +30,7 @@ namespace consent {
 struct ChainStoreOptions {
   std::string path;
   size_t block_cache_bytes = 64 << 20;
+  size_t page_cache_bytes = 64 << 20;  // state-tree pages (ledger/page_cache.h); 0 = none
   bool read_only = false;
 };
 

@@ -40,6 +40,7 @@ class RocksKv::SnapshotView : public KvRead {
   Status Scan(Column c, ByteView prefix, ByteView start, const KvVisitor& fn) const override {
     return kv_.ScanAt(snap_, c, prefix, start, fn);
   }
+  PageCache* page_cache() const override { return kv_.page_cache(); }
 
  private:
   const RocksKv& kv_;
@@ -96,6 +97,7 @@ Result<std::unique_ptr<RocksKv>> RocksKv::Open(const RocksOptions& o) {
   if (!s.ok()) return FromRocks(s, "cannot open the store at " + o.path);
   std::unique_ptr<RocksKv> kv(new RocksKv());
   kv->db_.reset(raw);
+  if (o.page_cache_bytes > 0) kv->page_cache_ = std::make_unique<PageCache>(o.page_cache_bytes);
   // handles[0] is the default family, unused; keep the rest indexed by Column.
   kv->db_->DestroyColumnFamilyHandle(handles[0]);
   kv->cfs_.assign(handles.begin() + 1, handles.end());

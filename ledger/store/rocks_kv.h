@@ -12,6 +12,7 @@
 #include <string>
 
 #include "ledger/kv.h"
+#include "ledger/page_cache.h"
 
 namespace rocksdb {
 class DB;
@@ -25,6 +26,7 @@ struct RocksOptions {
   std::string path;
   size_t block_cache_bytes = 64 << 20;   // shared by all column families
   size_t write_buffer_bytes = 16 << 20;  // per column family memtable
+  size_t page_cache_bytes = 64 << 20;    // the storage trees' page cache (0 = none)
   bool create_if_missing = true;
   bool read_only = false;
 };
@@ -45,6 +47,9 @@ class RocksKv : public KvRead {
   // A consistent point-in-time view (a RocksDB snapshot), released when the view is destroyed.
   std::unique_ptr<KvRead> GetSnapshot() const;
 
+  // Shared by the store and all its snapshots; nullptr when configured to 0 bytes.
+  PageCache* page_cache() const override { return page_cache_.get(); }
+
   // Flushes memtables and waits (used before measuring bytes on disk, and on clean shutdown).
   Status Flush();
   // Bytes of every file in the store directory (SST, WAL, manifest).
@@ -58,6 +63,7 @@ class RocksKv : public KvRead {
                 const KvVisitor& fn) const;
 
   std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<PageCache> page_cache_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // index = Column
 };
 

@@ -8,6 +8,7 @@
 // record layout, and errors.
 // Fixed seeds; single-threaded.
 #include "ledger/state_tree.h"
+#include "ledger/page_cache.h"
 
 #include <gtest/gtest.h>
 
@@ -306,14 +307,23 @@ TEST(StateTree, RecordLayout) {
 }
 
 // Runs `rounds` random Update batches under `shape`, checking everything after each batch.
+// With `cache`, the store has a page cache attached and every third round first computes (and
+// throws away) a decoy update from the same state, as a node does for a proposal that is never
+// committed: the pages it cached must not change any later result.
 void RunRandomBatches(uint64_t seed, const KeyShape& shape, int rounds, size_t probes,
-                      size_t min_entries) {
+                      size_t min_entries, PageCache* cache = nullptr) {
   std::mt19937_64 rng(seed);
   MemoryKv kv;
+  kv.set_page_cache(cache);
   Model model;
   size_t max_pages = 0;
   for (int round = 0; round < rounds; ++round) {
     size_t n = round % 10 == 0 ? 100 + rng() % 200 : 1 + rng() % 40;
+    if (cache != nullptr && round % 3 == 1) {
+      KvBatch discarded;
+      ASSERT_TRUE(
+          StateTree(kv).Update(ToChanges(RandomBatch(rng, model, shape, n)), &discarded).ok());
+    }
     auto batch = RandomBatch(rng, model, shape, n);
     KvBatch writes;
     auto root = StateTree(kv).Update(ToChanges(batch), &writes);
@@ -330,6 +340,70 @@ void RunRandomBatches(uint64_t seed, const KeyShape& shape, int rounds, size_t p
 }
 
 TEST(StateTree, RandomBatchesMatchReference) { RunRandomBatches(77, KeyShape{}, 50, 6, 500); }
+
+// The same with a page cache large enough to hold every page, and with one so small that it
+// evicts all the time: results, records and proofs are unchanged, and the cache is used.
+TEST(StateTree, RandomBatchesMatchReferenceThroughPageCache) {
+  PageCache big(64 << 20);
+  RunRandomBatches(77, KeyShape{}, 25, 6, 200, &big);
+  EXPECT_GT(big.stats().hits, 1000u);
+  PageCache tiny(8 << 10);
+  RunRandomBatches(79, KeyShape{}, 15, 6, 100, &tiny);
+  EXPECT_LE(tiny.stats().bytes, size_t{8 << 10});
+  KeyShape clustered;
+  clustered.shared_bits = 240;
+  clustered.base = Sha256(AsBytes("cluster"));
+  clustered.neighbour_percent = 15;
+  PageCache mid(256 << 10);
+  RunRandomBatches(80, clustered, 15, 8, 50, &mid);
+  EXPECT_GT(mid.stats().hits, 0u);
+}
+
+// A cached page answers only a parent naming its hash: after the stored page changes under the
+// cache's nose, the new page is read from the store (and a damaged one is reported, not masked
+// by the older cached copy).
+TEST(StateTree, PageCacheNeverServesAnotherVersion) {
+  std::mt19937_64 rng(11);
+  MemoryKv kv;
+  PageCache cache(1 << 20);
+  kv.set_page_cache(&cache);
+  std::vector<std::pair<Hash32, Bytes>> entries;
+  for (size_t i = 0; i < 64; ++i) {
+    Hash32 v = RandomKey(rng);
+    entries.push_back({RandomKey(rng), Bytes(v.begin(), v.end())});
+  }
+  auto changes_of = [](const std::vector<std::pair<Hash32, Bytes>>& e) {
+    std::vector<StateTreeChange> out;
+    for (const auto& [k, v] : e) out.push_back({k, Sha256(v)});
+    return out;
+  };
+  KvBatch first;
+  ASSERT_TRUE(StateTree(kv).Update(changes_of(entries), &first).ok());
+  kv.Apply(first);
+  // Put first an entry whose path continues in a page at depth 4 (so a cached page is on it).
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (kv.Get(Column::kStateNodes, NodeKey(4, entries[i].first)).value().has_value()) {
+      std::swap(entries[0], entries[i]);
+      break;
+    }
+  }
+  ASSERT_TRUE(kv.Get(Column::kStateNodes, NodeKey(4, entries[0].first)).value().has_value());
+  const uint64_t hits_before = cache.stats().hits;
+  ASSERT_TRUE(StateTree(kv).Prove(entries[0].first).ok());
+  EXPECT_GT(cache.stats().hits, hits_before);  // the depth-4 page came from the cache
+  // Store another version of the tree without going through the cache.
+  entries[0].second.push_back(0x42);
+  MemoryKv other;
+  KvBatch second;
+  ASSERT_TRUE(StateTree(other).Update(changes_of(entries), &second).ok());
+  kv.Apply(second);
+  smt::ReferenceSmt ref;
+  for (const auto& [k, v] : entries) ref.Set(k, v);
+  auto proof = StateTree(kv).Prove(entries[0].first);
+  ASSERT_TRUE(proof.ok()) << proof.status().ToString();
+  EXPECT_EQ(*proof, ref.Prove(entries[0].first));
+  EXPECT_TRUE(smt::VerifyProof(ref.Root(), entries[0].first, entries[0].second, *proof).ok());
+}
 
 // Every key shares its first 240 bits: chains of 60 one-child pages, dense pages below.
 TEST(StateTree, ClusteredBatchesMatchReference) {

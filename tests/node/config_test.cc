@@ -119,7 +119,7 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
     prev = line;
     line.clear();
   }
-  EXPECT_EQ(settings, 37u);  // 5 node, 1 storage, 2 log, 15 api, 7 p2p, 7 consensus
+  EXPECT_EQ(settings, 38u);  // 5 node, 2 storage, 2 log, 15 api, 7 p2p, 7 consensus
   EXPECT_EQ(commented, settings);
 }
 
@@ -131,6 +131,7 @@ TEST(ConfigTest, EverySettingChangesAndRoundTrips) {
   c.mempool_capacity = 7;
   c.verify_threads = 4;
   c.block_cache_mib = 256;
+  c.page_cache_mib = 0;
   c.log_level = "debug";
   c.log_format = LogFormat::kJson;
   c.p2p_listen_address = "::1";
@@ -338,6 +339,8 @@ TEST(ConfigTest, OutOfRangeValuesAreRejected) {
   EXPECT_TRUE(FailsWith(ParseConfig("[node]\nblock_interval_ms = 60001\n", "c"), "60001"));
   EXPECT_TRUE(FailsWith(ParseConfig("[node]\nverify_threads = 257\n", "c"), "verify_threads"));
   EXPECT_TRUE(FailsWith(ParseConfig("[storage]\nblock_cache_mib = 0\n", "c"), "block_cache_mib"));
+  EXPECT_TRUE(FailsWith(ParseConfig("[storage]\npage_cache_mib = -1\n", "c"), "page_cache_mib"));
+  EXPECT_TRUE(ParseConfig("[storage]\npage_cache_mib = 0\n", "c").ok());
   EXPECT_TRUE(FailsWith(ParseConfig("[api]\nwrite_rate_per_s = 0\n", "c"), "write_rate_per_s"));
   EXPECT_TRUE(FailsWith(ParseConfig("[api]\nwrite_burst = inf\n", "c"), "write_burst"));
   EXPECT_TRUE(FailsWith(ParseConfig("[api]\nrequest_timeout_ms = 99\n", "c"), "request_timeout"));
