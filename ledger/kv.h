@@ -30,7 +30,7 @@ enum class Column : uint8_t {
   kBlocks,           // u64 height -> block body (tx encodings)
   kCommits,          // u64 height -> commit encoding
   kTxIndex,          // tx_id -> height, position in block, log index
-  kLogNodes,         // complete log subtree hashes, by (level, index)
+  kLogNodes,         // log tiles: 16 subtree hashes of level 0, 4, 8, ... (ledger/log_tree.h)
   kStateNodes,       // sparse Merkle tree nodes, by (depth, prefix)
   kConsents,         // state_key -> state_value (and who it belongs to)
   kPurposes,         // subject || controller || purpose -> state_key (see ledger/schema.h)

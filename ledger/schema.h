@@ -33,9 +33,11 @@
 
 namespace consent::schema {
 
-// 1: one state_nodes record per binary node; 2: 16-ary state_nodes pages. A store of another
-// format is refused on open (ChainStore::Open says which format it has and which this reads).
-inline constexpr uint32_t kStoreFormat = 3;
+// 1: one state_nodes record per binary node; 2: 16-ary state_nodes pages; 3: tx encodings in
+// tx_index; 4: log tiles (16 nodes of levels 0, 4, 8, ... per log_nodes record). A store of
+// another format is refused on open (ChainStore::Open says which format it has and which this
+// reads).
+inline constexpr uint32_t kStoreFormat = 4;
 
 extern const char kMetaFormat[];   // "format"
 extern const char kMetaGenesis[];  // "genesis"

@@ -13,12 +13,8 @@ Result<std::vector<LoggedTx>> LogReader::Read(const KvRead& kv, uint64_t from, u
                                               size_t max) {
   std::vector<LoggedTx> out;
   if (from >= end || max == 0) return out;
-  ASSIGN_OR_RETURN(std::optional<Bytes> leaf, kv.Get(Column::kLogNodes, LogNodeKey(0, from)));
-  if (!leaf || leaf->size() != 32) {
-    return Status::Corruption("log leaf " + std::to_string(from) + " is missing");
-  }
-  Hash32 first_id;
-  std::copy(leaf->begin(), leaf->end(), first_id.begin());
+  // A missing or malformed leaf is Corruption naming its tile.
+  ASSIGN_OR_RETURN(Hash32 first_id, LogTree(kv, end).LeafHashAt(from));
   ASSIGN_OR_RETURN(std::optional<Bytes> loc_bytes, kv.Get(Column::kTxIndex, first_id));
   if (!loc_bytes)
     return Status::Corruption("no tx index entry for log leaf " + std::to_string(from));

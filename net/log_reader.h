@@ -1,5 +1,5 @@
 // Reads the committed global log from a store snapshot, in log order, for the stream's catch-up:
-// the leaf at log index i (LogNodeKey(0, i) in Column::kLogNodes) is the tx id; its tx index
+// the leaf at log index i (LogTree::LeafHashAt, from Column::kLogNodes) is the tx id; its tx index
 // entry gives the block height and position; then the block bodies are read in height order.
 // The last block decoded is kept, so reading a long block in batches decodes it once.
 // Thread-compatible (one reader per stream session).

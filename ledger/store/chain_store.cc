@@ -65,8 +65,8 @@ Status ChainStore::CheckOnOpen(bool create) {
   if (!head) {
     // Nothing committed: the trees must be empty too.
     LogTree log(*kv_, 0);
-    ASSIGN_OR_RETURN(std::optional<Bytes> leaf0, kv_->Get(Column::kLogNodes, LogNodeKey(0, 0)));
-    if (leaf0) return Disagree("the log has leaves but no block is committed");
+    ASSIGN_OR_RETURN(std::optional<Bytes> tile0, kv_->Get(Column::kLogNodes, LogTileKey(0, 0)));
+    if (tile0) return Disagree("the log has leaves but no block is committed");
     ASSIGN_OR_RETURN(Hash32 sroot, StateTree(*kv_).Root());
     if (sroot != Hash32{}) return Disagree("the state tree is not empty before block 1");
     std::lock_guard<std::mutex> l(mu_);
@@ -89,9 +89,9 @@ Status ChainStore::CheckOnOpen(bool create) {
     return Disagree("the log root at size " + std::to_string(h.log_size) + " is " + ToHex(*lroot) +
                     " but the head header says " + ToHex(h.log_root));
   }
-  ASSIGN_OR_RETURN(std::optional<Bytes> beyond,
-                   kv_->Get(Column::kLogNodes, LogNodeKey(0, h.log_size)));
-  if (beyond) return Disagree("the log has a leaf beyond the head's log size");
+  auto beyond = LogHasLeaf(*kv_, h.log_size);
+  if (!beyond.ok()) return Disagree("the log tree cannot be read: " + beyond.status().message());
+  if (*beyond) return Disagree("the log has a leaf beyond the head's log size");
   auto sroot = StateTree(*kv_).Root();
   if (!sroot.ok()) return Disagree("the state tree cannot be read: " + sroot.status().message());
   if (*sroot != h.state_root) {

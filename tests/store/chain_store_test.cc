@@ -308,22 +308,35 @@ TEST_F(DamageTest, StateTreeRecordFlipped) {
 
 TEST_F(DamageTest, LogRootNodeChangedIsCaughtOnOpen) {
   Damage([](ChainStore& s) {
-    // The history holds 8 transactions: the root is the stored complete subtree (3, 0), which is
-    // what opening reads.
+    // The history holds 8 transactions: the root is folded from the 8 leaf hashes of tile (0, 0),
+    // which is what opening reads. Flip a byte of the last one.
     ASSERT_EQ(s.tip().log_size, 8u);
+    Bytes v = Read(s, Column::kLogNodes, LogTileKey(0, 0));
+    ASSERT_EQ(v.size(), 8 * 32u);
+    v[7 * 32 + 3] ^= 0x01;
     KvBatch b;
-    b.Put(Column::kLogNodes, LogNodeKey(3, 0), Hash32{1});
+    b.Put(Column::kLogNodes, LogTileKey(0, 0), v);
     ASSERT_TRUE(s.rocks().Write(b, true).ok());
   });
   ExpectRefused("log root");
 }
 
 TEST_F(DamageTest, InteriorLogLeafChangedIsCaughtByVerify) {
-  // Opening folds the root from stored complete subtrees (O(log n) reads), so a leaf under a
-  // complete subtree is not read; verification re-executes everything and must catch it.
-  Damage([](ChainStore& s) {
+  // Opening folds the root from the O(log n) stored nodes that cover it, so a leaf under a
+  // complete subtree of 16 or more leaves is not read; verification re-executes everything and
+  // must catch it. With 32 transactions the root comes from tile (1, 0) (level 4), and the leaf
+  // tiles (0, 0) and (0, 1) are not read on opening.
+  Damage([this](ChainStore& s) {
+    std::vector<SignedTx> txs;
+    for (int i = 0; i < 24; ++i)
+      txs.push_back(testing::Grant(kChain, 4 + i, brand_a_, {"analytics"}, kT0 + 2900));
+    Both(s, kT0 + 3000, txs);
+    ASSERT_EQ(s.tip().log_size, 32u);
+    Bytes v = Read(s, Column::kLogNodes, LogTileKey(0, 0));
+    ASSERT_EQ(v.size(), 16 * 32u);
+    v[1 * 32] ^= 0x01;  // leaf 1
     KvBatch b;
-    b.Put(Column::kLogNodes, LogNodeKey(0, 1), Hash32{1});
+    b.Put(Column::kLogNodes, LogTileKey(0, 0), v);
     ASSERT_TRUE(s.rocks().Write(b, true).ok());
   });
   auto store = Open();
@@ -335,11 +348,27 @@ TEST_F(DamageTest, InteriorLogLeafChangedIsCaughtByVerify) {
 
 TEST_F(DamageTest, LogLeafBeyondTheHead) {
   Damage([](ChainStore& s) {
+    // Tile (0, 0) holds the 8 leaves; a 9th hash in it is a leaf beyond the head's log size.
+    Bytes v = Read(s, Column::kLogNodes, LogTileKey(0, 0));
+    ASSERT_EQ(v.size(), s.tip().log_size * 32);
+    v.insert(v.end(), 32, 7);
     KvBatch b;
-    b.Put(Column::kLogNodes, LogNodeKey(0, s.tip().log_size), Hash32{7});
+    b.Put(Column::kLogNodes, LogTileKey(0, 0), v);
     ASSERT_TRUE(s.rocks().Write(b, true).ok());
   });
   ExpectRefused("beyond the head");
+}
+
+TEST_F(DamageTest, MalformedLogTileIsRefused) {
+  Damage([](ChainStore& s) {
+    // Tile (0, 0) cut to a length that is not a whole number of hashes.
+    Bytes v = Read(s, Column::kLogNodes, LogTileKey(0, 0));
+    v.resize(v.size() - 1);
+    KvBatch b;
+    b.Put(Column::kLogNodes, LogTileKey(0, 0), v);
+    ASSERT_TRUE(s.rocks().Write(b, true).ok());
+  });
+  ExpectRefused("log tile at tile level 0 index 0 (tree level 0) has 255 bytes");
 }
 
 TEST_F(DamageTest, HeadHeaderByteFlipped) {
