@@ -78,26 +78,18 @@ Hash32 PrevHash(const ChainTip& tip) { return tip.head ? tip.head->Hash() : Hash
 std::string Short(const Hash32& h) { return ToHex(ByteView(h.data(), 8)); }
 
 // The records one accepted transaction adds (schema.h), in a fixed order:
-//   tx_index; per changed state key: consents, then (when the key is new) purposes and
-//   controller_index; directory (REGISTER_CONTROLLER); subject_index (GRANT and REVOKE).
-// `so_far` is the committed state plus the block's earlier writes (it decides "new"). The state
-// tree change of each key is recorded in `state_changes`, a later value replacing an earlier one.
-// BuildBlock and ValidateBlock both reach this only through BlockExecutor::TryAdd.
-Status WriteTxRecords(const KvRead& so_far, const SignedTx& tx, const Hash32& tx_id,
-                      const StateChanges& changes, const schema::TxLocation& location,
-                      KvBatch* writes, std::map<Hash32, Hash32>* state_changes) {
+//   tx_index; per changed state key: consents (one record, whether the key is new or not);
+//   directory (REGISTER_CONTROLLER); subject_index (GRANT and REVOKE).
+// The state tree change of each key is recorded in `state_changes`, a later value replacing an
+// earlier one. BuildBlock and ValidateBlock both reach this only through BlockExecutor::TryAdd.
+void WriteTxRecords(const SignedTx& tx, const Hash32& tx_id, const StateChanges& changes,
+                    const schema::TxLocation& location, KvBatch* writes,
+                    std::map<Hash32, Hash32>* state_changes) {
   writes->Put(Column::kTxIndex, tx_id, schema::EncodeTxRecord(location, tx.Encode()));
   for (const ConsentWrite& w : changes.consents) {
-    writes->Put(Column::kConsents, w.state_key,
-                schema::EncodeConsentRecord({w.value, w.subject, w.controller, w.purpose}));
-    Bytes purpose_key = schema::PurposeKey(w.subject, w.controller, w.purpose);
-    ASSIGN_OR_RETURN(std::optional<Bytes> existing, so_far.Get(Column::kPurposes, purpose_key));
-    if (!existing) {
-      writes->Put(Column::kPurposes, purpose_key, w.state_key);
-      writes->Put(Column::kControllerIndex,
-                  schema::ControllerIndexKey(w.controller, w.subject, w.purpose), w.state_key);
-    }
-    (*state_changes)[w.state_key] = Sha256(w.value.Encode());
+    Bytes value = w.value.Encode();
+    writes->Put(Column::kConsents, schema::ConsentKey(w.controller, w.subject, w.purpose), value);
+    (*state_changes)[w.state_key] = Sha256(value);
   }
   if (changes.controller) {
     writes->Put(Column::kDirectory, changes.controller->first,
@@ -107,7 +99,6 @@ Status WriteTxRecords(const KvRead& so_far, const SignedTx& tx, const Hash32& tx
     writes->Put(Column::kSubjectIndex,
                 schema::SubjectIndexKey(SignerOf(tx.body), location.log_index), tx_id);
   }
-  return Status::Ok();
 }
 
 // Runs one block's transactions, in order, against the committed state plus the block's own
@@ -136,9 +127,8 @@ class BlockExecutor {
     StateChanges changes = ComputeChanges(view_, tx);
     RETURN_IF_ERROR(view_.error());
     uint32_t position = static_cast<uint32_t>(txs_.size());
-    RETURN_IF_ERROR(WriteTxRecords(overlay_, tx, id, changes,
-                                   {height_, position, log_size_ + position}, &writes_,
-                                   &state_changes_));
+    WriteTxRecords(tx, id, changes, {height_, position, log_size_ + position}, &writes_,
+                   &state_changes_);
     overlay_.Refresh();
     ids_.push_back(id);
     txs_.push_back(tx);

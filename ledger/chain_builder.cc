@@ -133,7 +133,7 @@ ConsentProof ChainBuilder::BuildProof(const PublicKey& subject, const PublicKey&
   p.header = head.header;
   p.commit = head.commit;
   const Hash32 key = StateKey(subject, controller, purpose);
-  p.value = state_.GetConsent(key);
+  p.value = state_.GetConsent(subject, controller, purpose);
   p.state = tree_.Prove(key);
   if (!p.value.has_value()) {
     p.status = ProofStatus::kNone;

@@ -33,12 +33,8 @@ const char* ColumnName(Column c) {
       return "state_nodes";
     case Column::kConsents:
       return "consents";
-    case Column::kPurposes:
-      return "purposes";
     case Column::kSubjectIndex:
       return "subject_index";
-    case Column::kControllerIndex:
-      return "controller_index";
     case Column::kDirectory:
       return "directory";
     case Column::kCount:

@@ -25,18 +25,16 @@ namespace consent {
 class PageCache;  // ledger/page_cache.h
 
 enum class Column : uint8_t {
-  kMeta = 0,         // node metadata: head height, format version, ...
-  kHeaders,          // u64 height -> header encoding
-  kBlocks,           // u64 height -> block body (tx encodings)
-  kCommits,          // u64 height -> commit encoding
-  kTxIndex,          // tx_id -> height, position in block, log index
-  kLogNodes,         // log tiles: 16 subtree hashes of level 0, 4, 8, ... (ledger/log_tree.h)
-  kStateNodes,       // sparse Merkle tree nodes, by (depth, prefix)
-  kConsents,         // state_key -> state_value (and who it belongs to)
-  kPurposes,         // subject || controller || purpose -> state_key (see ledger/schema.h)
-  kSubjectIndex,     // subject || u64 log_index -> tx_id
-  kControllerIndex,  // controller || subject || purpose -> state_key
-  kDirectory,        // controller -> directory entry
+  kMeta = 0,      // node metadata: head height, format version, ...
+  kHeaders,       // u64 height -> header encoding
+  kBlocks,        // u64 height -> block body (tx encodings)
+  kCommits,       // u64 height -> commit encoding
+  kTxIndex,       // tx_id -> height, position in block, log index
+  kLogNodes,      // log tiles: 16 subtree hashes of level 0, 4, 8, ... (ledger/log_tree.h)
+  kStateNodes,    // sparse Merkle tree nodes, by (depth, prefix)
+  kConsents,      // controller || subject || purpose -> state_value (see ledger/schema.h)
+  kSubjectIndex,  // subject || u64 log_index -> tx_id
+  kDirectory,     // controller -> directory entry
   kCount,
 };
 inline constexpr size_t kColumnCount = static_cast<size_t>(Column::kCount);

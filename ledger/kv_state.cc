@@ -1,11 +1,10 @@
 // KvStateView: StateView over a KvRead in the schema.h layout. Each record read is decoded
-// strictly and cross-checked against the key it was found under (a consent record must hash to
-// its state key; a purposes entry must name the state key of its own subject, controller and
-// purpose), so a damaged store is reported as Corruption rather than answered wrongly. Thread-
-// compatible (see kv_state.h).
+// strictly and checked against the key it was found under (a consents key must be a controller,
+// a subject and a 1..64-byte purpose; its value exactly one valid state_value), so a damaged
+// store is reported as Corruption naming the column and key rather than answered wrongly.
+// Thread-compatible (see kv_state.h).
 #include "ledger/kv_state.h"
 
-#include "crypto/hex.h"
 #include "ledger/schema.h"
 
 namespace consent {
@@ -15,35 +14,29 @@ bool KvStateView::Note(const Status& st) const {
   return st.ok();
 }
 
-std::optional<StateValue> KvStateView::GetConsent(const Hash32& state_key) const {
+std::optional<StateValue> KvStateView::GetConsent(const PublicKey& subject,
+                                                  const PublicKey& controller,
+                                                  std::string_view purpose) const {
   if (!error_.ok()) return std::nullopt;
-  auto got = kv_.Get(Column::kConsents, state_key);
+  Bytes key = schema::ConsentKey(controller, subject, purpose);
+  auto got = kv_.Get(Column::kConsents, key);
   if (!Note(got.status()) || !got->has_value()) return std::nullopt;
-  auto rec = schema::DecodeConsentRecord(**got);
-  if (!Note(rec.status())) return std::nullopt;
-  if (StateKey(rec->subject, rec->controller, rec->purpose) != state_key) {
-    Note(Status::Corruption("stored consent record under " + ToHex(state_key) +
-                            " belongs to another state key"));
-    return std::nullopt;
-  }
-  return rec->value;
+  auto value = schema::DecodeConsentValue(key, **got);
+  if (!Note(value.status())) return std::nullopt;
+  return *value;
 }
 
 std::vector<std::string> KvStateView::PurposesOf(const PublicKey& subject,
                                                  const PublicKey& controller) const {
   if (!error_.ok()) return {};
-  Bytes prefix = schema::PairPrefix(subject, controller);
+  Bytes prefix = schema::ConsentPrefix(controller, subject);
   std::vector<std::string> out;
   Status bad;
-  Status st = kv_.Scan(Column::kPurposes, prefix, {}, [&](ByteView key, ByteView value) {
-    std::string purpose(key.begin() + prefix.size(), key.end());
-    Hash32 expected = StateKey(subject, controller, purpose);
-    if (purpose.empty() || purpose.size() > kMaxLabelBytes || value.size() != expected.size() ||
-        !std::equal(value.begin(), value.end(), expected.begin())) {
-      bad = Status::Corruption("stored purposes record for " + ToHex(key) + " is corrupt");
-      return false;
-    }
-    out.push_back(std::move(purpose));
+  Status st = kv_.Scan(Column::kConsents, prefix, {}, [&](ByteView key, ByteView value) {
+    auto parts = schema::DecodeConsentKey(key);
+    bad = parts.ok() ? schema::DecodeConsentValue(key, value).status() : parts.status();
+    if (!bad.ok()) return false;
+    out.push_back(std::move(parts->purpose));
     return true;
   });
   if (!Note(st) || !Note(bad)) return {};

@@ -1,7 +1,7 @@
 // KvStateView: the committed consent state (or committed state plus a block's pending writes,
 // through an OverlayKv) read from a KvRead in the layout of ledger/schema.h, as the StateView that
-// CheckStateRules and ComputeChanges need. consents -> GetConsent, the purposes prefix scan ->
-// PurposesOf, tx_index -> TxCommitted, directory -> GetController.
+// CheckStateRules and ComputeChanges need. A consents Get -> GetConsent, a consents prefix scan of
+// controller || subject -> PurposesOf, tx_index -> TxCommitted, directory -> GetController.
 //
 // Error contract: StateView's methods cannot return errors, so the first storage error or corrupt
 // record met is kept in the view (error()), and from then on every method answers "absent"
@@ -28,10 +28,11 @@ class KvStateView : public StateView {
   // REQUIRES: kv outlives the view.
   explicit KvStateView(const KvRead& kv) : kv_(kv) {}
 
-  // The entry stored under state_key in kConsents (its state_value part), or nullopt.
-  std::optional<StateValue> GetConsent(const Hash32& state_key) const override;
-  // The purposes listed under subject || controller in kPurposes, ascending by bytes (the scan
-  // order, which is the order PurposesOf promises).
+  // The state_value stored under ConsentKey(controller, subject, purpose), or nullopt.
+  std::optional<StateValue> GetConsent(const PublicKey& subject, const PublicKey& controller,
+                                       std::string_view purpose) const override;
+  // The purposes of the kConsents keys under controller || subject, ascending by bytes (the scan
+  // order, which is the order PurposesOf promises). Each record's value must decode too.
   std::vector<std::string> PurposesOf(const PublicKey& subject,
                                       const PublicKey& controller) const override;
   // Whether kTxIndex holds tx_id (its location must decode).

@@ -113,20 +113,33 @@ Result<ConsentProof> ProveConsent(const KvRead& kv, const Genesis& genesis,
   p.commit = head.commit;
   StateTree tree(kv);
   ASSIGN_OR_RETURN(p.state, tree.Prove(key));
-  ASSIGN_OR_RETURN(std::optional<Bytes> rec_bytes, kv.Get(Column::kConsents, key));
-  if (!rec_bytes) {
+  Bytes record_key = schema::ConsentKey(controller, subject, purpose);
+  ASSIGN_OR_RETURN(std::optional<Bytes> record, kv.Get(Column::kConsents, record_key));
+  // The consents record carries nothing of its key, so check it against the state tree's leaf
+  // (already read for the proof): a record copied under another key, or one that is missing or
+  // extra, would otherwise give a proof that fails to verify.
+  const bool in_tree = p.state.leaf && p.state.leaf->key == key;
+  if (!record) {
+    if (in_tree) {
+      return Status::Corruption("store has no consents record " + ToHex(record_key) +
+                                " for a state key the state tree holds");
+    }
     p.status = ProofStatus::kNone;
     return p;
   }
-  ASSIGN_OR_RETURN(schema::ConsentRecord rec, schema::DecodeConsentRecord(*rec_bytes));
-  p.value = rec.value;
+  ASSIGN_OR_RETURN(StateValue value, schema::DecodeConsentValue(record_key, *record));
+  if (!in_tree || p.state.leaf->value_hash != Sha256(*record)) {
+    return Status::Corruption("stored consents record " + ToHex(record_key) +
+                              " disagrees with the state tree");
+  }
+  p.value = value;
   uint64_t at = at_ms.value_or(head.header.time_ms);
-  if (rec.value.status == ConsentStatus::kRevoked) {
+  if (value.status == ConsentStatus::kRevoked) {
     p.status = ProofStatus::kRevoked;
   } else {
-    p.status = IsExpired(rec.value, at) ? ProofStatus::kExpired : ProofStatus::kGranted;
+    p.status = IsExpired(value, at) ? ProofStatus::kExpired : ProofStatus::kGranted;
   }
-  ASSIGN_OR_RETURN(TxInfo info, TxAt(kv, rec.value.tx_id, head));
+  ASSIGN_OR_RETURN(TxInfo info, TxAt(kv, value.tx_id, head));
   p.tx = ConsentProof::TxPart{info.tx.Encode(), info.location.log_index, info.inclusion};
   return p;
 }
@@ -177,33 +190,36 @@ Result<HistoryPage> SubjectHistory(const KvRead& kv, const PublicKey& subject, u
 Result<ControllerPage> ControllerConsents(const KvRead& kv, const PublicKey& controller,
                                           std::string_view cursor, size_t limit) {
   RETURN_IF_ERROR(CheckLimit(limit));
-  Bytes prefix = Writer().Fixed(controller).bytes();
+  // The cursor is the hex of the last key's suffix after the controller (subject || purpose), as
+  // it has always been: consents keys are controller || subject || purpose.
+  Bytes prefix = schema::ConsentPrefix(controller);
   ASSIGN_OR_RETURN(Bytes start, CursorStart(prefix, cursor));
   ControllerPage page;
-  std::vector<std::pair<Bytes, Hash32>> keys;  // (index key suffix, state_key)
+  Bytes last_suffix;
   bool more = false;
   Status inner;
-  RETURN_IF_ERROR(kv.Scan(Column::kControllerIndex, prefix, start, [&](ByteView k, ByteView v) {
-    if (keys.size() == limit) {
+  RETURN_IF_ERROR(kv.Scan(Column::kConsents, prefix, start, [&](ByteView k, ByteView v) {
+    if (page.entries.size() == limit) {
       more = true;
       return false;
     }
-    if (v.size() != 32 || k.size() <= 64) {
-      inner = Status::Corruption("controller index entry is malformed");
+    auto parts = schema::DecodeConsentKey(k);
+    if (!parts.ok()) {
+      inner = parts.status();
       return false;
     }
-    Hash32 sk;
-    std::copy(v.begin(), v.end(), sk.begin());
-    keys.emplace_back(Bytes(k.begin() + 32, k.end()), sk);
+    auto value = schema::DecodeConsentValue(k, v);
+    if (!value.ok()) {
+      inner = value.status();
+      return false;
+    }
+    Hash32 sk = StateKey(parts->subject, controller, parts->purpose);
+    page.entries.push_back({parts->subject, std::move(parts->purpose), sk, *value});
+    last_suffix.assign(k.begin() + prefix.size(), k.end());
     return true;
   }));
   RETURN_IF_ERROR(inner);
-  for (const auto& [suffix, sk] : keys) {
-    ASSIGN_OR_RETURN(Bytes rb, MustGet(kv, Column::kConsents, sk, "consent record " + ToHex(sk)));
-    ASSIGN_OR_RETURN(schema::ConsentRecord rec, schema::DecodeConsentRecord(rb));
-    page.entries.push_back({rec.subject, rec.purpose, sk, rec.value});
-  }
-  if (more && !keys.empty()) page.next_cursor = ToHex(keys.back().first);
+  if (more && !page.entries.empty()) page.next_cursor = ToHex(last_suffix);
   return page;
 }
 

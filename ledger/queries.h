@@ -37,7 +37,8 @@ Result<CertifiedHeader> GetCertifiedHeader(const KvRead& kv, uint64_t height);
 Result<CertifiedHeader> GetHead(const KvRead& kv);
 
 // The section 9 proof for (subject, controller, purpose) at the latest height. `status` is
-// computed at `at_ms` (default: the head's time_ms). NotFound if the ledger has no block yet.
+// computed at `at_ms` (default: the head's time_ms). NotFound if the ledger has no block yet;
+// Corruption if the consents record does not decode or disagrees with the state tree's leaf.
 Result<ConsentProof> ProveConsent(const KvRead& kv, const Genesis& genesis,
                                   const PublicKey& subject, const PublicKey& controller,
                                   std::string_view purpose,

@@ -1,6 +1,7 @@
 // Store record encoders and strict decoders, built on ledger/codec.
 #include "ledger/schema.h"
 
+#include "crypto/hex.h"
 #include "crypto/sha256.h"
 #include "ledger/codec.h"
 
@@ -101,44 +102,40 @@ Result<TxLocation> DecodeTxLocation(ByteView b) {
   return rec.location;
 }
 
-Bytes EncodeConsentRecord(const ConsentRecord& rec) {
-  Writer w;
-  w.Raw(rec.value.Encode()).Fixed(rec.subject).Fixed(rec.controller).Str(rec.purpose);
-  return std::move(w).Take();
+Bytes ConsentKey(const PublicKey& controller, const PublicKey& subject, std::string_view purpose) {
+  return Writer(64 + purpose.size()).Fixed(controller).Fixed(subject).Tag(purpose).bytes();
 }
 
-Result<ConsentRecord> DecodeConsentRecord(ByteView b) {
-  if (b.size() < kStateValueBytes) {
-    return Status::Corruption("stored consent record is corrupt: shorter than a state value");
+Bytes ConsentPrefix(const PublicKey& controller) { return Writer(32).Fixed(controller).bytes(); }
+
+Bytes ConsentPrefix(const PublicKey& controller, const PublicKey& subject) {
+  return Writer(64).Fixed(controller).Fixed(subject).bytes();
+}
+
+Result<ConsentKeyParts> DecodeConsentKey(ByteView key) {
+  if (key.size() <= 64 || key.size() > 64 + kMaxLabelBytes) {
+    return Status::Corruption("stored consents record " + ToHex(key) + " is corrupt: its key is " +
+                              std::to_string(key.size()) + " bytes, not 64 + 1.." +
+                              std::to_string(kMaxLabelBytes));
   }
-  auto v = StateValue::Decode(b.subspan(0, kStateValueBytes));
-  if (!v.ok()) return Corrupt("consent", v.status());
-  ConsentRecord rec;
-  rec.value = *v;
-  Reader r(b.subspan(kStateValueBytes));
-  Status st = r.Fixed(&rec.subject, "subject");
-  if (st.ok()) st = r.Fixed(&rec.controller, "controller");
-  if (st.ok()) st = r.Str(&rec.purpose, kMaxLabelBytes, "purpose");
-  if (st.ok()) st = r.ExpectEnd("consent");
-  if (!st.ok()) return Corrupt("consent", st);
-  return rec;
+  ConsentKeyParts parts;
+  std::copy(key.begin(), key.begin() + 32, parts.controller.begin());
+  std::copy(key.begin() + 32, key.begin() + 64, parts.subject.begin());
+  parts.purpose.assign(key.begin() + 64, key.end());
+  return parts;
 }
 
-Bytes PairPrefix(const PublicKey& subject, const PublicKey& controller) {
-  return Writer().Fixed(subject).Fixed(controller).bytes();
-}
-
-Bytes PurposeKey(const PublicKey& subject, const PublicKey& controller, std::string_view purpose) {
-  return Writer().Fixed(subject).Fixed(controller).Tag(purpose).bytes();
+Result<StateValue> DecodeConsentValue(ByteView key, ByteView value) {
+  auto v = StateValue::Decode(value);
+  if (!v.ok()) {
+    return Status::Corruption("stored consents record " + ToHex(key) +
+                              " is corrupt: " + v.status().message());
+  }
+  return std::move(v).value();
 }
 
 Bytes SubjectIndexKey(const PublicKey& subject, uint64_t log_index) {
   return Writer().Fixed(subject).U64(log_index).bytes();
-}
-
-Bytes ControllerIndexKey(const PublicKey& controller, const PublicKey& subject,
-                         std::string_view purpose) {
-  return Writer().Fixed(controller).Fixed(subject).Tag(purpose).bytes();
 }
 
 Bytes EncodeControllerEntry(const ControllerEntry& e) {

@@ -14,11 +14,11 @@
 //                                    || bytes encoding (since format 3)
 //   log_nodes                     -> see ledger/log_tree.h
 //   state_nodes                   -> see ledger/state_tree.h (16-ary pages since format 2)
-//   consents  state_key           -> state_value (81 bytes) || key subject || key controller
-//                                    || str purpose
-//   purposes  subject || controller || purpose bytes -> state_key
+//   consents  controller || subject || purpose bytes -> state_value (81 bytes)
+//             (the purpose runs to the end of the key, 1..64 bytes; its state key is
+//             StateKey(subject, controller, purpose); a controller's entries are a prefix scan
+//             ordered by (subject, purpose), a pair's purposes a scan of controller || subject)
 //   subject_index  subject || u64 log_index -> tx_id
-//   controller_index controller || subject || purpose bytes -> state_key
 //   directory controller          -> str name || str contact_uri || u64 issued_at_ms || hash tx_id
 // Pure; thread-safe.
 #pragma once
@@ -68,21 +68,23 @@ Bytes EncodeTxRecord(const TxLocation& l, ByteView encoding);
 Result<TxRecord> DecodeTxRecord(ByteView b);
 Result<TxLocation> DecodeTxLocation(ByteView b);  // the location part of a whole, valid record
 
-struct ConsentRecord {
-  StateValue value;
-  PublicKey subject{};
+// The consents record of (subject, controller, purpose). Its value is StateValue::Encode().
+Bytes ConsentKey(const PublicKey& controller, const PublicKey& subject, std::string_view purpose);
+Bytes ConsentPrefix(const PublicKey& controller);                            // 32 bytes
+Bytes ConsentPrefix(const PublicKey& controller, const PublicKey& subject);  // 64 bytes
+// The parts of a consents key found by a scan. Corruption (naming the column and the key) unless
+// the key is 32 + 32 + 1..kMaxLabelBytes bytes.
+struct ConsentKeyParts {
   PublicKey controller{};
+  PublicKey subject{};
   std::string purpose;
-  bool operator==(const ConsentRecord&) const = default;
 };
-Bytes EncodeConsentRecord(const ConsentRecord& r);
-Result<ConsentRecord> DecodeConsentRecord(ByteView b);
+Result<ConsentKeyParts> DecodeConsentKey(ByteView key);
+// The value of the consents record under `key`: Corruption (naming the column and the key) unless
+// it is a valid state_value of exactly 81 bytes.
+Result<StateValue> DecodeConsentValue(ByteView key, ByteView value);
 
-Bytes PurposeKey(const PublicKey& subject, const PublicKey& controller, std::string_view purpose);
-Bytes PairPrefix(const PublicKey& subject, const PublicKey& controller);  // 64 bytes
 Bytes SubjectIndexKey(const PublicKey& subject, uint64_t log_index);
-Bytes ControllerIndexKey(const PublicKey& controller, const PublicKey& subject,
-                         std::string_view purpose);
 
 Bytes EncodeControllerEntry(const ControllerEntry& e);
 Result<ControllerEntry> DecodeControllerEntry(ByteView b);

@@ -141,7 +141,7 @@ TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const Si
                                     ? std::get<GrantTx>(tx.body).controller
                                     : std::get<RevokeTx>(tx.body).controller;
   for (const std::string& purpose : TouchedPurposes(state, tx.body)) {
-    std::optional<StateValue> current = state.GetConsent(StateKey(subject, controller, purpose));
+    std::optional<StateValue> current = state.GetConsent(subject, controller, purpose);
     if (current && issued <= current->issued_at_ms) {
       return Reject(TxRejectReason::kStale, "issued_at_ms " + std::to_string(issued) +
                                                 " is not after the current state's " +
@@ -173,7 +173,7 @@ StateChanges ComputeChanges(const StateView& state, const SignedTx& tx) {
       w.controller = r->controller;
       w.purpose = purpose;
       w.state_key = StateKey(r->subject, r->controller, purpose);
-      std::optional<StateValue> current = state.GetConsent(w.state_key);
+      std::optional<StateValue> current = state.GetConsent(r->subject, r->controller, purpose);
       w.value = StateValue{ConsentStatus::kRevoked, id, r->issued_at_ms,
                            current ? current->expires_at_ms : 0,
                            current ? current->policy_hash : Hash32{}};
@@ -187,8 +187,10 @@ StateChanges ComputeChanges(const StateView& state, const SignedTx& tx) {
   return changes;
 }
 
-std::optional<StateValue> MemoryState::GetConsent(const Hash32& state_key) const {
-  auto it = consents_.find(state_key);
+std::optional<StateValue> MemoryState::GetConsent(const PublicKey& subject,
+                                                  const PublicKey& controller,
+                                                  std::string_view purpose) const {
+  auto it = consents_.find(StateKey(subject, controller, purpose));
   if (it == consents_.end()) return std::nullopt;
   return it->second;
 }

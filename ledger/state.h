@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/bytes.h"
@@ -52,8 +53,12 @@ struct ControllerEntry {
 class StateView {
  public:
   virtual ~StateView() = default;
-  virtual std::optional<StateValue> GetConsent(const Hash32& state_key) const = 0;
-  // The purposes that (subject, controller) has a state entry for, sorted ascending.
+  // The state entry of (subject, controller, purpose), i.e. the value under
+  // StateKey(subject, controller, purpose), or nullopt when there is none.
+  virtual std::optional<StateValue> GetConsent(const PublicKey& subject,
+                                               const PublicKey& controller,
+                                               std::string_view purpose) const = 0;
+  // The purposes that (subject, controller) has a state entry for, sorted ascending by bytes.
   virtual std::vector<std::string> PurposesOf(const PublicKey& subject,
                                               const PublicKey& controller) const = 0;
   virtual bool TxCommitted(const Hash32& tx_id) const = 0;
@@ -115,7 +120,8 @@ StateChanges ComputeChanges(const StateView& state, const SignedTx& tx);
 // generation and block simulation. Thread-compatible.
 class MemoryState : public StateView {
  public:
-  std::optional<StateValue> GetConsent(const Hash32& state_key) const override;
+  std::optional<StateValue> GetConsent(const PublicKey& subject, const PublicKey& controller,
+                                       std::string_view purpose) const override;
   std::vector<std::string> PurposesOf(const PublicKey& subject,
                                       const PublicKey& controller) const override;
   bool TxCommitted(const Hash32& tx_id) const override;

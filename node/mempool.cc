@@ -40,18 +40,22 @@ Touches TouchesOf(const SignedTx& tx) {
 class Mempool::LayeredView : public StateView {
  public:
   LayeredView(const StateView& base, const Layer& layer) : base_(base), layer_(layer) {}
-  std::optional<StateValue> GetConsent(const Hash32& state_key) const override {
-    auto it = layer_.consents.find(state_key);
-    if (it != layer_.consents.end()) return it->second;
-    return base_.GetConsent(state_key);
+  std::optional<StateValue> GetConsent(const PublicKey& subject, const PublicKey& controller,
+                                       std::string_view purpose) const override {
+    auto pair = layer_.consents.find({subject, controller});
+    if (pair != layer_.consents.end()) {
+      auto it = pair->second.find(purpose);
+      if (it != pair->second.end()) return it->second;
+    }
+    return base_.GetConsent(subject, controller, purpose);
   }
   std::vector<std::string> PurposesOf(const PublicKey& subject,
                                       const PublicKey& controller) const override {
     std::vector<std::string> out = base_.PurposesOf(subject, controller);
-    auto it = layer_.purposes.find({subject, controller});
-    if (it == layer_.purposes.end()) return out;
+    auto it = layer_.consents.find({subject, controller});
+    if (it == layer_.consents.end()) return out;
     std::set<std::string> merged(out.begin(), out.end());
-    merged.insert(it->second.begin(), it->second.end());
+    for (const auto& [purpose, value] : it->second) merged.insert(purpose);
     return std::vector<std::string>(merged.begin(), merged.end());
   }
   bool TxCommitted(const Hash32& tx_id) const override { return base_.TxCommitted(tx_id); }
@@ -68,15 +72,13 @@ class Mempool::LayeredView : public StateView {
 
 void Mempool::Layer::Apply(const StateChanges& changes) {
   for (const ConsentWrite& w : changes.consents) {
-    consents[w.state_key] = w.value;
-    purposes[{w.subject, w.controller}].insert(w.purpose);
+    consents[{w.subject, w.controller}][w.purpose] = w.value;
   }
   if (changes.controller) controllers[changes.controller->first] = changes.controller->second;
 }
 
 void Mempool::Layer::Clear() {
   consents.clear();
-  purposes.clear();
   controllers.clear();
 }
 

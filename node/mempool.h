@@ -111,8 +111,8 @@ class Mempool {
 
   // The changes of the pending transactions, merged in order (the latest write wins).
   struct Layer {
-    std::unordered_map<Hash32, StateValue, Hash32Hasher> consents;
-    std::map<Pair, std::set<std::string>> purposes;
+    // (subject, controller) -> purpose -> the entry's latest pending value.
+    std::map<Pair, std::map<std::string, StateValue, std::less<>>> consents;
     std::map<PublicKey, ControllerEntry> controllers;
     void Apply(const StateChanges& changes);
     void Clear();

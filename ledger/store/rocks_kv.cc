@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "ledger/schema.h"
+
 namespace consent {
 namespace {
 
@@ -75,6 +77,28 @@ Result<std::unique_ptr<RocksKv>> RocksKv::Open(const RocksOptions& o) {
   // over whole keys lets them skip the skiplist search.
   cf_opts.memtable_prefix_bloom_size_ratio = 0.05;
   cf_opts.memtable_whole_key_filtering = true;
+
+  // A store written by another store format may hold column families this build does not know
+  // (RocksDB would only say "column families not opened"): name them. A missing store lists
+  // nothing, and is created (or refused, read-only) below.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_opts, o.path, &existing).ok()) {
+    std::string unknown;
+    for (const std::string& name : existing) {
+      bool known = name == rocksdb::kDefaultColumnFamilyName;
+      for (size_t i = 0; !known && i < kColumnCount; ++i) {
+        known = name == ColumnName(static_cast<Column>(i));
+      }
+      if (!known) unknown += (unknown.empty() ? "" : ", ") + name;
+    }
+    if (!unknown.empty()) {
+      return Status::Corruption("the store at " + o.path +
+                                " was written by another store format: it has column families "
+                                "this build does not know (" +
+                                unknown + "); this build reads format " +
+                                std::to_string(schema::kStoreFormat));
+    }
+  }
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_opts);

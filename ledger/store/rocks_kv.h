@@ -33,8 +33,9 @@ struct RocksOptions {
 
 class RocksKv : public KvRead {
  public:
-  // Opens (or creates) the database with every column family of Column. A store created by a
-  // newer format or missing a column family fails with a clear message.
+  // Opens (or creates) the database with every column family of Column. A store that holds a
+  // column family this build does not know (one written by another store format) is refused with
+  // Corruption naming those families; a read-only open of a store missing a family fails.
   static Result<std::unique_ptr<RocksKv>> Open(const RocksOptions& options);
   ~RocksKv() override;
 

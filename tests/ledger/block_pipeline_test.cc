@@ -7,8 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "crypto/hex.h"
 #include "ledger/kv_state.h"
 #include "ledger/log_tree.h"
+#include "ledger/queries.h"
 #include "ledger/state_tree.h"
 #include "tests/ledger/pipeline_test_util.h"
 
@@ -38,22 +42,8 @@ void ExpectIndexes(const MemoryKv& kv, const ReferenceChain& ref,
       EXPECT_EQ(**sub, Bytes(id.begin(), id.end()));
     }
   }
-  // One purposes and one controller_index record per consent entry, naming its state key.
+  // One consents record per consent entry (ExpectSameState checks each against the reference).
   EXPECT_EQ(kv.Size(Column::kConsents), ref.state.consents().size());
-  EXPECT_EQ(kv.Size(Column::kPurposes), ref.state.consents().size());
-  EXPECT_EQ(kv.Size(Column::kControllerIndex), ref.state.consents().size());
-  for (const auto& [key, value] : ref.state.consents()) {
-    auto rec = kv.Get(Column::kConsents, key);
-    ASSERT_TRUE(rec.ok() && rec->has_value());
-    auto decoded = schema::DecodeConsentRecord(**rec);
-    ASSERT_TRUE(decoded.ok());
-    EXPECT_EQ(decoded->value, value);
-    auto ci =
-        kv.Get(Column::kControllerIndex,
-               schema::ControllerIndexKey(decoded->controller, decoded->subject, decoded->purpose));
-    ASSERT_TRUE(ci.ok() && ci->has_value());
-    EXPECT_EQ(**ci, Bytes(key.begin(), key.end()));
-  }
 }
 
 class PipelineChainTest : public ::testing::TestWithParam<size_t> {};
@@ -263,50 +253,221 @@ TEST_F(PipelineTest, FinalizeRejectsBadCommits) {
 
 TEST_F(PipelineTest, KvStateViewRecordsTheFirstErrorAndAnswersAbsentAfterIt) {
   const Hash32 committed_id = script_[0].candidates[2].Id();
-  const auto& s = a_.subjects;
-  const auto& c = a_.controllers;
-  Hash32 key = StateKey(s[0].public_key(), c[0].public_key(), "analytics");
+  const PublicKey s0 = a_.subjects[0].public_key();
+  const PublicKey s1 = a_.subjects[1].public_key();
+  const PublicKey c0 = a_.controllers[0].public_key();
+  const Bytes key = schema::ConsentKey(c0, s0, "analytics");
   {
     KvStateView view(kv_);
-    EXPECT_TRUE(view.GetConsent(key).has_value());
+    EXPECT_TRUE(view.GetConsent(s0, c0, "analytics").has_value());
     EXPECT_TRUE(view.TxCommitted(committed_id));
     EXPECT_TRUE(view.error().ok());
   }
+  const Bytes good = kv_.Get(Column::kConsents, key).value().value();
+  ASSERT_EQ(good.size(), kStateValueBytes);
+  Bytes bad_status = good;
+  bad_status[0] = 3;
+  Bytes longer = good;
+  longer.push_back(0);
+  // What GetConsent(s0, c0, "analytics") reads, or what the PurposesOf(s0, c0) scan meets.
   struct Case {
     std::string what;
-    Column column;
     Bytes key;
     Bytes value;
+    bool found_by_get;
   };
-  Bytes good_record = kv_.Get(Column::kConsents, key).value().value();
-  Hash32 other_key = StateKey(s[1].public_key(), c[0].public_key(), "marketing.sms");
   std::vector<Case> cases = {
-      {"truncated consent", Column::kConsents, Bytes(key.begin(), key.end()),
-       Bytes(good_record.begin(), good_record.end() - 1)},
-      {"consent under another key", Column::kConsents, Bytes(key.begin(), key.end()),
-       kv_.Get(Column::kConsents, other_key).value().value()},
-      {"purposes entry naming another key", Column::kPurposes,
-       schema::PurposeKey(s[0].public_key(), c[0].public_key(), "analytics"),
-       Bytes(other_key.begin(), other_key.end())},
+      {"truncated value", key, Bytes(good.begin(), good.end() - 1), true},
+      {"longer value", key, longer, true},
+      {"bad status", key, bad_status, true},
+      {"empty value", key, Bytes{}, true},
+      {"bad value seen by the scan", schema::ConsentKey(c0, s0, "zzz"),
+       Bytes(good.begin(), good.end() - 1), false},
+      {"key without a purpose", schema::ConsentPrefix(c0, s0), good, false},
+      {"purpose over 64 bytes", schema::ConsentKey(c0, s0, std::string(kMaxLabelBytes + 1, 'a')),
+       good, false},
   };
   for (const Case& k : cases) {
     MemoryKv broken = kv_;
     KvBatch b;
-    b.Put(k.column, k.key, k.value);
+    b.Put(Column::kConsents, k.key, k.value);
     broken.Apply(b);
     KvStateView view(broken);
-    if (k.column == Column::kConsents) {
-      EXPECT_FALSE(view.GetConsent(key).has_value()) << k.what;
+    if (k.found_by_get) {
+      EXPECT_FALSE(view.GetConsent(s0, c0, "analytics").has_value()) << k.what;
     } else {
-      EXPECT_TRUE(view.PurposesOf(s[0].public_key(), c[0].public_key()).empty()) << k.what;
+      EXPECT_TRUE(view.GetConsent(s0, c0, "analytics").has_value()) << k.what;
+      EXPECT_TRUE(view.error().ok()) << k.what;
     }
+    EXPECT_TRUE(view.PurposesOf(s0, c0).empty()) << k.what;
     EXPECT_EQ(view.error().code(), StatusCode::kCorruption) << k.what;
     std::string first = view.error().message();
+    EXPECT_NE(first.find("consents record " + ToHex(k.key)), std::string::npos) << first;
     // After the error every answer is "absent", and the first error is kept.
     EXPECT_FALSE(view.TxCommitted(committed_id)) << k.what;
-    EXPECT_FALSE(view.GetController(c[0].public_key()).has_value()) << k.what;
-    EXPECT_FALSE(view.GetConsent(other_key).has_value()) << k.what;
+    EXPECT_FALSE(view.GetController(c0).has_value()) << k.what;
+    EXPECT_FALSE(view.GetConsent(s1, c0, "marketing.sms").has_value()) << k.what;
     EXPECT_EQ(view.error().message(), first);
+  }
+}
+
+// Keys of neighbouring pairs share long byte prefixes with the pair's (same controller, subject
+// differing only in its last byte; same subject, controller differing in its last byte): the
+// revoke-all of one pair must find its own purposes only.
+TEST_F(PipelineTest, RevokeAllFindsExactlyThePairsPurposes) {
+  const PublicKey s0 = a_.subjects[0].public_key();
+  const PublicKey c0 = a_.controllers[0].public_key();
+  PublicKey s0_up = s0, s0_down = s0, c0_up = c0;
+  s0_up[31] ^= 0x01;
+  s0_down[31] ^= 0x80;
+  c0_up[31] ^= 0x01;
+  // Planted entries of the neighbours (not in the state tree, which only the pair's keys touch).
+  StateValue planted{ConsentStatus::kGranted, Hash32{}, kT0, 0, Hash32{}};
+  KvBatch plant;
+  for (const char* p : {"a", "analytics", "marketing.email", "zzz"}) {
+    for (const auto& [subject, controller] :
+         {std::pair{s0_up, c0}, std::pair{s0_down, c0}, std::pair{s0, c0_up}}) {
+      plant.Put(Column::kConsents, schema::ConsentKey(controller, subject, p), planted.Encode());
+    }
+  }
+  kv_.Apply(plant);
+  const std::vector<std::string> own = {"analytics", "marketing.email"};
+  KvStateView view(kv_);
+  EXPECT_EQ(view.PurposesOf(s0, c0), own);
+  EXPECT_EQ(view.PurposesOf(s0_up, c0),
+            (std::vector<std::string>{"a", "analytics", "marketing.email", "zzz"}));
+  EXPECT_TRUE(view.error().ok()) << view.error().ToString();
+
+  const uint64_t t = script_[0].time_ms + 1000;
+  SignedTx revoke_all = Revoke(a_.subjects[0], a_.controllers[0], {}, t - 5, 50);
+  auto built = BuildBlock(kv_, v_.genesis, tip_, t, 0, {revoke_all}, kMaxBlockTxs);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  ASSERT_EQ(built->validated.block.txs.size(), 1u);
+  std::vector<Bytes> written;
+  for (const auto& op : built->validated.writes.ops()) {
+    if (op.column != Column::kConsents) continue;
+    written.push_back(op.key);
+    auto value = schema::DecodeConsentValue(op.key, *op.value);
+    ASSERT_TRUE(value.ok());
+    EXPECT_EQ(value->status, ConsentStatus::kRevoked);
+    EXPECT_EQ(value->tx_id, revoke_all.Id());
+  }
+  EXPECT_EQ(written, (std::vector<Bytes>{schema::ConsentKey(c0, s0, "analytics"),
+                                         schema::ConsentKey(c0, s0, "marketing.email")}));
+  // The same block as the reference, which has no neighbours at all.
+  EXPECT_EQ(ref_.Apply(t, {revoke_all}, kMaxBlockTxs), built->validated.block.txs);
+  EXPECT_EQ(built->validated.block.header.state_root, ref_.StateRoot());
+}
+
+// A controller's consents, paged by cursor across many subjects: every entry exactly once, in
+// (subject, purpose) byte order, with the cursor the hex of the last entry's subject || purpose;
+// entries of a controller differing only in its last byte never appear.
+TEST(ControllerConsentsTest, PagesEveryEntryOnceInOrder) {
+  Validators v = MakeValidators(1);
+  PublicKey brand{}, neighbour{};
+  brand.fill(0x5a);
+  neighbour = brand;
+  neighbour[31] ^= 0x01;
+  const std::vector<std::string> purposes = {"a", "analytics", "b", "marketing.email", "z"};
+  auto grant = [](const SigningKey& subject, const PublicKey& controller,
+                  std::vector<std::string> ps, uint64_t issued, uint64_t nonce) {
+    GrantTx g;
+    g.subject = subject.public_key();
+    g.controller = controller;
+    g.purposes = std::move(ps);
+    g.issued_at_ms = issued;
+    g.nonce = nonce;
+    return MustSign(g, subject);
+  };
+  MemoryKv kv;
+  ReferenceChain ref;
+  std::vector<std::pair<PublicKey, std::string>> want;
+  for (int block = 0; block < 2; ++block) {
+    ScriptedBlock b;
+    b.time_ms = kT0 + 1000 * (block + 1);
+    for (int i = 0; i < 20; ++i) {
+      const SigningKey subject = KeyFor(static_cast<uint8_t>(0x80 + 20 * block + i));
+      // 1..5 purposes per subject, so that pages end in the middle of a subject's entries.
+      std::vector<std::string> ps(purposes.begin(), purposes.begin() + 1 + (i % 5));
+      for (const auto& p : ps) want.emplace_back(subject.public_key(), p);
+      b.candidates.push_back(grant(subject, brand, ps, b.time_ms - 10, i));
+      b.candidates.push_back(grant(subject, neighbour, {"neighbour"}, b.time_ms - 10, i));
+    }
+    BuiltBlock built;
+    KvBatch batch;
+    ASSERT_NO_FATAL_FAILURE(MakeNextBlock(kv, v, b, kMaxBlockTxs, &built, &batch));
+    ASSERT_EQ(built.validated.block.txs.size(), b.candidates.size());
+    ref.Apply(b.time_ms, b.candidates, kMaxBlockTxs);
+    kv.Apply(batch);
+  }
+  std::sort(want.begin(), want.end());
+
+  for (size_t limit : {1, 3, 7, 1000}) {
+    std::vector<std::pair<PublicKey, std::string>> got;
+    std::string cursor;
+    for (size_t pages = 0; pages <= want.size(); ++pages) {
+      auto page = ControllerConsents(kv, brand, cursor, limit);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      ASSERT_LE(page->entries.size(), limit);
+      for (const auto& e : page->entries) {
+        got.emplace_back(e.subject, e.purpose);
+        EXPECT_EQ(e.state_key, StateKey(e.subject, brand, e.purpose));
+        EXPECT_EQ(std::optional<StateValue>(e.value),
+                  ref.state.GetConsent(e.subject, brand, e.purpose));
+      }
+      if (page->next_cursor.empty()) break;
+      ASSERT_EQ(page->entries.size(), limit);
+      const auto& last = page->entries.back();
+      Bytes suffix(last.subject.begin(), last.subject.end());
+      Append(suffix, AsBytes(last.purpose));
+      EXPECT_EQ(page->next_cursor, ToHex(suffix));
+      cursor = page->next_cursor;
+    }
+    EXPECT_EQ(got, want) << "limit " << limit;
+  }
+  auto other = ControllerConsents(kv, neighbour, "", 1000);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->entries.size(), 40u);
+}
+
+TEST_F(PipelineTest, ReadsOfACorruptConsentsRecordAreCorruption) {
+  const PublicKey s0 = a_.subjects[0].public_key();
+  const PublicKey s1 = a_.subjects[1].public_key();
+  const PublicKey c0 = a_.controllers[0].public_key();
+  const Bytes key = schema::ConsentKey(c0, s0, "analytics");
+  ASSERT_TRUE(ProveConsent(kv_, v_.genesis, s0, c0, "analytics", std::nullopt).ok());
+  ASSERT_TRUE(ControllerConsents(kv_, c0, "", 100).ok());
+  const Bytes good = kv_.Get(Column::kConsents, key).value().value();
+  const Bytes other =
+      kv_.Get(Column::kConsents, schema::ConsentKey(c0, s1, "marketing.sms")).value().value();
+  struct Case {
+    std::string what;
+    std::optional<Bytes> value;  // nullopt = deleted
+    bool listing_fails;          // ControllerConsents decodes values too; it has no tree to check
+  };
+  std::vector<Case> cases = {
+      {"truncated", Bytes(good.begin(), good.end() - 1), true},
+      {"another key's record", other, false},
+      {"missing while the tree holds the key", std::nullopt, false},
+  };
+  for (const Case& k : cases) {
+    MemoryKv broken = kv_;
+    KvBatch b;
+    if (k.value)
+      b.Put(Column::kConsents, key, *k.value);
+    else
+      b.Delete(Column::kConsents, key);
+    broken.Apply(b);
+    auto proof = ProveConsent(broken, v_.genesis, s0, c0, "analytics", std::nullopt);
+    ASSERT_FALSE(proof.ok()) << k.what;
+    EXPECT_EQ(proof.status().code(), StatusCode::kCorruption) << k.what;
+    EXPECT_NE(proof.status().message().find("consents record " + ToHex(key)), std::string::npos)
+        << proof.status().message();
+    auto listing = ControllerConsents(broken, c0, "", 100);
+    EXPECT_EQ(listing.ok(), !k.listing_fails) << k.what;
+    if (!listing.ok()) {
+      EXPECT_EQ(listing.status().code(), StatusCode::kCorruption) << k.what;
+    }
   }
 }
 

@@ -607,8 +607,7 @@ TEST(ChainBuilder, BlocksChainAndRefuseInvalidTransactions) {
   EXPECT_EQ(f.chain.blocks().size(), 3u);
   EXPECT_EQ(f.chain.blocks().back().header, head);
   EXPECT_EQ(f.chain.log_leaf_hashes().size(), 4u);
-  EXPECT_FALSE(
-      f.chain.state().GetConsent(StateKey(f.alice.public_key(), f.brand, "y")).has_value());
+  EXPECT_FALSE(f.chain.state().GetConsent(f.alice.public_key(), f.brand, "y").has_value());
   // An empty block is fine.
   ASSERT_TRUE(f.chain.AddBlock(kT0 + 5000, {}).ok());
   EXPECT_TRUE(VerifyConsentProof(f.Proof("analytics"), g).ok());

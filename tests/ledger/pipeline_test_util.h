@@ -179,7 +179,8 @@ inline bool SameOps(const KvBatch& a, const KvBatch& b) {
 }
 
 // A KvStateView over `kv` answers exactly as `ref` does for every actor combination and every
-// tx id in `probe`.
+// tx id in `probe`, and the consents column holds exactly ref's entries, one record each, under
+// controller || subject || purpose.
 inline void ExpectSameState(const KvRead& kv, const MemoryState& ref, const Actors& a,
                             const std::vector<Hash32>& probe) {
   KvStateView view(kv);
@@ -188,11 +189,29 @@ inline void ExpectSameState(const KvRead& kv, const MemoryState& ref, const Acto
       EXPECT_EQ(view.PurposesOf(s.public_key(), c.public_key()),
                 ref.PurposesOf(s.public_key(), c.public_key()));
       for (const auto& p : a.purposes) {
-        Hash32 key = StateKey(s.public_key(), c.public_key(), p);
-        EXPECT_EQ(view.GetConsent(key), ref.GetConsent(key)) << p;
+        EXPECT_EQ(view.GetConsent(s.public_key(), c.public_key(), p),
+                  ref.GetConsent(s.public_key(), c.public_key(), p))
+            << p;
       }
     }
   }
+  size_t records = 0;
+  EXPECT_TRUE(kv.Scan(Column::kConsents, {}, {}, [&](ByteView k, ByteView v) {
+                  ++records;
+                  auto parts = schema::DecodeConsentKey(k);
+                  EXPECT_TRUE(parts.ok()) << parts.status().ToString();
+                  if (!parts.ok()) return true;
+                  auto value = schema::DecodeConsentValue(k, v);
+                  EXPECT_TRUE(value.ok()) << value.status().ToString();
+                  auto it = ref.consents().find(
+                      StateKey(parts->subject, parts->controller, parts->purpose));
+                  EXPECT_TRUE(it != ref.consents().end()) << parts->purpose;
+                  if (value.ok() && it != ref.consents().end()) {
+                    EXPECT_EQ(*value, it->second);
+                  }
+                  return true;
+                }).ok());
+  EXPECT_EQ(records, ref.consents().size());
   for (const auto& c : a.controllers) {
     EXPECT_EQ(view.GetController(c.public_key()), ref.GetController(c.public_key()));
   }

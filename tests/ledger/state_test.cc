@@ -55,7 +55,7 @@ class StateTest : public ::testing::Test {
   std::optional<StateValue> Get(const MemoryState& st, const std::string& purpose,
                                 const SigningKey* who = nullptr) {
     const SigningKey& s = who ? *who : subject_;
-    return st.GetConsent(StateKey(s.public_key(), controller_.public_key(), purpose));
+    return st.GetConsent(s.public_key(), controller_.public_key(), purpose);
   }
 
   uint64_t nonce_ = 100;

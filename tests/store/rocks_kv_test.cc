@@ -1,12 +1,16 @@
 // RocksKv against a real RocksDB in a temporary directory: batches are atomic and durable across
 // reopen, scans respect prefix and start, snapshots are stable, and an OverlayKv over RocksKv reads
-// its pending writes. MemoryKv is checked against RocksKv on the same random operations.
+// its pending writes. MemoryKv is checked against RocksKv on the same random operations. A store
+// with column families this build does not know (one of an older layout) is refused by name.
 #include "ledger/store/rocks_kv.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <filesystem>
 #include <random>
+
+#include "ledger/schema.h"
 #include "rocks_fixture.h"
 
 namespace consent {
@@ -130,6 +134,53 @@ TEST_F(RocksKvTest, OpenFailsClearlyOnGarbageDirectory) {
   ASSERT_FALSE(kv.ok());
   EXPECT_NE(kv.status().message().find("cannot open the store at"), std::string::npos)
       << kv.status().ToString();
+}
+
+// A store of the layout before the consents merge: the same families plus purposes and
+// controller_index, made with RocksDB directly, as that build did.
+TEST_F(RocksKvTest, OpenRefusesAStoreWithColumnFamiliesOfAnotherFormat) {
+  const std::string path = dir_ + "/old";
+  {
+    rocksdb::Options opts;
+    opts.create_if_missing = true;
+    opts.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+    for (const char* name :
+         {"default", "meta", "headers", "blocks", "commits", "tx_index", "log_nodes", "state_nodes",
+          "consents", "purposes", "subject_index", "controller_index", "directory"}) {
+      descs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(opts, path, descs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[9], "a purposes key", "a state key").ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  for (bool read_only : {false, true}) {
+    RocksOptions o;
+    o.path = path;
+    o.read_only = read_only;
+    o.create_if_missing = !read_only;
+    auto kv = RocksKv::Open(o);
+    ASSERT_FALSE(kv.ok()) << "read_only " << read_only;
+    EXPECT_EQ(kv.status().code(), StatusCode::kCorruption);
+    EXPECT_EQ(kv.status().message(),
+              "the store at " + path +
+                  " was written by another store format: it has column families this build does "
+                  "not know (purposes, controller_index); this build reads format " +
+                  std::to_string(schema::kStoreFormat));
+  }
+  // Refusing changed nothing: the old families and their records are still there.
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &families).ok());
+  EXPECT_NE(std::find(families.begin(), families.end(), "purposes"), families.end());
+  EXPECT_NE(std::find(families.begin(), families.end(), "controller_index"), families.end());
+
+  // A store this build made opens again, with every family known.
+  ASSERT_NE(Open(), nullptr);
+  ASSERT_NE(Open(), nullptr);
 }
 
 }  // namespace
