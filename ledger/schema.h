@@ -34,8 +34,9 @@
 namespace consent::schema {
 
 // 1: one state_nodes record per binary node; 2: 16-ary state_nodes pages; 3: tx encodings in
-// tx_index; 4: log tiles (16 nodes of levels 0, 4, 8, ... per log_nodes record). A store of
-// another format is refused on open (ChainStore::Open says which format it has and which this
+// tx_index; 4: log tiles (16 nodes of levels 0, 4, 8, ... per log_nodes record) and one consents
+// record per entry keyed controller || subject || purpose (no purposes, controller_index). A store
+// of another format is refused on open (ChainStore::Open says which format it has and which this
 // reads).
 inline constexpr uint32_t kStoreFormat = 4;
 
