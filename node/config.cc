@@ -382,6 +382,11 @@ const std::vector<Field>& Fields() {
     v.push_back(IntField(
         "p2p", "max_msgs_per_sec", "messages per second per peer; more is misbehaviour",
         [](auto& c) -> auto& { return c.p2p_max_msgs_per_sec; }, 1, 1'000'000));
+    v.push_back(IntField(
+        "p2p", "relay_after_ms",
+        "a transaction received from a peer is relayed to the other peers if still pending after "
+        "this many milliseconds; 0 = relay at once",
+        [](auto& c) -> auto& { return c.p2p_relay_after_ms; }, 0, 60'000));
     // [consensus]
     constexpr int64_t kMaxTimeout = 600'000;
     v.push_back(IntField(
@@ -588,6 +593,7 @@ bool operator==(const Config& a, const Config& b) {
          a.p2p_persistent_peers == b.p2p_persistent_peers && a.p2p_max_peers == b.p2p_max_peers &&
          a.p2p_ban_seconds == b.p2p_ban_seconds &&
          a.p2p_max_msgs_per_sec == b.p2p_max_msgs_per_sec &&
+         a.p2p_relay_after_ms == b.p2p_relay_after_ms &&
          a.consensus.propose_base_ms == b.consensus.propose_base_ms &&
          a.consensus.propose_delta_ms == b.consensus.propose_delta_ms &&
          a.consensus.prevote_base_ms == b.consensus.prevote_base_ms &&

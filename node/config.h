@@ -52,6 +52,7 @@ struct Config {
   size_t p2p_max_peers = 50;              // links (inbound + outbound) at most, 1..1000
   uint32_t p2p_ban_seconds = 60;          // a misbehaving peer is refused this long, 0..86400
   uint32_t p2p_max_msgs_per_sec = 20000;  // per peer, 1..1000000
+  uint32_t p2p_relay_after_ms = 2000;     // relay peers' txs still pending after this, 0..60000
 
   // [consensus]: timeout(round) = base + round * delta, capped at max_timeout_ms. Bases and max
   // 1..600000 ms, deltas 0..600000 ms, max_timeout_ms >= every base.

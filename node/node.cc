@@ -345,6 +345,7 @@ void Node::IngestTxs(PeerId peer, std::vector<SignedTx> txs) {
   std::vector<SignedTx> copy = txs;
   std::vector<SubmitOutcome> out = mempool_->Submit(std::move(txs));
   p2p::TxsMsg relay;
+  std::vector<Hash32> relay_ids;
   for (size_t i = 0; i < out.size(); ++i) {
     const StatusCode code = out[i].status.code();
     if (code == StatusCode::kInvalidSignature || code == StatusCode::kInvalidArgument) {
@@ -356,11 +357,66 @@ void Node::IngestTxs(PeerId peer, std::vector<SignedTx> txs) {
       if (peers_) peers_->Disconnect(peer, "invalid transaction: " + out[i].status.message(), true);
       return;
     }
-    if (out[i].status.ok() && !out[i].duplicate) relay.txs.push_back(std::move(copy[i]));
+    if (out[i].status.ok() && !out[i].duplicate) {
+      relay.txs.push_back(std::move(copy[i]));
+      relay_ids.push_back(out[i].tx_id);
+    }
   }
-  if (!relay.txs.empty()) {
-    if (peers_) peers_->Broadcast(std::make_shared<const Bytes>(p2p::Encode(relay)), peer);
-    Post([this] { MaybeTxsAvailable(); }, false);
+  if (relay.txs.empty()) return;
+  Post([this] { MaybeTxsAvailable(); }, false);
+  if (!peers_) return;
+  // The sender normally broadcast these to all of its peers already, so relaying at once would
+  // mostly send copies that every peer already holds (in a full mesh of 4, each node received
+  // every transaction three times). They are relayed only if still pending when due: that still
+  // carries a transaction across a partial mesh (a follower behind one validator, a cut link),
+  // at the cost of that delay.
+  const uint32_t after_ms = options_.config.p2p_relay_after_ms;
+  if (after_ms > 0) {
+    const auto due = Clock::now() + std::chrono::milliseconds(after_ms);
+    std::lock_guard<std::mutex> lock(relay_mu_);
+    size_t queued = 0;
+    for (; queued < relay.txs.size() && relay_queue_.size() < options_.config.mempool_capacity;
+         ++queued) {
+      relay_queue_.push_back({due, peer, relay_ids[queued], std::move(relay.txs[queued])});
+    }
+    relay.txs.erase(relay.txs.begin(), relay.txs.begin() + static_cast<std::ptrdiff_t>(queued));
+  }
+  if (!relay.txs.empty()) {  // relaying at once, or the queue is full
+    {
+      std::lock_guard<std::mutex> lock(metrics_mu_);
+      txs_relayed_ += relay.txs.size();
+    }
+    peers_->Broadcast(std::make_shared<const Bytes>(p2p::Encode(relay)), peer);
+  }
+}
+
+void Node::RelayDue() {
+  if (!peers_) return;
+  std::vector<RelayItem> due;
+  {
+    const auto now = Clock::now();
+    std::lock_guard<std::mutex> lock(relay_mu_);
+    while (!relay_queue_.empty() && relay_queue_.front().due <= now) {
+      due.push_back(std::move(relay_queue_.front()));
+      relay_queue_.pop_front();
+    }
+  }
+  std::map<PeerId, std::vector<SignedTx>> by_source;
+  for (RelayItem& item : due) {
+    if (mempool_->Contains(item.id)) by_source[item.from].push_back(std::move(item.tx));
+  }
+  for (auto& [from, txs] : by_source) {
+    {
+      std::lock_guard<std::mutex> lock(metrics_mu_);
+      txs_relayed_ += txs.size();
+    }
+    for (size_t i = 0; i < txs.size(); i += p2p::kMaxGossipTxs) {
+      p2p::TxsMsg part;
+      const size_t end = std::min(txs.size(), i + p2p::kMaxGossipTxs);
+      part.txs.assign(std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(i)),
+                      std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(end)));
+      peers_->Broadcast(std::make_shared<const Bytes>(p2p::Encode(part)), from);
+    }
   }
 }
 
@@ -938,6 +994,7 @@ void Node::Tick() {
   s.height = tip.head ? tip.head->height : 0;
   if (tip.head) s.head_hash = tip.head->Hash();
   Broadcast(s);
+  RelayDue();
   if (now - height_started_ >= kRegossipAfter && now - last_regossip_ >= kRegossipAfter) {
     last_regossip_ = now;
     GossipCurrentHeight(0);
@@ -1053,6 +1110,10 @@ std::string Node::NodeMetrics() const {
          "Equivocations (two different votes of one validator for one height, round and type) "
          "detected or received.",
          evidence_total);
+  metric("consent_txs_relayed_total", "counter",
+         "Transactions received from a peer and relayed to the other peers (still pending when "
+         "p2p.relay_after_ms had passed).",
+         txs_relayed_);
   metric("consent_peer_misbehaviour_total", "counter",
          "Peer messages refused at the consensus level (bad signature, invalid block).",
          bad_peer_messages_);

@@ -160,6 +160,9 @@ class Node final : public ApiBackend, private PeerHandler {
   void SendTo(PeerId peer, const p2p::Message& m);
   void UpdateConsensusInfo();
 
+  // Relays the queued transactions that are due and still pending (driver thread, from Tick).
+  void RelayDue();
+
   // Ingest thread only.
   void IngestTxs(PeerId peer, std::vector<SignedTx> txs);
   void ServeBlocks(PeerId peer, p2p::BlockRequest req);
@@ -233,8 +236,20 @@ class Node final : public ApiBackend, private PeerHandler {
   std::deque<Evidence> evidence_;  // guarded by evidence_mu_
   uint64_t evidence_total_ = 0;    // guarded by evidence_mu_
 
+  // Transactions admitted from a peer, to relay to the other peers if they are still pending
+  // when due (config p2p.relay_after_ms). Bounded by the mempool's capacity.
+  struct RelayItem {
+    std::chrono::steady_clock::time_point due;
+    PeerId from = 0;  // the peer it came from first: not sent back there
+    Hash32 id{};
+    SignedTx tx;
+  };
+  std::mutex relay_mu_;
+  std::deque<RelayItem> relay_queue_;  // guarded by relay_mu_, in due order
+
   // Metrics.
   mutable std::mutex metrics_mu_;
+  uint64_t txs_relayed_ = 0;               // guarded by metrics_mu_
   uint64_t blocks_committed_ = 0;          // guarded by metrics_mu_ (since start)
   uint64_t blocks_synced_ = 0;             // guarded by metrics_mu_: committed from block sync
   uint64_t txs_committed_ = 0;             // guarded by metrics_mu_

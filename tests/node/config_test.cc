@@ -44,6 +44,7 @@ TEST(ConfigTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(c.p2p_max_peers, 50u);
   EXPECT_EQ(c.p2p_ban_seconds, 60u);
   EXPECT_EQ(c.p2p_max_msgs_per_sec, 20000u);
+  EXPECT_EQ(c.p2p_relay_after_ms, 2000u);
   EXPECT_EQ(c.consensus.propose_base_ms, 1000u);
   EXPECT_EQ(c.consensus.propose_delta_ms, 500u);
   EXPECT_EQ(c.consensus.prevote_base_ms, 500u);
@@ -119,7 +120,7 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
     prev = line;
     line.clear();
   }
-  EXPECT_EQ(settings, 38u);  // 5 node, 2 storage, 2 log, 15 api, 7 p2p, 7 consensus
+  EXPECT_EQ(settings, 39u);  // 5 node, 2 storage, 2 log, 15 api, 8 p2p, 7 consensus
   EXPECT_EQ(commented, settings);
 }
 
@@ -132,6 +133,7 @@ TEST(ConfigTest, EverySettingChangesAndRoundTrips) {
   c.verify_threads = 4;
   c.block_cache_mib = 256;
   c.page_cache_mib = 0;
+  c.p2p_relay_after_ms = 0;
   c.log_level = "debug";
   c.log_format = LogFormat::kJson;
   c.p2p_listen_address = "::1";

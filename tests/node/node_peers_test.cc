@@ -4,6 +4,7 @@
 // a bad commit, each cut the link and ban the key.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -50,6 +51,9 @@ class Recorder : public PeerHandler {
     if (std::holds_alternative<p2p::BlockRequest>(m)) {
       requests_.push_back(std::get<p2p::BlockRequest>(m));
     }
+    if (const auto* txs = std::get_if<p2p::TxsMsg>(&m)) {
+      for (const SignedTx& tx : txs->txs) tx_ids_.push_back(tx.Id());
+    }
   }
   void OnPeerDisconnected(PeerId) override {
     std::lock_guard<std::mutex> l(mu_);
@@ -71,12 +75,17 @@ class Recorder : public PeerHandler {
     std::lock_guard<std::mutex> l(mu_);
     return requests_.size();
   }
+  size_t TimesReceived(const Hash32& tx_id) {
+    std::lock_guard<std::mutex> l(mu_);
+    return static_cast<size_t>(std::count(tx_ids_.begin(), tx_ids_.end(), tx_id));
+  }
 
  private:
   std::mutex mu_;
   PeerId peer_ = 0;
   int connects_ = 0, disconnects_ = 0;
   std::vector<p2p::BlockRequest> requests_;
+  std::vector<Hash32> tx_ids_;
 };
 
 class NodePeersTest : public ::testing::Test {
@@ -102,6 +111,11 @@ class NodePeersTest : public ::testing::Test {
 
   // A peer link from validator `index`'s key to the node.
   void Connect(size_t index) {
+    peer_ = Link(index, &rec_);
+    ASSERT_TRUE(WaitFor([&] { return rec_.connects() >= 1 && node_->Status().peers == 1; }));
+  }
+
+  std::unique_ptr<PeerManager> Link(size_t index, Recorder* rec) {
     PeerManagerOptions po;
     po.chain_id = genesis_.chain_id;
     po.genesis_hash = schema::GenesisHash(genesis_);
@@ -111,9 +125,9 @@ class NodePeersTest : public ::testing::Test {
     po.backoff_min_ms = 50;
     po.backoff_max_ms = 200;
     po.current_height = [] { return uint64_t{0}; };
-    peer_ = std::make_unique<PeerManager>(po, &rec_);
-    ASSERT_TRUE(peer_->Start().ok());
-    ASSERT_TRUE(WaitFor([&] { return rec_.connects() >= 1 && node_->Status().peers == 1; }));
+    auto peer = std::make_unique<PeerManager>(po, rec);
+    EXPECT_TRUE(peer->Start().ok());
+    return peer;
   }
 
   // A block 1 header by validator `proposer` with zero roots (so: invalid) and no transactions.
@@ -144,6 +158,35 @@ class NodePeersTest : public ::testing::Test {
   Recorder rec_;
   std::unique_ptr<PeerManager> peer_;
 };
+
+// A transaction that a peer gossips is relayed to the node's other peers when it is still pending
+// after p2p.relay_after_ms (here: the node is one validator of four, so nothing commits), and
+// never back to the peer it came from. A copy that the second peer then sends back is a
+// duplicate and is not relayed again.
+TEST_F(NodePeersTest, PendingTransactionsFromAPeerAreRelayedToTheOthersOnly) {
+  Connect(1);
+  Recorder rec2;
+  std::unique_ptr<PeerManager> peer2 = Link(2, &rec2);
+  ASSERT_TRUE(WaitFor([&] { return rec2.connects() >= 1 && node_->Status().peers == 2; }));
+  const SigningKey alice = testing::KeyFromLabel("alice");
+  const SigningKey brand = testing::KeyFromLabel("brand");
+  SignedTx tx = testing::SignedGrant(genesis_.chain_id, alice, brand.public_key(), {"analytics"},
+                                     NowMs() - 1000);
+  p2p::TxsMsg m;
+  m.txs.push_back(tx);
+  Send(m);
+  ASSERT_TRUE(WaitFor([&] { return rec2.TimesReceived(tx.Id()) >= 1; }))
+      << "the pending transaction was never relayed to the second peer";
+  EXPECT_TRUE(node_->NodeMetrics().find("consent_txs_relayed_total 1\n") != std::string::npos)
+      << node_->NodeMetrics();
+  // The second peer sends it back: a duplicate, so no further relay to the first.
+  peer2->Send(rec2.peer(), std::make_shared<const Bytes>(p2p::Encode(m)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  EXPECT_EQ(rec_.TimesReceived(tx.Id()), 0u) << "relayed back to the peer it came from";
+  EXPECT_EQ(rec2.TimesReceived(tx.Id()), 1u);
+  EXPECT_TRUE(node_->NodeMetrics().find("consent_txs_relayed_total 1\n") != std::string::npos);
+  peer2->Stop();
+}
 
 TEST_F(NodePeersTest, EquivocationBecomesEvidenceInTheApiAndMetrics) {
   Connect(1);
