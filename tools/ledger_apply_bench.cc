@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -120,9 +121,31 @@ ProofTiming TimeProofs(const ChainStore& store, const std::vector<std::pair<Sign
 int Main(int argc, char** argv) {
   uint64_t total = 1'000'000, block_txs = 1000, cache_mb = 64, page_cache_mb = 64;
   std::string dir;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  const char* usage =
+      "usage: ledger_apply_bench [--txs N] [--block-txs N] [--dir DIR] [--cache-mb N] "
+      "[--page-cache-mb N]\n";
+  for (int i = 1; i < argc; i += 2) {
     std::string a = argv[i];
-    uint64_t v = std::strtoull(argv[i + 1], nullptr, 10);
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", usage);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n%s", a.c_str(), usage);
+      return 2;
+    }
+    uint64_t v = 0;
+    if (a != "--dir") {
+      char* end = nullptr;
+      errno = 0;
+      v = std::strtoull(argv[i + 1], &end, 10);
+      if (errno != 0 || end == argv[i + 1] || *end != '\0' || argv[i + 1][0] == '-' ||
+          v > (uint64_t{1} << 40)) {
+        std::fprintf(stderr, "%s: '%s' is not a whole number up to 2^40\n%s", a.c_str(),
+                     argv[i + 1], usage);
+        return 2;
+      }
+    }
     if (a == "--txs")
       total = v;
     else if (a == "--block-txs")
@@ -134,9 +157,13 @@ int Main(int argc, char** argv) {
     else if (a == "--dir")
       dir = argv[i + 1];
     else {
-      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      std::fprintf(stderr, "unknown option %s\n%s", a.c_str(), usage);
       return 2;
     }
+  }
+  if (cache_mb == 0 || cache_mb > (1u << 20) || page_cache_mb > (1u << 20)) {
+    std::fprintf(stderr, "need 1 <= --cache-mb <= 2^20 and --page-cache-mb <= 2^20\n");
+    return 2;
   }
   if (block_txs == 0 || block_txs > kMaxBlockTxs || total < block_txs) {
     std::fprintf(stderr, "need 1 <= --block-txs <= %zu and --txs >= --block-txs\n", kMaxBlockTxs);
