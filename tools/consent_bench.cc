@@ -35,6 +35,7 @@
 #include "ledger/subject_key.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
+#include "tools/arg_util.h"
 #include "tools/consentctl/http_client.h"
 
 namespace consent {
@@ -90,26 +91,40 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 
 int Main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--node")
+  const char* usage =
+      "usage: consent-bench [--node URL[,URL...]] [--txs N] [--connections C] [--batch B] "
+      "[--controllers K] [--nodes-share S] [--goal RATIO]\n";
+  for (int i = 1; i < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--help" || k == "-h") {
+      std::printf("%s", usage);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n%s", k.c_str(), usage);
+      return 2;
+    }
+    const char* v = argv[i + 1];
+    uint64_t n = 0;
+    bool ok = true;
+    if (k == "--node") {
       a.node = v;
-    else if (k == "--txs")
-      a.txs = std::stoul(v);
-    else if (k == "--connections")
-      a.connections = std::stoul(v);
-    else if (k == "--batch")
-      a.batch = std::stoul(v);
-    else if (k == "--controllers")
-      a.controllers = std::stoul(v);
-    else if (k == "--nodes-share")
-      a.nodes_share = std::stoul(v);
-    else if (k == "--goal")
-      a.goal = std::stod(v);
-    else {
-      std::fprintf(stderr,
-                   "usage: consent-bench [--node URL[,URL...]] [--txs N] [--connections C] "
-                   "[--batch B] [--controllers K] [--nodes-share S] [--goal RATIO]\n");
+    } else if (k == "--goal") {
+      ok = tools::ParseDouble(v, 0.0, 1000.0, &a.goal);
+    } else if (k == "--txs" || k == "--connections" || k == "--batch" || k == "--controllers" ||
+               k == "--nodes-share") {
+      ok = tools::ParseU64(v, 100'000'000, &n);
+      if (k == "--txs") a.txs = n;
+      if (k == "--connections") a.connections = n;
+      if (k == "--batch") a.batch = n;
+      if (k == "--controllers") a.controllers = n;
+      if (k == "--nodes-share") a.nodes_share = n;
+    } else {
+      std::fprintf(stderr, "unknown option %s\n%s", k.c_str(), usage);
+      return 2;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "%s: '%s' is not a valid number\n%s", k.c_str(), v, usage);
       return 2;
     }
   }

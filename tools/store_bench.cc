@@ -24,6 +24,7 @@
 #include "ledger/smt.h"
 #include "ledger/state_tree.h"
 #include "ledger/store/rocks_kv.h"
+#include "tools/arg_util.h"
 
 namespace consent {
 namespace {
@@ -257,8 +258,17 @@ void LogBench(RocksKv& kv, uint64_t total) {
 }
 
 int Main(int argc, char** argv) {
-  const uint64_t state_entries = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
-  const uint64_t log_leaves = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1'000'000;
+  uint64_t state_entries = 1'000'000, log_leaves = 1'000'000;
+  if (argc > 4 ||
+      (argc > 1 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h"))) {
+    std::printf("usage: store_bench [STATE_ENTRIES [LOG_LEAVES [DIR]]]\n");
+    return argc > 4 ? 2 : 0;
+  }
+  if ((argc > 1 && !tools::ParseU64(argv[1], uint64_t{1} << 32, &state_entries)) ||
+      (argc > 2 && !tools::ParseU64(argv[2], uint64_t{1} << 32, &log_leaves))) {
+    std::fprintf(stderr, "store_bench: counts must be whole numbers up to 2^32\n");
+    return 2;
+  }
   std::string dir;
   if (argc > 3) {
     dir = argv[3];

@@ -1,0 +1,35 @@
+// tools/arg_util.h: the benchmark tools' strict number parsing.
+#include "tools/arg_util.h"
+
+#include <gtest/gtest.h>
+
+namespace consent::tools {
+namespace {
+
+TEST(ToolArgs, ParseU64AcceptsOnlyWholeNumbersWithinTheBound) {
+  uint64_t v = 7;
+  EXPECT_TRUE(ParseU64("0", 10, &v));
+  EXPECT_EQ(v, 0u);
+  EXPECT_TRUE(ParseU64("1000000", 1'000'000, &v));
+  EXPECT_EQ(v, 1'000'000u);
+  v = 7;
+  for (const char* bad : {"", "-1", "+1", " 1", "1 ", "1x", "x", "0x10", "1e3", "1000001",
+                          "99999999999999999999999"}) {
+    EXPECT_FALSE(ParseU64(bad, 1'000'000, &v)) << bad;
+  }
+  EXPECT_FALSE(ParseU64(nullptr, 10, &v));
+  EXPECT_EQ(v, 7u);  // untouched by every refusal
+}
+
+TEST(ToolArgs, ParseDoubleAcceptsOnlyFiniteNumbersInRange) {
+  double d = 0;
+  EXPECT_TRUE(ParseDouble("0.5", 0, 1, &d));
+  EXPECT_DOUBLE_EQ(d, 0.5);
+  for (const char* bad : {"", "nan", "inf", "1.5", "-0.1", "0.5x", "abc"}) {
+    EXPECT_FALSE(ParseDouble(bad, 0, 1, &d)) << bad;
+  }
+  EXPECT_DOUBLE_EQ(d, 0.5);
+}
+
+}  // namespace
+}  // namespace consent::tools
