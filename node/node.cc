@@ -1110,6 +1110,15 @@ std::string Node::NodeMetrics() const {
          "Equivocations (two different votes of one validator for one height, round and type) "
          "detected or received.",
          evidence_total);
+  if (const PageCache* pc = store_->rocks().page_cache()) {
+    const PageCache::Stats ps = pc->stats();
+    metric("consent_page_cache_hits_total", "counter",
+           "State-tree pages served from the page cache (storage.page_cache_mib).", ps.hits);
+    metric("consent_page_cache_misses_total", "counter",
+           "State-tree pages that had to be read from RocksDB.", ps.misses);
+    metric("consent_page_cache_bytes", "gauge", "Bytes held by the page cache (estimate).",
+           ps.bytes);
+  }
   metric("consent_txs_relayed_total", "counter",
          "Transactions received from a peer and relayed to the other peers (still pending when "
          "p2p.relay_after_ms had passed).",

@@ -161,6 +161,9 @@ TEST_F(NodeTest, GrantRevokeProveAndRestart) {
   EXPECT_NE(metrics.find("consent_block_commit_seconds_count " + std::to_string(blocks.size())),
             std::string::npos);
   EXPECT_NE(metrics.find("consent_block_commit_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("consent_txs_relayed_total 0\n"), std::string::npos);  // no peers
+  EXPECT_NE(metrics.find("# TYPE consent_page_cache_hits_total counter\n"), std::string::npos);
+  EXPECT_NE(metrics.find("consent_page_cache_bytes "), std::string::npos);
 
   node->RemoveCommitListener(&collector);
   const uint64_t height = st.height;
