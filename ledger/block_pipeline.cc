@@ -119,8 +119,7 @@ class BlockExecutor {
   // Checks `tx` against the state so far (a tx already in the block fails as a replay, since its
   // tx_index record is pending); if valid, records its writes and appends it to the block. A
   // non-OK status is a storage error.
-  Result<TxCheck> TryAdd(const SignedTx& tx) {
-    Hash32 id = tx.Id();
+  Result<TxCheck> TryAdd(const SignedTx& tx, const Hash32& id) {
     TxCheck check = CheckStateRules(view_, time_ms_, tx);
     RETURN_IF_ERROR(view_.error());
     if (!check.ok()) return check;
@@ -137,6 +136,7 @@ class BlockExecutor {
 
   size_t size() const { return txs_.size(); }
   const std::vector<SignedTx>& txs() const { return txs_; }
+  const std::vector<Hash32>& ids() const { return ids_; }
 
   // Appends the block's tx ids to the log and applies its state changes to the state tree (each
   // against the committed trees, with all of the block at once), and sets log_size, log_root and
@@ -265,7 +265,7 @@ Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, c
            "tx_id " + ToHex(id) + " is a duplicate of candidate " + std::to_string(it->second)});
       continue;
     }
-    Result<TxCheck> check = exec.TryAdd(tx);
+    Result<TxCheck> check = exec.TryAdd(tx, id);
     if (!check.ok()) return StorageError(check.status());
     if (!check->ok()) built.rejected.push_back({id, check->reason, std::move(check->message)});
   }
@@ -280,6 +280,7 @@ Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, c
   Status st = exec.ComputeRoots(&h);
   if (!st.ok()) return StorageError(st);
   built.validated.block.txs = exec.txs();
+  built.validated.tx_ids = exec.ids();
   built.validated.block_hash = h.Hash();
   built.validated.writes = std::move(exec).TakeWrites(h);
   return built;
@@ -297,9 +298,12 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
                   std::to_string(block.txs.size()) + " transactions, more than " +
                       std::to_string(kMaxBlockTxs));
   }
+  std::vector<Hash32> ids;
+  ids.reserve(block.txs.size());
+  for (const SignedTx& tx : block.txs) ids.push_back(tx.Id());
   std::map<Hash32, size_t> first_at;
   for (size_t i = 0; i < block.txs.size(); ++i) {
-    auto [it, fresh] = first_at.emplace(block.txs[i].Id(), i);
+    auto [it, fresh] = first_at.emplace(ids[i], i);
     if (!fresh) {
       return Refuse(check, BlockRejectReason::kInvalidTx,
                     "tx " + std::to_string(i) + " (" + Short(it->first) + "...) duplicates tx " +
@@ -319,7 +323,7 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
 
   BlockExecutor exec(committed, h.height, h.time_ms, tip.log_size);
   for (size_t i = 0; i < block.txs.size(); ++i) {
-    Result<TxCheck> tx_check = exec.TryAdd(block.txs[i]);
+    Result<TxCheck> tx_check = exec.TryAdd(block.txs[i], ids[i]);
     if (!tx_check.ok()) {
       Status st = tx_check.status();
       return Refuse(check, BlockRejectReason::kStorage, st.message(), st.code());
@@ -354,6 +358,7 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
   out.block = block;
   out.block_hash = h.Hash();
   out.writes = std::move(exec).TakeWrites(h);
+  out.tx_ids = std::move(ids);
   return out;
 }
 

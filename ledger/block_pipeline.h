@@ -64,7 +64,8 @@ struct ChainTip {
 struct ValidatedBlock {
   Block block;
   Hash32 block_hash{};
-  KvBatch writes;  // everything but the commit and the head pointer
+  KvBatch writes;              // everything but the commit and the head pointer
+  std::vector<Hash32> tx_ids;  // block.txs[i].Id(), computed once while validating
 };
 
 struct RejectedTx {

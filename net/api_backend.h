@@ -58,6 +58,8 @@ struct CommittedBlock {
   Hash32 block_hash{};
   uint64_t first_log_index = 0;  // log index of the first tx of the block
   std::vector<SignedTx> txs;
+  std::vector<Hash32> tx_ids;  // txs[i].Id() when the producer has them, else empty
+  Hash32 TxId(size_t i) const { return tx_ids.size() == txs.size() ? tx_ids[i] : txs[i].Id(); }
 };
 
 class CommitListener {

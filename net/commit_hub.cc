@@ -33,7 +33,7 @@ void CommitWait::MarkCommitted(const Hash32& tx_id, uint64_t height, uint64_t lo
 
 void CommitWait::OnBlock(const CommittedBlock& block) {
   for (size_t i = 0; i < block.txs.size(); ++i) {
-    MarkCommitted(block.txs[i].Id(), block.header.height, block.first_log_index + i);
+    MarkCommitted(block.TxId(i), block.header.height, block.first_log_index + i);
   }
 }
 
@@ -95,8 +95,8 @@ void CommitHub::OnCommit(const std::shared_ptr<const CommittedBlock>& block) {
   std::vector<std::shared_ptr<BlockSink>> sinks;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const SignedTx& tx : block->txs) {
-      auto it = waits_.find(tx.Id());
+    for (size_t i = 0; i < block->txs.size(); ++i) {
+      auto it = waits_.find(block->TxId(i));
       if (it == waits_.end()) continue;
       for (const auto& w : it->second) {
         if (auto s = w.lock()) waits.push_back(std::move(s));

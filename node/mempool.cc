@@ -251,7 +251,9 @@ void Mempool::EraseLocked(const Hash32& id) {
 }
 
 void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
-                               const std::vector<Hash32>& rejected) {
+                               const std::vector<Hash32>& rejected,
+                               const std::vector<Hash32>* block_ids) {
+  const bool have_ids = block_ids != nullptr && block_ids->size() == block_txs.size();
   std::lock_guard<std::mutex> lock(mu_);
   std::set<Pair> pairs;
   std::set<PublicKey> controllers;
@@ -260,9 +262,9 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
     if (t.pair) pairs.insert(*t.pair);
     if (t.controller) controllers.insert(*t.controller);
   };
-  for (const SignedTx& tx : block_txs) {
-    note(tx);
-    EraseLocked(tx.Id());
+  for (size_t i = 0; i < block_txs.size(); ++i) {
+    note(block_txs[i]);
+    EraseLocked(have_ids ? (*block_ids)[i] : block_txs[i].Id());
   }
   for (const Hash32& id : rejected) {
     auto it = index_.find(id);

@@ -81,8 +81,9 @@ class Mempool {
   // A block committed `block_txs`; block building left out `rejected` (tx ids) as invalid.
   // Removes both and re-checks the rest as the file comment says. REQUIRES: the committed-state
   // source already reflects the block.
-  void OnBlockCommitted(const std::vector<SignedTx>& block_txs,
-                        const std::vector<Hash32>& rejected);
+  // `block_ids`, when given, are block_txs[i].Id() (saves hashing them again).
+  void OnBlockCommitted(const std::vector<SignedTx>& block_txs, const std::vector<Hash32>& rejected,
+                        const std::vector<Hash32>* block_ids = nullptr);
 
   // From now on Submit answers kUnavailable ("shutting down"). Idempotent.
   void Close();

@@ -711,7 +711,10 @@ void Node::CommitDecided(ValidatedBlock validated, const Commit& commit) {
   block->header = validated.block.header;
   block->block_hash = validated.block_hash;
   block->first_log_index = store_->tip().log_size;
-  block->txs = validated.block.txs;
+  // Committing needs only the header and the writes: the transactions and their ids move on to
+  // the mempool and the listeners.
+  block->txs = std::move(validated.block.txs);
+  block->tx_ids = std::move(validated.tx_ids);
   const auto commit_start = Clock::now();
   if (consent::Status st = store_->CommitBlock(std::move(validated), commit); !st.ok()) {
     Fatal(st.Prefixed("committing block " + std::to_string(block->header.height)));
@@ -724,7 +727,7 @@ void Node::CommitDecided(ValidatedBlock validated, const Commit& commit) {
   const double seconds =
       active_ ? std::chrono::duration<double>(last_commit_ - active_since_).count() : 0.0;
   active_ = false;
-  mempool_->OnBlockCommitted(block->txs, {});
+  mempool_->OnBlockCommitted(block->txs, {}, &block->tx_ids);
   RecordCommit(*block, seconds);
   spdlog::debug("committed block {} ({} txs, log size {}, round {})", block->header.height,
                 block->txs.size(), block->header.log_size, commit.round);

@@ -64,6 +64,10 @@ TEST_P(PipelineChainTest, EveryBlockMatchesTheReference) {
     std::vector<SignedTx> expected = ref.Apply(b.time_ms, b.candidates, kMaxBlockTxs);
     EXPECT_EQ(built.validated.block.txs, expected);
     EXPECT_EQ(expected.size(), b.candidates.size()) << "the script has only valid txs";
+    ASSERT_EQ(built.validated.tx_ids.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_EQ(built.validated.tx_ids[i], expected[i].Id()) << i;
+    }
     EXPECT_TRUE(built.rejected.empty());
     kv.Apply(batch);
     committed.insert(committed.end(), expected.begin(), expected.end());

@@ -279,6 +279,7 @@ inline void MakeNextBlock(const KvRead& kv, const Validators& v, const ScriptedB
   EXPECT_TRUE(check.ok());
   EXPECT_EQ(validated->block_hash, built->validated.block_hash);
   EXPECT_TRUE(SameOps(validated->writes, built->validated.writes));
+  EXPECT_EQ(validated->tx_ids, built->validated.tx_ids);  // both the block's tx ids, in order
   const Header& h = validated->block.header;
   Commit commit = SignCommit(v, h.height, b.round, validated->block_hash, v.genesis.QuorumSize());
   auto finalized = FinalizeBlock(v.genesis, std::move(validated).value(), commit);
