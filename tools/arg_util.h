@@ -4,8 +4,11 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace consent::tools {
 
@@ -29,6 +32,26 @@ inline bool ParseDouble(const char* s, double lo, double hi, double* out) {
   if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi)) return false;
   *out = v;
   return true;
+}
+
+// Splits argv[1..] into "--flag value" pairs. Returns -1 when every flag has a value (pairs in
+// *out); otherwise the exit code, with `usage` printed: 0 for --help or -h, 2 for a flag without
+// a value.
+inline int FlagPairs(int argc, char** argv, const char* usage,
+                     std::vector<std::pair<std::string, const char*>>* out) {
+  for (int i = 1; i < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::printf("%s", usage);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n%s", flag.c_str(), usage);
+      return 2;
+    }
+    out->emplace_back(flag, argv[i + 1]);
+  }
+  return -1;
 }
 
 }  // namespace consent::tools

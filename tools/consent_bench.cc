@@ -94,17 +94,9 @@ int Main(int argc, char** argv) {
   const char* usage =
       "usage: consent-bench [--node URL[,URL...]] [--txs N] [--connections C] [--batch B] "
       "[--controllers K] [--nodes-share S] [--goal RATIO]\n";
-  for (int i = 1; i < argc; i += 2) {
-    std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
-      std::printf("%s", usage);
-      return 0;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "%s needs a value\n%s", k.c_str(), usage);
-      return 2;
-    }
-    const char* v = argv[i + 1];
+  std::vector<std::pair<std::string, const char*>> flags;
+  if (int rc = tools::FlagPairs(argc, argv, usage, &flags); rc >= 0) return rc;
+  for (const auto& [k, v] : flags) {
     uint64_t n = 0;
     bool ok = true;
     if (k == "--node") {

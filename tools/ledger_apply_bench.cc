@@ -28,6 +28,7 @@
 #include "ledger/block_pipeline.h"
 #include "ledger/queries.h"
 #include "ledger/store/chain_store.h"
+#include "tools/arg_util.h"
 
 namespace consent {
 namespace {
@@ -124,27 +125,14 @@ int Main(int argc, char** argv) {
   const char* usage =
       "usage: ledger_apply_bench [--txs N] [--block-txs N] [--dir DIR] [--cache-mb N] "
       "[--page-cache-mb N]\n";
-  for (int i = 1; i < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::printf("%s", usage);
-      return 0;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "%s needs a value\n%s", a.c_str(), usage);
-      return 2;
-    }
+  std::vector<std::pair<std::string, const char*>> flags;
+  if (int rc = tools::FlagPairs(argc, argv, usage, &flags); rc >= 0) return rc;
+  for (const auto& [a, value] : flags) {
     uint64_t v = 0;
-    if (a != "--dir") {
-      char* end = nullptr;
-      errno = 0;
-      v = std::strtoull(argv[i + 1], &end, 10);
-      if (errno != 0 || end == argv[i + 1] || *end != '\0' || argv[i + 1][0] == '-' ||
-          v > (uint64_t{1} << 40)) {
-        std::fprintf(stderr, "%s: '%s' is not a whole number up to 2^40\n%s", a.c_str(),
-                     argv[i + 1], usage);
-        return 2;
-      }
+    if (a != "--dir" && !tools::ParseU64(value, uint64_t{1} << 40, &v)) {
+      std::fprintf(stderr, "%s: '%s' is not a whole number up to 2^40\n%s", a.c_str(), value,
+                   usage);
+      return 2;
     }
     if (a == "--txs")
       total = v;
@@ -155,7 +143,7 @@ int Main(int argc, char** argv) {
     else if (a == "--page-cache-mb")
       page_cache_mb = v;
     else if (a == "--dir")
-      dir = argv[i + 1];
+      dir = value;
     else {
       std::fprintf(stderr, "unknown option %s\n%s", a.c_str(), usage);
       return 2;

@@ -31,5 +31,21 @@ TEST(ToolArgs, ParseDoubleAcceptsOnlyFiniteNumbersInRange) {
   EXPECT_DOUBLE_EQ(d, 0.5);
 }
 
+TEST(ToolArgs, FlagPairsNeedsAValueForEveryFlag) {
+  std::vector<std::pair<std::string, const char*>> flags;
+  char prog[] = "tool", f1[] = "--txs", v1[] = "10", f2[] = "--dir", v2[] = "/tmp/x";
+  char* ok[] = {prog, f1, v1, f2, v2};
+  EXPECT_EQ(FlagPairs(5, ok, "", &flags), -1);
+  ASSERT_EQ(flags.size(), 2u);
+  EXPECT_EQ(flags[1].first, "--dir");
+  EXPECT_STREQ(flags[1].second, "/tmp/x");
+  flags.clear();
+  char* trailing[] = {prog, f1, v1, f2};
+  EXPECT_EQ(FlagPairs(4, trailing, "", &flags), 2);
+  char help[] = "--help";
+  char* asks[] = {prog, help};
+  EXPECT_EQ(FlagPairs(2, asks, "", &flags), 0);
+}
+
 }  // namespace
 }  // namespace consent::tools
