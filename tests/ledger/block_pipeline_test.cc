@@ -375,11 +375,10 @@ TEST(ControllerConsentsTest, PagesEveryEntryOnceInOrder) {
   const std::vector<std::string> purposes = {"a", "analytics", "b", "marketing.email", "z"};
   auto grant = [](const SigningKey& subject, const PublicKey& controller,
                   std::vector<std::string> ps, uint64_t issued, uint64_t nonce) {
-    GrantTx g;
-    g.subject = subject.public_key();
-    g.controller = controller;
+    GrantTx g = SampleGrant(subject.public_key(), controller);
     g.purposes = std::move(ps);
     g.issued_at_ms = issued;
+    g.expires_at_ms = 0;  // no expiry
     g.nonce = nonce;
     return MustSign(g, subject);
   };
