@@ -24,6 +24,10 @@
 #include <string>
 #include <thread>
 
+#ifdef CONSENT_WITH_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 #include "crypto/hex.h"
 #include "net/api_server.h"
 #include "node/home.h"
@@ -38,6 +42,22 @@ constexpr int kExitOk = 0;
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr char kDevHome[] = "./.consent-dev";
+
+// The allocator this binary was linked with, for the start-up log line (operators comparing
+// figures across machines need to know; see CMakeLists.txt consent_malloc).
+std::string AllocatorName() {
+#ifdef CONSENT_WITH_JEMALLOC
+  const char* version = nullptr;
+  size_t len = sizeof version;
+  if (mallctl("version", &version, &len, nullptr, 0) == 0 && version != nullptr) {
+    std::string v = version;  // "5.3.0-0-g<commit>": keep the release number
+    return "jemalloc " + v.substr(0, v.find('-'));
+  }
+  return "jemalloc";
+#else
+  return "glibc malloc";
+#endif
+}
 
 // Before logging is configured: a plain message on stderr.
 int Fail(const Status& st) {
@@ -148,10 +168,10 @@ int RunStart(const std::string& dir) {
   auto server = ApiServer::Start(home->config.api, **node);
   if (!server.ok()) return FailLogged("cannot start the API", server.status());
   const NodeStatus status = (*node)->Status();
-  spdlog::info("consentd started: API {}, chain {}, height {}, {} key {}, home {}",
+  spdlog::info("consentd started: API {}, chain {}, height {}, {} key {}, home {}, allocator {}",
                Url(home->config.api.listen_address, (*server)->port()), status.chain_id,
                status.height, home->is_validator ? "validator" : "follower",
-               ToHex(home->key.public_key), dir);
+               ToHex(home->key.public_key), dir, AllocatorName());
   std::optional<Status> fatal = waiter.Wait();
   (*server)->Stop();
   (*node)->Shutdown();

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev clang-format
       libssl-dev libsodium-dev librocksdb-dev libboost-dev nlohmann-json3-dev libgtest-dev
       libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libboost-system-dev
-      python3 python3-cryptography curl)
+      libjemalloc-dev python3 python3-cryptography curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
