@@ -24,17 +24,30 @@ void CommitWait::Drop(const Hash32& tx_id) {
 
 void CommitWait::MarkCommitted(const Hash32& tx_id, uint64_t height, uint64_t log_index) {
   std::unique_lock<std::mutex> lock(mu_);
+  MarkCommittedLocked(tx_id, height, log_index);
+  MaybeFire(lock);
+}
+
+void CommitWait::MarkCommittedLocked(const Hash32& tx_id, uint64_t height, uint64_t log_index) {
   auto it = awaited_.find(tx_id);
   if (it == awaited_.end()) return;
   for (size_t index : it->second) committed_[index] = Location{height, log_index};
   awaited_.erase(it);
+}
+
+void CommitWait::OnCommitted(const CommittedBlock& block, const std::vector<size_t>& positions) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (size_t i : positions) {
+    if (i >= block.txs.size()) continue;
+    MarkCommittedLocked(block.TxId(i), block.header.height, block.first_log_index + i);
+  }
   MaybeFire(lock);
 }
 
 void CommitWait::OnBlock(const CommittedBlock& block) {
-  for (size_t i = 0; i < block.txs.size(); ++i) {
-    MarkCommitted(block.TxId(i), block.header.height, block.first_log_index + i);
-  }
+  std::vector<size_t> all(block.txs.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  OnCommitted(block, all);
 }
 
 std::vector<Hash32> CommitWait::AllIds() const {
@@ -91,7 +104,8 @@ void CommitHub::Detach() {
 }
 
 void CommitHub::OnCommit(const std::shared_ptr<const CommittedBlock>& block) {
-  std::vector<std::shared_ptr<CommitWait>> waits;
+  // (wait, position in the block) for every awaited tx of the block.
+  std::vector<std::pair<std::shared_ptr<CommitWait>, size_t>> hits;
   std::vector<std::shared_ptr<BlockSink>> sinks;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -99,7 +113,7 @@ void CommitHub::OnCommit(const std::shared_ptr<const CommittedBlock>& block) {
       auto it = waits_.find(block->TxId(i));
       if (it == waits_.end()) continue;
       for (const auto& w : it->second) {
-        if (auto s = w.lock()) waits.push_back(std::move(s));
+        if (auto s = w.lock()) hits.emplace_back(std::move(s), i);
       }
       waits_.erase(it);
     }
@@ -107,9 +121,18 @@ void CommitHub::OnCommit(const std::shared_ptr<const CommittedBlock>& block) {
       if (auto s = weak.lock()) sinks.push_back(std::move(s));
     }
   }
-  std::sort(waits.begin(), waits.end());
-  waits.erase(std::unique(waits.begin(), waits.end()), waits.end());
-  for (const auto& w : waits) w->OnBlock(*block);
+  // Grouped by wait (stable: positions stay in block order), each wait takes its lock once.
+  std::stable_sort(hits.begin(), hits.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<size_t> positions;
+  for (size_t k = 0; k < hits.size();) {
+    positions.clear();
+    size_t e = k;
+    for (; e < hits.size() && hits[e].first == hits[k].first; ++e)
+      positions.push_back(hits[e].second);
+    hits[k].first->OnCommitted(*block, positions);
+    k = e;
+  }
   for (const auto& s : sinks) s->Deliver(block);
 }
 

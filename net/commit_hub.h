@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 #include "net/api_backend.h"
@@ -35,6 +36,9 @@ class CommitWait {
   void Drop(const Hash32& tx_id);
   // Records that `tx_id` is committed; may complete the wait.
   void MarkCommitted(const Hash32& tx_id, uint64_t height, uint64_t log_index);
+  // MarkCommitted for the block's txs at `positions` (indices into block.txs), under one lock.
+  void OnCommitted(const CommittedBlock& block, const std::vector<size_t>& positions);
+  // MarkCommitted for every tx of the block.
   void OnBlock(const CommittedBlock& block);
   // Every tx id ever awaited (for the hub's index).
   std::vector<Hash32> AllIds() const;
@@ -53,11 +57,13 @@ class CommitWait {
     uint64_t log_index;
   };
   void MaybeFire(std::unique_lock<std::mutex>& lock);
+  void MarkCommittedLocked(const Hash32& tx_id, uint64_t height, uint64_t log_index);
 
   mutable std::mutex mu_;
   const bool single_;
   json::OrderedJson results_ = json::OrderedJson::array();
-  std::map<Hash32, std::vector<size_t>> awaited_;  // tx id -> indices into results_
+  std::unordered_map<Hash32, std::vector<size_t>, Hash32Hasher>
+      awaited_;  // tx id -> indices into results_
   std::map<size_t, Location> committed_;
   std::vector<Hash32> all_ids_;
   std::function<void()> on_complete_;
@@ -93,7 +99,9 @@ class CommitHub : public CommitListener {
   ApiBackend& backend_;
   std::once_flag detached_;
   std::mutex mu_;
-  std::map<Hash32, std::vector<std::weak_ptr<CommitWait>>> waits_;
+  // tx id -> the waits awaiting it. A block's commit looks up each of its txs once here and
+  // hands each wait only the positions of its own txs (O(block), not O(waits x block)).
+  std::unordered_map<Hash32, std::vector<std::weak_ptr<CommitWait>>, Hash32Hasher> waits_;
   std::map<const BlockSink*, std::weak_ptr<BlockSink>> sinks_;
 };
 

@@ -6,12 +6,6 @@
 
 namespace consent {
 
-size_t Hash32Hasher::operator()(const Hash32& h) const {
-  size_t v;
-  std::memcpy(&v, h.data(), sizeof v);
-  return v;
-}
-
 VerifyPool::VerifyPool(size_t threads) {
   for (size_t i = 1; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }

@@ -22,11 +22,6 @@
 
 namespace consent {
 
-// Hashes a Hash32 (already uniformly distributed) by its first 8 bytes.
-struct Hash32Hasher {
-  size_t operator()(const Hash32& h) const;
-};
-
 class VerifyPool {
  public:
   // `threads` >= 1 is the most threads one ParallelFor uses: threads - 1 workers plus the

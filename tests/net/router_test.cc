@@ -54,6 +54,72 @@ TEST(RouterTest, WaitCommitThroughTheHubWithoutSockets) {
   EXPECT_EQ(Call(b, "POST", "/v1/txs?wait=commit", TxText(tx)).status, 503u);        // no hub
 }
 
+// The hub hands each wait the positions of its own txs in a committed block: results get the
+// right height and log index, a wait completes only once all of its txs are committed (across
+// blocks), a tx awaited by two waits completes both, and a block of others' txs changes nothing.
+TEST(RouterTest, CommitHubCompletesEachWaitWithItsOwnPositions) {
+  TestBackend b;
+  CommitHub hub(b);
+  const PublicKey brand = KeyFromByte(9).public_key();
+  std::vector<SignedTx> tx;
+  for (uint8_t k = 0; k < 5; ++k) tx.push_back(Grant(KeyFromByte(20 + k), brand, {"email"}, 1000));
+  // w1 awaits tx0 and tx1; w2 awaits tx1 and tx2; w3 awaits tx3. tx4 is nobody's.
+  auto make = [&](std::vector<size_t> which) {
+    auto w = std::make_shared<CommitWait>(false);
+    json::OrderedJson results = json::OrderedJson::array();
+    for (size_t k = 0; k < which.size(); ++k) {
+      w->Await(tx[which[k]].Id(), k);
+      results.push_back(json::OrderedJson{{"tx_id", ToHex(tx[which[k]].Id())}});
+    }
+    w->SetResults(results);
+    hub.AddWait(w);
+    return w;
+  };
+  auto w1 = make({0, 1}), w2 = make({1, 2}), w3 = make({3});
+  int fired1 = 0, fired2 = 0, fired3 = 0;
+  w1->OnComplete([&] { ++fired1; });
+  w2->OnComplete([&] { ++fired2; });
+  w3->OnComplete([&] { ++fired3; });
+  auto block = [&](uint64_t height, uint64_t first, std::vector<size_t> which) {
+    auto blk = std::make_shared<CommittedBlock>();
+    blk->header.height = height;
+    blk->first_log_index = first;
+    for (size_t k : which) blk->txs.push_back(tx[k]);
+    return blk;
+  };
+  hub.OnCommit(block(5, 100, {4}));
+  EXPECT_FALSE(w1->complete() || w2->complete() || w3->complete());
+  hub.OnCommit(block(6, 101, {2, 0}));  // tx2 at 101, tx0 at 102
+  EXPECT_FALSE(w1->complete());
+  EXPECT_FALSE(w2->complete());
+  EXPECT_EQ(fired1 + fired2 + fired3, 0);
+  hub.OnCommit(block(7, 103, {4, 1}));  // tx1 at 104
+  EXPECT_TRUE(w1->complete());
+  EXPECT_TRUE(w2->complete());
+  EXPECT_FALSE(w3->complete());
+  EXPECT_EQ(fired1, 1);
+  EXPECT_EQ(fired2, 1);
+  EXPECT_EQ(fired3, 0);
+  Json r1 = Json::parse(w1->Render(false, 1000).body);
+  ASSERT_EQ(r1.size(), 2u);
+  EXPECT_EQ(r1[0]["tx_id"], ToHex(tx[0].Id()));
+  EXPECT_EQ(r1[0]["height"], 6);
+  EXPECT_EQ(r1[0]["log_index"], 102);
+  EXPECT_EQ(r1[1]["height"], 7);
+  EXPECT_EQ(r1[1]["log_index"], 104);
+  Json r2 = Json::parse(w2->Render(false, 1000).body);
+  EXPECT_EQ(r2[0]["log_index"], 104);
+  EXPECT_EQ(r2[1]["tx_id"], ToHex(tx[2].Id()));
+  EXPECT_EQ(r2[1]["log_index"], 101);
+  // A second copy of a committed block completes nothing more and fires nothing twice.
+  hub.OnCommit(block(7, 103, {4, 1}));
+  EXPECT_EQ(fired1, 1);
+  EXPECT_EQ(w3->Render(true, 50).status, 504u);
+  hub.OnCommit(block(8, 105, {3}));
+  EXPECT_EQ(fired3, 1);
+  EXPECT_EQ(Json::parse(w3->Render(false, 1000).body)[0]["log_index"], 105);
+}
+
 TEST(RouterTest, QueryParsing) {
   auto q = ParseQuery("a=1&b=x%20y&c=", {"a", "b", "c"});
   ASSERT_TRUE(q.ok());
