@@ -76,7 +76,9 @@ class ApiBackend {
   virtual std::unique_ptr<KvRead> Snapshot() const = 0;
   // Admission: decode/syntax already done by the caller; checks signature (once; cached) and
   // state rules against committed state plus pending transactions. One outcome per tx, in order.
-  virtual std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs) = 0;
+  // `ids`: txs[i].Id() for every i when the caller has them already (each id is a SHA-256 of
+  // the tx's encoding, so computing it once matters at load), or empty to have them computed.
+  virtual std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) = 0;
   virtual NodeStatus Status() const = 0;
   // Listeners must be removed before they are destroyed. Add/Remove are thread-safe.
   virtual void AddCommitListener(CommitListener* l) = 0;

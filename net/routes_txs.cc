@@ -129,17 +129,18 @@ HttpResponse PostTxs(const RouteCall& c) {
     where.push_back(i);
   }
 
+  std::vector<Hash32> ids;  // computed once here for the waiter, the answer and the mempool
+  ids.reserve(txs.size());
+  for (const SignedTx& tx : txs) ids.push_back(tx.Id());
   std::shared_ptr<CommitWait> waiter;
   if (wait && !txs.empty()) {
     if (!c.ctx.hub) return ErrorResponse(503, "unavailable", "wait=commit is not available");
     waiter = std::make_shared<CommitWait>(single);
-    for (size_t k = 0; k < txs.size(); ++k) waiter->Await(txs[k].Id(), where[k]);
+    for (size_t k = 0; k < txs.size(); ++k) waiter->Await(ids[k], where[k]);
     c.ctx.hub->AddWait(waiter);
   }
-  std::vector<Hash32> ids;
-  for (const SignedTx& tx : txs) ids.push_back(tx.Id());
   std::vector<SubmitOutcome> submitted;
-  if (!txs.empty()) submitted = c.ctx.backend.Submit(std::move(txs));
+  if (!txs.empty()) submitted = c.ctx.backend.Submit(std::move(txs), ids);
   if (submitted.size() != ids.size()) {
     if (waiter) c.ctx.hub->RemoveWait(waiter);
     return ErrorResponse(500, "internal",

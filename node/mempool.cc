@@ -119,15 +119,16 @@ std::optional<size_t> Mempool::VerifyBlockSignatures(const std::vector<SignedTx>
   return std::nullopt;
 }
 
-std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs) {
+std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) {
   const size_t n = txs.size();
   std::vector<SubmitOutcome> out(n);
-  std::vector<Hash32> ids(n);
+  const bool have_ids = ids.size() == n;
+  ids.resize(n);
   std::vector<char> decided(n, 0);
   std::vector<size_t> first_copy(n);  // index of the first copy of the same tx in `txs`
   std::unordered_map<Hash32, size_t, Hash32Hasher> seen;
   for (size_t i = 0; i < n; ++i) {
-    ids[i] = txs[i].Id();
+    if (!have_ids) ids[i] = txs[i].Id();
     out[i].tx_id = ids[i];
     first_copy[i] = seen.emplace(ids[i], i).first->second;
   }

@@ -73,7 +73,8 @@ class Mempool {
   // Admits each transaction (see the file comment). One outcome per tx, in order. A tx that
   // appears twice in `txs` is admitted once; the later copy is answered OK with `duplicate`.
   // After Close(): every outcome is kUnavailable.
-  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs);
+  // `ids`: txs[i].Id() for every i if the caller has them, or empty (computed here).
+  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids = {});
 
   // The first (up to) `max` pending transactions in arrival order. They stay pending.
   std::vector<SignedTx> Candidates(size_t max) const;

@@ -310,25 +310,31 @@ void Node::Fatal(const consent::Status& st) {
 // ---------------------------------------------------------------------------------------------
 // Submissions and transaction gossip.
 
-std::vector<SubmitOutcome> Node::Submit(std::vector<SignedTx> txs) {
+std::vector<SubmitOutcome> Node::Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) {
   if (!validator_ && (!peers_ || peers_->peer_count() == 0)) {
     std::vector<SubmitOutcome> out(txs.size());
     for (size_t i = 0; i < txs.size(); ++i) {
-      out[i].tx_id = txs[i].Id();
+      out[i].tx_id = ids.size() == txs.size() ? ids[i] : txs[i].Id();
       out[i].status = consent::Status::Unavailable(
           "this follower has no peer link to forward transactions to a validator; submit to a "
           "validator's node or retry when it is connected");
     }
     return out;
   }
-  std::vector<SignedTx> copy = txs;
-  std::vector<SubmitOutcome> out = mempool_->Submit(std::move(txs));
+  // The accepted ones are gossiped; keep a copy only when there is somebody to send it to.
+  const bool gossiping = peers_ && peers_->peer_count() > 0;
+  std::vector<SignedTx> copy;
+  if (gossiping) copy = txs;
+  std::vector<SubmitOutcome> out = mempool_->Submit(std::move(txs), std::move(ids));
   p2p::TxsMsg gossip;
+  bool any_new = false;
   for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i].status.ok() && !out[i].duplicate) gossip.txs.push_back(std::move(copy[i]));
+    if (!out[i].status.ok() || out[i].duplicate) continue;
+    any_new = true;
+    if (gossiping) gossip.txs.push_back(std::move(copy[i]));
   }
-  if (!gossip.txs.empty()) {
-    if (peers_) {
+  if (any_new) {
+    if (!gossip.txs.empty()) {
       for (size_t i = 0; i < gossip.txs.size(); i += p2p::kMaxGossipTxs) {
         p2p::TxsMsg part;
         const size_t end = std::min(gossip.txs.size(), i + p2p::kMaxGossipTxs);

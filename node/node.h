@@ -113,7 +113,8 @@ class Node final : public ApiBackend, private PeerHandler {
   // ApiBackend.
   const Genesis& genesis() const override { return genesis_; }
   std::unique_ptr<KvRead> Snapshot() const override { return store_->Snapshot(); }
-  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs) override;
+  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs,
+                                    std::vector<Hash32> ids = {}) override;
   NodeStatus Status() const override;
   void AddCommitListener(CommitListener* l) override;
   void RemoveCommitListener(CommitListener* l) override;

@@ -54,7 +54,7 @@ class TestBackend : public ApiBackend {
   const Genesis& genesis() const override { return genesis_; }
   std::unique_ptr<KvRead> Snapshot() const override { return store_->Snapshot(); }
 
-  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs) override {
+  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) override {
     std::lock_guard<std::mutex> lock(submit_mu_);
     std::vector<SubmitOutcome> out(txs.size());
     std::vector<SignedTx> candidates;

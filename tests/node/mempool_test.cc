@@ -87,6 +87,29 @@ TEST_F(MempoolTest, AdmissionReasons) {
   EXPECT_TRUE(pool->Contains(good.Id()));
 }
 
+// The caller's precomputed ids (the HTTP route hashes each tx once) are used as given; with or
+// without them the outcomes are the same.
+TEST_F(MempoolTest, TakesPrecomputedIds) {
+  auto with = Make();
+  auto without = Make();
+  SignedTx g = SignedGrant(kChain, alice_, brand_.public_key(), {"ads"}, kNow);
+  SignedTx bad = g;
+  bad.signature[0] ^= 1;
+  auto a = with->Submit({g, bad, g}, {g.Id(), bad.Id(), g.Id()});
+  auto b = without->Submit({g, bad, g});
+  ASSERT_EQ(a.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(a[i].tx_id, b[i].tx_id);
+    EXPECT_EQ(a[i].status.code(), b[i].status.code());
+    EXPECT_EQ(a[i].duplicate, b[i].duplicate);
+  }
+  EXPECT_TRUE(a[0].status.ok());
+  EXPECT_EQ(a[1].status.code(), StatusCode::kInvalidSignature);
+  EXPECT_TRUE(a[2].duplicate);
+  EXPECT_TRUE(with->Contains(g.Id()));
+  EXPECT_FALSE(with->Contains(bad.Id()));
+}
+
 TEST_F(MempoolTest, DeduplicatesAcrossAndWithinCalls) {
   auto pool = Make();
   SignedTx g = SignedGrant(kChain, alice_, brand_.public_key(), {"ads"}, kNow);
