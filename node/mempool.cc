@@ -104,13 +104,16 @@ void Mempool::VerifySignatures(const std::vector<SignedTx>& txs, const std::vect
   });
 }
 
-std::optional<size_t> Mempool::VerifyBlockSignatures(const std::vector<SignedTx>& txs) {
-  std::vector<Hash32> ids(txs.size());
-  std::vector<size_t> todo(txs.size());
-  for (size_t i = 0; i < txs.size(); ++i) {
-    ids[i] = txs[i].Id();
-    todo[i] = i;
+std::optional<size_t> Mempool::VerifyBlockSignatures(const std::vector<SignedTx>& txs,
+                                                     const std::vector<Hash32>& given_ids) {
+  std::vector<Hash32> computed;
+  if (given_ids.size() != txs.size()) {
+    computed.resize(txs.size());
+    for (size_t i = 0; i < txs.size(); ++i) computed[i] = txs[i].Id();
   }
+  const std::vector<Hash32>& ids = computed.empty() ? given_ids : computed;
+  std::vector<size_t> todo(txs.size());
+  for (size_t i = 0; i < txs.size(); ++i) todo[i] = i;
   std::vector<char> ok(txs.size(), 0);
   VerifySignatures(txs, ids, todo, &ok);
   for (size_t i = 0; i < txs.size(); ++i) {

@@ -93,7 +93,9 @@ class Mempool {
   // (a transaction this node admitted earlier is not verified again; the results are cached for
   // a later admission). Returns the index of the first transaction whose signature fails, or
   // nullopt if all verify. Thread-safe.
-  std::optional<size_t> VerifyBlockSignatures(const std::vector<SignedTx>& txs);
+  // `ids`: txs[i].Id() for every i (ValidatedBlock::tx_ids), or empty to have them computed.
+  std::optional<size_t> VerifyBlockSignatures(const std::vector<SignedTx>& txs,
+                                              const std::vector<Hash32>& ids = {});
 
   bool Contains(const Hash32& tx_id) const;
   size_t size() const;

@@ -695,16 +695,17 @@ void Node::DoDecide(Decision d) {
   } else {
     // Decided on a block this node did not validate (it saw the precommits, not the proposal's
     // validation): validate it now, signatures included.
+    // (The state rules first: validating computes the tx ids the signature check then reuses.)
     BlockCheck check;
-    if (mempool_->VerifyBlockSignatures(d.block.txs)) {
-      spdlog::error("decided block {} at height {} has an invalid transaction signature",
-                    ShortHex(d.block_hash), d.height);
-      Fatal(consent::Status::Corruption("a decided block does not validate"));
-      return;
-    }
     auto v = ValidateBlock(store_->kv(), genesis_, store_->tip(), d.block, d.round, false, &check);
     if (!v.ok()) {
       Fatal(v.status().Prefixed("validating decided block " + std::to_string(d.height)));
+      return;
+    }
+    if (mempool_->VerifyBlockSignatures(d.block.txs, v->tx_ids)) {
+      spdlog::error("decided block {} at height {} has an invalid transaction signature",
+                    ShortHex(d.block_hash), d.height);
+      Fatal(consent::Status::Corruption("a decided block does not validate"));
       return;
     }
     vb = std::move(v).value();
@@ -762,9 +763,8 @@ bool Node::EvaluateProposal(const SignedProposal& p) {
     return invalid("its time " + std::to_string(p.block.header.time_ms) + " is more than " +
                    std::to_string(kMaxFutureMs) + " ms ahead of this node's clock");
   }
-  if (auto bad = mempool_->VerifyBlockSignatures(p.block.txs)) {
-    return invalid("transaction " + std::to_string(*bad) + " has an invalid signature");
-  }
+  // The state rules and roots first, then the signatures: validating computes each tx id once
+  // and the signature check (mostly cache hits: the txs were gossiped) reuses them.
   BlockCheck check;
   const auto validate_start = Clock::now();
   auto v = ValidateBlock(store_->kv(), genesis_, store_->tip(), p.block, p.round, false, &check);
@@ -777,6 +777,9 @@ bool Node::EvaluateProposal(const SignedProposal& p) {
       return false;
     }
     return invalid(v.status().message());
+  }
+  if (auto bad = mempool_->VerifyBlockSignatures(p.block.txs, v->tx_ids)) {
+    return invalid("transaction " + std::to_string(*bad) + " has an invalid signature");
   }
   validated_.emplace(p.block_hash, std::move(v).value());
   return true;
@@ -929,15 +932,15 @@ void Node::OnBlockResponse(PeerId peer, p2p::BlockResponse resp) {
     if (consent::Status st = VerifyCommit(genesis_, h, hash, bc.commit); !st.ok()) {
       return refuse(st.message());
     }
-    if (auto bad = mempool_->VerifyBlockSignatures(bc.block.txs)) {
-      return refuse("transaction " + std::to_string(*bad) + " has an invalid signature");
-    }
     BlockCheck check;
     auto v = ValidateBlock(store_->kv(), genesis_, store_->tip(), bc.block, bc.commit.round, false,
                            &check);
     if (!v.ok()) {
       if (check.reason == BlockRejectReason::kStorage) return Fatal(v.status());
       return refuse(v.status().message());
+    }
+    if (auto bad = mempool_->VerifyBlockSignatures(bc.block.txs, v->tx_ids)) {
+      return refuse("transaction " + std::to_string(*bad) + " has an invalid signature");
     }
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);

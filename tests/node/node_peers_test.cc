@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "crypto/keyfile.h"
+#include "ledger/block_pipeline.h"
 #include "ledger/consensus.h"
 #include "ledger/p2p_messages.h"
 #include "ledger/schema.h"
@@ -256,6 +257,29 @@ TEST_F(NodePeersTest, AnInvalidBlockFromItsProposerCutsTheLink) {
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(node_->Status().peers, 0u);
   EXPECT_EQ(node_->Status().height, 0u);  // nothing committed
+}
+
+// A proposal whose header, roots and state rules are all right but one of whose txs carries a
+// bad signature: the node refuses it (the signatures are checked after the block validates, with
+// the tx ids validation computed), cuts the link and commits nothing.
+TEST_F(NodePeersTest, AProposalWithABadTransactionSignatureCutsTheLink) {
+  Connect(1);
+  SigningKey alice = SigningKey::FromSeed(SeedOf(40));
+  SignedTx tx =
+      testing::SignedGrant(genesis_.chain_id, alice, keys_[2].public_key(), {"email"}, NowMs());
+  tx.signature[5] ^= 0x20;
+  MemoryKv empty;
+  auto built = BuildBlock(empty, genesis_, ChainTip{}, NowMs(), 0, {tx}, 10);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  ASSERT_EQ(built->validated.block.txs.size(), 1u);  // BuildBlock trusts its mempool's checks
+  p2p::ProposalMsg p;
+  p.proposal = SignProposal(keys_[1], genesis_.chain_id, 1, 0, kNoRound, built->validated.block);
+  ASSERT_TRUE(VerifyProposal(genesis_, p.proposal).ok());
+  Send(p);
+  ASSERT_TRUE(WaitFor([&] { return rec_.disconnects() >= 1; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(node_->Status().height, 0u);
+  EXPECT_NE(node_->NodeMetrics().find("consent_peer_misbehaviour_total 1\n"), std::string::npos);
 }
 
 TEST_F(NodePeersTest, ABlockSyncAnswerWithABadCommitCutsTheLink) {
