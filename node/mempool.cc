@@ -247,6 +247,16 @@ std::vector<SignedTx> Mempool::Candidates(size_t max) const {
   return out;
 }
 
+std::vector<SignedTx> Mempool::Pending(const std::vector<Hash32>& ids) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SignedTx> out;
+  for (const Hash32& id : ids) {
+    auto it = index_.find(id);
+    if (it != index_.end()) out.push_back(it->second->tx);
+  }
+  return out;
+}
+
 void Mempool::EraseLocked(const Hash32& id) {
   auto it = index_.find(id);
   if (it == index_.end()) return;

@@ -78,6 +78,9 @@ class Mempool {
 
   // The first (up to) `max` pending transactions in arrival order. They stay pending.
   std::vector<SignedTx> Candidates(size_t max) const;
+  // Copies of those of `ids` that are still pending, in the order of `ids` (the others are
+  // skipped), under one lock.
+  std::vector<SignedTx> Pending(const std::vector<Hash32>& ids) const;
 
   // A block committed `block_txs`; block building left out `rejected` (tx ids) as invalid.
   // Removes both and re-checks the rest as the file comment says. REQUIRES: the committed-state

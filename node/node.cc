@@ -348,9 +348,7 @@ std::vector<SubmitOutcome> Node::Submit(std::vector<SignedTx> txs, std::vector<H
 }
 
 void Node::IngestTxs(PeerId peer, std::vector<SignedTx> txs) {
-  std::vector<SignedTx> copy = txs;
   std::vector<SubmitOutcome> out = mempool_->Submit(std::move(txs));
-  p2p::TxsMsg relay;
   std::vector<Hash32> relay_ids;
   for (size_t i = 0; i < out.size(); ++i) {
     const StatusCode code = out[i].status.code();
@@ -363,12 +361,9 @@ void Node::IngestTxs(PeerId peer, std::vector<SignedTx> txs) {
       if (peers_) peers_->Disconnect(peer, "invalid transaction: " + out[i].status.message(), true);
       return;
     }
-    if (out[i].status.ok() && !out[i].duplicate) {
-      relay.txs.push_back(std::move(copy[i]));
-      relay_ids.push_back(out[i].tx_id);
-    }
+    if (out[i].status.ok() && !out[i].duplicate) relay_ids.push_back(out[i].tx_id);
   }
-  if (relay.txs.empty()) return;
+  if (relay_ids.empty()) return;
   Post([this] { MaybeTxsAvailable(); }, false);
   if (!peers_) return;
   // The sender normally broadcast these to all of its peers already, so relaying at once would
@@ -381,13 +376,17 @@ void Node::IngestTxs(PeerId peer, std::vector<SignedTx> txs) {
     const auto due = Clock::now() + std::chrono::milliseconds(after_ms);
     std::lock_guard<std::mutex> lock(relay_mu_);
     size_t queued = 0;
-    for (; queued < relay.txs.size() && relay_queue_.size() < options_.config.mempool_capacity;
+    for (; queued < relay_ids.size() && relay_queue_.size() < options_.config.mempool_capacity;
          ++queued) {
-      relay_queue_.push_back({due, peer, relay_ids[queued], std::move(relay.txs[queued])});
+      relay_queue_.push_back({due, peer, relay_ids[queued]});
     }
-    relay.txs.erase(relay.txs.begin(), relay.txs.begin() + static_cast<std::ptrdiff_t>(queued));
+    relay_ids.erase(relay_ids.begin(), relay_ids.begin() + static_cast<std::ptrdiff_t>(queued));
   }
-  if (!relay.txs.empty()) {  // relaying at once, or the queue is full
+  if (relay_ids.empty()) return;
+  // Relaying at once, or the queue is full: those still pending (a block may have taken some).
+  p2p::TxsMsg relay;
+  relay.txs = mempool_->Pending(relay_ids);
+  if (!relay.txs.empty()) {
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
       txs_relayed_ += relay.txs.size();
@@ -407,11 +406,11 @@ void Node::RelayDue() {
       relay_queue_.pop_front();
     }
   }
-  std::map<PeerId, std::vector<SignedTx>> by_source;
-  for (RelayItem& item : due) {
-    if (mempool_->Contains(item.id)) by_source[item.from].push_back(std::move(item.tx));
-  }
-  for (auto& [from, txs] : by_source) {
+  std::map<PeerId, std::vector<Hash32>> by_source;
+  for (const RelayItem& item : due) by_source[item.from].push_back(item.id);
+  for (auto& [from, ids] : by_source) {
+    std::vector<SignedTx> txs = mempool_->Pending(ids);  // those a block has not taken yet
+    if (txs.empty()) continue;
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
       txs_relayed_ += txs.size();

@@ -242,8 +242,7 @@ class Node final : public ApiBackend, private PeerHandler {
   struct RelayItem {
     std::chrono::steady_clock::time_point due;
     PeerId from = 0;  // the peer it came from first: not sent back there
-    Hash32 id{};
-    SignedTx tx;
+    Hash32 id{};      // the tx itself stays in the mempool until it is due (or committed)
   };
   std::mutex relay_mu_;
   std::deque<RelayItem> relay_queue_;  // guarded by relay_mu_, in due order

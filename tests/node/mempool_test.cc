@@ -110,6 +110,25 @@ TEST_F(MempoolTest, TakesPrecomputedIds) {
   EXPECT_FALSE(with->Contains(bad.Id()));
 }
 
+// Pending(ids) returns copies of the still-pending ones among ids, in the order asked, and skips
+// unknown and committed ones (the relay queue keeps only ids and fetches the txs when due).
+TEST_F(MempoolTest, PendingReturnsTheStillPendingOnesInOrder) {
+  auto pool = Make();
+  SignedTx a = SignedGrant(kChain, alice_, brand_.public_key(), {"ads"}, kNow);
+  SignedTx b = SignedGrant(kChain, alice_, brand_.public_key(), {"email"}, kNow);
+  SignedTx never = SignedGrant(kChain, alice_, brand_.public_key(), {"sms"}, kNow);
+  ASSERT_TRUE(pool->Submit({a, b})[1].status.ok());
+  auto got = pool->Pending({b.Id(), never.Id(), a.Id()});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].Id(), b.Id());
+  EXPECT_EQ(got[1].Id(), a.Id());
+  pool->OnBlockCommitted({a}, {});
+  got = pool->Pending({a.Id(), b.Id()});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].Id(), b.Id());
+  EXPECT_TRUE(pool->Pending({}).empty());
+}
+
 TEST_F(MempoolTest, DeduplicatesAcrossAndWithinCalls) {
   auto pool = Make();
   SignedTx g = SignedGrant(kChain, alice_, brand_.public_key(), {"ads"}, kNow);

@@ -189,6 +189,31 @@ TEST_F(NodePeersTest, PendingTransactionsFromAPeerAreRelayedToTheOthersOnly) {
   peer2->Stop();
 }
 
+// With p2p.relay_after_ms = 0 a new transaction from a peer is relayed at once (fetched back
+// from the mempool, which holds the only copy), to the other peer only.
+TEST_F(NodePeersTest, RelayAfterZeroRelaysAtOnceToTheOthersOnly) {
+  node_.reset();
+  options_.config.p2p_relay_after_ms = 0;
+  options_.data_dir = tmp_.path() + "/data-relay0";
+  auto node = Node::Open(options_);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  node_ = std::move(node).value();
+  Connect(1);
+  Recorder rec2;
+  std::unique_ptr<PeerManager> peer2 = Link(2, &rec2);
+  ASSERT_TRUE(WaitFor([&] { return rec2.connects() >= 1 && node_->Status().peers == 2; }));
+  SignedTx tx =
+      testing::SignedGrant(genesis_.chain_id, testing::KeyFromLabel("bob"),
+                           testing::KeyFromLabel("brand").public_key(), {"ads"}, NowMs() - 1000);
+  p2p::TxsMsg m;
+  m.txs.push_back(tx);
+  Send(m);
+  ASSERT_TRUE(WaitFor([&] { return rec2.TimesReceived(tx.Id()) >= 1; }));
+  EXPECT_NE(node_->NodeMetrics().find("consent_txs_relayed_total 1\n"), std::string::npos);
+  EXPECT_EQ(rec_.TimesReceived(tx.Id()), 0u);
+  peer2->Stop();
+}
+
 TEST_F(NodePeersTest, EquivocationBecomesEvidenceInTheApiAndMetrics) {
   Connect(1);
   Hash32 a{}, b{};
