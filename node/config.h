@@ -29,7 +29,7 @@ enum class LogFormat { kPlain, kJson };
 struct Config {
   // [node]
   std::string data_dir = "data";    // relative paths are relative to the home directory
-  uint32_t block_interval_ms = 50;  // minimum time between two blocks
+  uint32_t block_interval_ms = 20;  // minimum time between two blocks
   size_t max_txs_per_block = 4000;
   size_t mempool_capacity = 20000;
   size_t verify_threads = 0;  // 0 = one per hardware core (see VerifyThreads())

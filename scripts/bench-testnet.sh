@@ -3,12 +3,13 @@
 # real process on 127.0.0.1), load spread over all four nodes by consent-bench, which prints
 # committed tx/s, p50/p99 submit-to-final latency and the ratio to
 # (cores x libsodium verifications per second / 4), all measured in the same run.
-# Usage: scripts/bench-testnet.sh [TXS] [CONNECTIONS] [BATCH]      (defaults 20000 8 100)
+# Usage: scripts/bench-testnet.sh [TXS] [CONNECTIONS] [BATCH]      (defaults 40000 16 250:
+# 4,000 transactions in flight, which keeps every node busy; docs/operations.md has the figures)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-txs=${1:-20000}
-connections=${2:-8}
-batch=${3:-100}
+txs=${1:-40000}
+connections=${2:-16}
+batch=${3:-250}
 ./scripts/build.sh release consentd consent-bench >/dev/null
 bin=build/release
 dir=$(mktemp -d /tmp/consent-bench-net.XXXXXX)

@@ -33,7 +33,7 @@ TEST(ConfigTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(c.api.port, 7800);
   EXPECT_EQ(c.p2p_listen_address, "127.0.0.1");
   EXPECT_EQ(c.p2p_port, 7801);
-  EXPECT_EQ(c.block_interval_ms, 50u);
+  EXPECT_EQ(c.block_interval_ms, 20u);
   EXPECT_EQ(c.max_txs_per_block, 4000u);
   EXPECT_EQ(c.mempool_capacity, 20000u);
   EXPECT_EQ(c.block_cache_mib, 64u);
@@ -68,7 +68,7 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
                           "[api]",
                           "[p2p]",
                           "data_dir =",
-                          "block_interval_ms = 50",
+                          "block_interval_ms = 20",
                           "max_txs_per_block = 4000",
                           "mempool_capacity = 20000",
                           "verify_threads = 0",
@@ -309,7 +309,7 @@ TEST(ConfigTest, EmptyFileAndPartialFilesTakeDefaults) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->api.port, 9000);
   EXPECT_EQ(r->api.write_rate_per_s, 50.0);  // an integer is accepted for a float setting
-  EXPECT_EQ(r->block_interval_ms, 50u);
+  EXPECT_EQ(r->block_interval_ms, 20u);
 }
 
 TEST(ConfigTest, UnknownKeysAndTablesAreRejectedWithLine) {
