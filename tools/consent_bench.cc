@@ -9,9 +9,9 @@
 //    comma-separated --node URLs, so load reaches every node), --batch txs per POST, each POST
 //    with ?wait=commit, so the time from sending a batch to its answer is every tx's
 //    submit-to-commit latency.
-// 4. Prints committed tx/s, p50/p99 latency, the ratio of committed tx/s to the limit, and the
-//    bench's own CPU time (it shares the machine with the node: signing happens before the clock
-//    starts, but JSON encoding and HTTP run during it).
+// 4. Prints committed tx/s, p50/p99 latency, the ratio of committed tx/s to the limit, the
+//    bench's own CPU time (it shares the machine with the node: signing and JSON encoding happen
+//    before the clock starts, HTTP runs during it), and how busy the whole machine was.
 // Exit 0 when every tx committed, 1 otherwise. Threads: one per connection.
 #include <sodium.h>
 #include <sys/resource.h>
@@ -51,6 +51,28 @@ double CpuSeconds() {
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Busy and total jiffies of the whole machine (first line of /proc/stat), to report how much of
+// both cores the run used: the node's share is the machine's minus the bench's own.
+struct MachineTimes {
+  unsigned long long busy = 0, total = 0;
+  bool ok = false;
+};
+
+MachineTimes ReadMachineTimes() {
+  MachineTimes t;
+  FILE* f = std::fopen("/proc/stat", "r");
+  if (f == nullptr) return t;
+  unsigned long long v[10] = {};
+  const int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                            &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+  std::fclose(f);
+  if (n < 5) return t;
+  for (int i = 0; i < n; ++i) t.total += v[i];
+  t.busy = t.total - v[3] - v[4];  // minus idle and iowait
+  t.ok = true;
+  return t;
 }
 
 double VerifiesPerSecondOneCore() {
@@ -192,6 +214,7 @@ int Main(int argc, char** argv) {
   std::mutex mu;
   std::vector<double> latencies_ms;  // per tx
   double cpu_before = CpuSeconds();
+  const MachineTimes machine_before = ReadMachineTimes();
   auto start = Clock::now();
   std::vector<std::thread> workers;
   for (size_t w = 0; w < a.connections; ++w) {
@@ -253,6 +276,13 @@ int Main(int argc, char** argv) {
   for (auto& t : workers) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   double bench_cpu = CpuSeconds() - cpu_before;
+  const MachineTimes machine_after = ReadMachineTimes();
+  // Fraction of all cores busy during the run (any process), or -1 if /proc/stat is unreadable.
+  double machine_busy = -1;
+  if (machine_before.ok && machine_after.ok && machine_after.total > machine_before.total) {
+    machine_busy = static_cast<double>(machine_after.busy - machine_before.busy) /
+                   static_cast<double>(machine_after.total - machine_before.total);
+  }
   const double per_core_after = VerifiesPerSecondOneCore();
   const double per_core = std::max(per_core_before, per_core_after);
   const double limit = per_core * cores / static_cast<double>(a.nodes_share);
@@ -278,12 +308,18 @@ int Main(int argc, char** argv) {
   std::printf(
       "  bench CPU       %.2f s during the run (%.0f%% of one core); the node had the rest\n",
       bench_cpu, 100.0 * bench_cpu / secs);
+  if (machine_busy >= 0) {
+    std::printf(
+        "  machine         %.0f%% of %u cores busy during the run (all processes; the bench's "
+        "share is %.0f%% of the machine)\n",
+        100.0 * machine_busy, cores, 100.0 * bench_cpu / (secs * cores));
+  }
   std::printf(
       "{\"committed\":%zu,\"tx_per_s\":%.0f,\"limit_tx_per_s\":%.0f,\"ratio\":%.4f,"
       "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"bench_cpu_s\":%.2f,\"verify_per_core_before\":%.0f,"
-      "\"verify_per_core_after\":%.0f}\n",
+      "\"verify_per_core_after\":%.0f,\"machine_busy\":%.3f}\n",
       committed.load(), tps, limit, tps / limit, pct(0.5), pct(0.99), bench_cpu, per_core_before,
-      per_core_after);
+      per_core_after, machine_busy);
   return failed == 0 && committed == a.txs ? 0 : 1;
 }
 
