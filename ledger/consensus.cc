@@ -231,7 +231,8 @@ const Consensus::StoredProposal* Consensus::FindProposal(uint32_t round,
   return nullptr;
 }
 
-Output Consensus::StartHeight(uint64_t height, const std::optional<SignState>& restored) {
+Output Consensus::StartHeight(uint64_t height, const std::optional<SignState>& restored,
+                              const Block* locked_block) {
   height_ = height;
   round_ = 0;
   step_ = Step::kWaiting;
@@ -269,6 +270,12 @@ Output Consensus::StartHeight(uint64_t height, const std::optional<SignState>& r
   if (restored->locked_round != kNoRound && restored->locked_round <= restored->round) {
     locked_round_ = restored->locked_round;
     locked_hash_ = restored->locked_hash;
+    if (locked_block != nullptr && locked_block->header.height == height &&
+        locked_block->header.Hash() == restored->locked_hash) {
+      valid_round_ = locked_round_;
+      valid_hash_ = locked_hash_;
+      valid_block_ = *locked_block;
+    }
   }
   first_round_ = restored->round;
   resumed_step_ = std::min<uint8_t>(restored->step, 3);
@@ -320,7 +327,7 @@ void Consensus::StartRound(uint32_t round, Output* out) {
       req.block = *valid_block_;
     } else {
       // No valid value: ask the node for a new block (OnOwnBlock). After a restart with a lock
-      // this is also the case (the locked block was not kept): the new block is proposed, and
+      // whose block the node did not keep this is also the case: the new block is proposed, and
       // this validator itself prevotes nil for it unless it is the locked block (line 22).
       req.pol_round = kNoRound;
       awaiting_own_block_ = true;

@@ -210,11 +210,15 @@ class Consensus {
   // was under way, so the machine skips the waiting step and starts directly in restored->round;
   // it does not propose again in that round if it already proposed there, and if it already
   // voted there it asks for the same vote again (CheckSign allows it) and continues from that
-  // step, so it never asks for anything the guard refuses. The locked block itself is not kept:
-  // as proposer it then asks for a new block (OnOwnBlock), and prevotes nil for it unless it is
-  // the locked one; the node should re-feed its own persisted proposal (or peers re-gossip it)
-  // to stay live. If `restored` is at a later height, the machine signs nothing at `height`.
-  Output StartHeight(uint64_t height, const std::optional<SignState>& restored);
+  // step, so it never asks for anything the guard refuses. `locked_block`: the locked block
+  // itself, if the node kept it; when it is at `height` and hashes to the restored lock, it is
+  // also the valid value (valid round = locked round, as Algorithm 1 sets both when it locks), so
+  // as a later round's proposer this validator re-proposes it with that POL round instead of
+  // asking for a new block it would itself prevote nil for. Without it, the node asks for a new
+  // block (OnOwnBlock) and relies on peers re-gossiping the locked one to stay live. If
+  // `restored` is at a later height, the machine signs nothing at `height`.
+  Output StartHeight(uint64_t height, const std::optional<SignState>& restored,
+                     const Block* locked_block = nullptr);
 
   Output OnTxsAvailable();
   // REQUIRES: VerifyProposal(genesis, p) is OK. `valid`: whether p.block is a valid next block.
@@ -231,6 +235,11 @@ class Consensus {
   Step step() const { return step_; }
   bool decided() const { return decided_; }
   uint32_t locked_round() const { return locked_round_; }
+  // The proposal of `round` for `block_hash` this machine holds, or nullptr.
+  const SignedProposal* HeldProposal(uint32_t round, const Hash32& block_hash) const {
+    const StoredProposal* sp = FindProposal(round, block_hash);
+    return sp == nullptr ? nullptr : &sp->p;
+  }
   Hash32 locked_hash() const;
 
   // Everything this node should re-send so that peers that missed it (a dropped link, a

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "crypto/hex.h"
@@ -113,6 +115,7 @@ Node::Node(NodeOptions options, std::unique_ptr<ChainStore> store,
       store_(std::move(store)),
       sign_state_(std::move(sign_state)),
       evidence_path_(options_.data_dir + "/evidence.jsonl"),
+      locked_path_(options_.data_dir + "/locked_proposal.bin"),
       latency_buckets_(kLatencyBucketCount, 0),
       rate_at_(std::chrono::steady_clock::now()) {
   MempoolOptions mo;
@@ -194,6 +197,69 @@ void Node::LoadEvidenceFile() {
     spdlog::warn("{} equivocation evidence items on file ({})", loaded->items.size(),
                  evidence_path_);
   }
+}
+
+void Node::SaveLockedProposal(const SignedProposal& p) {
+  p2p::ProposalMsg m;
+  m.proposal = p;
+  const Bytes bytes = p2p::Encode(m);
+  const std::string tmp = locked_path_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    if (!out) {
+      spdlog::warn("cannot write {} (the locked block is not kept for a restart)", tmp);
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, locked_path_, ec);
+  if (ec) {
+    spdlog::warn("cannot rename {}: {} (the locked block is not kept for a restart)", tmp,
+                 ec.message());
+    return;
+  }
+  saved_lock_height_ = p.height;
+  saved_lock_hash_ = p.block_hash;
+}
+
+std::optional<Block> Node::RestoreLockedBlock(uint64_t height, const SignState& restored) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(locked_path_, ec);
+  if (ec) return std::nullopt;  // none kept
+  auto ignore = [&](const std::string& why) -> std::optional<Block> {
+    spdlog::warn("{}: not using the kept locked block: {}", locked_path_, why);
+    return std::nullopt;
+  };
+  if (size > p2p::kMaxFrameBytes) return ignore("larger than a peer frame");
+  std::ifstream in(locked_path_, std::ios::binary);
+  Bytes bytes(size);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  if (!in) return ignore("cannot read it");
+  auto msg = p2p::Decode(bytes);
+  if (!msg.ok()) return ignore(msg.status().message());
+  const auto* pm = std::get_if<p2p::ProposalMsg>(&*msg);
+  if (pm == nullptr) return ignore("not a proposal");
+  const SignedProposal& p = pm->proposal;
+  if (p.height != height || p.block_hash != restored.locked_hash) {
+    spdlog::debug("{} is for height {}, not the lock at height {}", locked_path_, p.height, height);
+    return std::nullopt;  // an older height's: stale, not damaged
+  }
+  if (consent::Status st = VerifyProposal(genesis_, p); !st.ok()) return ignore(st.message());
+  BlockCheck check;
+  auto v = ValidateBlock(store_->kv(), genesis_, store_->tip(), p.block, p.round, false, &check);
+  if (!v.ok()) return ignore(v.status().message());
+  if (auto bad = mempool_->VerifyBlockSignatures(p.block.txs, v->tx_ids)) {
+    return ignore("transaction " + std::to_string(*bad) + " has an invalid signature");
+  }
+  spdlog::info("restored the locked block {} of height {} (locked in round {}, {} txs)",
+               ShortHex(p.block_hash), height, restored.locked_round, p.block.txs.size());
+  Block block = p.block;
+  validated_.emplace(p.block_hash, std::move(v).value());
+  saved_lock_height_ = p.height;
+  saved_lock_hash_ = p.block_hash;
+  return block;
 }
 
 uint16_t Node::p2p_port() const { return peers_ ? peers_->listen_port() : 0; }
@@ -513,7 +579,10 @@ void Node::StartNextHeight() {
   last_regossip_ = height_started_;
   std::optional<SignState> restored;
   if (sign_state_ && sign_state_->height == h) restored = sign_state_;
-  Handle(consensus_->StartHeight(h, restored));
+  std::optional<Block> locked_block;
+  if (restored && restored->locked_round != kNoRound)
+    locked_block = RestoreLockedBlock(h, *restored);
+  Handle(consensus_->StartHeight(h, restored, locked_block ? &*locked_block : nullptr));
   // Messages that arrived early for this height.
   std::vector<std::pair<PeerId, p2p::Message>> early;
   early.swap(future_);
@@ -678,6 +747,14 @@ std::optional<SignedVote> Node::DoVote(const VoteRequest& req) {
       return std::nullopt;
     }
     sign_state_ = next;
+  }
+  // A precommit that just locked this validator on a block: keep that block's proposal.
+  if (req.type == VoteType::kPrecommit && req.block_hash != Hash32{} &&
+      consensus_->locked_round() == req.round && consensus_->locked_hash() == req.block_hash &&
+      !(saved_lock_height_ == req.height && saved_lock_hash_ == req.block_hash)) {
+    if (const SignedProposal* p = consensus_->HeldProposal(req.round, req.block_hash)) {
+      SaveLockedProposal(*p);
+    }
   }
   SignedVote v = SignVote(key_, genesis_.chain_id, req.type, req.height, req.round, req.block_hash);
   p2p::VoteMsg m;

@@ -125,6 +125,13 @@ class Node final : public ApiBackend, private PeerHandler {
   Node(NodeOptions options, std::unique_ptr<ChainStore> store, std::optional<SignState> sign_state);
   consent::Status StartPeers();
   void LoadEvidenceFile();
+  // The proposal of the block this validator locked on, kept in locked_path_ (the p2p encoding
+  // of a ProposalMsg) so that after a restart at that height the consensus can re-propose the
+  // locked block instead of a new block it would itself prevote nil for. A liveness aid only:
+  // safety rests on the sign state. Written without fsync (a power loss may lose it; a missing,
+  // stale or damaged file is ignored with a log line). Driver thread.
+  void SaveLockedProposal(const SignedProposal& p);
+  std::optional<Block> RestoreLockedBlock(uint64_t height, const SignState& restored);
 
   // PeerHandler (peer I/O thread): quick; real work is posted to the driver or the ingest thread.
   void OnPeerConnected(const PeerInfo& peer) override;
@@ -233,6 +240,9 @@ class Node final : public ApiBackend, private PeerHandler {
   std::vector<CommitListener*> listeners_;  // guarded by listeners_mu_
 
   const std::string evidence_path_;  // <data_dir>/evidence.jsonl (node/evidence_log.h)
+  const std::string locked_path_;    // <data_dir>/locked_proposal.bin
+  uint64_t saved_lock_height_ = 0;   // driver thread: the lock last written to locked_path_
+  Hash32 saved_lock_hash_{};
   mutable std::mutex evidence_mu_;
   std::deque<Evidence> evidence_;  // guarded by evidence_mu_
   uint64_t evidence_total_ = 0;    // guarded by evidence_mu_

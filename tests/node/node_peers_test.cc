@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 
@@ -16,6 +17,7 @@
 #include "ledger/schema.h"
 #include "net/peer_manager.h"
 #include "node/node.h"
+#include "node/sign_state.h"
 #include "node_test_util.h"
 
 namespace consent {
@@ -55,6 +57,7 @@ class Recorder : public PeerHandler {
     if (const auto* txs = std::get_if<p2p::TxsMsg>(&m)) {
       for (const SignedTx& tx : txs->txs) tx_ids_.push_back(tx.Id());
     }
+    if (const auto* pm = std::get_if<p2p::ProposalMsg>(&m)) proposals_.push_back(pm->proposal);
   }
   void OnPeerDisconnected(PeerId) override {
     std::lock_guard<std::mutex> l(mu_);
@@ -76,6 +79,10 @@ class Recorder : public PeerHandler {
     std::lock_guard<std::mutex> l(mu_);
     return requests_.size();
   }
+  std::vector<SignedProposal> proposals() {
+    std::lock_guard<std::mutex> l(mu_);
+    return proposals_;
+  }
   size_t TimesReceived(const Hash32& tx_id) {
     std::lock_guard<std::mutex> l(mu_);
     return static_cast<size_t>(std::count(tx_ids_.begin(), tx_ids_.end(), tx_id));
@@ -87,6 +94,7 @@ class Recorder : public PeerHandler {
   int connects_ = 0, disconnects_ = 0;
   std::vector<p2p::BlockRequest> requests_;
   std::vector<Hash32> tx_ids_;
+  std::vector<SignedProposal> proposals_;
 };
 
 class NodePeersTest : public ::testing::Test {
@@ -305,6 +313,97 @@ TEST_F(NodePeersTest, AProposalWithABadTransactionSignatureCutsTheLink) {
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(node_->Status().height, 0u);
   EXPECT_NE(node_->NodeMetrics().find("consent_peer_misbehaviour_total 1\n"), std::string::npos);
+}
+
+// A validator that locked on a block keeps the block's proposal; restarted at that height, it
+// re-proposes the locked block (POL round = the lock's round) when it is next the proposer,
+// instead of a new block that it would itself prevote nil for.
+TEST_F(NodePeersTest, ARestartedValidatorReproposesItsLockedBlock) {
+  Connect(1);  // validator 1 proposes height 1 round 0
+  SignedTx tx = testing::SignedGrant(genesis_.chain_id, SigningKey::FromSeed(SeedOf(41)),
+                                     keys_[2].public_key(), {"email"}, NowMs());
+  MemoryKv empty;
+  auto built = BuildBlock(empty, genesis_, ChainTip{}, NowMs(), 0, {tx}, 10);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  const Block block = built->validated.block;
+  const Hash32 hash = block.header.Hash();
+  p2p::ProposalMsg p;
+  p.proposal = SignProposal(keys_[1], genesis_.chain_id, 1, 0, kNoRound, block);
+  Send(p);
+  for (size_t i = 1; i < 4; ++i) {
+    p2p::VoteMsg v;
+    v.vote = SignVote(keys_[i], genesis_.chain_id, VoteType::kPrevote, 1, 0, hash);
+    Send(v);
+  }
+  // Locked: the node precommits and keeps the proposal. No precommits arrive: nothing decides.
+  const std::string kept = options_.data_dir + "/locked_proposal.bin";
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(kept); }));
+  EXPECT_EQ(node_->Status().height, 0u);
+
+  peer_->Stop();
+  peer_.reset();
+  node_.reset();
+  auto reopened = Node::Open(options_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  node_ = std::move(reopened).value();
+  Recorder rec;
+  peer_ = Link(2, &rec);
+  ASSERT_TRUE(WaitFor([&] { return rec.connects() >= 1 && node_->Status().peers == 1; }));
+  // f + 1 = 2 validators in round 3 make it skip there; (1 + 3) mod 4 = 0: its turn to propose.
+  for (size_t i : {2, 3}) {
+    p2p::VoteMsg v;
+    v.vote = SignVote(keys_[i], genesis_.chain_id, VoteType::kPrevote, 1, 3, Hash32{});
+    peer_->Send(rec.peer(), std::make_shared<const Bytes>(p2p::Encode(v)));
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    for (const SignedProposal& sp : rec.proposals()) {
+      if (sp.round == 3) return true;
+    }
+    return false;
+  }));
+  for (const SignedProposal& sp : rec.proposals()) {
+    if (sp.round != 3) continue;
+    EXPECT_EQ(sp.proposer, keys_[0].public_key());
+    EXPECT_EQ(sp.block_hash, hash) << "a new block instead of the locked one";
+    EXPECT_EQ(sp.pol_round, 0u);
+  }
+}
+
+// A damaged kept proposal is ignored (logged): the validator starts with its lock from the sign
+// state and, as proposer, asks for a new block, which it builds and proposes.
+TEST_F(NodePeersTest, ADamagedKeptLockedProposalIsIgnored) {
+  node_.reset();
+  options_.data_dir = tmp_.path() + "/data-damaged";
+  std::filesystem::create_directories(options_.data_dir);
+  SignState st;
+  st.height = 1;
+  st.round = 2;
+  st.step = 3;
+  st.locked_round = 0;
+  st.locked_hash.fill(0x42);
+  ASSERT_TRUE(SaveSignState(options_.data_dir + "/sign_state.json", st).ok());
+  {
+    std::ofstream out(options_.data_dir + "/locked_proposal.bin", std::ios::binary);
+    out << "not a proposal at all";
+  }
+  auto node = Node::Open(options_);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  node_ = std::move(node).value();
+  Connect(2);
+  for (size_t i : {2, 3}) {
+    p2p::VoteMsg v;
+    v.vote = SignVote(keys_[i], genesis_.chain_id, VoteType::kPrevote, 1, 3, Hash32{});
+    Send(v);
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    for (const SignedProposal& sp : rec_.proposals()) {
+      if (sp.round == 3) return true;
+    }
+    return false;
+  }));
+  for (const SignedProposal& sp : rec_.proposals()) {
+    if (sp.round == 3) EXPECT_EQ(sp.pol_round, kNoRound);  // a new block, not a re-proposal
+  }
 }
 
 TEST_F(NodePeersTest, ABlockSyncAnswerWithABadCommitCutsTheLink) {
