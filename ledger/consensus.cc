@@ -242,6 +242,7 @@ Output Consensus::StartHeight(uint64_t height, const std::optional<SignState>& r
   valid_round_ = kNoRound;
   valid_hash_.reset();
   valid_block_.reset();
+  restored_block_.reset();
   prevote_timeout_scheduled_ = precommit_timeout_scheduled_ = false;
   valid_value_set_this_round_ = false;
   awaiting_own_block_ = false;
@@ -272,9 +273,7 @@ Output Consensus::StartHeight(uint64_t height, const std::optional<SignState>& r
     locked_hash_ = restored->locked_hash;
     if (locked_block != nullptr && locked_block->header.height == height &&
         locked_block->header.Hash() == restored->locked_hash) {
-      valid_round_ = locked_round_;
-      valid_hash_ = locked_hash_;
-      valid_block_ = *locked_block;
+      restored_block_ = *locked_block;
     }
   }
   first_round_ = restored->round;
@@ -325,6 +324,13 @@ void Consensus::StartRound(uint32_t round, Output* out) {
     if (valid_hash_ && valid_block_) {
       req.pol_round = valid_round_;
       req.block = *valid_block_;
+    } else if (restored_block_) {
+      // getValue() after a restart with a lock whose block the node kept: that block, as a new
+      // proposal (POL round -1: the prevotes that justified the lock were lost with the process).
+      // This validator prevotes it by line 22 (its locked value), so even a lone validator
+      // decides it; a validator locked on something else prevotes nil, as for any new value.
+      req.pol_round = kNoRound;
+      req.block = *restored_block_;
     } else {
       // No valid value: ask the node for a new block (OnOwnBlock). After a restart with a lock
       // whose block the node did not keep this is also the case: the new block is proposed, and

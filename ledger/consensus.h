@@ -212,11 +212,11 @@ class Consensus {
   // voted there it asks for the same vote again (CheckSign allows it) and continues from that
   // step, so it never asks for anything the guard refuses. `locked_block`: the locked block
   // itself, if the node kept it; when it is at `height` and hashes to the restored lock, it is
-  // also the valid value (valid round = locked round, as Algorithm 1 sets both when it locks), so
-  // as a later round's proposer this validator re-proposes it with that POL round instead of
-  // asking for a new block it would itself prevote nil for. Without it, the node asks for a new
-  // block (OnOwnBlock) and relies on peers re-gossiping the locked one to stay live. If
-  // `restored` is at a later height, the machine signs nothing at `height`.
+  // what this validator proposes (as getValue(), POL round -1) whenever it is the proposer and
+  // has no valid value, instead of asking for a new block it would itself prevote nil for; by
+  // line 22 it prevotes it (its locked value), so even a lone validator decides it. Without it,
+  // the node asks for a new block (OnOwnBlock) and relies on peers re-gossiping the locked one.
+  // If `restored` is at a later height, the machine signs nothing at `height`.
   Output StartHeight(uint64_t height, const std::optional<SignState>& restored,
                      const Block* locked_block = nullptr);
 
@@ -318,6 +318,7 @@ class Consensus {
   uint32_t valid_round_ = kNoRound;
   std::optional<Hash32> valid_hash_;
   std::optional<Block> valid_block_;
+  std::optional<Block> restored_block_;  // the locked block kept across a restart (StartHeight)
   // Per-round "for the first time" flags of lines 34, 36 and 47 (reset by StartRound).
   bool prevote_timeout_scheduled_ = false;
   bool precommit_timeout_scheduled_ = false;

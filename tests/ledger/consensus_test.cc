@@ -862,9 +862,10 @@ TEST_F(ConsensusTest, RestoredLockPrevotesNilForOtherBlocks) {
   EXPECT_EQ(out.votes[0].block_hash, kNilHash);
 }
 
-// A restart that kept the locked block: when this validator next proposes, it re-proposes the
-// locked block with the lock's round as POL round (its own prevote then goes to it) instead of
-// asking for a new block. A kept block that does not hash to the lock is not used.
+// A restart that kept the locked block: when this validator next proposes (with no valid value)
+// it proposes the locked block as a new value (POL round -1) and prevotes it at once (line 22:
+// its locked value), instead of asking for a new block. A kept block that does not hash to the
+// lock is not used.
 TEST_F(ConsensusTest, RestoredLockWithItsBlockIsReproposed) {
   // Height 1: the proposer of round r is (1 + r) mod 4, so validator 0 proposes round 3.
   const Block locked = MakeBlock(1, 0);
@@ -875,43 +876,67 @@ TEST_F(ConsensusTest, RestoredLockWithItsBlockIsReproposed) {
   st.block_hash = kNilHash;
   st.locked_round = 0;
   st.locked_hash = locked.header.Hash();
-  auto to_round_3 = [&](Consensus& c) {
-    Output out = c.StartHeight(1, st, nullptr);
+  auto to_round_3 = [&](Consensus& c, const Block* kept) {
+    c.StartHeight(1, st, kept);
     for (size_t i = 1; i < 4; ++i) c.OnVote(Precommit(i, 1, 2, kNilHash));
     return c.OnTimeout(TimeoutKind::kPrecommit, 1, 2);
   };
   {
     Consensus c = Make(0);
-    Output out = c.StartHeight(1, st, &locked);
-    for (size_t i = 1; i < 4; ++i) c.OnVote(Precommit(i, 1, 2, kNilHash));
-    out = c.OnTimeout(TimeoutKind::kPrecommit, 1, 2);
+    Output out = to_round_3(c, &locked);
     ASSERT_EQ(c.round(), 3u);
     ASSERT_TRUE(out.proposal);
     ASSERT_TRUE(out.proposal->block);
     EXPECT_EQ(out.proposal->block->header.Hash(), locked.header.Hash());
-    EXPECT_EQ(out.proposal->pol_round, 0u);
+    EXPECT_EQ(out.proposal->pol_round, kNoRound);
     EXPECT_TRUE(c.OnOwnBlock(1, 3, MakeBlock(1, 3)).empty());  // no new block awaited
-    // With the POL round's prevotes seen, its own proposal gets its prevote.
-    for (size_t i = 1; i < 4; ++i) c.OnVote(Prevote(i, 1, 0, locked.header.Hash()));
-    out = c.OnProposal(SignProposal(key(0), kChain, 1, 3, 0, locked), true);
+    // Its own signed proposal comes back: it prevotes it without any POL prevotes.
+    out = c.OnProposal(SignProposal(key(0), kChain, 1, 3, kNoRound, locked), true);
     ASSERT_EQ(out.votes.size(), 1u);
     EXPECT_EQ(out.votes[0], Req(VoteType::kPrevote, 1, 3, locked.header.Hash()));
   }
   {
     Consensus c = Make(0);  // no block kept: asks for a new one
-    Output out = to_round_3(c);
+    Output out = to_round_3(c, nullptr);
     ASSERT_TRUE(out.proposal);
     EXPECT_FALSE(out.proposal->block);
   }
   {
     Consensus c = Make(0);  // a kept block that is not the locked one is ignored
     const Block other = MakeBlock(1, 0, 7);
-    Output out = c.StartHeight(1, st, &other);
-    for (size_t i = 1; i < 4; ++i) c.OnVote(Precommit(i, 1, 2, kNilHash));
-    out = c.OnTimeout(TimeoutKind::kPrecommit, 1, 2);
+    Output out = to_round_3(c, &other);
     ASSERT_TRUE(out.proposal);
     EXPECT_FALSE(out.proposal->block);
   }
+}
+
+// A lone validator restarted between its lock and the commit: with the kept block it decides
+// that block in the next round; without it, it prevotes nil for every new block it proposes.
+TEST_F(ConsensusSingleTest, RestartedBetweenLockAndCommitDecidesTheKeptBlock) {
+  const Block locked = MakeBlock(1, 0);
+  SignState st;
+  st.height = 1;
+  st.round = 0;
+  st.step = 3;
+  st.block_hash = locked.header.Hash();
+  st.locked_round = 0;
+  st.locked_hash = locked.header.Hash();
+  Consensus c = Make(0);
+  Output out = c.StartHeight(1, st, &locked);
+  ASSERT_EQ(out.votes.size(), 1u);  // the same precommit again; the proposal of round 0 is lost
+  out = c.OnVote(Precommit(0, 1, 0, locked.header.Hash()));
+  EXPECT_FALSE(out.decision);
+  out = c.OnTimeout(TimeoutKind::kPrecommit, 1, 0);
+  ASSERT_EQ(c.round(), 1u);
+  ASSERT_TRUE(out.proposal && out.proposal->block);
+  out = c.OnProposal(SignProposal(key(0), kChain, 1, 1, kNoRound, *out.proposal->block), true);
+  ASSERT_EQ(out.votes.size(), 1u);
+  out = c.OnVote(Prevote(0, 1, 1, locked.header.Hash()));
+  ASSERT_EQ(out.votes.size(), 1u);
+  EXPECT_EQ(out.votes[0], Req(VoteType::kPrecommit, 1, 1, locked.header.Hash()));
+  out = c.OnVote(Precommit(0, 1, 1, locked.header.Hash()));
+  ASSERT_TRUE(out.decision);
+  EXPECT_EQ(out.decision->block_hash, locked.header.Hash());
 }
 
 TEST_F(ConsensusTest, RestoredProposerDoesNotProposeAgainInThatRound) {

@@ -9,7 +9,12 @@
 #include <condition_variable>
 #include <mutex>
 
+#include <filesystem>
+#include <fstream>
+
+#include "ledger/block_pipeline.h"
 #include "ledger/consent_proof.h"
+#include "ledger/p2p_messages.h"
 #include "ledger/queries.h"
 #include "node/sign_state.h"
 #include "node_test_util.h"
@@ -280,6 +285,40 @@ TEST_F(NodeTest, ShutdownUnderLoadLeavesAConsistentStore) {
     EXPECT_TRUE(
         VerifyCommit(node->genesis(), head->header.height, head->block_hash, head->commit).ok());
   }
+}
+
+// A lone validator killed after it locked on a block (its sign state holds the lock) but before
+// the block committed has nobody to get the block from. With the kept locked proposal it
+// re-proposes and commits exactly that block; without it, its own lock made it prevote nil for
+// every new block, so height 1 could never commit (this test then times out).
+TEST_F(NodeTest, ALoneValidatorRestartedBetweenLockAndCommitCommitsTheLockedBlock) {
+  const SigningKey validator = SigningKey::FromSeed(home_.key.secret);
+  SignedTx g = SignedGrant(Chain(), alice_, brand_.public_key(), {"email"}, NowMs() - 1000);
+  MemoryKv empty;
+  auto built = BuildBlock(empty, home_.genesis, ChainTip{}, NowMs(), 0, {g}, 10);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  const Block block = built->validated.block;
+  const Hash32 hash = block.header.Hash();
+  const std::string data = home_.DataDir();
+  std::filesystem::create_directories(data);
+  ASSERT_TRUE(SaveSignState(data + "/sign_state.json", SignState{1, 0, 3, hash, 0, hash}).ok());
+  p2p::ProposalMsg m;
+  m.proposal = SignProposal(validator, Chain(), 1, 0, kNoRound, block);
+  const Bytes bytes = p2p::Encode(m);
+  {
+    std::ofstream out(data + "/locked_proposal.bin", std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+  }
+  auto node = OpenNode();
+  ASSERT_TRUE(node);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (node->Status().height < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(node->Status().height, 1u) << "height 1 never committed";
+  EXPECT_EQ(node->Status().head_hash, hash);
+  EXPECT_EQ(node->Status().log_size, 1u);
 }
 
 }  // namespace
