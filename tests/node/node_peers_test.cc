@@ -150,6 +150,26 @@ class NodePeersTest : public ::testing::Test {
     return block;
   }
 
+  // A valid block 1 with `txs` (their roots over an empty state), built for round 0.
+  Block BuiltBlockOne(const std::vector<SignedTx>& txs) const {
+    MemoryKv empty;
+    auto built = BuildBlock(empty, genesis_, ChainTip{}, NowMs(), 0, txs, 10);
+    EXPECT_TRUE(built.ok()) << built.status().ToString();
+    return built.ok() ? built->validated.block : Block{};
+  }
+
+  // Waits until `rec` received a proposal for height 1 `round`; returns it.
+  static std::optional<SignedProposal> WaitForProposal(Recorder& rec, uint32_t round) {
+    std::optional<SignedProposal> found;
+    WaitFor([&] {
+      for (const SignedProposal& sp : rec.proposals()) {
+        if (sp.height == 1 && sp.round == round) found = sp;
+      }
+      return found.has_value();
+    });
+    return found;
+  }
+
   void Send(const p2p::Message& m) {
     peer_->Send(rec_.peer(), std::make_shared<const Bytes>(p2p::Encode(m)));
   }
@@ -301,12 +321,10 @@ TEST_F(NodePeersTest, AProposalWithABadTransactionSignatureCutsTheLink) {
   SignedTx tx =
       testing::SignedGrant(genesis_.chain_id, alice, keys_[2].public_key(), {"email"}, NowMs());
   tx.signature[5] ^= 0x20;
-  MemoryKv empty;
-  auto built = BuildBlock(empty, genesis_, ChainTip{}, NowMs(), 0, {tx}, 10);
-  ASSERT_TRUE(built.ok()) << built.status().ToString();
-  ASSERT_EQ(built->validated.block.txs.size(), 1u);  // BuildBlock trusts its mempool's checks
+  const Block block = BuiltBlockOne({tx});
+  ASSERT_EQ(block.txs.size(), 1u);  // BuildBlock trusts its mempool's checks
   p2p::ProposalMsg p;
-  p.proposal = SignProposal(keys_[1], genesis_.chain_id, 1, 0, kNoRound, built->validated.block);
+  p.proposal = SignProposal(keys_[1], genesis_.chain_id, 1, 0, kNoRound, block);
   ASSERT_TRUE(VerifyProposal(genesis_, p.proposal).ok());
   Send(p);
   ASSERT_TRUE(WaitFor([&] { return rec_.disconnects() >= 1; }));
@@ -322,10 +340,8 @@ TEST_F(NodePeersTest, ARestartedValidatorReproposesItsLockedBlock) {
   Connect(1);  // validator 1 proposes height 1 round 0
   SignedTx tx = testing::SignedGrant(genesis_.chain_id, SigningKey::FromSeed(SeedOf(41)),
                                      keys_[2].public_key(), {"email"}, NowMs());
-  MemoryKv empty;
-  auto built = BuildBlock(empty, genesis_, ChainTip{}, NowMs(), 0, {tx}, 10);
-  ASSERT_TRUE(built.ok()) << built.status().ToString();
-  const Block block = built->validated.block;
+  const Block block = BuiltBlockOne({tx});
+  ASSERT_EQ(block.txs.size(), 1u);
   const Hash32 hash = block.header.Hash();
   p2p::ProposalMsg p;
   p.proposal = SignProposal(keys_[1], genesis_.chain_id, 1, 0, kNoRound, block);
@@ -355,18 +371,11 @@ TEST_F(NodePeersTest, ARestartedValidatorReproposesItsLockedBlock) {
     v.vote = SignVote(keys_[i], genesis_.chain_id, VoteType::kPrevote, 1, 3, Hash32{});
     peer_->Send(rec.peer(), std::make_shared<const Bytes>(p2p::Encode(v)));
   }
-  ASSERT_TRUE(WaitFor([&] {
-    for (const SignedProposal& sp : rec.proposals()) {
-      if (sp.round == 3) return true;
-    }
-    return false;
-  }));
-  for (const SignedProposal& sp : rec.proposals()) {
-    if (sp.round != 3) continue;
-    EXPECT_EQ(sp.proposer, keys_[0].public_key());
-    EXPECT_EQ(sp.block_hash, hash) << "a new block instead of the locked one";
-    EXPECT_EQ(sp.pol_round, kNoRound);
-  }
+  std::optional<SignedProposal> sp = WaitForProposal(rec, 3);
+  ASSERT_TRUE(sp);
+  EXPECT_EQ(sp->proposer, keys_[0].public_key());
+  EXPECT_EQ(sp->block_hash, hash) << "a new block instead of the locked one";
+  EXPECT_EQ(sp->pol_round, kNoRound);
 }
 
 // A damaged kept proposal is ignored (logged): the validator starts with its lock from the sign
@@ -395,15 +404,9 @@ TEST_F(NodePeersTest, ADamagedKeptLockedProposalIsIgnored) {
     v.vote = SignVote(keys_[i], genesis_.chain_id, VoteType::kPrevote, 1, 3, Hash32{});
     Send(v);
   }
-  ASSERT_TRUE(WaitFor([&] {
-    for (const SignedProposal& sp : rec_.proposals()) {
-      if (sp.round == 3) return true;
-    }
-    return false;
-  }));
-  for (const SignedProposal& sp : rec_.proposals()) {
-    if (sp.round == 3) EXPECT_EQ(sp.block.header.proposer, keys_[0].public_key());  // built now
-  }
+  std::optional<SignedProposal> sp = WaitForProposal(rec_, 3);
+  ASSERT_TRUE(sp);
+  EXPECT_EQ(sp->block.header.proposer, keys_[0].public_key());  // a block built now
 }
 
 TEST_F(NodePeersTest, ABlockSyncAnswerWithABadCommitCutsTheLink) {
