@@ -62,6 +62,10 @@ class TestBackend : public ApiBackend {
     for (size_t i = 0; i < txs.size(); ++i) {
       SubmitOutcome& o = out[i];
       o.tx_id = txs[i].Id();
+      // The route hands in the ids it computed: they must be the txs' own.
+      if (ids.size() == txs.size()) {
+        EXPECT_EQ(ids[i], o.tx_id) << "tx " << i;
+      }
       if (candidate_at.count(o.tx_id) || pending_ids_.count(o.tx_id)) {
         o.duplicate = true;
         continue;
