@@ -362,14 +362,14 @@ TEST_F(NodePeersTest, ARestartedValidatorReproposesItsLockedBlock) {
   auto reopened = Node::Open(options_);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
   node_ = std::move(reopened).value();
-  Recorder rec;
-  peer_ = Link(2, &rec);
+  Recorder rec;  // declared before its link, so that the link stops before it is destroyed
+  std::unique_ptr<PeerManager> peer2 = Link(2, &rec);
   ASSERT_TRUE(WaitFor([&] { return rec.connects() >= 1 && node_->Status().peers == 1; }));
   // f + 1 = 2 validators in round 3 make it skip there; (1 + 3) mod 4 = 0: its turn to propose.
   for (size_t i : {2, 3}) {
     p2p::VoteMsg v;
     v.vote = SignVote(keys_[i], genesis_.chain_id, VoteType::kPrevote, 1, 3, Hash32{});
-    peer_->Send(rec.peer(), std::make_shared<const Bytes>(p2p::Encode(v)));
+    peer2->Send(rec.peer(), std::make_shared<const Bytes>(p2p::Encode(v)));
   }
   std::optional<SignedProposal> sp = WaitForProposal(rec, 3);
   ASSERT_TRUE(sp);
