@@ -16,8 +16,10 @@
 //   header); the block's transactions get log indexes from it.
 #include "ledger/block_pipeline.h"
 
+#include <limits>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "crypto/hex.h"
 #include "crypto/sha256.h"
@@ -82,10 +84,10 @@ std::string Short(const Hash32& h) { return ToHex(ByteView(h.data(), 8)); }
 //   directory (REGISTER_CONTROLLER); subject_index (GRANT and REVOKE).
 // The state tree change of each key is recorded in `state_changes`, a later value replacing an
 // earlier one. BuildBlock and ValidateBlock both reach this only through BlockExecutor::TryAdd.
-void WriteTxRecords(const SignedTx& tx, const Hash32& tx_id, const StateChanges& changes,
-                    const schema::TxLocation& location, KvBatch* writes,
-                    std::map<Hash32, Hash32>* state_changes) {
-  writes->Put(Column::kTxIndex, tx_id, schema::EncodeTxRecord(location, tx.Encode()));
+void WriteTxRecords(const SignedTx& tx, const Hash32& tx_id, ByteView encoding,
+                    const StateChanges& changes, const schema::TxLocation& location,
+                    KvBatch* writes, std::map<Hash32, Hash32>* state_changes) {
+  writes->Put(Column::kTxIndex, tx_id, schema::EncodeTxRecord(location, encoding));
   for (const ConsentWrite& w : changes.consents) {
     Bytes value = w.value.Encode();
     writes->Put(Column::kConsents, schema::ConsentKey(w.controller, w.subject, w.purpose), value);
@@ -116,27 +118,28 @@ class BlockExecutor {
   BlockExecutor(const BlockExecutor&) = delete;
   BlockExecutor& operator=(const BlockExecutor&) = delete;
 
-  // Checks `tx` against the state so far (a tx already in the block fails as a replay, since its
-  // tx_index record is pending); if valid, records its writes and appends it to the block. A
-  // non-OK status is a storage error.
-  Result<TxCheck> TryAdd(const SignedTx& tx, const Hash32& id) {
-    TxCheck check = CheckStateRules(view_, time_ms_, tx);
+  // Checks `tx` (whose id and encoding the caller computed) against the state so far (a tx
+  // already in the block fails as a replay, since its tx_index record is pending); if valid,
+  // records its writes and appends its id and encoding to the block (the caller keeps the tx
+  // itself). A non-OK status is a storage error.
+  Result<TxCheck> TryAdd(const SignedTx& tx, const Hash32& id, Bytes&& encoding) {
+    TxCheck check = CheckStateRules(view_, time_ms_, tx, id);
     RETURN_IF_ERROR(view_.error());
     if (!check.ok()) return check;
-    StateChanges changes = ComputeChanges(view_, tx);
+    StateChanges changes = ComputeChanges(view_, tx, id);
     RETURN_IF_ERROR(view_.error());
-    uint32_t position = static_cast<uint32_t>(txs_.size());
-    WriteTxRecords(tx, id, changes, {height_, position, log_size_ + position}, &writes_,
+    uint32_t position = static_cast<uint32_t>(ids_.size());
+    WriteTxRecords(tx, id, encoding, changes, {height_, position, log_size_ + position}, &writes_,
                    &state_changes_);
     overlay_.Refresh();
     ids_.push_back(id);
-    txs_.push_back(tx);
+    encodings_.push_back(std::move(encoding));
     return check;
   }
 
-  size_t size() const { return txs_.size(); }
-  const std::vector<SignedTx>& txs() const { return txs_; }
+  size_t size() const { return ids_.size(); }
   const std::vector<Hash32>& ids() const { return ids_; }
+  std::vector<Hash32> TakeIds() { return std::move(ids_); }
 
   // Appends the block's tx ids to the log and applies its state changes to the state tree (each
   // against the committed trees, with all of the block at once), and sets log_size, log_root and
@@ -163,7 +166,8 @@ class BlockExecutor {
 
   // Adds the block body and the header; returns everything the block writes.
   KvBatch TakeWrites(const Header& header) && {
-    writes_.Put(Column::kBlocks, schema::U64Key(height_), schema::EncodeBlockBody(txs_));
+    writes_.Put(Column::kBlocks, schema::U64Key(height_),
+                schema::EncodeBlockBodyFromEncodings(encodings_));
     writes_.Put(Column::kHeaders, schema::U64Key(height_), header.Encode());
     return std::move(writes_);
   }
@@ -177,7 +181,7 @@ class BlockExecutor {
   OverlayKv overlay_;  // committed_ + writes_
   KvStateView view_;   // over overlay_
   std::vector<Hash32> ids_;
-  std::vector<SignedTx> txs_;
+  std::vector<Bytes> encodings_;            // SignedTx::Encode() of each accepted tx, in order
   std::map<Hash32, Hash32> state_changes_;  // state key -> H(last state_value)
 };
 
@@ -245,6 +249,21 @@ Status CheckHeaderFields(const Genesis& genesis, const ChainTip& tip, const Head
 Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, const ChainTip& tip,
                               uint64_t time_ms, uint32_t round,
                               const std::vector<SignedTx>& candidates, size_t max_txs) {
+  std::vector<Hash32> ids;
+  ids.reserve(candidates.size());
+  for (const SignedTx& tx : candidates) ids.push_back(tx.Id());
+  return BuildBlock(committed, genesis, tip, time_ms, round, std::vector<SignedTx>(candidates), ids,
+                    max_txs, std::numeric_limits<size_t>::max());
+}
+
+Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, const ChainTip& tip,
+                              uint64_t time_ms, uint32_t round, std::vector<SignedTx>&& candidates,
+                              const std::vector<Hash32>& ids, size_t max_txs,
+                              size_t max_body_bytes) {
+  if (ids.size() != candidates.size()) {
+    return Status::Invalid("BuildBlock: " + std::to_string(ids.size()) + " tx ids for " +
+                           std::to_string(candidates.size()) + " candidates");
+  }
   if (time_ms <= MinExclusiveTime(genesis, tip)) {
     return Status::Rejected(
         std::string(BlockRejectReasonName(BlockRejectReason::kTimeNotIncreasing)) + ": time_ms " +
@@ -255,19 +274,31 @@ Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, c
   const size_t limit = std::min(max_txs, kMaxBlockTxs);
   BlockExecutor exec(committed, height, time_ms, tip.log_size);
   BuiltBlock built;
-  std::map<Hash32, size_t> seen;  // candidate tx_id -> first candidate index
+  std::vector<SignedTx>& accepted = built.validated.block.txs;
+  // candidate tx_id -> first candidate index (only looked up, so its order does not matter)
+  std::unordered_map<Hash32, size_t, Hash32Hasher> seen;
+  seen.reserve(std::min(candidates.size(), 2 * limit));
+  size_t body_bytes = 4;  // the body's u32 count
   for (size_t i = 0; i < candidates.size() && exec.size() < limit; ++i) {
-    const SignedTx& tx = candidates[i];
-    Hash32 id = tx.Id();
+    const Hash32& id = ids[i];
     if (auto [it, fresh] = seen.emplace(id, i); !fresh) {
       built.rejected.push_back(
           {id, TxRejectReason::kReplay,
            "tx_id " + ToHex(id) + " is a duplicate of candidate " + std::to_string(it->second)});
       continue;
     }
-    Result<TxCheck> check = exec.TryAdd(tx, id);
+    Bytes encoding = candidates[i].Encode();
+    // Full by size: stop here (like a block full by count), this candidate not looked at.
+    if (body_bytes + 4 + encoding.size() > max_body_bytes) break;
+    const size_t encoded = 4 + encoding.size();
+    Result<TxCheck> check = exec.TryAdd(candidates[i], id, std::move(encoding));
     if (!check.ok()) return StorageError(check.status());
-    if (!check->ok()) built.rejected.push_back({id, check->reason, std::move(check->message)});
+    if (!check->ok()) {
+      built.rejected.push_back({id, check->reason, std::move(check->message)});
+      continue;
+    }
+    body_bytes += encoded;
+    accepted.push_back(std::move(candidates[i]));
   }
 
   Header& h = built.validated.block.header;
@@ -279,8 +310,7 @@ Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, c
   h.proposer = genesis.Proposer(height, round);
   Status st = exec.ComputeRoots(&h);
   if (!st.ok()) return StorageError(st);
-  built.validated.block.txs = exec.txs();
-  built.validated.tx_ids = exec.ids();
+  built.validated.tx_ids = exec.TakeIds();
   built.validated.block_hash = h.Hash();
   built.validated.writes = std::move(exec).TakeWrites(h);
   return built;
@@ -298,10 +328,17 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
                   std::to_string(block.txs.size()) + " transactions, more than " +
                       std::to_string(kMaxBlockTxs));
   }
+  // Each tx is encoded once: its id, its tx_index record and the block body use that encoding.
+  std::vector<Bytes> encodings;
   std::vector<Hash32> ids;
+  encodings.reserve(block.txs.size());
   ids.reserve(block.txs.size());
-  for (const SignedTx& tx : block.txs) ids.push_back(tx.Id());
-  std::map<Hash32, size_t> first_at;
+  for (const SignedTx& tx : block.txs) {
+    encodings.push_back(tx.Encode());
+    ids.push_back(TxIdOf(encodings.back()));
+  }
+  std::unordered_map<Hash32, size_t, Hash32Hasher> first_at;
+  first_at.reserve(block.txs.size());
   for (size_t i = 0; i < block.txs.size(); ++i) {
     auto [it, fresh] = first_at.emplace(ids[i], i);
     if (!fresh) {
@@ -323,7 +360,7 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
 
   BlockExecutor exec(committed, h.height, h.time_ms, tip.log_size);
   for (size_t i = 0; i < block.txs.size(); ++i) {
-    Result<TxCheck> tx_check = exec.TryAdd(block.txs[i], ids[i]);
+    Result<TxCheck> tx_check = exec.TryAdd(block.txs[i], ids[i], std::move(encodings[i]));
     if (!tx_check.ok()) {
       Status st = tx_check.status();
       return Refuse(check, BlockRejectReason::kStorage, st.message(), st.code());

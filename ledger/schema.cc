@@ -35,6 +35,15 @@ Bytes EncodeBlockBody(const std::vector<SignedTx>& txs) {
   return std::move(w).Take();
 }
 
+Bytes EncodeBlockBodyFromEncodings(const std::vector<Bytes>& encodings) {
+  size_t size = 4;
+  for (const Bytes& e : encodings) size += 4 + e.size();
+  Writer w(size);
+  w.U32(static_cast<uint32_t>(encodings.size()));
+  for (const Bytes& e : encodings) w.Bytes(e);
+  return std::move(w).Take();
+}
+
 Result<std::vector<SignedTx>> DecodeBlockBody(ByteView b) {
   Reader r(b);
   uint32_t n = 0;

@@ -48,6 +48,8 @@ Bytes U64Key(uint64_t v);  // 8 bytes big-endian: heights
 Result<uint64_t> DecodeU64(ByteView b, const char* what);
 
 Bytes EncodeBlockBody(const std::vector<SignedTx>& txs);
+// The same bytes from the transactions' encodings (SignedTx::Encode()), for a caller that has them.
+Bytes EncodeBlockBodyFromEncodings(const std::vector<Bytes>& encodings);
 Result<std::vector<SignedTx>> DecodeBlockBody(ByteView b);
 
 Bytes EncodeCommit(const Commit& c);

@@ -100,7 +100,11 @@ const char* TxRejectReasonName(TxRejectReason r) {
 }
 
 TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const SignedTx& tx) {
-  Hash32 id = tx.Id();
+  return CheckStateRules(state, block_time_ms, tx, tx.Id());
+}
+
+TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const SignedTx& tx,
+                        const Hash32& id) {
   if (state.TxCommitted(id)) {
     return Reject(TxRejectReason::kReplay,
                   "tx_id " + ToHex(id) + " was already committed (replay)");
@@ -153,8 +157,11 @@ TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const Si
 }
 
 StateChanges ComputeChanges(const StateView& state, const SignedTx& tx) {
+  return ComputeChanges(state, tx, tx.Id());
+}
+
+StateChanges ComputeChanges(const StateView& state, const SignedTx& tx, const Hash32& id) {
   StateChanges changes;
-  Hash32 id = tx.Id();
   if (const auto* g = std::get_if<GrantTx>(&tx.body)) {
     for (const std::string& purpose : g->purposes) {
       ConsentWrite w;
@@ -211,9 +218,10 @@ std::optional<ControllerEntry> MemoryState::GetController(const PublicKey& contr
 }
 
 TxCheck MemoryState::Apply(uint64_t block_time_ms, const SignedTx& tx) {
-  TxCheck check = CheckStateRules(*this, block_time_ms, tx);
+  const Hash32 id = tx.Id();
+  TxCheck check = CheckStateRules(*this, block_time_ms, tx, id);
   if (!check.ok()) return check;
-  ApplyChanges(tx.Id(), ComputeChanges(*this, tx));
+  ApplyChanges(id, ComputeChanges(*this, tx, id));
   return check;
 }
 

@@ -106,6 +106,10 @@ struct TxCheck {
 // REGISTER_CONTROLLER any current registration is strictly older (kStaleRegistration).
 // Does not check syntax or the signature (DecodeSignedTx and VerifyTxSignature do).
 TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const SignedTx& tx);
+// The same with the tx's id (tx.Id()) already computed, as a mempool and the block pipeline have
+// it: the rules then do not encode and hash the tx again. REQUIRES id == tx.Id().
+TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const SignedTx& tx,
+                        const Hash32& id);
 
 // The changes a valid transaction makes. REQUIRES: CheckStateRules(...).ok().
 // GRANT: each purpose set to granted with the tx's id, issued_at, expiry and policy hash.
@@ -115,6 +119,8 @@ TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const Si
 // still writes one, so no older GRANT can be replayed past it). A revoke-all for a pair with no
 // entries is valid and changes nothing. REGISTER_CONTROLLER: sets the directory entry.
 StateChanges ComputeChanges(const StateView& state, const SignedTx& tx);
+// The same with the tx's id already computed. REQUIRES id == tx.Id().
+StateChanges ComputeChanges(const StateView& state, const SignedTx& tx, const Hash32& id);
 
 // An in-memory StateView that can also apply changes: the reference state for tests, vector
 // generation and block simulation. Thread-compatible.

@@ -205,9 +205,9 @@ std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vecto
         continue;
       }
       LayeredView view(committed->view(), layer_);
-      TxCheck check = CheckStateRules(view, now, txs[i]);
+      TxCheck check = CheckStateRules(view, now, txs[i], ids[i]);
       StateChanges changes;
-      if (check.ok()) changes = ComputeChanges(view, txs[i]);
+      if (check.ok()) changes = ComputeChanges(view, txs[i], ids[i]);
       if (Status st = committed->error(); !st.ok()) {
         spdlog::error("mempool: reading committed state failed: {}", st.ToString());
         out[i].status = Status::Internal("reading committed state failed: " + st.message());
@@ -237,12 +237,17 @@ std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vecto
   return out;
 }
 
-std::vector<SignedTx> Mempool::Candidates(size_t max) const {
+std::vector<SignedTx> Mempool::Candidates(size_t max, std::vector<Hash32>* ids) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<SignedTx> out;
   out.reserve(std::min(max, entries_.size()));
+  if (ids != nullptr) {
+    ids->clear();
+    ids->reserve(out.capacity());
+  }
   for (auto it = entries_.begin(); it != entries_.end() && out.size() < max; ++it) {
     out.push_back(it->tx);
+    if (ids != nullptr) ids->push_back(it->id);
   }
   return out;
 }
@@ -311,7 +316,7 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
     }
     ++rechecked;
     LayeredView view(committed->view(), layer_);
-    TxCheck check = CheckStateRules(view, now, it->tx);
+    TxCheck check = CheckStateRules(view, now, it->tx, it->id);
     if (Status st = committed->error(); !st.ok()) {
       // Keep the transaction: block building will meet the same error and stop the node.
       spdlog::error("mempool: re-check after a block could not read state: {}", st.ToString());
@@ -323,7 +328,7 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
       it = entries_.erase(it);
       continue;
     } else {
-      it->changes = ComputeChanges(view, it->tx);
+      it->changes = ComputeChanges(view, it->tx, it->id);
     }
     layer_.Apply(it->changes);
     ++it;

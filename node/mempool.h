@@ -76,8 +76,9 @@ class Mempool {
   // `ids`: txs[i].Id() for every i if the caller has them, or empty (computed here).
   std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids = {});
 
-  // The first (up to) `max` pending transactions in arrival order. They stay pending.
-  std::vector<SignedTx> Candidates(size_t max) const;
+  // The first (up to) `max` pending transactions in arrival order. They stay pending. With `ids`,
+  // also their tx ids (ids->at(i) is the id of the i-th), as computed at admission.
+  std::vector<SignedTx> Candidates(size_t max, std::vector<Hash32>* ids = nullptr) const;
   // Copies of those of `ids` that are still pending, in the order of `ids` (the others are
   // skipped), under one lock.
   std::vector<SignedTx> Pending(const std::vector<Hash32>& ids) const;

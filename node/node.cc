@@ -664,19 +664,12 @@ Output Node::BuildProposal(const ProposalRequest& req) {
   const ChainTip tip = store_->tip();
   const uint64_t prev_time = tip.head ? tip.head->time_ms : genesis_.genesis_time_ms;
   const uint64_t time_ms = std::max(NowMs(), prev_time + 1);
-  std::vector<SignedTx> candidates = mempool_->Candidates(options_.config.max_txs_per_block);
-  // A proposal travels in one peer frame: keep the block's transactions under kMaxBlockBytes.
-  size_t bytes = 0;
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    bytes += candidates[i].Encode().size() + 4;
-    if (bytes > kMaxBlockBytes) {
-      candidates.resize(i);
-      break;
-    }
-  }
+  std::vector<Hash32> ids;  // computed once, when the mempool admitted each tx
+  std::vector<SignedTx> candidates = mempool_->Candidates(options_.config.max_txs_per_block, &ids);
   const auto build_start = Clock::now();
-  auto built = BuildBlock(store_->kv(), genesis_, tip, time_ms, req.round, candidates,
-                          options_.config.max_txs_per_block);
+  // A proposal travels in one peer frame: the block's body stays under kMaxBlockBytes.
+  auto built = BuildBlock(store_->kv(), genesis_, tip, time_ms, req.round, std::move(candidates),
+                          ids, options_.config.max_txs_per_block, kMaxBlockBytes);
   spdlog::debug("built block for height {} round {}: {} txs in {:.1f} ms", req.height, req.round,
                 built.ok() ? built->validated.block.txs.size() : 0,
                 std::chrono::duration<double, std::milli>(Clock::now() - build_start).count());

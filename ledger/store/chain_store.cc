@@ -27,6 +27,7 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(const ChainStoreOptions& o,
   ro.path = o.path;
   ro.block_cache_bytes = o.block_cache_bytes;
   ro.page_cache_bytes = o.page_cache_bytes;
+  ro.write_buffer_bytes = o.write_buffer_bytes;
   ro.read_only = o.read_only;
   ro.create_if_missing = !o.read_only;
   ASSIGN_OR_RETURN(std::unique_ptr<RocksKv> kv, RocksKv::Open(ro));

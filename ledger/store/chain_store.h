@@ -31,6 +31,7 @@ struct ChainStoreOptions {
   std::string path;
   size_t block_cache_bytes = 64 << 20;
   size_t page_cache_bytes = 64 << 20;  // state-tree pages (ledger/page_cache.h); 0 = none
+  size_t write_buffer_bytes = RocksOptions{}.write_buffer_bytes;  // per column family memtable
   bool read_only = false;
 };
 

@@ -4,6 +4,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -29,6 +30,12 @@ rocksdb::Slice ToSlice(ByteView b) {
 ByteView FromSlice(const rocksdb::Slice& s) {
   return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
+
+// RocksDB's per-thread perf counters default to on (kEnableCount): every key comparison in a
+// memtable insert or lookup then updates a thread-local counter, which in a shared library goes
+// through __tls_get_addr. We never read them, so every thread that calls RocksDB turns them off
+// (the level is thread-local; setting it is one store).
+void DisablePerfCounters() { rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable); }
 
 }  // namespace
 
@@ -137,6 +144,7 @@ RocksKv::~RocksKv() {
 
 Result<std::optional<Bytes>> RocksKv::GetAt(const rocksdb::Snapshot* snap, Column c,
                                             ByteView key) const {
+  DisablePerfCounters();
   rocksdb::ReadOptions ro;
   ro.snapshot = snap;
   ro.verify_checksums = true;
@@ -150,6 +158,7 @@ Result<std::optional<Bytes>> RocksKv::GetAt(const rocksdb::Snapshot* snap, Colum
 
 Status RocksKv::ScanAt(const rocksdb::Snapshot* snap, Column c, ByteView prefix, ByteView start,
                        const KvVisitor& fn) const {
+  DisablePerfCounters();
   rocksdb::ReadOptions ro;
   ro.snapshot = snap;
   ro.verify_checksums = true;
@@ -186,7 +195,8 @@ Status RocksKv::Write(const KvBatch& batch, bool sync) {
     if (ops[a].column != ops[b].column) return ops[a].column < ops[b].column;
     return ops[a].key < ops[b].key;
   });
-  rocksdb::WriteBatch wb;
+  DisablePerfCounters();
+  rocksdb::WriteBatch wb(batch.ByteSize() + 16 * ops.size() + 64);
   for (uint32_t i : order) {
     const auto& op = ops[i];
     auto* cf = cfs_[static_cast<size_t>(op.column)];

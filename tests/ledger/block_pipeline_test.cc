@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "crypto/hex.h"
 #include "ledger/kv_state.h"
@@ -194,6 +195,70 @@ TEST_F(PipelineTest, BuildTakesAtMostMaxTxs) {
   EXPECT_TRUE(none->validated.block.txs.empty());
   EXPECT_EQ(none->validated.block.header.log_root, tip_.head->log_root);
   EXPECT_EQ(none->validated.block.header.state_root, tip_.head->state_root);
+}
+
+// The overload a mempool uses (its own tx ids, candidates moved in, a body size limit) builds
+// exactly the block and the writes of the plain one, and stops where the body would overflow.
+TEST_F(PipelineTest, BuildWithKnownIdsMatchesAndStopsAtTheBodyLimit) {
+  const uint64_t t = script_[0].time_ms + 1000;
+  std::vector<SignedTx> candidates;
+  for (uint64_t i = 0; i < 6; ++i) {
+    candidates.push_back(
+        Grant(a_.subjects[i % 3], a_.controllers[i % 2], {"research"}, t - 10 + i, 100 + i));
+  }
+  candidates.push_back(script_[0].candidates[0]);  // a replay, rejected with its id
+  std::vector<Hash32> ids;
+  size_t body = 4;
+  std::vector<size_t> body_after;  // body size once candidate i is in
+  for (const SignedTx& tx : candidates) {
+    ids.push_back(tx.Id());
+    body += 4 + tx.Encode().size();
+    body_after.push_back(body);
+  }
+  auto plain = BuildBlock(kv_, v_.genesis, tip_, t, 0, candidates, kMaxBlockTxs);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  auto with_ids = BuildBlock(kv_, v_.genesis, tip_, t, 0, std::vector<SignedTx>(candidates), ids,
+                             kMaxBlockTxs, std::numeric_limits<size_t>::max());
+  ASSERT_TRUE(with_ids.ok()) << with_ids.status().ToString();
+  EXPECT_EQ(with_ids->validated.block, plain->validated.block);
+  EXPECT_EQ(with_ids->validated.tx_ids, plain->validated.tx_ids);
+  EXPECT_TRUE(SameOps(with_ids->validated.writes, plain->validated.writes));
+  ASSERT_EQ(with_ids->rejected.size(), 1u);
+  EXPECT_EQ(with_ids->rejected[0].tx_id, ids[6]);
+  EXPECT_EQ(with_ids->rejected[0].reason, TxRejectReason::kReplay);
+  // The stored body is the block's transactions, byte for byte as EncodeBlockBody makes it.
+  EXPECT_EQ(schema::EncodeBlockBodyFromEncodings({}), schema::EncodeBlockBody({}));
+  std::vector<Bytes> encodings;
+  for (const SignedTx& tx : plain->validated.block.txs) encodings.push_back(tx.Encode());
+  EXPECT_EQ(schema::EncodeBlockBodyFromEncodings(encodings),
+            schema::EncodeBlockBody(plain->validated.block.txs));
+
+  // A limit that the fourth candidate would overflow: three txs, and the rest never looked at.
+  for (size_t limit : {body_after[3] - 1, body_after[2]}) {
+    auto cut = BuildBlock(kv_, v_.genesis, tip_, t, 0, std::vector<SignedTx>(candidates), ids,
+                          kMaxBlockTxs, limit);
+    ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+    EXPECT_EQ(cut->validated.block.txs,
+              std::vector<SignedTx>(candidates.begin(), candidates.begin() + 3))
+        << limit;
+    EXPECT_TRUE(cut->rejected.empty()) << limit;
+    auto stored = cut->validated.writes.ops();
+    auto body_op = std::find_if(stored.begin(), stored.end(),
+                                [](const KvBatch::Op& op) { return op.column == Column::kBlocks; });
+    ASSERT_NE(body_op, stored.end());
+    EXPECT_LE(body_op->value->size(), limit);
+  }
+  // Nothing fits: an empty block.
+  auto empty = BuildBlock(kv_, v_.genesis, tip_, t, 0, std::vector<SignedTx>(candidates), ids,
+                          kMaxBlockTxs, 4);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->validated.block.txs.empty());
+
+  // Ids that do not pair with the candidates are refused, not guessed.
+  ids.pop_back();
+  auto mismatch = BuildBlock(kv_, v_.genesis, tip_, t, 0, std::vector<SignedTx>(candidates), ids,
+                             kMaxBlockTxs, std::numeric_limits<size_t>::max());
+  EXPECT_EQ(mismatch.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(PipelineTest, BuildRefusesATimeThatDoesNotIncrease) {

@@ -245,6 +245,15 @@ TEST_F(MempoolTest, CandidatesInArrivalOrder) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(c[i], txs[i]);
   EXPECT_EQ(pool->Candidates(100).size(), 5u);
   EXPECT_EQ(pool->size(), 5u);
+  // With ids: each candidate's own tx id, as computed at admission.
+  std::vector<Hash32> ids = {Hash32{}};  // replaced, not appended to
+  auto with_ids = pool->Candidates(4, &ids);
+  ASSERT_EQ(with_ids.size(), 4u);
+  ASSERT_EQ(ids.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(with_ids[i], txs[i]);
+    EXPECT_EQ(ids[i], txs[i].Id()) << i;
+  }
 }
 
 TEST_F(MempoolTest, RecheckAfterBlockDropsNowInvalid) {
