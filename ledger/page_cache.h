@@ -14,13 +14,16 @@
 // Thread-safe (one mutex); deterministic: it changes which reads happen, never a result.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
-#include <string>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "crypto/bytes.h"
 
@@ -47,22 +50,38 @@ class PageCache {
   Stats stats() const;
 
   static constexpr size_t kEntryOverhead = 128;  // map node, list node, control block (estimate)
+  // Longer keys are not cached (a lookup misses, an insert is skipped); state-tree page keys are
+  // 34 bytes. Keys are held inline, so a lookup or an insert allocates nothing for its key.
+  static constexpr size_t kMaxKeyBytes = 40;
 
  private:
-  struct Entry {
+  struct Key {
+    uint8_t size = 0;
+    std::array<uint8_t, kMaxKeyBytes> bytes{};
+    bool operator==(const Key& o) const {
+      return size == o.size && std::equal(bytes.begin(), bytes.begin() + size, o.bytes.begin());
+    }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<std::string_view>{}(
+          std::string_view(reinterpret_cast<const char*>(k.bytes.data()), k.size));
+    }
+  };
+  struct Node {
+    Key key;
     Hash32 hash{};
     std::shared_ptr<const Bytes> value;
-    std::list<std::string>::iterator lru;  // position in lru_ (front = most recent)
   };
-  size_t Cost(size_t key_size, const Bytes& value) const {
-    return key_size + value.size() + kEntryOverhead;
-  }
+  using Lru = std::list<Node>;  // front = most recently used
+  static bool MakeKey(ByteView key, Key* out);
+  static size_t Cost(const Node& n) { return n.key.size + n.value->size() + kEntryOverhead; }
   void EvictLocked();
 
   const size_t capacity_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> map_;
-  std::list<std::string> lru_;
+  Lru lru_;
+  std::unordered_map<Key, Lru::iterator, KeyHash> map_;  // list iterators stay valid
   size_t bytes_ = 0;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;

@@ -31,6 +31,9 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "crypto/hex.h"
 #include "ledger/codec.h"
@@ -72,6 +75,23 @@ std::string Where(size_t depth, const Hash32& prefix) {
 Bytes PageKey(size_t depth, const Hash32& prefix) {
   return StateNodeKey(static_cast<uint16_t>(depth), prefix);
 }
+
+// A page's record key (StateNodeKey's 34 bytes) held inline, for the update's bookkeeping.
+using PageId = std::array<uint8_t, 34>;
+PageId IdOf(size_t depth, const Hash32& prefix) {
+  PageId id;
+  id[0] = static_cast<uint8_t>(depth >> 8);
+  id[1] = static_cast<uint8_t>(depth);
+  std::copy(prefix.begin(), prefix.end(), id.begin() + 2);
+  return id;
+}
+ByteView ViewOf(const PageId& id) { return ByteView(id.data(), id.size()); }
+struct PageIdHash {
+  size_t operator()(const PageId& id) const {
+    return std::hash<std::string_view>{}(
+        std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
+  }
+};
 
 // What a position at a page's slot depth holds: nothing, a lone leaf (a = state_key,
 // b = value hash) or two or more entries (a child page; a = its subtree hash).
@@ -243,22 +263,33 @@ class Updater {
     ASSIGN_OR_RETURN(std::optional<Loaded> old, ReadPage(kv_, 0, root_prefix));
     Page page;
     if (old.has_value()) {
-      old_[PageKey(0, root_prefix)] = old->raw;
+      old_[IdOf(0, root_prefix)] = old->raw;
       page = old->page;
     }
     ASSIGN_OR_RETURN(Slot root, Apply(0, root_prefix, page, sorted));
-    for (const auto& [key, value] : old_) {
-      if (new_.find(key) == new_.end()) batch->Delete(Column::kStateNodes, key);
+    // The writes go out in key order (deletes, then puts), whatever order the maps hold.
+    std::vector<const PageId*> deleted;
+    for (const auto& [id, value] : old_) {
+      if (new_.find(id) == new_.end()) deleted.push_back(&id);
     }
+    std::vector<std::pair<const PageId*, NewPage*>> written;
+    written.reserve(new_.size());
+    for (auto& [id, page] : new_) written.emplace_back(&id, &page);
+    auto by_id = [](const auto& x, const auto& y) { return *x < *y; };
+    std::sort(deleted.begin(), deleted.end(), by_id);
+    std::sort(written.begin(), written.end(),
+              [](const auto& x, const auto& y) { return *x.first < *y.first; });
+    for (const PageId* id : deleted) batch->Delete(Column::kStateNodes, ViewOf(*id));
     // New pages go to the page cache too: the next block reads most of the upper ones.
     PageCache* cache = kv_.page_cache();
-    for (auto& [key, page] : new_) {
-      auto it = old_.find(key);
-      if (it == old_.end() || *it->second != page.raw) {
-        batch->Put(Column::kStateNodes, key, page.raw);
+    for (auto& [id, page] : written) {
+      auto it = old_.find(*id);
+      if (it == old_.end() || *it->second != page->raw) {
         if (cache != nullptr) {
-          cache->Insert(key, page.hash, std::make_shared<const Bytes>(std::move(page.raw)));
+          auto shared = std::make_shared<const Bytes>(page->raw);
+          cache->Insert(ViewOf(*id), page->hash, shared);
         }
+        batch->Put(Column::kStateNodes, ViewOf(*id), std::move(page->raw));
       }
     }
     return root.Hashed();
@@ -281,7 +312,7 @@ class Updater {
       if (slot.kind == Slot::kChild) {
         ASSIGN_OR_RETURN(Loaded child, ReadChild(kv_, depth + kPageBits, child_prefix, slot.a,
                                                  /*want_nodes=*/false));
-        old_[PageKey(depth + kPageBits, child_prefix)] = std::move(child.raw);
+        old_[IdOf(depth + kPageBits, child_prefix)] = std::move(child.raw);
         ASSIGN_OR_RETURN(slot, Apply(depth + kPageBits, child_prefix, child.page, part));
       } else {
         ASSIGN_OR_RETURN(slot, FromEntries(depth + kPageBits, child_prefix, Merge(slot, part)));
@@ -295,7 +326,7 @@ class Updater {
     }
     if (children == 0 && (leaves == 0 || (leaves == 1 && depth > 0))) return lone;
     const Hash32 hash = ComputeNodes(page)[0].hash;
-    new_[PageKey(depth, prefix)] = NewPage{Encode(page), hash};
+    new_[IdOf(depth, prefix)] = NewPage{Encode(page), hash};
     return Slot{Slot::kChild, hash};
   }
 
@@ -330,8 +361,9 @@ class Updater {
     Hash32 hash{};
   };
   const KvRead& kv_;
-  std::map<Bytes, std::shared_ptr<const Bytes>> old_;  // every page read: key -> stored value
-  std::map<Bytes, NewPage> new_;  // pages of the new tree in the region touched
+  // every page read: key -> stored value
+  std::unordered_map<PageId, std::shared_ptr<const Bytes>, PageIdHash> old_;
+  std::unordered_map<PageId, NewPage, PageIdHash> new_;  // pages of the new tree in the region
 };
 
 }  // namespace

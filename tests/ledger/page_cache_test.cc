@@ -73,6 +73,30 @@ TEST(PageCache, RefusesValuesOverAnEighthOfItsCapacityAndZeroDisablesIt) {
   EXPECT_EQ(off.stats().entries, 0u);
 }
 
+TEST(PageCache, KeysAreComparedWholeAndOverlongKeysAreNotCached) {
+  PageCache c(1 << 20);
+  // Keys that share a prefix, or differ only in length, are different entries.
+  Bytes a = K("state-page"), b = K("state-pagf"), shorter = K("state-pag");
+  c.Insert(a, H(1), V(10, 1));
+  c.Insert(b, H(1), V(10, 2));
+  c.Insert(shorter, H(1), V(10, 3));
+  EXPECT_EQ(*c.Lookup(a, H(1)), Bytes(10, 1));
+  EXPECT_EQ(*c.Lookup(b, H(1)), Bytes(10, 2));
+  EXPECT_EQ(*c.Lookup(shorter, H(1)), Bytes(10, 3));
+  Bytes with_zero = shorter;
+  with_zero.push_back(0);  // inline keys are zero-padded: a trailing zero still makes another key
+  EXPECT_EQ(c.Lookup(with_zero, H(1)), nullptr);
+  // The longest cacheable key, and one byte more.
+  Bytes longest(PageCache::kMaxKeyBytes, 0xab), overlong(PageCache::kMaxKeyBytes + 1, 0xab);
+  c.Insert(longest, H(2), V(10, 4));
+  c.Insert(overlong, H(2), V(10, 5));
+  EXPECT_EQ(*c.Lookup(longest, H(2)), Bytes(10, 4));
+  EXPECT_EQ(c.Lookup(overlong, H(2)), nullptr);
+  EXPECT_EQ(c.stats().entries, 4u);
+  const size_t o = PageCache::kEntryOverhead;  // per entry: key + value + overhead
+  EXPECT_EQ(c.stats().bytes, (10 + 10 + o) * 2 + (9 + 10 + o) + (PageCache::kMaxKeyBytes + 10 + o));
+}
+
 // Readers and writers on several threads (run under TSan in CI): every hit is the value that
 // was inserted with that hash.
 TEST(PageCache, ConcurrentUseIsSafe) {
