@@ -274,8 +274,8 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
                                const std::vector<Hash32>* block_ids) {
   const bool have_ids = block_ids != nullptr && block_ids->size() == block_txs.size();
   std::lock_guard<std::mutex> lock(mu_);
-  std::set<Pair> pairs;
-  std::set<PublicKey> controllers;
+  std::unordered_set<Pair, PublicKeyPairHasher> pairs;
+  std::unordered_set<PublicKey, PublicKeyHasher> controllers;
   auto note = [&](const SignedTx& tx) {
     Touches t = TouchesOf(tx);
     if (t.pair) pairs.insert(*t.pair);

@@ -30,8 +30,10 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "crypto/keyed_hash.h"
 #include "ledger/state.h"
 #include "ledger/tx.h"
 #include "net/api_backend.h"
@@ -120,8 +122,11 @@ class Mempool {
   // The changes of the pending transactions, merged in order (the latest write wins).
   struct Layer {
     // (subject, controller) -> purpose -> the entry's latest pending value.
-    std::map<Pair, std::map<std::string, StateValue, std::less<>>> consents;
-    std::map<PublicKey, ControllerEntry> controllers;
+    // Hash maps (keyed SipHash: the keys are public keys anyone can pick): each admission looks
+    // a pair up, and the pool holds up to `capacity` entries.
+    std::unordered_map<Pair, std::map<std::string, StateValue, std::less<>>, PublicKeyPairHasher>
+        consents;
+    std::unordered_map<PublicKey, ControllerEntry, PublicKeyHasher> controllers;
     void Apply(const StateChanges& changes);
     void Clear();
   };
