@@ -219,6 +219,17 @@ Status RocksKv::Flush() {
   return FromRocks(db_->Flush(fo, cfs_), "flush");
 }
 
+bool RocksKv::BackgroundIdle() const {
+  for (auto* cf : cfs_) {
+    for (const char* property : {"rocksdb.num-running-compactions", "rocksdb.num-running-flushes",
+                                 "rocksdb.compaction-pending", "rocksdb.mem-table-flush-pending"}) {
+      uint64_t v = 0;
+      if (!db_->GetIntProperty(cf, property, &v) || v != 0) return false;
+    }
+  }
+  return true;
+}
+
 uint64_t RocksKv::ApproximateDiskBytes() const {
   std::error_code ec;
   uint64_t total = 0;

@@ -55,6 +55,9 @@ class RocksKv : public KvRead {
   Status Flush();
   // Bytes of every file in the store directory (SST, WAL, manifest).
   uint64_t ApproximateDiskBytes() const;
+  // True when no flush or compaction is running or pending in any column family (benchmarks wait
+  // for this so that a measurement does not share the CPU with background work).
+  bool BackgroundIdle() const;
 
  private:
   RocksKv() = default;
