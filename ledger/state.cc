@@ -103,13 +103,47 @@ TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const Si
   return CheckStateRules(state, block_time_ms, tx, tx.Id());
 }
 
+namespace {
+
+TxCheck ReplayOf(const Hash32& id) {
+  return Reject(TxRejectReason::kReplay, "tx_id " + ToHex(id) + " was already committed (replay)");
+}
+
+// Whether the rules after the replay check reject a committed tx by themselves. True for a
+// REGISTER_CONTROLLER and for a GRANT or REVOKE that names its purposes: committing such a tx
+// wrote an entry with its issued_at for each key it names, every later write to that key had to
+// be strictly newer, and no entry is ever removed, so each such key holds an issued_at >= the
+// tx's for good, and the tx is stale. False for a revoke-all (it names no key: the pair's entries
+// may have changed, or there were none) and for anything without a key.
+bool LaterRulesCatchAReplay(const TxBody& body) {
+  if (std::holds_alternative<RegisterControllerTx>(body)) return true;
+  if (const auto* g = std::get_if<GrantTx>(&body)) return !g->purposes.empty();
+  if (const auto* r = std::get_if<RevokeTx>(&body)) return !r->purposes.empty();
+  return false;
+}
+
+TxCheck CheckRulesAfterReplay(const StateView& state, uint64_t block_time_ms, const SignedTx& tx);
+
+}  // namespace
+
+// The replay check comes first in the rules' order (a committed tx is reported as a replay,
+// whatever else is wrong with it). For a tx whose replay the later rules reject anyway
+// (LaterRulesCatchAReplay), the tx_index lookup is made only when they reject it, to report the
+// replay: a tx they accept cannot be committed. The answer is the same as checking it first; a
+// new transaction, the common case, then costs no lookup of its id (one read that misses, in the
+// mempool and again in the block).
 TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const SignedTx& tx,
                         const Hash32& id) {
-  if (state.TxCommitted(id)) {
-    return Reject(TxRejectReason::kReplay,
-                  "tx_id " + ToHex(id) + " was already committed (replay)");
-  }
+  const bool deferred = LaterRulesCatchAReplay(tx.body);
+  if (!deferred && state.TxCommitted(id)) return ReplayOf(id);
+  TxCheck check = CheckRulesAfterReplay(state, block_time_ms, tx);
+  if (deferred && !check.ok() && state.TxCommitted(id)) return ReplayOf(id);
+  return check;
+}
 
+namespace {
+
+TxCheck CheckRulesAfterReplay(const StateView& state, uint64_t block_time_ms, const SignedTx& tx) {
   uint64_t issued = IssuedAtOf(tx.body);
   // Saturating bounds: block times below 7 days (tests, fresh chains) must not wrap around.
   uint64_t oldest = block_time_ms >= kMaxTxAgeMs ? block_time_ms - kMaxTxAgeMs : 0;
@@ -155,6 +189,8 @@ TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const Si
   }
   return {};
 }
+
+}  // namespace
 
 StateChanges ComputeChanges(const StateView& state, const SignedTx& tx) {
   return ComputeChanges(state, tx, tx.Id());

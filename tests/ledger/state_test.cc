@@ -373,6 +373,55 @@ TEST_F(StateTest, ExpiryBoundary) {
 // time window, revoke-all, registrations), every accepted transaction strictly increases the
 // issued_at_ms of each entry it writes, a rejected one changes nothing, and no entry's
 // issued_at_ms ever decreases.
+// The state as it is, except that no transaction counts as committed: the rules after the replay
+// check, alone.
+class NeverCommitted : public StateView {
+ public:
+  explicit NeverCommitted(const StateView& base) : base_(base) {}
+  std::optional<StateValue> GetConsent(const PublicKey& s, const PublicKey& c,
+                                       std::string_view p) const override {
+    return base_.GetConsent(s, c, p);
+  }
+  std::vector<std::string> PurposesOf(const PublicKey& s, const PublicKey& c) const override {
+    return base_.PurposesOf(s, c);
+  }
+  bool TxCommitted(const Hash32&) const override { return false; }
+  std::optional<ControllerEntry> GetController(const PublicKey& c) const override {
+    return base_.GetController(c);
+  }
+
+ private:
+  const StateView& base_;
+};
+
+// The rules in their stated order: a committed tx is a replay, whatever else holds; otherwise the
+// other rules decide. CheckStateRules looks the id up later for some txs (state.cc); it must give
+// exactly this answer.
+TxCheck InStatedOrder(const StateView& st, uint64_t block_time, const SignedTx& tx) {
+  if (st.TxCommitted(tx.Id())) {
+    return {TxRejectReason::kReplay, "tx_id " + ToHex(tx.Id()) + " was already committed (replay)"};
+  }
+  return CheckStateRules(NeverCommitted(st), block_time, tx);
+}
+
+// A revoke-all names no key, so the later rules cannot catch its replay: after a revoke-all of a
+// pair without entries, a grant older than it is valid, and the revoke-all, sent again, would
+// revoke that grant if the replay check did not stop it.
+TEST_F(StateTest, AReplayedRevokeAllIsCaughtWhenTheOtherRulesWouldPassIt) {
+  MemoryState st;
+  SignedTx all = Revoke({}, kT0);
+  ASSERT_TRUE(st.Apply(kT0, all).ok());
+  ASSERT_TRUE(st.Apply(kT0 + 1, Grant({"a"}, kT0 - 10)).ok());  // older than the revoke-all
+  EXPECT_TRUE(CheckStateRules(NeverCommitted(st), kT0 + 2, all).ok());
+  EXPECT_EQ(CheckStateRules(st, kT0 + 2, all).reason, TxRejectReason::kReplay);
+  EXPECT_EQ(st.Apply(kT0 + 2, all).reason, TxRejectReason::kReplay);
+  EXPECT_EQ(Get(st, "a")->status, ConsentStatus::kGranted);
+  // A replayed grant that is also too old by now is reported as a replay, as before.
+  SignedTx g = Grant({"b"}, kT0);
+  ASSERT_TRUE(st.Apply(kT0, g).ok());
+  EXPECT_EQ(CheckStateRules(st, kT0 + 8 * kDay, g).reason, TxRejectReason::kReplay);
+}
+
 TEST_F(StateTest, PropertyNoOlderTxOverwritesANewerOne) {
   std::mt19937_64 rng(20240607);
   std::vector<SigningKey> subjects;
@@ -440,6 +489,14 @@ TEST_F(StateTest, PropertyNoOlderTxOverwritesANewerOne) {
     }
     auto before = st.consents();
     auto ctrl_before = st.GetController(controller_.public_key());
+    {
+      // Same verdict and message as the rules in their stated order (the replay of a revoke-all
+      // that only the lookup catches is AReplayedRevokeAllIsCaughtWhenTheOtherRulesWouldPassIt).
+      const TxCheck stated = InStatedOrder(st, block, tx);
+      const TxCheck got = CheckStateRules(st, block, tx);
+      ASSERT_EQ(got.reason, stated.reason) << "step " << step;
+      ASSERT_EQ(got.message, stated.message) << "step " << step;
+    }
     TxCheck c = st.Apply(block, tx);
     if (c.ok()) {
       ++accepted;
