@@ -29,10 +29,10 @@ Result<uint64_t> DecodeU64(ByteView b, const char* what) {
 }
 
 Bytes EncodeBlockBody(const std::vector<SignedTx>& txs) {
-  Writer w;
-  w.U32(static_cast<uint32_t>(txs.size()));
-  for (const auto& t : txs) w.Bytes(t.Encode());
-  return std::move(w).Take();
+  std::vector<Bytes> encodings;
+  encodings.reserve(txs.size());
+  for (const auto& t : txs) encodings.push_back(t.Encode());
+  return EncodeBlockBodyFromEncodings(encodings);
 }
 
 Bytes EncodeBlockBodyFromEncodings(const std::vector<Bytes>& encodings) {

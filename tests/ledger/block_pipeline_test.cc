@@ -226,12 +226,25 @@ TEST_F(PipelineTest, BuildWithKnownIdsMatchesAndStopsAtTheBodyLimit) {
   ASSERT_EQ(with_ids->rejected.size(), 1u);
   EXPECT_EQ(with_ids->rejected[0].tx_id, ids[6]);
   EXPECT_EQ(with_ids->rejected[0].reason, TxRejectReason::kReplay);
-  // The stored body is the block's transactions, byte for byte as EncodeBlockBody makes it.
-  EXPECT_EQ(schema::EncodeBlockBodyFromEncodings({}), schema::EncodeBlockBody({}));
+  // The stored body: a big-endian u32 count, then per tx a u32 length and its encoding, and it
+  // decodes to the block's transactions.
+  EXPECT_EQ(schema::EncodeBlockBodyFromEncodings({}), (Bytes{0, 0, 0, 0}));
   std::vector<Bytes> encodings;
-  for (const SignedTx& tx : plain->validated.block.txs) encodings.push_back(tx.Encode());
-  EXPECT_EQ(schema::EncodeBlockBodyFromEncodings(encodings),
-            schema::EncodeBlockBody(plain->validated.block.txs));
+  Bytes expected_body = {0, 0, 0, static_cast<uint8_t>(plain->validated.block.txs.size())};
+  for (const SignedTx& tx : plain->validated.block.txs) {
+    encodings.push_back(tx.Encode());
+    const uint32_t n = static_cast<uint32_t>(encodings.back().size());
+    for (int shift : {24, 16, 8, 0}) expected_body.push_back(static_cast<uint8_t>(n >> shift));
+    Append(expected_body, encodings.back());
+  }
+  const Bytes stored_body = schema::EncodeBlockBodyFromEncodings(encodings);
+  EXPECT_EQ(stored_body, expected_body);
+  EXPECT_EQ(schema::DecodeBlockBody(stored_body).value(), plain->validated.block.txs);
+  auto stored =
+      std::find_if(plain->validated.writes.ops().begin(), plain->validated.writes.ops().end(),
+                   [](const KvBatch::Op& op) { return op.column == Column::kBlocks; });
+  ASSERT_NE(stored, plain->validated.writes.ops().end());
+  EXPECT_EQ(*stored->value, stored_body);
 
   // A limit that the fourth candidate would overflow: three txs, and the rest never looked at.
   for (size_t limit : {body_after[3] - 1, body_after[2]}) {
