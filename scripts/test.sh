@@ -4,7 +4,8 @@
 #   2. checks tests/vectors/protocol.json with the independent Python checker, and that the
 #      generator still produces exactly that file,
 #   3. builds with clang + ASan/UBSan and runs every test again,
-#   4. builds the concurrent code (net/, node/) with ThreadSanitizer and runs its tests,
+#   4. builds the concurrent code (net/, node/, the store's pipelined commits) with
+#      ThreadSanitizer and runs its tests,
 #   5. builds the libFuzzer targets and runs each for FUZZ_SECONDS (default 20).
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -35,11 +36,16 @@ CONSENT_CRASH_KILLS=10 CONSENT_E2E_FOLLOWER_BLOCKS=300 ASAN_OPTIONS=detect_leaks
   ctest --test-dir build/asan --output-on-failure -j2 | tee build/asan/ctest.log
 asan_count=$(grep -oE 'out of [0-9]+' build/asan/ctest.log | awk '{print $3}')
 
-echo "== ThreadSanitizer build and the concurrent code's tests (net, node, e2e)"
-scripts/build.sh tsan net_tests node_tests consentd consentctl consent-store
-CONSENT_E2E_FOLLOWER_BLOCKS=300 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(pwd)/tests/tsan.supp \
+echo "== ThreadSanitizer build and the concurrent code's tests (net, node, e2e, pipelined commits)"
+scripts/build.sh tsan net_tests node_tests consentd consentctl consent-store store_tests store_crash_child
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(pwd)/tests/tsan.supp
+CONSENT_E2E_FOLLOWER_BLOCKS=300 \
   ctest --test-dir build/tsan --output-on-failure -j2 -L 'net|node|e2e' | tee build/tsan/ctest.log
-tsan_count=$(grep -oE 'out of [0-9]+' build/tsan/ctest.log | awk '{print $3}')
+# From the store's tests, those with a second thread: ChainStore's writer (BeginCommit).
+CONSENT_CRASH_KILLS=10 \
+  ctest --test-dir build/tsan --output-on-failure -j2 -R '^(PipelinedCommitTest|Commits/CrashTest)' | tee build/tsan/ctest-store.log
+tsan_count=$(( $(grep -oE 'out of [0-9]+' build/tsan/ctest.log | awk '{print $3}') + \
+               $(grep -oE 'out of [0-9]+' build/tsan/ctest-store.log | awk '{print $3}') ))
 
 echo "== fuzz targets (${fuzz_seconds}s each)"
 fuzz_targets=()

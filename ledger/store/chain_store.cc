@@ -115,22 +115,116 @@ uint64_t ChainStore::height() const {
   return tip_.head ? tip_.head->height : 0;
 }
 
-Status ChainStore::CommitBlock(ValidatedBlock block, const Commit& commit) {
-  Header header = block.block.header;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    uint64_t next = tip_.head ? tip_.head->height + 1 : 1;
-    if (header.height != next) {
-      return Status::Invalid("block height " + std::to_string(header.height) +
-                             " does not follow the head (" + std::to_string(next - 1) + ")");
+ChainStore::~ChainStore() {
+  (void)FinishCommit();
+  if (writer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> l(wmu_);
+      stop_ = true;
     }
+    wcv_.notify_all();
+    writer_.join();
   }
+}
+
+ChainTip ChainStore::build_tip() const {
+  if (in_flight_) {
+    ChainTip t;
+    t.head = in_flight_->header;
+    t.log_size = in_flight_->header.log_size;
+    return t;
+  }
+  return tip();
+}
+
+const KvRead& ChainStore::build_view() const {
+  if (in_flight_) return *in_flight_->view;
+  return *kv_;
+}
+
+Status ChainStore::CheckNextHeight(const Header& header) const {
+  const ChainTip t = build_tip();
+  uint64_t next = t.head ? t.head->height + 1 : 1;
+  if (header.height != next) {
+    return Status::Invalid("block height " + std::to_string(header.height) +
+                           " does not follow the head (" + std::to_string(next - 1) + ")");
+  }
+  return Status::Ok();
+}
+
+Status ChainStore::CommitBlock(ValidatedBlock block, const Commit& commit) {
+  RETURN_IF_ERROR(CheckNextHeight(block.block.header));
+  RETURN_IF_ERROR(FinishCommit());
+  Header header = block.block.header;
   ASSIGN_OR_RETURN(KvBatch batch, FinalizeBlock(genesis_, std::move(block), commit));
   RETURN_IF_ERROR(kv_->Write(batch, /*sync=*/true));
   std::lock_guard<std::mutex> l(mu_);
   tip_.head = header;
   tip_.log_size = header.log_size;
   return Status::Ok();
+}
+
+Status ChainStore::BeginCommit(ValidatedBlock block, const Commit& commit,
+                               std::function<void(const Status&)> on_done) {
+  RETURN_IF_ERROR(CheckNextHeight(block.block.header));
+  auto next = std::make_unique<InFlight>();
+  next->header = block.block.header;
+  next->on_done = std::move(on_done);
+  // Pure work first, while the previous block may still be writing.
+  ASSIGN_OR_RETURN(next->batch, FinalizeBlock(genesis_, std::move(block), commit));
+  ASSIGN_OR_RETURN(next->prepared, kv_->Prepare(next->batch));
+  Status previous = FinishCommit();
+  if (!previous.ok()) {
+    return previous.Prefixed("block " + std::to_string(next->header.height) +
+                             " not written: the write of the block before it failed");
+  }
+  next->view = std::make_unique<OverlayKv>(*kv_, next->batch);
+  if (!writer_.joinable()) writer_ = std::thread([this] { WriterLoop(); });
+  in_flight_ = std::move(next);
+  {
+    std::lock_guard<std::mutex> l(wmu_);
+    job_ = in_flight_.get();
+  }
+  wcv_.notify_all();
+  return Status::Ok();
+}
+
+Status ChainStore::FinishCommit() {
+  if (!in_flight_) return Status::Ok();
+  Status result;
+  {
+    std::unique_lock<std::mutex> l(wmu_);
+    wcv_.wait(l, [this] { return in_flight_->done; });
+    result = in_flight_->result;
+  }
+  in_flight_.reset();
+  return result;
+}
+
+void ChainStore::WriterLoop() {
+  for (;;) {
+    InFlight* job = nullptr;
+    {
+      std::unique_lock<std::mutex> l(wmu_);
+      wcv_.wait(l, [this] { return stop_ || job_ != nullptr; });
+      if (job_ == nullptr) return;  // stopping, nothing handed over
+      job = job_;
+      job_ = nullptr;
+    }
+    Status st = kv_->Write(std::move(job->prepared), /*sync=*/true);
+    if (st.ok()) {
+      std::lock_guard<std::mutex> l(mu_);
+      tip_.head = job->header;
+      tip_.log_size = job->header.log_size;
+    }
+    if (job->on_done) job->on_done(st);
+    {
+      std::lock_guard<std::mutex> l(wmu_);
+      job->done = true;
+      job->result = st;
+    }
+    wcv_.notify_all();
+  }
 }
 
 namespace {

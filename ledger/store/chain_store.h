@@ -12,14 +12,25 @@
 // VerifyChainStore re-executes a whole store from genesis into a scratch store and compares every
 // root, every commit and, at the end, every record of every column.
 //
-// Thread-safety: CommitBlock must be called from one thread at a time (the node's block producer).
-// tip(), Snapshot() and the queries on snapshots may run concurrently with CommitBlock.
+// Pipelined commits: a producer may build block h+1 while block h is being written. BeginCommit
+// does CommitBlock's checks, hands the batch to the store's writer thread and returns; the next
+// block is built on build_view() and build_tip() (the store with the block in flight), and its
+// BeginCommit waits for the previous write to be durable before handing its own over. So at most
+// one block is in flight, writes stay in height order, and nothing is signed or served on top of
+// a block that is not durable unless the caller chooses to (a validator must wait: FinishCommit).
+//
+// Thread-safety: CommitBlock, BeginCommit, FinishCommit, build_tip() and build_view() must be
+// called from one thread at a time (the node's block producer). tip(), height(), Snapshot() and
+// the queries on snapshots may run concurrently with them and with the writer thread; they show
+// only durable blocks.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "ledger/block.h"
 #include "ledger/block_pipeline.h"
@@ -44,9 +55,32 @@ class ChainStore {
   ChainTip tip() const;
   uint64_t height() const;
 
+  ~ChainStore();
+  ChainStore(const ChainStore&) = delete;
+  ChainStore& operator=(const ChainStore&) = delete;
+
   // Finalizes (verifies the commit) and writes the block atomically with sync. On any error the
-  // store is unchanged. REQUIRES: `block` was validated against the current tip.
+  // store is unchanged. REQUIRES: `block` was validated against build_tip() (the current tip when
+  // no block is in flight). A block in flight is finished first; if its write failed, that error
+  // is returned and this block is not written.
   Status CommitBlock(ValidatedBlock block, const Commit& commit);
+
+  // Pipelined commit. Checks the height against build_tip(), finalizes the block (verifies the
+  // commit), waits for the block in flight if any, then hands this block's one synced batch to
+  // the writer thread and returns without waiting for it. If the previous block's write failed,
+  // returns that error and changes nothing (this block was built on state that never became
+  // durable: rebuild it on build_view()). Any other error also changes nothing.
+  // `on_done`, if set, is called on the writer thread with the write's result, after tip() has
+  // moved (on success) and before FinishCommit returns.
+  Status BeginCommit(ValidatedBlock block, const Commit& commit,
+                     std::function<void(const Status&)> on_done = {});
+  // Waits until the block in flight (if any) is written; returns its write's result, OK if there
+  // was none. After it returns nothing is in flight and build_view() is the store itself.
+  Status FinishCommit();
+  // The chain to build the next block on: the durable one plus the block in flight, if any. The
+  // view stays valid until the next CommitBlock, BeginCommit or FinishCommit.
+  ChainTip build_tip() const;
+  const KvRead& build_view() const;
 
   // A consistent view at the current height, for queries.
   std::unique_ptr<KvRead> Snapshot() const { return kv_->GetSnapshot(); }
@@ -56,11 +90,32 @@ class ChainStore {
  private:
   ChainStore(const Genesis& g, std::unique_ptr<RocksKv> kv) : genesis_(g), kv_(std::move(kv)) {}
   Status CheckOnOpen(bool create);
+  Status CheckNextHeight(const Header& header) const;
+  void WriterLoop();
+
+  // A block handed to the writer thread. Owned by the producer side (in_flight_); the writer
+  // takes `prepared`, reads `header` and sets `done` and `result` under wmu_.
+  struct InFlight {
+    KvBatch batch;                    // what the block writes (build_view() reads it)
+    RocksKv::PreparedBatch prepared;  // the same, encoded for RocksDB before the handover
+    Header header;
+    std::unique_ptr<OverlayKv> view;  // kv_ with `batch` over it, for building the next block
+    std::function<void(const Status&)> on_done;
+    bool done = false;  // guarded by wmu_
+    Status result;      // guarded by wmu_
+  };
 
   Genesis genesis_;
   std::unique_ptr<RocksKv> kv_;
   mutable std::mutex mu_;
   ChainTip tip_;  // guarded by mu_
+
+  std::unique_ptr<InFlight> in_flight_;  // producer thread only
+  std::mutex wmu_;
+  std::condition_variable wcv_;
+  InFlight* job_ = nullptr;  // guarded by wmu_: handed to the writer, not yet taken
+  bool stop_ = false;        // guarded by wmu_
+  std::thread writer_;       // started by the first BeginCommit
 };
 
 struct VerifyProgress {

@@ -13,6 +13,7 @@ CASES = [
     (["--write-buffer-mb", "x"], "--write-buffer-mb: 'x' is not a whole number"),
     (["--write-buffer-mb", "-1"], "--write-buffer-mb: '-1' is not a whole number"),
     (["--cache-mb", "0"], "--cache-mb"),
+    (["--pipeline", "2"], "--pipeline 0 or 1"),
     (["--block-txs", "0"], "--block-txs"),
     (["--txs", "10", "--block-txs", "100"], "--txs >= --block-txs"),
     (["--no-such-flag", "1"], "unknown option --no-such-flag"),
