@@ -1,6 +1,8 @@
 // ChainStore: open-time consistency checks, atomic commits, whole-store verification.
 #include "ledger/store/chain_store.h"
 
+#include <pthread.h>
+
 #include <filesystem>
 
 #include "crypto/hex.h"
@@ -202,6 +204,7 @@ Status ChainStore::FinishCommit() {
 }
 
 void ChainStore::WriterLoop() {
+  pthread_setname_np(pthread_self(), "consent-writer");  // for top -H, perf and gdb
   for (;;) {
     InFlight* job = nullptr;
     {
