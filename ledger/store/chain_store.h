@@ -71,7 +71,8 @@ class ChainStore {
   // returns that error and changes nothing (this block was built on state that never became
   // durable: rebuild it on build_view()). Any other error also changes nothing.
   // `on_done`, if set, is called on the writer thread with the write's result, after tip() has
-  // moved (on success) and before FinishCommit returns.
+  // moved (on success) and before FinishCommit returns. It must not throw, and must not call
+  // CommitBlock, BeginCommit or FinishCommit (they wait for the writer it runs on).
   Status BeginCommit(ValidatedBlock block, const Commit& commit,
                      std::function<void(const Status&)> on_done = {});
   // Waits until the block in flight (if any) is written; returns its write's result, OK if there
