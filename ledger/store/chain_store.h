@@ -67,11 +67,11 @@ class ChainStore {
 
   // Pipelined commit. Checks the height against build_tip(), finalizes the block (verifies the
   // commit), waits for the block in flight if any, then hands this block's one synced batch to
-  // the writer thread and returns without waiting for it. If the previous block's write failed,
-  // returns that error and changes nothing (this block was built on state that never became
-  // durable: rebuild it on build_view()). Any other error also changes nothing.
-  // `on_done`, if set, is called on the writer thread with the write's result, after tip() has
-  // moved (on success) and before FinishCommit returns. It must not throw, and must not call
+  // the writer thread (which encodes it for RocksDB and writes it) and returns without waiting. If
+  // the previous block's write failed, returns that error and changes nothing (this block was built
+  // on state that never became durable: rebuild it on build_view()). Any other error also changes
+  // nothing. `on_done`, if set, is called on the writer thread with the write's result, after tip()
+  // has moved (on success) and before FinishCommit returns. It must not throw, and must not call
   // CommitBlock, BeginCommit or FinishCommit (they wait for the writer it runs on).
   Status BeginCommit(ValidatedBlock block, const Commit& commit,
                      std::function<void(const Status&)> on_done = {});
@@ -95,10 +95,9 @@ class ChainStore {
   void WriterLoop();
 
   // A block handed to the writer thread. Owned by the producer side (in_flight_); the writer
-  // takes `prepared`, reads `header` and sets `done` and `result` under wmu_.
+  // reads `batch` and `header` and sets `done` and `result` under wmu_.
   struct InFlight {
-    KvBatch batch;                    // what the block writes (build_view() reads it)
-    RocksKv::PreparedBatch prepared;  // the same, encoded for RocksDB before the handover
+    KvBatch batch;  // what the block writes (build_view() reads it too)
     Header header;
     std::unique_ptr<OverlayKv> view;  // kv_ with `batch` over it, for building the next block
     std::function<void(const Status&)> on_done;

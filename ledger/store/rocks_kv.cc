@@ -183,12 +183,7 @@ Status RocksKv::Scan(Column c, ByteView prefix, ByteView start, const KvVisitor&
   return ScanAt(nullptr, c, prefix, start, fn);
 }
 
-RocksKv::PreparedBatch::PreparedBatch() = default;
-RocksKv::PreparedBatch::PreparedBatch(PreparedBatch&&) noexcept = default;
-RocksKv::PreparedBatch& RocksKv::PreparedBatch::operator=(PreparedBatch&&) noexcept = default;
-RocksKv::PreparedBatch::~PreparedBatch() = default;
-
-Result<RocksKv::PreparedBatch> RocksKv::Prepare(const KvBatch& batch) const {
+Status RocksKv::Write(const KvBatch& batch, bool sync) {
   // Written in (column, key) order: each column's memtable skip list then inserts next to the
   // previous key (RocksDB keeps the last insert position), instead of searching from the top for
   // every key. The sort is stable, so writes to one key keep their order; the batch is still one
@@ -200,29 +195,18 @@ Result<RocksKv::PreparedBatch> RocksKv::Prepare(const KvBatch& batch) const {
     if (ops[a].column != ops[b].column) return ops[a].column < ops[b].column;
     return ops[a].key < ops[b].key;
   });
-  PreparedBatch prepared;
-  prepared.wb_ = std::make_unique<rocksdb::WriteBatch>(batch.ByteSize() + 16 * ops.size() + 64);
+  DisablePerfCounters();
+  rocksdb::WriteBatch wb(batch.ByteSize() + 16 * ops.size() + 64);
   for (uint32_t i : order) {
     const auto& op = ops[i];
     auto* cf = cfs_[static_cast<size_t>(op.column)];
-    rocksdb::Status s = op.value ? prepared.wb_->Put(cf, ToSlice(op.key), ToSlice(*op.value))
-                                 : prepared.wb_->Delete(cf, ToSlice(op.key));
+    rocksdb::Status s =
+        op.value ? wb.Put(cf, ToSlice(op.key), ToSlice(*op.value)) : wb.Delete(cf, ToSlice(op.key));
     if (!s.ok()) return FromRocks(s, "building a write batch");
   }
-  return prepared;
-}
-
-Status RocksKv::Write(PreparedBatch batch, bool sync) {
-  if (!batch.wb_) return Status::Invalid("write of an empty prepared batch");
-  DisablePerfCounters();
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(db_->Write(wo, batch.wb_.get()), "write batch");
-}
-
-Status RocksKv::Write(const KvBatch& batch, bool sync) {
-  ASSIGN_OR_RETURN(PreparedBatch prepared, Prepare(batch));
-  return Write(std::move(prepared), sync);
+  return FromRocks(db_->Write(wo, &wb), "write batch");
 }
 
 std::unique_ptr<KvRead> RocksKv::GetSnapshot() const {

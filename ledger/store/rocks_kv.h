@@ -18,7 +18,6 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Snapshot;
-class WriteBatch;
 }  // namespace rocksdb
 
 namespace consent {
@@ -45,23 +44,6 @@ class RocksKv : public KvRead {
 
   // Applies the batch atomically. sync = fsync the WAL before returning.
   Status Write(const KvBatch& batch, bool sync);
-
-  // The same in two steps, so that a pipeline can encode a batch while the previous one is still
-  // being written: Prepare encodes it as RocksDB's batch (in column, key order: see Write), and
-  // Write(PreparedBatch) applies it atomically. Prepare reads nothing and changes nothing.
-  class PreparedBatch {
-   public:
-    PreparedBatch();
-    PreparedBatch(PreparedBatch&&) noexcept;
-    PreparedBatch& operator=(PreparedBatch&&) noexcept;
-    ~PreparedBatch();
-
-   private:
-    friend class RocksKv;
-    std::unique_ptr<rocksdb::WriteBatch> wb_;
-  };
-  Result<PreparedBatch> Prepare(const KvBatch& batch) const;
-  Status Write(PreparedBatch batch, bool sync);
 
   // A consistent point-in-time view (a RocksDB snapshot), released when the view is destroyed.
   std::unique_ptr<KvRead> GetSnapshot() const;
