@@ -2,6 +2,8 @@
 // sockets each get their own strand, the connection cap (a connection over it is answered 503
 // at once and closed), and Stop (stop accepting, close every session, streams with "going
 // away", wait for them briefly, then stop the io_context and join).
+#include <pthread.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
@@ -43,7 +45,12 @@ class ApiServerImpl : public ApiServer {
     port_ = acceptor_.local_endpoint().port();
     if (o.threads == 0) return Status::Invalid("threads must be at least 1");
     DoAccept();
-    for (size_t i = 0; i < o.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    for (size_t i = 0; i < o.threads; ++i) {
+      threads_.emplace_back([this] {
+        pthread_setname_np(pthread_self(), "consent-api");
+        ioc_.run();
+      });
+    }
     return Status::Ok();
   }
 

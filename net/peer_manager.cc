@@ -9,6 +9,8 @@
 // Send/Broadcast decide to drop without waiting for the strand.
 #include "net/peer_manager.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
@@ -674,7 +676,10 @@ Status PeerManager::Impl::Start() {
     if (opt_.listen) DoAccept();
     for (size_t i = 0; i < persistent_.size(); ++i) Dial(i);
   });
-  thread_ = std::thread([this] { ioc_.run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "consent-p2p");
+    ioc_.run();
+  });
   return Status::Ok();
 }
 

@@ -108,6 +108,7 @@ class StopWaiter {
 
  private:
   void SignalLoop() {
+    pthread_setname_np(pthread_self(), "consent-signals");
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);

@@ -1,6 +1,7 @@
 // Node: store, mempool, peer links and the consensus driver; listeners and metrics.
 #include "node/node.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -319,6 +320,7 @@ void Node::PostIngest(std::function<void()> fn) {
 }
 
 void Node::IngestLoop() {
+  pthread_setname_np(pthread_self(), "consent-ingest");  // thread names show in top -H and perf
   std::unique_lock<std::mutex> lock(ingest_mu_);
   while (true) {
     ingest_cv_.wait(lock, [this] { return ingest_stop_ || !ingest_queue_.empty(); });
@@ -332,6 +334,7 @@ void Node::IngestLoop() {
 }
 
 void Node::DriverLoop() {
+  pthread_setname_np(pthread_self(), "consent-driver");
   std::unique_lock<std::mutex> lock(mu_);
   next_tick_ = Clock::now() + kTickInterval;
   while (!stop_) {

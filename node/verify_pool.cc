@@ -1,6 +1,8 @@
 // VerifyPool and VerifiedCache: a task queue drained by worker threads; a FIFO-bounded map.
 #include "node/verify_pool.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstring>
 
@@ -20,6 +22,7 @@ VerifyPool::~VerifyPool() {
 }
 
 void VerifyPool::WorkerLoop() {
+  pthread_setname_np(pthread_self(), "consent-verify");
   for (;;) {
     std::function<void()> task;
     {
