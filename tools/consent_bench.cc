@@ -1,7 +1,8 @@
 // consent-bench: end-to-end throughput of a running node.
 //
 // 1. Measures this machine's limit in the same run: libsodium Ed25519 verifications per second on
-//    one core (a 1.5 s loop, run before and again after the submissions; the higher counts),
+//    one core (the fastest 100 ms window of a 1.5 s loop, run before and again after the
+//    submissions; the higher counts),
 //    times the number of cores, divided by --nodes-share (the number of nodes on this machine
 //    that must each verify every transaction: 4 for a local 4-validator network).
 // 2. Pre-signs --txs grants over many subjects (derived keys) and --controllers brands.
@@ -75,22 +76,32 @@ MachineTimes ReadMachineTimes() {
   return t;
 }
 
+// libsodium Ed25519 verifications per second on this core: the fastest 100 ms window of a 1.5 s
+// loop. This machine's speed can change by a third from one second to the next (another tenant,
+// the host's clock); the fastest window is what the core can do, so a slow spell during the
+// measurement cannot lower the limit and flatter the ratio.
 double VerifiesPerSecondOneCore() {
   SigningKey k = SigningKey::FromSeed(Seed32{1});
   Bytes msg(300, 0x42);
   Signature sig = k.Sign(msg);
-  size_t n = 0;
-  auto start = Clock::now();
+  double best = 0;
+  const auto start = Clock::now();
   while (Clock::now() - start < std::chrono::milliseconds(1500)) {
-    for (int i = 0; i < 100; ++i) {
-      if (crypto_sign_verify_detached(sig.data(), msg.data(), msg.size(), k.public_key().data()) !=
-          0) {
-        std::abort();
+    size_t n = 0;
+    const auto window = Clock::now();
+    while (Clock::now() - window < std::chrono::milliseconds(100)) {
+      for (int i = 0; i < 100; ++i) {
+        if (crypto_sign_verify_detached(sig.data(), msg.data(), msg.size(),
+                                        k.public_key().data()) != 0) {
+          std::abort();
+        }
       }
+      n += 100;
     }
-    n += 100;
+    best = std::max(best, static_cast<double>(n) /
+                              std::chrono::duration<double>(Clock::now() - window).count());
   }
-  return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+  return best;
 }
 
 struct Args {
