@@ -29,14 +29,15 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vectors"))
+from e2e_common import Checks, free_port  # noqa: E402
 from check_vectors import encode_body, sstr  # noqa: E402  (the independent encoder)
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
@@ -60,8 +61,9 @@ def signed_grants(chain, controller_hex, count, issued_at_ms):
     return out
 
 
-class E2E:
+class E2E(Checks):
     def __init__(self, consentd, consentctl, store_tool):
+        super().__init__()
         self.consentd, self.ctl = os.path.abspath(consentd), os.path.abspath(consentctl)
         self.store_tool = os.path.abspath(store_tool)
         self.dir = tempfile.mkdtemp(prefix="consent-e2e-")
@@ -69,16 +71,8 @@ class E2E:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
-        self.passed = self.failed = 0
 
     # --- helpers -------------------------------------------------------------------------
-    def check(self, what, cond, detail=""):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print(f"FAIL {what} {detail}")
-
     def run(self, *args, stdin=None):
         env = dict(os.environ, CONSENT_NODE=self.url)
         p = subprocess.run([self.ctl, *args], cwd=self.dir, env=env, input=stdin,
@@ -334,14 +328,6 @@ class E2E:
                        f"got {status} {data[:120]!r}")
         status, _ = self.http("GET", "/healthz")
         self.check("still serving after bad input", status == 200)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def main():

@@ -18,35 +18,24 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_common import Checks, free_port  # noqa: E402
 
 
-class Test:
+class Test(Checks):
     def __init__(self, consentd, bench):
+        super().__init__()
         self.consentd, self.bench = os.path.abspath(consentd), os.path.abspath(bench)
         self.dir = tempfile.mkdtemp(prefix="consent-bench-e2e-")
         self.home = os.path.join(self.dir, "home")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
-        self.passed = self.failed = 0
-
-    def check(self, what, cond, detail=""):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print(f"FAIL {what} {detail}")
 
     def run_bench(self, *args):
         p = subprocess.run([self.bench, *args], capture_output=True, text=True, timeout=120)

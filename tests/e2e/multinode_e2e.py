@@ -40,6 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tcp_proxy  # noqa: E402
+from e2e_common import Checks  # noqa: E402
 
 N_VALIDATORS = 4
 
@@ -68,8 +69,9 @@ def free_base_port(count):
     raise RuntimeError("no free port range")
 
 
-class Net:
+class Net(Checks):
     def __init__(self, consentd, consentctl, follower_blocks, store_tool=None):
+        super().__init__(verbose=True)
         self.store_tool = os.path.abspath(store_tool) if store_tool else None
         self.consentd, self.ctl_path = os.path.abspath(consentd), os.path.abspath(consentctl)
         self.follower_blocks = follower_blocks
@@ -77,18 +79,9 @@ class Net:
         self.out = os.path.join(self.dir, "net")
         self.procs = {}
         self.proxies = {}  # (i, j) -> proxy carrying i's dial to j
-        self.passed = self.failed = 0
         self.nonce = 0
 
     # --- helpers -------------------------------------------------------------------------
-    def check(self, what, cond, detail=""):
-        if cond:
-            self.passed += 1
-            print(f"ok   {what}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {what} {detail}", flush=True)
-
     def home(self, i):
         return os.path.join(self.out, f"node{i}")
 

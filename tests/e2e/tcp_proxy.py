@@ -30,8 +30,12 @@ import argparse
 import asyncio
 import signal
 import socket
+import os
 import sys
 import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_common import Checks  # noqa: E402
 
 HOST = "127.0.0.1"
 _CHUNK = 65536
@@ -212,16 +216,9 @@ class ThreadedProxy:
 
 # --- self-test ------------------------------------------------------------------------------
 
-class _SelfTest:
+class _SelfTest(Checks):
     def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, what, cond, detail=""):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print(f"FAIL {what} {detail}")
+        super().__init__()
 
 
 async def _echo_server():

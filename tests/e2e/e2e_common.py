@@ -1,0 +1,29 @@
+"""Helpers shared by the end-to-end scripts in this folder: a free loopback port, and counting
+checks. Standard library only."""
+import socket
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listened on at the time of the call."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Checks:
+    """Counts passed and failed checks and prints a line for each failure (and, with
+    verbose=True, for each pass). A script exits non-zero when `failed` is not 0."""
+
+    def __init__(self, verbose=False):
+        self.passed = self.failed = 0
+        self.verbose = verbose
+
+    def check(self, what, cond, detail=""):
+        if cond:
+            self.passed += 1
+            if self.verbose:
+                print(f"ok   {what}", flush=True)
+        else:
+            self.failed += 1
+            print(f"FAIL {what} {detail}", flush=True)
+        return bool(cond)
