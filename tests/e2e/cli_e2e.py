@@ -37,7 +37,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vectors"))
-from e2e_common import Checks, free_port  # noqa: E402
+from e2e_common import Checks, free_port, wait_until_ok  # noqa: E402
 from check_vectors import encode_body, sstr  # noqa: E402  (the independent encoder)
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
@@ -96,16 +96,8 @@ class E2E(Checks):
         log = open(os.path.join(self.dir, "consentd.log"), "ab")
         self.proc = subprocess.Popen([self.consentd, "start", "--home", self.home], stdout=log,
                                      stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                status, _ = self.http("GET", "/readyz")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("consentd did not become ready; see " + log.name)
+        wait_until_ok(lambda: self.http("GET", "/readyz")[0], 30,
+                      "consentd did not become ready; see " + log.name)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:

@@ -21,10 +21,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_common import Checks, free_port  # noqa: E402
+from e2e_common import Checks, free_port, wait_until_ok  # noqa: E402
 
 
 class Test(Checks):
@@ -56,15 +55,8 @@ class Test(Checks):
         log = open(os.path.join(self.dir, "consentd.log"), "ab")
         self.proc = subprocess.Popen([self.consentd, "start", "--home", self.home], stdout=log,
                                      stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if self.status()[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("consentd did not become ready; see " + log.name)
+        wait_until_ok(lambda: self.status()[0], 30,
+                      "consentd did not become ready; see " + log.name)
 
     def bad_arguments(self):
         cases = [

@@ -1,6 +1,7 @@
-"""Helpers shared by the end-to-end scripts in this folder: a free loopback port, and counting
-checks. Standard library only."""
+"""Helpers shared by the end-to-end scripts in this folder: a free loopback port, waiting for a
+node to answer, and counting checks. Standard library only."""
 import socket
+import time
 
 
 def free_port():
@@ -8,6 +9,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_ok(probe, seconds, what):
+    """Calls probe() (an HTTP status, or an OSError while nothing listens) every 0.1 s until it
+    returns 200; raises RuntimeError naming `what` after `seconds`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if probe() == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(what)
 
 
 class Checks:

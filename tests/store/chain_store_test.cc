@@ -34,13 +34,7 @@ class ChainStoreTest : public ::testing::Test {
   ChainStoreTest() : ref_(ChainBuilder::ForTesting(kChain, 4, kT0 - 1000)) {}
 
   std::unique_ptr<ChainStore> Open(bool read_only = false) {
-    ChainStoreOptions o;
-    o.path = dir_.Sub("db");
-    o.block_cache_bytes = 4 << 20;
-    o.read_only = read_only;
-    auto s = ChainStore::Open(o, ref_.genesis());
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? std::move(s).value() : nullptr;
+    return testing::OpenStore(dir_.Sub("db"), ref_.genesis(), read_only);
   }
   Status TryOpen() {
     ChainStoreOptions o;

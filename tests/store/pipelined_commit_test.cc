@@ -30,13 +30,7 @@ class PipelinedCommitTest : public ::testing::Test {
   PipelinedCommitTest() : ref_(ChainBuilder::ForTesting(kChain, 4, kT0 - 1000)) {}
 
   std::unique_ptr<ChainStore> Open(const std::string& name, bool read_only = false) {
-    ChainStoreOptions o;
-    o.path = dir_.Sub(name);
-    o.block_cache_bytes = 4 << 20;
-    o.read_only = read_only;
-    auto s = ChainStore::Open(o, ref_.genesis());
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? std::move(s).value() : nullptr;
+    return testing::OpenStore(dir_.Sub(name), ref_.genesis(), read_only);
   }
 
   // Block k (1-based): grants by subjects 10k..10k+4, and a revoke of one purpose of each grant

@@ -80,6 +80,19 @@ inline SignedTx Register(const std::string& chain, const SigningKey& controller,
   return SignTx(chain, r, controller).value();
 }
 
+// Opens (or creates) the store at `path` for `genesis` with a small block cache; a failure is a
+// test failure and gives nullptr.
+inline std::unique_ptr<ChainStore> OpenStore(const std::string& path, const Genesis& genesis,
+                                             bool read_only = false) {
+  ChainStoreOptions o;
+  o.path = path;
+  o.block_cache_bytes = 4 << 20;
+  o.read_only = read_only;
+  auto s = ChainStore::Open(o, genesis);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
 // Builds the next block from `txs` (all must be valid) and commits it with precommits from
 // every key in `validators` (genesis order). Returns the committed header.
 inline Result<Header> CommitTxs(ChainStore& store, const std::vector<SigningKey>& validators,
