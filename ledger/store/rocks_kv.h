@@ -31,6 +31,14 @@ struct RocksOptions {
   bool read_only = false;
 };
 
+// How many ways (2^bits) the block cache of `capacity_bytes` is sharded: as many as RocksDB would
+// choose (up to 64) but never shards below kMinBlockCacheShardBytes. RocksDB's default gives a
+// 64 MiB cache 64 shards of 1 MiB, and an SST file of 64 MiB has index and filter blocks of about
+// 0.5-1.3 MiB: such a block fills its shard (whose high-priority pool is half of it), so each one
+// evicts the other index, filter and data blocks hashed to that shard, and they are read again.
+inline constexpr size_t kMinBlockCacheShardBytes = size_t{8} << 20;
+int BlockCacheShardBits(size_t capacity_bytes);
+
 class RocksKv : public KvRead {
  public:
   // Opens (or creates) the database with every column family of Column. A store that holds a

@@ -183,5 +183,27 @@ TEST_F(RocksKvTest, OpenRefusesAStoreWithColumnFamiliesOfAnotherFormat) {
   ASSERT_NE(Open(), nullptr);
 }
 
+TEST(BlockCacheShardBitsTest, ShardsAreNeverBelow8MiBAndAtMost64) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  EXPECT_EQ(BlockCacheShardBits(1 * kMiB), 0);  // one shard, smaller than 8 MiB: the whole cache
+  EXPECT_EQ(BlockCacheShardBits(8 * kMiB), 0);
+  EXPECT_EQ(BlockCacheShardBits(16 * kMiB - 1), 0);
+  EXPECT_EQ(BlockCacheShardBits(16 * kMiB), 1);
+  EXPECT_EQ(BlockCacheShardBits(64 * kMiB), 3);   // the default: 8 shards of 8 MiB
+  EXPECT_EQ(BlockCacheShardBits(512 * kMiB), 6);  // 64 shards, RocksDB's most by default
+  EXPECT_EQ(BlockCacheShardBits(size_t{1} << 40), 6);
+  for (size_t mib = 1; mib <= 4096; mib = mib * 3 / 2 + 1) {
+    const int bits = BlockCacheShardBits(mib * kMiB);
+    ASSERT_GE(bits, 0);
+    ASSERT_LE(bits, 6);
+    if (bits > 0) {
+      EXPECT_GE((mib * kMiB) >> bits, kMinBlockCacheShardBytes) << mib;
+    }
+    if (bits < 6) {
+      EXPECT_LT((mib * kMiB) >> (bits + 1), kMinBlockCacheShardBytes) << mib;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace consent
