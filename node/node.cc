@@ -617,6 +617,11 @@ void Node::Handle(Output first) {
   // Breadth first, and within one Output: sign every vote (in order), then the proposal, and only
   // then feed the signed messages back. The machine's requests only move forward in (round,
   // step), so the double-sign guard sees them in increasing order.
+  if (handle_depth_++ == 0 && !active_) handle_since_ = Clock::now();
+  struct Depth {
+    int& d;
+    ~Depth() { --d; }
+  } depth{handle_depth_};
   std::deque<Output> work;
   work.push_back(std::move(first));
   while (!work.empty() && !fatal_) {
@@ -785,7 +790,7 @@ void Node::DoDecide(Decision d) {
   CommitDecided(std::move(vb), d.commit);
 }
 
-void Node::CommitDecided(ValidatedBlock validated, const Commit& commit) {
+void Node::CommitDecided(ValidatedBlock validated, const Commit& commit, bool synced) {
   auto block = std::make_shared<CommittedBlock>();
   block->header = validated.block.header;
   block->block_hash = validated.block_hash;
@@ -802,9 +807,15 @@ void Node::CommitDecided(ValidatedBlock validated, const Commit& commit) {
   last_commit_ = Clock::now();
   spdlog::debug("wrote block {} in {:.1f} ms", block->header.height,
                 std::chrono::duration<double, std::milli>(last_commit_ - commit_start).count());
-  // From the first round's start (not the idle wait before it) to the durable commit.
-  const double seconds =
-      active_ ? std::chrono::duration<double>(last_commit_ - active_since_).count() : 0.0;
+  // From the first round's start (not the idle wait before it) to the durable commit. A height
+  // that left waiting and was decided within one Handle call (UpdateConsensusInfo, which notes
+  // the round's start, runs only at its end) started when that call began.
+  std::optional<double> seconds;
+  if (!synced) {
+    seconds =
+        std::chrono::duration<double>(last_commit_ - (active_ ? active_since_ : handle_since_))
+            .count();
+  }
   active_ = false;
   mempool_->OnBlockCommitted(block->txs, {}, &block->tx_ids);
   RecordCommit(*block, seconds);
@@ -1019,7 +1030,7 @@ void Node::OnBlockResponse(PeerId peer, p2p::BlockResponse resp) {
       ++blocks_synced_;
     }
     ++applied;
-    CommitDecided(std::move(v).value(), bc.commit);
+    CommitDecided(std::move(v).value(), bc.commit, /*synced=*/true);
   }
   if (applied > 0) {
     spdlog::info("block sync: applied {} blocks from peer {}, now at height {}", applied, peer,
@@ -1089,14 +1100,15 @@ void Node::Tick() {
 // ---------------------------------------------------------------------------------------------
 // Status, listeners, metrics.
 
-void Node::RecordCommit(const CommittedBlock& block, double seconds) {
+void Node::RecordCommit(const CommittedBlock& block, std::optional<double> seconds) {
   std::lock_guard<std::mutex> lock(metrics_mu_);
   ++blocks_committed_;
   txs_committed_ += block.txs.size();
+  if (!seconds) return;
   ++latency_count_;
-  latency_sum_ += seconds;
+  latency_sum_ += *seconds;
   for (size_t i = 0; i < kLatencyBucketCount; ++i) {
-    if (seconds <= kLatencyBuckets[i]) {
+    if (*seconds <= kLatencyBuckets[i]) {
       ++latency_buckets_[i];
       break;
     }

@@ -161,7 +161,9 @@ class Node final : public ApiBackend, private PeerHandler {
   void Tick();
   void MaybeSync();
   void GossipCurrentHeight(PeerId to);  // 0 = every peer
-  void CommitDecided(ValidatedBlock validated, const Commit& commit);
+  // `synced`: the block came from block sync, not from this node's own round; it is counted in
+  // consent_blocks_synced_total and kept out of the commit-latency histogram.
+  void CommitDecided(ValidatedBlock validated, const Commit& commit, bool synced = false);
   void RecordEvidence(const Evidence& e);
   void Fatal(const consent::Status& st);
   void Broadcast(const p2p::Message& m, PeerId except = 0);
@@ -176,7 +178,8 @@ class Node final : public ApiBackend, private PeerHandler {
   void ServeBlocks(PeerId peer, p2p::BlockRequest req);
 
   uint64_t NowMs() const;
-  void RecordCommit(const CommittedBlock& block, double seconds);
+  // `seconds`: the height's latency, for the histogram; nullopt for a synced block.
+  void RecordCommit(const CommittedBlock& block, std::optional<double> seconds);
 
   const NodeOptions options_;
   const Genesis genesis_;
@@ -216,6 +219,10 @@ class Node final : public ApiBackend, private PeerHandler {
   Clock::time_point height_started_{};
   Clock::time_point active_since_{};  // when the current height's first round started
   bool active_ = false;
+  // When the outermost Handle call that found the height waiting began: a height that goes from
+  // waiting to decided within one call (a single validator's every block) started then.
+  Clock::time_point handle_since_{};
+  int handle_depth_ = 0;
   Clock::time_point next_tick_{};
   Clock::time_point last_regossip_{};
   std::map<Hash32, ValidatedBlock> validated_;  // proposals of the current height found valid

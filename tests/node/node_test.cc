@@ -166,6 +166,13 @@ TEST_F(NodeTest, GrantRevokeProveAndRestart) {
   EXPECT_NE(metrics.find("consent_block_commit_seconds_count " + std::to_string(blocks.size())),
             std::string::npos);
   EXPECT_NE(metrics.find("consent_block_commit_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+  // Each block's latency runs from its round's start to its durable commit: building, signing
+  // and a synced write take time, so the sum is above 0 (it read 0 for every single-validator
+  // block while the round's start was noted only after the block was already committed).
+  const std::string sum_key = "consent_block_commit_seconds_sum ";
+  const size_t sum_at = metrics.find(sum_key);
+  ASSERT_NE(sum_at, std::string::npos);
+  EXPECT_GT(std::stod(metrics.substr(sum_at + sum_key.size())), 0.0) << metrics;
   EXPECT_NE(metrics.find("consent_txs_relayed_total 0\n"), std::string::npos);  // no peers
   EXPECT_NE(metrics.find("# TYPE consent_page_cache_hits_total counter\n"), std::string::npos);
   EXPECT_NE(metrics.find("consent_page_cache_bytes "), std::string::npos);
