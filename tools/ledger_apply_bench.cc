@@ -113,7 +113,8 @@ struct Workload {
 
 struct ProofTiming {
   uint64_t entries = 0;
-  double mean_us = 0;
+  double mean_us = 0;       // each proof's first time: its records read from files, if there are
+  double warm_mean_us = 0;  // the same proofs again, their records now in RocksDB's block cache
 };
 
 // Times ProveConsent for `n` subjects taken from `sample` (each has one granted purpose), once
@@ -127,19 +128,26 @@ ProofTiming TimeProofs(ChainStore& store, const std::vector<std::pair<SignedTx, 
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   auto snap = store.Snapshot();
-  auto start = Clock::now();
-  size_t done = 0;
-  for (const auto& [tx, unused] : sample) {
-    const auto& g = std::get<GrantTx>(tx.body);
-    auto p = ProveConsent(*snap, store.genesis(), g.subject, g.controller, g.purposes[0]);
-    if (!p.ok() || p->status != ProofStatus::kGranted) {
-      std::fprintf(stderr, "proof failed: %s\n", p.status().ToString().c_str());
-      std::exit(1);
+  // Twice over the same grants: the first pass is what the goal is judged on; the second shows
+  // how much of it was reading blocks from files (at 10,000 entries every record is in a
+  // memtable, so both passes read the same way).
+  double mean[2] = {0, 0};
+  for (double& m : mean) {
+    auto start = Clock::now();
+    size_t done = 0;
+    for (const auto& [tx, unused] : sample) {
+      const auto& g = std::get<GrantTx>(tx.body);
+      auto p = ProveConsent(*snap, store.genesis(), g.subject, g.controller, g.purposes[0]);
+      if (!p.ok() || p->status != ProofStatus::kGranted) {
+        std::fprintf(stderr, "proof failed: %s\n", p.status().ToString().c_str());
+        std::exit(1);
+      }
+      ++done;
     }
-    ++done;
+    double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    m = us / static_cast<double>(std::max<size_t>(done, 1));
   }
-  double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-  return {entries, us / static_cast<double>(std::max<size_t>(done, 1))};
+  return {entries, mean[0], mean[1]};
 }
 
 int Main(int argc, char** argv) {
@@ -327,9 +335,11 @@ int Main(int argc, char** argv) {
   const ProofTiming old_grants = TimeProofs(store, sample_early, applied);
   const ProofTiming new_grants = TimeProofs(store, sample_late, applied);
   late.entries = applied;
-  late.mean_us = (old_grants.mean_us * static_cast<double>(sample_early.size()) +
-                  new_grants.mean_us * static_cast<double>(sample_late.size())) /
-                 static_cast<double>(std::max<size_t>(sample_early.size() + sample_late.size(), 1));
+  const double n_old = static_cast<double>(sample_early.size());
+  const double n_new = static_cast<double>(sample_late.size());
+  const double n_all = std::max(n_old + n_new, 1.0);
+  late.mean_us = (old_grants.mean_us * n_old + new_grants.mean_us * n_new) / n_all;
+  late.warm_mean_us = (old_grants.warm_mean_us * n_old + new_grants.warm_mean_us * n_new) / n_all;
   if (early.entries == 0) early = old_grants;
   (void)store.rocks().Flush();
   uint64_t disk = store.rocks().ApproximateDiskBytes();
@@ -382,19 +392,26 @@ int Main(int argc, char** argv) {
       "of the last 200 blocks\n",
       old_grants.mean_us, sample_early.size(), new_grants.mean_us, sample_late.size());
   std::printf(
+      "  the same proofs again %.0f us at %llu entries, %.0f us at %llu (ratio %.2f): their "
+      "blocks now cached\n",
+      early.warm_mean_us, static_cast<unsigned long long>(early.entries), late.warm_mean_us,
+      static_cast<unsigned long long>(late.entries),
+      late.warm_mean_us / std::max(early.warm_mean_us, 1e-9));
+  std::printf(
       "{\"txs\":%llu,\"tx_per_s\":%.0f,\"p50_block_ms\":%.2f,\"p99_block_ms\":%.2f,"
       "\"p50_build_ms\":%.2f,\"p50_write_ms\":%.2f,\"records_per_tx\":%.2f,\"build_cpu_us_per_tx\":"
       "%.2f,\"write_cpu_us_per_tx\":%.2f,\"process_cpu_us_per_tx\":%.2f,"
       "\"peak_rss_mib\":%ld,\"disk_bytes_per_tx\":%.0f,\"proof_us_small\":%.1f,"
       "\"proof_us_large\":%.1f,\"proof_us_large_old\":%.1f,\"proof_us_large_new\":%.1f,"
-      "\"pipeline\":%d}\n",
+      "\"proof_us_small_again\":%.1f,\"proof_us_large_again\":%.1f,\"pipeline\":%d}\n",
       static_cast<unsigned long long>(applied), tps, Percentile(block_ms, 0.5),
       Percentile(block_ms, 0.99), Percentile(build_ms, 0.5), Percentile(write_ms, 0.5),
       static_cast<double>(records) / static_cast<double>(applied),
       1e3 * build_cpu_ms / static_cast<double>(applied),
       1e3 * write_cpu_ms / static_cast<double>(applied), process_cpu_us_per_tx, rss_mib,
       static_cast<double>(disk) / static_cast<double>(applied), early.mean_us, late.mean_us,
-      old_grants.mean_us, new_grants.mean_us, static_cast<int>(pipeline));
+      old_grants.mean_us, new_grants.mean_us, early.warm_mean_us, late.warm_mean_us,
+      static_cast<int>(pipeline));
   opened->reset();
   if (own_dir) std::filesystem::remove_all(dir);
   return 0;

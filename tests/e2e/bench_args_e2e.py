@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """ledger_apply_bench refuses bad arguments: exit 2, a message naming the option, and no store
-created in the --dir it was given. Usage: bench_args_e2e.py PATH_TO_ledger_apply_bench"""
+created in the --dir it was given; and a small run prints every figure in its JSON line.
+Usage: bench_args_e2e.py PATH_TO_ledger_apply_bench"""
+import json
 import subprocess
 import sys
 import tempfile
@@ -35,4 +37,35 @@ for args, expected in CASES:
             print(f"FAIL {args}: {'; '.join(problems)}")
         else:
             print(f"ok   {args}")
+# A small run (3 blocks of 1,000): the last line is JSON with every figure, each a number, the
+# counts exact and the times positive.
+FIELDS = ["txs", "tx_per_s", "p50_block_ms", "p99_block_ms", "p50_build_ms", "p50_write_ms",
+          "records_per_tx", "build_cpu_us_per_tx", "write_cpu_us_per_tx", "process_cpu_us_per_tx",
+          "peak_rss_mib", "disk_bytes_per_tx", "proof_us_small", "proof_us_large",
+          "proof_us_large_old", "proof_us_large_new", "proof_us_small_again",
+          "proof_us_large_again", "pipeline"]
+with tempfile.TemporaryDirectory() as d:
+    p = subprocess.run([BENCH, "--dir", d, "--txs", "3000"], capture_output=True, text=True,
+                       timeout=120)
+    problems = []
+    if p.returncode != 0:
+        problems.append(f"exit {p.returncode}: {p.stderr[-500:]!r}")
+    else:
+        figures = json.loads(p.stdout.strip().splitlines()[-1])
+        missing = [f for f in FIELDS if f not in figures]
+        if missing:
+            problems.append(f"JSON lacks {missing}")
+        elif figures["txs"] != 3000 or figures["pipeline"] != 1:
+            problems.append(f"txs {figures['txs']}, pipeline {figures['pipeline']}")
+        else:
+            not_positive = [f for f in FIELDS if not figures[f] > 0]
+            if not_positive:
+                problems.append(f"not positive: {not_positive}")
+        if "the same proofs again" not in p.stdout:
+            problems.append("no line for the repeated proofs")
+    if problems:
+        failures += 1
+        print(f"FAIL small run: {'; '.join(problems)}")
+    else:
+        print("ok   small run: every figure in the JSON line")
 sys.exit(1 if failures else 0)
