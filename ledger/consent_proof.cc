@@ -323,23 +323,62 @@ Result<ProofVerdict> VerifyConsentProof(const ConsentProof& proof, const Genesis
   } else if (proof.tx.has_value()) {
     return Status::Rejected("tx: present, but the state has no entry for this purpose");
   }
-  // 5. The claimed status. Boundary: a grant holds on [issued_at_ms, expires_at_ms), so at
-  //    exactly expires_at_ms it is already expired (IsExpired, docs/protocol.md section 3).
-  const uint64_t at = at_ms.value_or(header.time_ms);
+  // 5. The claimed status. The proof does not carry the time it was asked for, and a node
+  //    answers for a time at or after its head's, so the claim must be one the entry has at some
+  //    time >= the header's time_ms. Boundary: a grant holds on [issued_at_ms, expires_at_ms), so
+  //    at exactly expires_at_ms it is already expired (IsExpired, docs/protocol.md section 3).
+  const uint64_t from = header.time_ms;
+  const bool granted = proof.value.has_value() && proof.value->status == ConsentStatus::kGranted;
+  const uint64_t expiry = granted ? proof.value->expires_at_ms : 0;
+  bool possible = false;
+  switch (proof.status) {
+    case ProofStatus::kNone:
+      possible = !proof.value.has_value();
+      break;
+    case ProofStatus::kRevoked:
+      possible = proof.value.has_value() && proof.value->status == ConsentStatus::kRevoked;
+      break;
+    case ProofStatus::kGranted:
+      possible = granted && !IsExpired(*proof.value, from);
+      break;
+    case ProofStatus::kExpired:
+      possible = granted && expiry != 0;
+      break;
+  }
+  if (!possible) {
+    std::string state = !proof.value.has_value() ? "there is no entry"
+                        : !granted               ? "the entry is revoked"
+                        : expiry == 0            ? "the entry is granted without expiry"
+                                      : "the entry is granted until " + std::to_string(expiry);
+    if (proof.status == ProofStatus::kGranted && granted) {
+      state += ", which is before the header's time " + std::to_string(from);
+    }
+    return Status::Rejected(std::string("status: proof claims ") + ProofStatusName(proof.status) +
+                            " but " + state);
+  }
+  // The verdict, at the time asked about.
+  const uint64_t at = at_ms.value_or(from);
+  if (at < from) {
+    return Status::Invalid("the time to judge at (" + std::to_string(at) +
+                           ") is before the proof's block time " + std::to_string(from) +
+                           ": the proof shows the state from that time on");
+  }
   ProofStatus computed = ProofStatus::kNone;
   if (proof.value.has_value()) {
-    if (proof.value->status == ConsentStatus::kRevoked) {
+    if (!granted) {
       computed = ProofStatus::kRevoked;
     } else {
       computed = IsExpired(*proof.value, at) ? ProofStatus::kExpired : ProofStatus::kGranted;
     }
   }
-  if (computed != proof.status) {
-    return Status::Rejected(std::string("status: proof claims ") + ProofStatusName(proof.status) +
-                            " but the state says " + ProofStatusName(computed) + " at " +
-                            std::to_string(at));
-  }
-  return ProofVerdict{computed, header.height};
+  ProofVerdict verdict;
+  verdict.status = computed;
+  verdict.height = header.height;
+  verdict.time_ms = from;
+  verdict.at_ms = at;
+  verdict.claimed = proof.status;
+  verdict.expires_at_ms = expiry;
+  return verdict;
 }
 
 }  // namespace consent

@@ -48,8 +48,14 @@ Result<ConsentProof> ParseConsentProof(std::string_view json_text);
 std::string ConsentProofToJson(const ConsentProof& proof);
 
 struct ProofVerdict {
-  ProofStatus status = ProofStatus::kNone;
+  ProofStatus status = ProofStatus::kNone;  // at `at_ms`
   uint64_t height = 0;
+  uint64_t time_ms = 0;  // the header's: the proof shows the state at this time
+  uint64_t at_ms = 0;    // the time `status` is judged at (>= time_ms)
+  // The status the proof itself states. It was computed for the time the proof was asked for,
+  // which the proof does not carry, so it may differ from `status` by expiry alone.
+  ProofStatus claimed = ProofStatus::kNone;
+  uint64_t expires_at_ms = 0;  // of a granted entry; 0 = never, or no granted entry
 };
 
 // Verifies everything the proof claims against the genesis alone:
@@ -58,9 +64,14 @@ struct ProofVerdict {
 //  StateKey(subject, controller, purpose) (membership iff value present); the tx decodes, is the
 //  one the state value names (tx_id), is signed by the subject for this chain, touches this
 //  (subject, controller, purpose), and is included at log_index under header.log_root/log_size;
-//  the claimed status equals the status computed at `at_ms` (default: the header's time_ms):
-//  granted and expires_at_ms != 0 and expires_at_ms <= at_ms -> expired.
-// Returns the verdict, or a Status whose message is the precise reason the proof is invalid.
+//  the claimed status is one the entry has at some time at or after the header's time_ms (the
+//  proof does not say which time it was asked for): none iff no entry, revoked iff a revoked
+//  entry, granted iff a granted entry not expired at time_ms, expired iff a granted entry with an
+//  expiry. The verdict's status is the entry's at `at_ms` (default: the header's time_ms): a
+//  granted entry with expires_at_ms != 0 and expires_at_ms <= at_ms is expired.
+// Returns the verdict, or a Status whose message is the precise reason the proof is invalid
+// (Rejected), or InvalidArgument if `at_ms` is before the header's time_ms (the proof shows the
+// state from that time on, not before).
 Result<ProofVerdict> VerifyConsentProof(const ConsentProof& proof, const Genesis& genesis,
                                         std::optional<uint64_t> at_ms = std::nullopt);
 

@@ -100,8 +100,16 @@ Result<CertifiedHeader> GetHead(const KvRead& kv) {
 
 Result<ConsentProof> ProveConsent(const KvRead& kv, const Genesis& genesis,
                                   const PublicKey& subject, const PublicKey& controller,
-                                  std::string_view purpose, std::optional<uint64_t> at_ms) {
+                                  std::string_view purpose, std::optional<uint64_t> at_ms,
+                                  uint64_t now_ms) {
   ASSIGN_OR_RETURN(CertifiedHeader head, GetHead(kv));
+  if (at_ms && *at_ms < head.header.time_ms) {
+    return Status::Invalid("at_ms " + std::to_string(*at_ms) + " is before the head's time_ms " +
+                           std::to_string(head.header.time_ms) +
+                           ": a proof shows the state at the head, which may not have held "
+                           "earlier; ask for a time at or after it");
+  }
+  const uint64_t at = at_ms.value_or(std::max(now_ms, head.header.time_ms));
   Hash32 key = StateKey(subject, controller, purpose);
   ConsentProof p;
   p.version = 1;
@@ -133,7 +141,6 @@ Result<ConsentProof> ProveConsent(const KvRead& kv, const Genesis& genesis,
                               " disagrees with the state tree");
   }
   p.value = value;
-  uint64_t at = at_ms.value_or(head.header.time_ms);
   if (value.status == ConsentStatus::kRevoked) {
     p.status = ProofStatus::kRevoked;
   } else {

@@ -37,12 +37,16 @@ Result<CertifiedHeader> GetCertifiedHeader(const KvRead& kv, uint64_t height);
 Result<CertifiedHeader> GetHead(const KvRead& kv);
 
 // The section 9 proof for (subject, controller, purpose) at the latest height. `status` is
-// computed at `at_ms` (default: the head's time_ms). NotFound if the ledger has no block yet;
-// Corruption if the consents record does not decode or disagrees with the state tree's leaf.
+// computed at `at_ms`, which must not be before the head's time_ms (the head's state may not
+// have held earlier: InvalidArgument); without it, at the later of `now_ms` and the head's
+// time_ms (a node passes its clock, so that an entry that expired since the last block reads
+// expired). NotFound if the ledger has no block yet; Corruption if the consents record does not
+// decode or disagrees with the state tree's leaf.
 Result<ConsentProof> ProveConsent(const KvRead& kv, const Genesis& genesis,
                                   const PublicKey& subject, const PublicKey& controller,
                                   std::string_view purpose,
-                                  std::optional<uint64_t> at_ms = std::nullopt);
+                                  std::optional<uint64_t> at_ms = std::nullopt,
+                                  uint64_t now_ms = 0);
 
 // A committed transaction, where it is, and its inclusion proof against the head's log.
 struct TxInfo {

@@ -1,6 +1,8 @@
 // The read routes: committed transactions, blocks, headers, consistency and consent proofs,
 // histories, the directory, node status, health, readiness, metrics and the stream's upgrade
 // check. Each reads one backend snapshot so that an answer is about one height.
+#include <chrono>
+
 #include "crypto/hex.h"
 #include "ledger/block_json.h"
 #include "ledger/consent_proof.h"
@@ -146,8 +148,14 @@ HttpResponse GetConsentRoute(const RouteCall& c) {
     PARSE_OR_400(at_ms, ParseDecimal("at_ms", q["at_ms"], kMaxJsonInteger));
   }
   auto snap = c.ctx.backend.Snapshot();
+  // Without at_ms: now, by this node's clock (or the head's time if that is later), so that a
+  // grant that expired since the last block is reported expired even on an idle chain.
+  const uint64_t now_ms =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
   QUERY_OR_ERROR(ConsentProof proof, ProveConsent(*snap, c.ctx.backend.genesis(), subject,
-                                                  controller, c.params[2], at_ms));
+                                                  controller, c.params[2], at_ms, now_ms));
   HttpResponse r;
   r.body = ConsentProofToJson(proof);
   return r;

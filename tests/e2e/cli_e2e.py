@@ -166,6 +166,46 @@ class E2E(Checks):
         self.check("short grant granted now", v.get("status") == "granted", str(v))
         rc, v, _ = prove_verify("marketing.sms", "expired", at=int(time.time() * 1000) + 120_000)
         self.check("expired later", rc == 0 and v.get("status") == "expired", str(v))
+        # The same proof judged now: granted, and its own "expired" shown as the claim for the
+        # later time it was asked for (not INVALID: nothing in it is false).
+        rc, out, _ = self.run("--json", "verify", "expired.json", "--genesis", genesis)
+        v = json.loads(out) if out.strip().startswith("{") else {}
+        self.check("an expired-later proof judged now", rc == 0 and v.get("status") == "granted"
+                   and v.get("proof_status") == "expired", out)
+        # Judging before the proof's block is a usage error, not a verdict.
+        rc, out, err = self.run("verify", "expired.json", "--genesis", genesis, "--at-ms", "1")
+        self.check("--at-ms before the block refused", rc == 2 and "before the proof's block"
+                   in err, out + err)
+
+        # Expiry on an idle chain: a grant that expires in 2 s, then no block; once it has
+        # passed, prove and verify (both for now) say expired, with the expiry shown.
+        expiry = int(time.time() * 1000) + 2_000
+        self.ok("grant expiring in 2 s", "grant", "--key", "me.key", "--controller", brand,
+                "--purpose", "marketing.post", "--expires-at-ms", str(expiry), "--wait")
+        while int(time.time() * 1000) <= expiry + 50:
+            time.sleep(0.05)
+        rc, v, _ = prove_verify("marketing.post", "idle-expired")
+        self.check("expired on an idle chain", rc == 0 and v.get("status") == "expired"
+                   and v.get("expires_at_ms") == expiry and v.get("block_time_ms", 0) < expiry, str(v))
+        rc, out, _ = self.run("verify", "idle-expired.json", "--genesis", genesis)
+        self.check("verify prints the expiry", rc == 0 and out.startswith("VALID: expired since ")
+                   and "block time" in out, out)
+        # --expect: exit 1 unless the consent is in that state (what a script sending mail needs).
+        rc, out, _ = self.run("verify", "idle-expired.json", "--genesis", genesis, "--expect",
+                              "granted")
+        self.check("--expect granted on an expired consent exits 1", rc == 1
+                   and "expected granted: not met" in out, out)
+        rc, _, _ = self.run("verify", "idle-expired.json", "--genesis", genesis, "--expect",
+                            "expired")
+        self.check("--expect expired exits 0", rc == 0)
+        rc, _, err = self.run("verify", "idle-expired.json", "--genesis", genesis, "--expect",
+                              "maybe")
+        self.check("--expect with a bad state is a usage error", rc == 2, err)
+        # A purpose is a label: nothing else reaches the node's path.
+        rc, _, err = self.run("prove", "--subject", subject, "--controller", brand, "--purpose",
+                              "marketing.email?at_ms=1")
+        self.check("prove refuses a purpose that is not a label", rc == 2 and "--purpose" in err,
+                   err)
 
         # Never granted: a valid proof of absence.
         rc, v, _ = prove_verify("profiling", "none")
@@ -175,7 +215,8 @@ class E2E(Checks):
         rc, out, err = self.run("--json", "history", "--key", "me.key", "--genesis", genesis)
         h = json.loads(out) if rc == 0 else {}
         kinds = [e["tx"]["kind"] for e in h.get("entries", [])]
-        self.check("history lists all", kinds == ["grant", "revoke", "grant"], f"{kinds} {err}")
+        self.check("history lists all", kinds == ["grant", "revoke", "grant", "grant"],
+                   f"{kinds} {err}")
         self.check("history has no unverified entry", not h.get("problems"), str(h.get("problems")))
 
         self.tamper(granted_proof, genesis)
@@ -191,7 +232,7 @@ class E2E(Checks):
         self.check("log survives kill -9", a["log_size"] == b["log_size"])
         rc, out, _ = self.run("--json", "history", "--key", "me.key", "--genesis", genesis)
         self.check("history survives kill -9",
-                   rc == 0 and len(json.loads(out)["entries"]) == 3, out[:200])
+                   rc == 0 and len(json.loads(out)["entries"]) == 4, out[:200])
         self.kill_under_load(brand)
         self.stop()
         self.check("clean shutdown exit 0", self.proc.returncode == 0, str(self.proc.returncode))

@@ -2,7 +2,8 @@
 // cleanly; a parsed proof must survive ConsentProofToJson -> ParseConsentProof unchanged (and
 // re-serialise to the same text); and verifying it against a fixed genesis (the chain the seed
 // corpus was made on, ChainBuilder::ForTesting("fuzz-chain", 4)) must return, valid or not,
-// without crashing, at the header's time and at the extremes of at_ms.
+// without crashing, at the header's time and at the extremes of at_ms, and a valid verdict must
+// be consistent with the proof's claim (docs/protocol.md section 9, steps 5 and 6).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -24,7 +25,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (std::optional<uint64_t> at : {std::optional<uint64_t>(), std::optional<uint64_t>(0),
                                      std::optional<uint64_t>(UINT64_MAX)}) {
     auto verdict = VerifyConsentProof(*proof, genesis, at);
-    if (verdict.ok() && verdict->status != proof->status) std::abort();
+    if (!verdict.ok()) continue;
+    const ProofVerdict& v = *verdict;
+    // Judged at the time asked (the header's by default), never before the header's time.
+    if (v.time_ms != proof->header.time_ms || v.at_ms != at.value_or(v.time_ms)) std::abort();
+    if (v.at_ms < v.time_ms || v.claimed != proof->status) std::abort();
+    // The claim may differ from the verdict only as granted and expired differ, and a claim of
+    // granted holds at the header's time.
+    const auto timed = [](ProofStatus s) {
+      return s == ProofStatus::kGranted || s == ProofStatus::kExpired;
+    };
+    if (v.status != v.claimed && !(timed(v.status) && timed(v.claimed))) std::abort();
+    if (!at && v.claimed == ProofStatus::kGranted && v.status != ProofStatus::kGranted) {
+      std::abort();
+    }
   }
   return 0;
 }

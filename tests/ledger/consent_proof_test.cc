@@ -131,16 +131,38 @@ TEST_P(ConsentProofTest, GrantedRevokedExpiredAndNone) {
   v = VerifyConsentProof(at, g, kExpiry);
   ASSERT_TRUE(v.ok()) << Why(v);
   EXPECT_EQ(v->status, ProofStatus::kExpired);
-  // The same "expired" proof checked at the header's time is a false claim, and vice versa.
+  EXPECT_EQ(v->claimed, ProofStatus::kExpired);
+  EXPECT_EQ(v->expires_at_ms, kExpiry);
+  EXPECT_EQ(v->at_ms, kExpiry);
+  EXPECT_EQ(v->time_ms, kT0 + 3000);
+  // The proof does not carry the time it was asked for. The same "expired" proof judged at the
+  // header's time is granted there: the claim holds at a later time (from kExpiry on), so it is
+  // no forgery, and the verdict is the status at the time judged; and vice versa.
   v = VerifyConsentProof(at, g);
+  ASSERT_TRUE(v.ok()) << Why(v);
+  EXPECT_EQ(v->status, ProofStatus::kGranted);
+  EXPECT_EQ(v->claimed, ProofStatus::kExpired);
+  EXPECT_EQ(v->at_ms, kT0 + 3000);
+  v = VerifyConsentProof(granted, g, kExpiry);
+  ASSERT_TRUE(v.ok()) << Why(v);
+  EXPECT_EQ(v->status, ProofStatus::kExpired);
+  EXPECT_EQ(v->claimed, ProofStatus::kGranted);
+  // Judging before the block's time is a wrong question, not a forged proof.
+  v = VerifyConsentProof(granted, g, kT0 + 2999);
   ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.status().message(), "status: proof claims expired but the state says granted at " +
-                                      std::to_string(kT0 + 3000));
-  EXPECT_FALSE(VerifyConsentProof(granted, g, kExpiry).ok());
-  // A grant without expiry never expires.
+  EXPECT_EQ(v.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(v.status(), "before the proof's block time 1700000003000")) << Why(v);
+  EXPECT_TRUE(VerifyConsentProof(granted, g, kT0 + 3000).ok());
+  // A grant without expiry never expires, and a proof that says it did is false.
   ConsentProof forever = f.Proof("profiling", UINT64_MAX);
   EXPECT_EQ(forever.status, ProofStatus::kGranted);
-  EXPECT_TRUE(VerifyConsentProof(forever, g, UINT64_MAX).ok());
+  v = VerifyConsentProof(forever, g, UINT64_MAX);
+  ASSERT_TRUE(v.ok()) << Why(v);
+  EXPECT_EQ(v->status, ProofStatus::kGranted);
+  EXPECT_EQ(v->expires_at_ms, 0u);
+  forever.status = ProofStatus::kExpired;
+  EXPECT_EQ(VerifyConsentProof(forever, g).status().message(),
+            "status: proof claims expired but the entry is granted without expiry");
 
   ConsentProof none = f.Proof("sms");
   EXPECT_EQ(none.status, ProofStatus::kNone);
@@ -284,7 +306,35 @@ TEST(ConsentProof, PreciseReasons) {
   p.status = ProofStatus::kRevoked;
   EXPECT_EQ(
       VerifyConsentProof(p, g).status().message(),
-      "status: proof claims revoked but the state says granted at " + std::to_string(kT0 + 3000));
+      "status: proof claims revoked but the entry is granted until " + std::to_string(kExpiry));
+  p = f.Proof("marketing.email");
+  p.status = ProofStatus::kGranted;
+  EXPECT_EQ(VerifyConsentProof(p, g).status().message(),
+            "status: proof claims granted but the entry is revoked");
+  p = f.Proof("sms");
+  p.status = ProofStatus::kExpired;
+  EXPECT_EQ(VerifyConsentProof(p, g).status().message(),
+            "status: proof claims expired but there is no entry");
+  {
+    // A grant that expired before the block: no time from the block on at which it is granted.
+    ChainBuilder short_lived = ChainBuilder::ForTesting("proof-test", 4, kT0 - 1000);
+    const std::string& id = short_lived.genesis().chain_id;
+    ASSERT_TRUE(
+        short_lived.AddBlock(kT0 + 1000, {Grant(id, f.alice, f.brand, {"x"}, kT0, kT0 + 1500)})
+            .ok());
+    ASSERT_TRUE(short_lived.AddBlock(kT0 + 2000, {Grant(id, f.bob, f.brand, {"y"}, kT0, 0)}).ok());
+    // Built for a time before the head's, which a node refuses to answer.
+    ConsentProof stale = short_lived.BuildProof(f.alice.public_key(), f.brand, "x", kT0 + 1200);
+    ASSERT_EQ(stale.status, ProofStatus::kGranted);
+    EXPECT_EQ(VerifyConsentProof(stale, short_lived.genesis()).status().message(),
+              "status: proof claims granted but the entry is granted until " +
+                  std::to_string(kT0 + 1500) + ", which is before the header's time " +
+                  std::to_string(kT0 + 2000));
+    auto expired = VerifyConsentProof(short_lived.BuildProof(f.alice.public_key(), f.brand, "x"),
+                                      short_lived.genesis());
+    ASSERT_TRUE(expired.ok()) << Why(expired);
+    EXPECT_EQ(expired->status, ProofStatus::kExpired);
+  }
 
   p = good;  // the tx of another entry
   p.tx = f.Proof("marketing.email").tx;
@@ -439,8 +489,9 @@ std::vector<json::Json> Mutations(const json::Json& leaf) {
 
 struct TamperStats {
   int mutations = 0, parse_errors = 0, invalid = 0;
-  int valid_same_key = 0;   // still valid for the original (subject, controller, purpose)
-  int valid_other_key = 0;  // valid, and a true statement about another key (see below)
+  int valid_same_key = 0;    // still valid for the original (subject, controller, purpose)
+  int valid_other_key = 0;   // valid, and a true statement about another key (see below)
+  int valid_other_time = 0;  // valid, the status claimed for another time (granted <-> expired)
 };
 
 void Walk(const json::Json& root, const json::Json::json_pointer& ptr,
@@ -476,8 +527,19 @@ void CheckTampered(const ChainBuilder& chain, const ConsentProof& original, uint
   const ConsentProof truth = chain.BuildProof(p.subject, p.controller, p.purpose, at);
   EXPECT_EQ(verdict->status, truth.status) << what;
   EXPECT_EQ(verdict->height, truth.header.height) << what;
-  EXPECT_EQ(p.status, truth.status) << what;
+  EXPECT_EQ(verdict->claimed, p.status) << what;
   EXPECT_EQ(p.value, truth.value) << what;
+  if (p.status != truth.status) {
+    // The claimed status is not bound to a time: it may differ from the truth at `at` only as
+    // granted and expired differ, for a granted entry that has an expiry; the verdict is true.
+    const bool by_expiry =
+        (p.status == ProofStatus::kGranted || p.status == ProofStatus::kExpired) &&
+        (truth.status == ProofStatus::kGranted || truth.status == ProofStatus::kExpired) &&
+        truth.value && truth.value->expires_at_ms != 0;
+    EXPECT_TRUE(by_expiry) << what;
+    ++stats->valid_other_time;
+    return;
+  }
   EXPECT_EQ(p.chain_id, original.chain_id) << what;
   EXPECT_EQ(p.header, original.header) << what;
   if (p.subject == original.subject && p.controller == original.controller &&
@@ -552,17 +614,20 @@ TEST_P(ConsentProofTest, TamperingNeverYieldsAnotherValidMeaning) {
            }
          });
   }
-  // Every kind of outcome happened, and the only change that kept a proof valid for its own key
-  // is dropping one of the surplus commit signatures (4 validators, quorum 3; 5 proofs).
+  // Every kind of outcome happened, and the only changes that kept a proof valid for its own key
+  // are dropping one of the surplus commit signatures (4 validators, quorum 3; 5 proofs), and
+  // claiming "expired" for the granted proof and "granted" for the expired one (the claim is for
+  // a time the proof does not carry; the verdict stays the truth at the time judged).
   EXPECT_GT(stats.mutations, 1000);
   EXPECT_GT(stats.parse_errors, 300);
   EXPECT_GT(stats.invalid, 200);
   EXPECT_EQ(stats.valid_same_key, GetParam() == 4 ? 5 * 4 : 0);
+  EXPECT_EQ(stats.valid_other_time, 2);
   std::printf(
       "tampering: %d mutations: %d parse errors, %d invalid, %d valid for the same key, "
-      "%d valid (true) for another key\n",
+      "%d valid (true) for another key, %d valid with the status claimed for another time\n",
       stats.mutations, stats.parse_errors, stats.invalid, stats.valid_same_key,
-      stats.valid_other_key);
+      stats.valid_other_key, stats.valid_other_time);
 }
 
 // ---- ChainBuilder ----

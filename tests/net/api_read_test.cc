@@ -1,6 +1,9 @@
 // The read routes over real sockets and a real backend: each route's success (proofs checked
 // with the ledger's own verifiers), then bad input for each (bad hex, bad labels, bad integers,
 // unknown parameters, wrong methods, unknown paths), checking the server keeps serving.
+#include <chrono>
+#include <thread>
+
 #include "crypto/hex.h"
 #include "ledger/block_json.h"
 #include "ledger/consent_proof.h"
@@ -149,9 +152,16 @@ TEST_F(ApiReadTest, ConsentProofIsSection9AndVerifies) {
     ASSERT_TRUE(verdict.ok()) << verdict.status().ToString();
     EXPECT_EQ(verdict->status, c.status) << c.purpose;
   }
-  // at_ms is passed through: the status is computed at that time.
+  // at_ms is passed through: the status is computed at that time. Not before the head's time:
+  // the head's state may not have held then.
   Reply later = Get(port_, base + "email?at_ms=" + std::to_string(WallMs() + 1000));
   ASSERT_EQ(later.status, 200u) << later.body;
+  auto head = ParseConsentProof(later.body);
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  ASSERT_EQ(Get(port_, base + "email?at_ms=" + std::to_string(head->header.time_ms)).status, 200u);
+  ExpectError(base + "email?at_ms=" + std::to_string(head->header.time_ms - 1), 400,
+              "invalid_request");
+  ExpectError(base + "email?at_ms=0", 400, "invalid_request");
   ExpectError(base + "EMAIL", 400, "invalid_request");
   ExpectError(base + std::string(65, 'a'), 400, "invalid_request");
   ExpectError(base + "email?at=1", 400, "invalid_request");
@@ -342,4 +352,30 @@ TEST(ApiServerStartTest, AddressInUseIsAClearError) {
 }
 
 }  // namespace
+TEST_F(ApiReadTest, ConsentThatExpiredSinceTheLastBlockReadsExpired) {
+  // A grant that expires half a second from now, then no more blocks (an idle chain): once the
+  // expiry has passed, the proof (asked without at_ms, so for now by the node's clock) says
+  // expired, although the head's time is before the expiry.
+  const uint64_t expiry = WallMs() + 500;
+  SubmitOk(
+      {Grant(subject_, controller_.public_key(), {"post"}, WallMs() - 100, "net-test", 7, expiry)});
+  while (WallMs() <= expiry + 20) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Reply r = Get(port_, "/v1/consents/" + subject_hex_ + "/" + controller_hex_ + "/post");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  auto proof = ParseConsentProof(r.body);
+  ASSERT_TRUE(proof.ok()) << proof.status().ToString();
+  EXPECT_EQ(proof->status, ProofStatus::kExpired) << r.body;
+  // Judged at now, the verifier agrees; judged at the block's time (the library's default) it is
+  // granted, and the proof's own "expired" is reported as the claim for a later time.
+  auto now = VerifyConsentProof(*proof, backend_.genesis(), WallMs());
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  EXPECT_EQ(now->status, ProofStatus::kExpired);
+  if (proof->header.time_ms < expiry) {
+    auto then = VerifyConsentProof(*proof, backend_.genesis());
+    ASSERT_TRUE(then.ok()) << then.status().ToString();
+    EXPECT_EQ(then->status, ProofStatus::kGranted);
+    EXPECT_EQ(then->claimed, ProofStatus::kExpired);
+  }
+}
+
 }  // namespace consent::testing

@@ -346,8 +346,16 @@ int Run(int argc, char** argv) {
       ->required();
   verify->add_option("--genesis", v_genesis, "the chain's genesis.json (the only trust root)")
       ->required();
+  std::string v_expect;
   verify->add_option("--at-ms", v_at,
-                     "judge expiry at this time (default: the proof's block time)");
+                     "judge the consent at this time, in ms since the epoch, not before the "
+                     "proof's block time (default: now, or the block time if that is later)");
+  verify
+      ->add_option("--expect", v_expect,
+                   "exit 1 unless the proof is VALID and the consent is in this state at that "
+                   "time: granted, revoked, expired or none (for scripts: `verify ... --expect "
+                   "granted && send`)")
+      ->check(CLI::IsMember({"granted", "revoked", "expired", "none"}));
   verify->callback([&] {
     auto genesis_text = ctl::ReadFileCapped(v_genesis, 1 << 20);
     if (!genesis_text.ok()) {
@@ -372,33 +380,72 @@ int Run(int argc, char** argv) {
       }
       text = *t;
     }
-    std::optional<uint64_t> at;
-    if (v_at != 0) at = v_at;
     auto proof = ParseConsentProof(text);
+    // The time to judge at: --at-ms, or now (never before the block: the proof shows the state
+    // from its block's time on).
+    std::optional<uint64_t> at;
+    if (verify->count("--at-ms") > 0) {
+      at = v_at;
+    } else if (proof.ok()) {
+      at = std::max(NowMs(), proof->header.time_ms);
+    }
+    if (proof.ok() && at && *at < proof->header.time_ms) {
+      // The question, not the proof, is wrong.
+      rc = Fail(Status::Invalid(
+          "--at-ms " + std::to_string(*at) + " is before the proof's block time " +
+          std::to_string(proof->header.time_ms) + " (" + ctl::IsoTime(proof->header.time_ms) +
+          "): the proof shows the state from that time on"));
+      return;
+    }
     Result<ProofVerdict> verdict = proof.ok() ? VerifyConsentProof(*proof, *genesis, at)
                                               : Result<ProofVerdict>(proof.status());
+    const bool expected =
+        verdict.ok() && (v_expect.empty() || v_expect == ProofStatusName(verdict->status));
     if (node.json) {
       nlohmann::ordered_json j;
       j["valid"] = verdict.ok();
       if (verdict.ok()) {
         j["status"] = ProofStatusName(verdict->status);
+        j["at_ms"] = verdict->at_ms;
+        j["expires_at_ms"] = verdict->expires_at_ms;
+        j["proof_status"] = ProofStatusName(verdict->claimed);
         j["height"] = verdict->height;
+        j["block_time_ms"] = verdict->time_ms;
         j["subject"] = ToHex(proof->subject);
         j["controller"] = ToHex(proof->controller);
         j["purpose"] = proof->purpose;
+        if (!v_expect.empty()) j["expected"] = expected;
       } else {
         j["reason"] = verdict.status().message();
       }
       std::printf("%s\n", j.dump(2).c_str());
     } else if (verdict.ok()) {
-      std::printf("VALID: %s (subject %s, controller %s, purpose %s) at height %llu\n",
-                  ProofStatusName(verdict->status), ToHex(proof->subject).c_str(),
-                  ToHex(proof->controller).c_str(), proof->purpose.c_str(),
-                  static_cast<unsigned long long>(verdict->height));
+      const ProofVerdict& v = *verdict;
+      std::string until;
+      if (v.status == ProofStatus::kGranted) {
+        until =
+            v.expires_at_ms == 0 ? ", without expiry" : ", until " + ctl::IsoTime(v.expires_at_ms);
+      } else if (v.status == ProofStatus::kExpired) {
+        until = " since " + ctl::IsoTime(v.expires_at_ms);
+      }
+      std::printf("VALID: %s%s, at %s (subject %s, controller %s, purpose %s)\n",
+                  ProofStatusName(v.status), until.c_str(), ctl::IsoTime(v.at_ms).c_str(),
+                  ToHex(proof->subject).c_str(), ToHex(proof->controller).c_str(),
+                  proof->purpose.c_str());
+      std::printf(
+          "  the state at height %llu, block time %s, certified by the genesis validators\n",
+          static_cast<unsigned long long>(v.height), ctl::IsoTime(v.time_ms).c_str());
+      if (v.claimed != v.status) {
+        std::printf("  the proof itself says %s: that was for the time it was asked for\n",
+                    ProofStatusName(v.claimed));
+      }
+      if (!expected) {
+        std::printf("  expected %s: not met\n", v_expect.c_str());
+      }
     } else {
       std::printf("INVALID: %s\n", verdict.status().message().c_str());
     }
-    rc = verdict.ok() ? kExitOk : kExitNegative;
+    rc = expected ? kExitOk : kExitNegative;
   });
 
   // inspect
@@ -465,11 +512,13 @@ int Run(int argc, char** argv) {
       ->required();
   prove->add_option("--controller", p_controller, "the brand's public key (hex)")->required();
   prove->add_option("--purpose", p_purpose, "e.g. marketing.email")->required();
-  prove->add_option("--at-ms", p_at, "judge expiry at this time (default: the head's time)");
+  prove->add_option("--at-ms", p_at,
+                    "the status at this time, in ms since the epoch, not before the head's block "
+                    "time (default: now by the node's clock)");
   prove->add_option("--out", p_out, "write the proof here (default: stdout)");
   prove->callback([&] {
     std::optional<uint64_t> at;
-    if (p_at != 0) at = p_at;
+    if (prove->count("--at-ms") > 0) at = p_at;
     rc = ctl::CmdProve(node, p_subject, p_controller, p_purpose, at, p_out);
   });
 

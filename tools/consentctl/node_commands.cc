@@ -1,6 +1,7 @@
 // consentctl's node commands.
 #include "tools/consentctl/node_commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "crypto/keyfile.h"
 #include "ledger/merkle_log.h"
 #include "ledger/subject_key.h"
+#include "ledger/tx.h"
 #include "ledger/tx_json.h"
 
 namespace consent::ctl {
@@ -65,15 +67,6 @@ Result<Hash32> Hash(const json& j, const char* key) {
   auto h = FromHexFixed<32>(s);
   if (!h.ok()) return h.status().Prefixed(key);
   return *h;
-}
-
-std::string IsoTime(uint64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
-  return buf;
 }
 
 // A head as the history route gives it ({"header": {..., "encoding"}, "commit": {...}}), checked
@@ -272,6 +265,17 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
   if (!s.ok()) return Fail(s.status().Prefixed("--subject"), kUsage);
   auto c = FromHexFixed<32>(controller_hex);
   if (!c.ok()) return Fail(c.status().Prefixed("--controller"), kUsage);
+  // A purpose is a label (docs/protocol.md section 1): checked here, so that nothing else (a
+  // '?', a '/') can reach the request's path and ask the node about another purpose.
+  if (purpose.empty() || purpose.size() > kMaxLabelBytes ||
+      !std::all_of(purpose.begin(), purpose.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+               ch == '-';
+      })) {
+    return Fail(Status::Invalid("--purpose: a label of 1.." + std::to_string(kMaxLabelBytes) +
+                                " bytes of [a-z0-9._-], got \"" + purpose + "\""),
+                kUsage);
+  }
   auto url = Url(node);
   if (!url.ok()) return Fail(url.status(), kUsage);
   std::string target = "/v1/consents/" + ToHex(*s) + "/" + ToHex(*c) + "/" + purpose;
@@ -292,9 +296,9 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
   f << r->body << "\n";
   f.close();
   if (!f) return Fail(Status::IoError("cannot write " + out), kUsage);
-  std::fprintf(stderr,
-               "wrote the proof to %s; check it with: consentctl verify %s --genesis GENESIS\n",
-               out.c_str(), out.c_str());
+  std::fprintf(
+      stderr, "wrote the proof to %s; check it with: consentctl verify %s --genesis GENESIS%s\n",
+      out.c_str(), out.c_str(), at_ms ? (" --at-ms " + std::to_string(*at_ms)).c_str() : "");
   return kOk;
 }
 
@@ -420,6 +424,17 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
     for (const auto& p : problems) std::printf("NOT VERIFIED: %s\n", p.c_str());
   }
   return problems.empty() ? kOk : kNegative;
+}
+
+std::string IsoTime(uint64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(ms) + " ms";
+  char buf[64];
+  if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm) == 0) {
+    return std::to_string(ms) + " ms";
+  }
+  return buf;
 }
 
 }  // namespace consent::ctl

@@ -44,4 +44,7 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
 int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
                const std::vector<std::string>& extra_controllers);
 
+// "2026-12-06 12:56:21Z" (UTC, to the second) for a time in ms since the Unix epoch.
+std::string IsoTime(uint64_t ms);
+
 }  // namespace consent::ctl
