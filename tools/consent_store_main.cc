@@ -3,13 +3,15 @@
 //   consent-store verify --data DIR --genesis FILE   re-executes every block from genesis into a
 //                                                    scratch store and compares everything
 // The store is opened read-only, so a running node is not disturbed (RocksDB allows one writer
-// and read-only openers). Exit 0 when the store is sound, 1 when it is not, 2 on usage errors.
-// Single-threaded.
+// and read-only openers), but a running node keeps writing: verify a stopped node's store, or a
+// copy, for a verdict about one moment. Exit 0 when the store is sound, 1 when it is not (the
+// verdict, "INVALID: ...", on stdout), 2 on usage errors (on stderr). Single-threaded.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -77,9 +79,16 @@ int Run(int argc, char** argv) {
   verify->add_option("--genesis", genesis_path, "genesis.json")->required();
   verify->add_option("--scratch", scratch, "scratch directory (default: DATA.verify-PID)");
   verify->callback([&] {
+    if (!scratch.empty() && std::filesystem::exists(scratch)) {
+      std::fprintf(stderr, "error: --scratch %s already exists (give a path that does not)\n",
+                   scratch.c_str());
+      rc = 2;
+      return;
+    }
     auto store = open();
     if (!store.ok()) {
-      std::fprintf(stderr, "INVALID: %s\n", store.status().message().c_str());
+      // Every verdict goes to stdout, like the INVALID below.
+      std::printf("INVALID: %s\n", store.status().message().c_str());
       rc = 1;
       return;
     }
@@ -114,6 +123,13 @@ int Run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // "consent-store bogus": CLI11 reports the missing subcommand; name the word it did not know.
+    if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "info" &&
+        std::string_view(argv[1]) != "verify") {
+      std::fprintf(stderr, "error: unknown command %s (commands: info, verify; see --help)\n",
+                   argv[1]);
+      return 2;
+    }
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }

@@ -288,7 +288,11 @@ Status VerifyChainStore(const KvRead& kv, const Genesis& genesis, const std::str
         break;
       }
       auto body = kv.Get(Column::kBlocks, schema::U64Key(h));
-      if (!body.ok() || !*body) {
+      if (!body.ok()) {  // present but unreadable (a checksum mismatch, an I/O error)
+        result = body.status().Prefixed("height " + std::to_string(h) + ": block body");
+        break;
+      }
+      if (!*body) {
         result = Status::Corruption("height " + std::to_string(h) + ": block body missing");
         break;
       }
