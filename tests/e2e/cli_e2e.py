@@ -15,6 +15,11 @@ milliseconds; that case is tested deterministically by
 NodeTest.ALoneValidatorRestartedBetweenLockAndCommitCommitsTheLockedBlock.) The load's grants
 are signed here with the independent encoder of tests/vectors/check_vectors.py.
 
+consentctl's own edges: a malformed tx file and a batch with a refused tx (exit 1, readable),
+a node that accepts and never answers (a timeout, exit 2), a node on IPv6 loopback, a bad --node
+URL or an unreachable node (exit 2 for every command), an unreadable input (exit 2), --json for
+id, keygen and inspect, and the limits of --expires and --expires-at-ms.
+
 Then consent-store verifies the stopped node's data, and refuses another chain's genesis, a
 malformed genesis, a missing store and a missing argument, each with its exit code.
 
@@ -29,6 +34,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -73,8 +79,8 @@ class E2E(Checks):
         self.proc = None
 
     # --- helpers -------------------------------------------------------------------------
-    def run(self, *args, stdin=None):
-        env = dict(os.environ, CONSENT_NODE=self.url)
+    def run(self, *args, stdin=None, env=None):
+        env = dict(os.environ, CONSENT_NODE=self.url, **(env or {}))
         p = subprocess.run([self.ctl, *args], cwd=self.dir, env=env, input=stdin,
                            capture_output=True, text=True, timeout=60)
         return p.returncode, p.stdout, p.stderr
@@ -219,8 +225,12 @@ class E2E(Checks):
                    f"{kinds} {err}")
         self.check("history has no unverified entry", not h.get("problems"), str(h.get("problems")))
 
+        self.history_text(genesis, brand)
         self.tamper(granted_proof, genesis)
         self.bad_input()
+        self.ctl_edges(brand, subject, genesis)
+        self.silent_node(genesis)
+        self.ipv6_node()
 
         # kill -9, restart: every committed tx is still there.
         _, before = self.http("GET", "/v1/status")
@@ -237,6 +247,221 @@ class E2E(Checks):
         self.stop()
         self.check("clean shutdown exit 0", self.proc.returncode == 0, str(self.proc.returncode))
         self.store_tool_checks(genesis)
+
+    def history_text(self, genesis, brand):
+        """The plain history: entry/brand counts in good English, past expiries marked."""
+        rc, out, err = self.run("history", "--key", "me.key", "--genesis", genesis)
+        self.check("history text: 4 entries across 1 brand", rc == 0
+                   and "4 entries across 1 brand," in out, out + err)
+        post = [line for line in out.splitlines() if "marketing.post" in line]
+        self.check("history text: a past expiry is marked expired",
+                   len(post) == 1 and "(expired)" in post[0], out)
+        first = [line for line in out.splitlines() if "analytics,marketing.email" in line]
+        self.check("history text: a future expiry (90d) is not marked",
+                   len(first) == 1 and "expired" not in first[0], out)
+        self.ok("keygen a second customer", "keygen", "customer", "--out", "me2.key")
+        self.ok("the second customer's one grant", "grant", "--key", "me2.key", "--controller",
+                brand, "--purpose", "analytics", "--wait")
+        rc, out, err = self.run("history", "--key", "me2.key", "--genesis", genesis)
+        self.check("history text: 1 entry across 1 brand", rc == 0
+                   and "1 entry across 1 brand," in out, out + err)
+
+    def ctl_edges(self, brand, subject, genesis):
+        """consentctl's answers to bad files, bad URLs, batches and --json, each exit code."""
+        # A malformed tx file: the node's answer has "tx_id": null; a readable refusal, exit 1.
+        open(os.path.join(self.dir, "empty.json"), "w").write("{}")
+        rc, out, err = self.run("submit", "empty.json")
+        self.check("submit {}: rejected (invalid_tx), exit 1", rc == 1
+                   and out.startswith("rejected (invalid_tx): ") and "kind" in out,
+                   f"{rc} {out}{err}")
+        open(os.path.join(self.dir, "empty-batch.json"), "w").write("[{}]")
+        rc, out, err = self.run("submit", "empty-batch.json")
+        self.check("submit [{}]: rejected, exit 1, counted", rc == 1
+                   and out.startswith("rejected (invalid_tx): ")
+                   and "1 of 1 transactions refused" in err, f"{rc} {out}{err}")
+        open(os.path.join(self.dir, "kind-only.json"), "w").write('{"kind": "grant"}')
+        rc, out, err = self.run("submit", "kind-only.json")
+        self.check("submit {kind only}: rejected, exit 1", rc == 1 and "rejected (" in out,
+                   f"{rc} {out}{err}")
+
+        # A batch of one new grant and one replay: the new one goes in, the exit code is 1.
+        # (The second customer's, so that the first one's history stays as checked below.)
+        self.ok("grant for a batch", "grant", "--key", "me2.key", "--controller", brand,
+                "--purpose", "batch.one", "--out", "b1.json")
+        batch = [json.load(open(os.path.join(self.dir, f))) for f in ("b1.json", "grant.json")]
+        json.dump(batch, open(os.path.join(self.dir, "mixed.json"), "w"))
+        rc, out, err = self.run("submit", "mixed.json", "--wait")
+        self.check("mixed batch: exit 1, one committed, one refused", rc == 1
+                   and "committed" in out and "replay" in out
+                   and "1 of 2 transactions refused" in err, f"{rc} {out}{err}")
+        rc, out, err = self.run("--json", "submit", "mixed.json")
+        self.check("mixed batch --json: exit 1, JSON on stdout", rc == 1
+                   and isinstance(json.loads(out), list) and "2 of 2 transactions refused" in err,
+                   f"{rc} {out}{err}")
+
+        # A bad --node URL is a usage error (2) for every command that talks to a node.
+        for bad in ("https://127.0.0.1:1", "127.0.0.1:1", "http://", "http://127.0.0.1:0",
+                    "http://127.0.0.1:99999", "http://[::1"):
+            for cmd in (["status"], ["history", "--key", "me.key"],
+                        ["history", "--key", "me.key", "--genesis", genesis],
+                        ["prove", "--subject", subject, "--controller", brand, "--purpose", "x"],
+                        ["submit", "grant.json"],
+                        ["grant", "--key", "me.key", "--controller", brand, "--purpose", "x"]):
+                rc, out, err = self.run("--node", bad, *cmd)
+                self.check(f"--node {bad} {cmd[0]}{' --genesis' if '--genesis' in cmd else ''}:"
+                           " exit 2", rc == 2 and "error:" in err, f"{rc} {out}{err}")
+        # An unreachable node: 2 as well, with or without --genesis.
+        down = f"http://127.0.0.1:{free_port()}"
+        for cmd in (["status"], ["history", "--key", "me.key"],
+                    ["history", "--key", "me.key", "--genesis", genesis]):
+            rc, out, err = self.run("--node", down, *cmd)
+            self.check(f"unreachable node, {' '.join(cmd[::2])}: exit 2",
+                       rc == 2 and "cannot connect" in err, f"{rc} {out}{err}")
+
+        # An input that is a directory: "cannot read", exit 2 (not INVALID).
+        os.makedirs(os.path.join(self.dir, "adir"), exist_ok=True)
+        for cmd in (["verify", "adir", "--genesis", genesis], ["verify", "empty.json",
+                    "--genesis", "adir"], ["inspect", "adir"], ["submit", "adir"]):
+            rc, out, err = self.run(*cmd)
+            self.check(f"{' '.join(cmd)}: cannot read, exit 2",
+                       rc == 2 and "cannot read adir" in err and "INVALID" not in out,
+                       f"{rc} {out}{err}")
+
+        # --json is JSON for id, keygen and inspect.
+        def as_json(text):
+            try:
+                return json.loads(text)
+            except ValueError:
+                return None
+        rc, out, err = self.run("--json", "id", "--key", "me.key", "--controller", brand)
+        j = as_json(out)
+        self.check("--json id", rc == 0 and isinstance(j, dict) and j.get("subject") == subject
+                   and j.get("controller") == brand, out + err)
+        rc, out, err = self.run("--json", "keygen", "brand", "--out", "b-json.key")
+        j = as_json(out)
+        self.check("--json keygen brand", rc == 0 and isinstance(j, dict)
+                   and j.get("kind") == "brand" and len(j.get("public_key", "")) == 64
+                   and j.get("file") == "b-json.key", out + err)
+        rc, out, err = self.run("--json", "keygen", "customer", "--out", "c-json.key")
+        j = as_json(out)
+        self.check("--json keygen customer", rc == 0 and isinstance(j, dict)
+                   and j.get("kind") == "customer" and "public_key" not in j, out + err)
+        rc, out, err = self.run("--json", "inspect", "empty.json")
+        j = as_json(out)
+        self.check("--json inspect of a malformed tx", rc == 1 and isinstance(j, dict)
+                   and j.get("valid") is False and "kind" in j.get("error", ""), out + err)
+        rc, out, err = self.run("--json", "inspect", "b1.json", "--chain-id", "e2e-chain")
+        j = as_json(out)
+        self.check("--json inspect of a good tx", rc == 0 and isinstance(j, dict)
+                   and j.get("valid") is True, out + err)
+
+        # --expires and --expires-at-ms limits, naming what was typed.
+        offline = ["grant", "--key", "me.key", "--controller", brand, "--purpose", "x",
+                   "--chain-id", "e2e-chain", "--out", "-"]
+        rc, out, err = self.run(*offline, "--expires", "1000000d")
+        self.check("--expires 1000000d accepted", rc == 0 and '"expires_at_ms"' in out, err)
+        for bad in ("1000001d", "1000009d", "10000000d"):
+            rc, out, err = self.run(*offline, "--expires", bad)
+            self.check(f"--expires {bad} refused", rc == 2 and "at most 1000000" in err,
+                       f"{rc} {err}")
+        for bad in ("-1", "99999999999999999999", "18446744073709551616", "9007199254740992",
+                    "1e3"):
+            rc, out, err = self.run(*offline, "--expires-at-ms", bad)
+            self.check(f"--expires-at-ms {bad} refused naming it", rc == 2
+                       and f'"{bad}"' in err and "18446744073709551615" not in err, f"{rc} {err}")
+
+        # status in text: one "validators" label for the set, the node's role apart, and the
+        # consensus state in words, not JSON.
+        rc, out, err = self.run("status")
+        lines = out.splitlines()
+        self.check("status text: role, one validators label, consensus in words", rc == 0
+                   and any(line.split()[:2] == ["role", "validator"] for line in lines)
+                   and sum(line.startswith("validators ") for line in lines) == 1
+                   and not any(line.startswith("validator ") for line in lines)
+                   and any(line.startswith("consensus ") and "{" not in line
+                           and "step " in line for line in lines), out + err)
+
+    def silent_node(self, genesis):
+        """A node that accepts connections and never answers: a timeout, exit 2, not a hang."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        held = []
+
+        def accept():
+            while True:
+                try:
+                    held.append(srv.accept()[0])
+                except OSError:
+                    return
+        threading.Thread(target=accept, daemon=True).start()
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}"
+        try:
+            for how, args, env in (
+                    ("CONSENT_TIMEOUT_MS=1000", ["status"], {"CONSENT_TIMEOUT_MS": "1000"}),
+                    ("--timeout-ms 1000", ["--timeout-ms", "1000", "status"], None),
+                    ("submit", ["submit", "grant.json"], {"CONSENT_TIMEOUT_MS": "1000"}),
+                    ("history --genesis", ["history", "--key", "me.key", "--genesis", genesis],
+                     {"CONSENT_TIMEOUT_MS": "1000"})):
+                t0 = time.time()
+                try:
+                    rc, out, err = self.run("--node", url, *args, env=env)
+                except subprocess.TimeoutExpired:
+                    rc, out, err = None, "", "hung for 60 s"
+                took = time.time() - t0
+                self.check(f"silent node, {how}: no answer within 1 s, exit 2", rc == 2
+                           and f"no answer from {url} within 1 s" in err and took < 10,
+                           f"{rc} {took:.1f}s {out}{err}")
+        finally:
+            srv.close()
+            for c in held:
+                c.close()
+        rc, _, err = self.run("--timeout-ms", "0", "status")
+        self.check("--timeout-ms 0 is a usage error", rc == 2, err)
+
+    def ipv6_node(self):
+        """consentctl --node http://[::1]:PORT against a consentd whose API listens on [::1]."""
+        try:
+            with socket.socket(socket.AF_INET6) as s:
+                s.bind(("::1", 0))
+                port = s.getsockname()[1]
+        except OSError as e:
+            print(f"note: skipping the IPv6 checks: cannot bind [::1] ({e})")
+            return
+        home6 = os.path.join(self.dir, "home6")
+        subprocess.run([self.consentd, "init", "--home", home6, "--chain-id", "e2e-v6",
+                        "--api", f"[::1]:{port}", "--p2p", f"127.0.0.1:{free_port()}"],
+                       check=True, capture_output=True, timeout=30)
+        log = open(os.path.join(self.dir, "consentd6.log"), "ab")
+        proc = subprocess.Popen([self.consentd, "start", "--home", home6], stdout=log,
+                                stderr=subprocess.STDOUT)
+        url6 = f"http://[::1]:{port}"
+        try:
+            def probe():
+                c = http.client.HTTPConnection("::1", port, timeout=5)
+                c.request("GET", "/readyz")
+                st = c.getresponse().status
+                c.close()
+                return st
+            wait_until_ok(probe, 30, "the IPv6 consentd did not become ready; see " + log.name)
+            for url in (url6, url6 + "/"):
+                rc, out, err = self.run("--node", url, "--json", "status")
+                j = json.loads(out) if rc == 0 and out.strip().startswith("{") else {}
+                self.check(f"--node {url} status", j.get("chain_id") == "e2e-v6", out + err)
+            rc, out, err = self.run("--node", url6, "keygen", "brand", "--out", "v6.key")
+            rc, out, err = self.run("--node", url6, "register", "--key", "v6.key", "--name",
+                                    "V6", "--wait")
+            self.check("register --wait over IPv6", rc == 0 and "committed" in out, out + err)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        # Without a port: [::1] on port 80 (nothing there, so a connection error, not "resolve").
+        rc, out, err = self.run("--node", "http://[::1]", "status")
+        self.check("--node http://[::1] parses (port 80)", rc == 2
+                   and "http://[::1]:80" in err and "resolve" not in err, err)
+        rc, out, err = self.run("--node", "http://::1:7800", "status")
+        self.check("--node with an unbracketed IPv6 address: exit 2, says brackets", rc == 2
+                   and "brackets" in err, err)
 
     def kill_under_load(self, brand, rounds=6):
         seed = random.randrange(1 << 30)

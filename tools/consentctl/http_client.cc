@@ -1,6 +1,8 @@
-// Synchronous Beast HTTP client.
+// Blocking Beast HTTP client: each step is an async operation run to completion on a private
+// io_context, so that the tcp_stream's deadline (expires_after) applies to it.
 #include "tools/consentctl/http_client.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -13,6 +15,19 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace asio = boost::asio;
 
+namespace {
+
+// "35 s", or "1500 ms" when not a whole number of seconds.
+std::string Duration(uint32_t ms) {
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+}
+
+}  // namespace
+
+std::string HttpUrl::Authority() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+}
+
 Result<HttpUrl> ParseHttpUrl(const std::string& url) {
   const std::string scheme = "http://";
   if (url.rfind(scheme, 0) != 0) {
@@ -24,15 +39,38 @@ Result<HttpUrl> ParseHttpUrl(const std::string& url) {
   std::string hostport = rest.substr(0, slash);
   if (slash != std::string::npos) u.base_path = rest.substr(slash);
   while (!u.base_path.empty() && u.base_path.back() == '/') u.base_path.pop_back();
-  size_t colon = hostport.rfind(':');
-  if (colon != std::string::npos && hostport.find(']') == std::string::npos) {
-    u.host = hostport.substr(0, colon);
-    u.port = hostport.substr(colon + 1);
+  std::string port_part;  // what follows the host: "" or ":port"
+  if (!hostport.empty() && hostport[0] == '[') {
+    size_t close = hostport.find(']');
+    if (close == std::string::npos) {
+      return Status::Invalid("node URL \"" + url + "\" has a '[' without its ']'");
+    }
+    u.host = hostport.substr(1, close - 1);
+    port_part = hostport.substr(close + 1);
+    if (u.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos ||
+        u.host.find(':') == std::string::npos) {
+      return Status::Invalid("node URL \"" + url + "\" has no IPv6 address in its brackets");
+    }
   } else {
-    u.host = hostport;
-    u.port = "80";
+    if (std::count(hostport.begin(), hostport.end(), ':') > 1) {
+      return Status::Invalid("node URL \"" + url +
+                             "\": an IPv6 address goes in brackets (http://[::1]:7800)");
+    }
+    size_t colon = hostport.find(':');
+    u.host = hostport.substr(0, colon);
+    if (colon != std::string::npos) port_part = hostport.substr(colon);
+    if (u.host.find_first_of("[]") != std::string::npos) {
+      return Status::Invalid("node URL \"" + url + "\" has a stray bracket");
+    }
   }
   if (u.host.empty()) return Status::Invalid("node URL \"" + url + "\" has no host");
+  if (port_part.empty()) {
+    u.port = "80";
+  } else if (port_part[0] != ':') {
+    return Status::Invalid("node URL \"" + url + "\": expected ':' and a port after the host");
+  } else {
+    u.port = port_part.substr(1);
+  }
   if (u.port.empty() || u.port.size() > 5 ||
       u.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(u.port) > 65535 ||
       std::stoi(u.port) == 0) {
@@ -44,7 +82,8 @@ Result<HttpUrl> ParseHttpUrl(const std::string& url) {
 Result<HttpResponse> HttpCall(const HttpUrl& url, const std::string& method,
                               const std::string& target, const std::string& body,
                               uint32_t timeout_ms) {
-  std::string where = "http://" + url.host + ":" + url.port;
+  const std::string where = "http://" + url.Authority();
+  const auto timeout = std::chrono::milliseconds(timeout_ms);
   try {
     asio::io_context ioc;
     asio::ip::tcp::resolver resolver(ioc);
@@ -52,30 +91,43 @@ Result<HttpResponse> HttpCall(const HttpUrl& url, const std::string& method,
     beast::error_code ec;
     auto results = resolver.resolve(url.host, url.port, ec);
     if (ec) return Status::Unavailable("cannot resolve " + url.host + ": " + ec.message());
-    stream.expires_after(std::chrono::milliseconds(timeout_ms));
-    stream.connect(results, ec);
+    // Runs the one pending operation to completion (or until the stream's deadline cancels it).
+    auto run = [&] {
+      ioc.restart();
+      ioc.run();
+    };
+    stream.expires_after(timeout);
+    stream.async_connect(results,
+                         [&](beast::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
+    run();
+    if (ec == beast::error::timeout) {
+      return Status::Unavailable("cannot connect to " + where + " within " + Duration(timeout_ms));
+    }
     if (ec) return Status::Unavailable("cannot connect to " + where + ": " + ec.message());
     http::request<http::string_body> req(method == "POST" ? http::verb::post : http::verb::get,
                                          url.base_path + target, 11);
-    req.set(http::field::host, url.host);
+    req.set(http::field::host, url.Authority());
     req.set(http::field::user_agent, "consentctl");
     if (method == "POST") {
       req.set(http::field::content_type, "application/json");
       req.body() = body;
       req.prepare_payload();
     }
-    stream.expires_after(std::chrono::milliseconds(timeout_ms));
-    http::write(stream, req, ec);
+    auto no_answer = [&] {
+      return Status::Unavailable("no answer from " + where + " within " + Duration(timeout_ms));
+    };
+    stream.expires_after(timeout);
+    http::async_write(stream, req, [&](beast::error_code e, size_t) { ec = e; });
+    run();
+    if (ec == beast::error::timeout) return no_answer();
     if (ec) return Status::Unavailable("cannot send to " + where + ": " + ec.message());
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxResponseBytes);
-    stream.expires_after(std::chrono::milliseconds(timeout_ms));
-    http::read(stream, buffer, parser, ec);
-    if (ec == beast::error::timeout) {
-      return Status::Unavailable("no answer from " + where + " within " +
-                                 std::to_string(timeout_ms / 1000) + " s");
-    }
+    stream.expires_after(timeout);
+    http::async_read(stream, buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
+    run();
+    if (ec == beast::error::timeout) return no_answer();
     if (ec) return Status::Unavailable("bad answer from " + where + ": " + ec.message());
     auto res = parser.release();
     HttpResponse out;

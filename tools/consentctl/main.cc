@@ -66,15 +66,32 @@ Result<uint64_t> ParseDuration(const std::string& s) {
     return Status::Invalid("duration \"" + s + "\" has unknown unit (use d, h, m or s)");
   uint64_t n = 0;
   for (size_t i = 0; i + 1 < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9' || n > 1000000) {
+    if (s[i] >= '0' && s[i] <= '9') n = n * 10 + static_cast<uint64_t>(s[i] - '0');
+    if (s[i] < '0' || s[i] > '9' || n > 1000000) {  // n <= 10000009: no overflow
       return Status::Invalid("duration \"" + s +
                              "\" must be a whole number of at most 1000000 units");
     }
-    n = n * 10 + static_cast<uint64_t>(s[i] - '0');
   }
   if (n == 0) return Status::Invalid("duration \"" + s + "\" must be positive");
   return n * mult;
 }
+
+// For the integer options (times in ms, nonces): plain decimal digits below 2^53 (JSON integers
+// stay below 2^53, PROTOCOL.md 1), checked on what the user typed, before CLI11 converts it
+// (which would take "-1" or "99999999999999999999" as 2^64-1).
+const CLI::Validator kUint53(
+    [](std::string& v) -> std::string {
+      constexpr uint64_t kLimit = uint64_t{1} << 53;
+      uint64_t n = 0;
+      bool ok = !v.empty() && v.size() <= 16;
+      for (char ch : v) {
+        if (ch < '0' || ch > '9') ok = false;
+        if (ok) n = n * 10 + static_cast<uint64_t>(ch - '0');
+      }
+      if (ok && n < kLimit) return "";
+      return "\"" + v + "\" is not a whole number from 0 to 9007199254740991 (2^53-1)";
+    },
+    "UINT");
 
 // Writes `text` to `path` ("-" = stdout), refusing to overwrite an existing file.
 Status WriteOut(const std::string& path, const std::string& text) {
@@ -137,8 +154,8 @@ struct Common {
     c->add_option("--chain-id", chain_id, "chain to sign for (default: the node's)");
     c->add_option("--out", out,
                   "write the signed JSON here ('-' = stdout) instead of submitting it");
-    c->add_option("--issued-at-ms", issued_at_ms, "issue time (default: now)");
-    c->add_option("--nonce", nonce, "nonce (default: random)");
+    c->add_option("--issued-at-ms", issued_at_ms, "issue time (default: now)")->check(kUint53);
+    c->add_option("--nonce", nonce, "nonce (default: random)")->check(kUint53);
     c->add_flag("--wait", wait, "when submitting, wait until the transaction is committed");
   }
   uint64_t Issued() const { return issued_at_ms ? issued_at_ms : NowMs(); }
@@ -156,6 +173,13 @@ int Run(int argc, char** argv) {
   node.url = env_node && *env_node ? env_node : "http://127.0.0.1:7800";
   app.add_option("--node", node.url, "the node's API (env CONSENT_NODE)")->capture_default_str();
   app.add_flag("--json", node.json, "machine-readable output");
+  app.add_option(
+         "--timeout-ms", node.timeout_ms,
+         "give up when connecting to the node, sending to it or reading its answer takes "
+         "longer than this (keep it above the node's api.wait_commit_timeout_ms for --wait)")
+      ->envname("CONSENT_TIMEOUT_MS")
+      ->check(CLI::Range(1u, 3'600'000u))
+      ->capture_default_str();
 
   // keygen
   auto* keygen = app.add_subcommand("keygen", "make a new key file (mode 0600; never overwrites)");
@@ -174,7 +198,14 @@ int Run(int argc, char** argv) {
       rc = Fail(st);
       return;
     }
-    if (*kind == KeyKind::kCustomer) {
+    if (node.json) {
+      nlohmann::ordered_json j;
+      j["kind"] = KeyKindName(*kind);
+      j["file"] = key_out;
+      // A customer's master secret has no public key of its own (see `consentctl id`).
+      if (*kind != KeyKind::kCustomer) j["public_key"] = ToHex(k.public_key);
+      std::printf("%s\n", j.dump(2).c_str());
+    } else if (*kind == KeyKind::kCustomer) {
       std::printf(
           "wrote customer master secret to %s (use `consentctl id` for a brand's subject key)\n",
           key_out.c_str());
@@ -199,7 +230,14 @@ int Run(int argc, char** argv) {
       rc = Fail(k.status());
       return;
     }
-    std::printf("%s\n", ToHex(k->public_key()).c_str());
+    if (node.json) {
+      nlohmann::ordered_json j;
+      j["subject"] = ToHex(k->public_key());
+      j["controller"] = ToHex(*c);
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf("%s\n", ToHex(k->public_key()).c_str());
+    }
   });
 
   // grant
@@ -218,8 +256,10 @@ int Run(int argc, char** argv) {
   auto* ph = grant->add_option("--policy-hash", g_policy_hash, "SHA-256 of the notice (hex)");
   pf->excludes(ph);
   auto* ex = grant->add_option("--expires", g_expires, "validity from now: 90d, 12h, 30m, 45s");
-  auto* exa =
-      grant->add_option("--expires-at-ms", g_expires_at, "absolute expiry (ms since epoch)");
+  auto* exa = grant
+                  ->add_option("--expires-at-ms", g_expires_at,
+                               "absolute expiry (ms since epoch; 0 = never)")
+                  ->check(kUint53);
   ex->excludes(exa);
   gc.Add(grant);
   grant->callback([&] {
@@ -347,9 +387,11 @@ int Run(int argc, char** argv) {
   verify->add_option("--genesis", v_genesis, "the chain's genesis.json (the only trust root)")
       ->required();
   std::string v_expect;
-  verify->add_option("--at-ms", v_at,
-                     "judge the consent at this time, in ms since the epoch, not before the "
-                     "proof's block time (default: now, or the block time if that is later)");
+  verify
+      ->add_option("--at-ms", v_at,
+                   "judge the consent at this time, in ms since the epoch, not before the "
+                   "proof's block time (default: now, or the block time if that is later)")
+      ->check(kUint53);
   verify
       ->add_option("--expect", v_expect,
                    "exit 1 unless the proof is VALID and the consent is in this state at that "
@@ -470,7 +512,14 @@ int Run(int argc, char** argv) {
     }
     auto tx = TxFromJsonText(text);
     if (!tx.ok()) {
-      std::printf("INVALID: %s\n", tx.status().message().c_str());
+      if (node.json) {
+        nlohmann::ordered_json j;
+        j["valid"] = false;
+        j["error"] = tx.status().message();
+        std::printf("%s\n", j.dump(2).c_str());
+      } else {
+        std::printf("INVALID: %s\n", tx.status().message().c_str());
+      }
       rc = kExitNegative;
       return;
     }
@@ -512,9 +561,11 @@ int Run(int argc, char** argv) {
       ->required();
   prove->add_option("--controller", p_controller, "the brand's public key (hex)")->required();
   prove->add_option("--purpose", p_purpose, "e.g. marketing.email")->required();
-  prove->add_option("--at-ms", p_at,
-                    "the status at this time, in ms since the epoch, not before the head's block "
-                    "time (default: now by the node's clock)");
+  prove
+      ->add_option("--at-ms", p_at,
+                   "the status at this time, in ms since the epoch, not before the head's block "
+                   "time (default: now by the node's clock)")
+      ->check(kUint53);
   prove->add_option("--out", p_out, "write the proof here (default: stdout)");
   prove->callback([&] {
     std::optional<uint64_t> at;

@@ -2,7 +2,10 @@
 #include "tools/consentctl/node_commands.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <map>
@@ -29,12 +32,29 @@ int Fail(const Status& st, int code) {
   return code;
 }
 
+// A failed node call: an unreachable or silent node is exit 2 (like a bad URL), anything the node
+// answered (an HTTP error, a malformed answer) exit 1.
+int FailNode(const Status& st) {
+  return Fail(st, st.code() == StatusCode::kUnavailable ? kUsage : kNegative);
+}
+
 Result<HttpUrl> Url(const NodeArgs& node) { return ParseHttpUrl(node.url); }
+
+// o[key] for printing: a string as it is, a number as its digits, anything else (null, missing,
+// an object) as "". Never throws, whatever the node sent.
+std::string Text(const json& o, const char* key) {
+  if (!o.is_object()) return "";
+  auto it = o.find(key);
+  if (it == o.end()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number() || it->is_boolean()) return it->dump();
+  return "";
+}
 
 // GET and parse a JSON answer; an HTTP error becomes a Status with the node's message.
 Result<json> GetJson(const NodeArgs& node, const std::string& target) {
   ASSIGN_OR_RETURN(HttpUrl url, Url(node));
-  ASSIGN_OR_RETURN(HttpResponse r, HttpCall(url, "GET", target));
+  ASSIGN_OR_RETURN(HttpResponse r, HttpCall(url, "GET", target, "", node.timeout_ms));
   json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
   if (r.status != 200) {
     std::string msg = "the node answered " + std::to_string(r.status);
@@ -159,16 +179,22 @@ std::string Purposes(const SignedTx& tx) {
 }  // namespace
 
 Result<std::string> ReadFileCapped(const std::string& path, size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError("cannot read " + path);
+  // fopen, not ifstream: a directory opens, and only the read says why it cannot be read.
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
   std::string data;
   char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    data.append(buf, static_cast<size_t>(in.gcount()));
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    data.append(buf, n);
     if (data.size() > limit) {
+      std::fclose(f);
       return Status::Invalid(path + " is larger than " + std::to_string(limit) + " bytes");
     }
   }
+  const int err = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (err != 0) return Status::IoError("cannot read " + path + ": " + std::strerror(err));
   return data;
 }
 
@@ -185,23 +211,39 @@ Result<std::string> FetchChainId(const NodeArgs& node) {
 }
 
 int CmdStatus(const NodeArgs& node) {
+  auto url = Url(node);
+  if (!url.ok()) return Fail(url.status(), kUsage);
   auto s = GetJson(node, "/v1/status");
-  if (!s.ok())
-    return Fail(s.status(), s.status().code() == StatusCode::kUnavailable ? kUsage : kNegative);
+  if (!s.ok()) return FailNode(s.status());
   if (node.json) {
     std::printf("%s\n", s->dump(2).c_str());
     return kOk;
   }
+  if (!s->is_object())
+    return Fail(Status::Invalid("the node's status is not an object"), kNegative);
+  auto scalar = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
   for (auto it = s->begin(); it != s->end(); ++it) {
-    if (it.key() == "validators") {
-      for (const auto& v : it.value()) {
-        std::printf("%-18s %s %s\n", "validator", v.value("public_key", "").c_str(),
-                    v.value("name", "").c_str());
+    const json& v = it.value();
+    if (it.key() == "validators" && v.is_array()) {
+      // The genesis validator set: the label once, then one validator per line.
+      const char* label = "validators";
+      if (v.empty()) std::printf("%-18s (none)\n", label);
+      for (const auto& x : v) {
+        std::printf("%-18s %s %s\n", label, Text(x, "public_key").c_str(), Text(x, "name").c_str());
+        label = "";
       }
+    } else if (it.key() == "validator" && v.is_boolean()) {
+      // Whether this node is one of them (not to be read as one more "validator" line).
+      std::printf("%-18s %s\n", "role", v.get<bool>() ? "validator" : "follower (not a validator)");
+    } else if (v.is_object()) {
+      // e.g. consensus: "height 14, round 0, step propose".
+      std::string line;
+      for (auto f = v.begin(); f != v.end(); ++f) {
+        line += (line.empty() ? "" : ", ") + f.key() + " " + scalar(f.value());
+      }
+      std::printf("%-18s %s\n", it.key().c_str(), line.c_str());
     } else {
-      std::printf("%-18s %s\n", it.key().c_str(),
-                  it.value().is_string() ? it.value().get<std::string>().c_str()
-                                         : it.value().dump().c_str());
+      std::printf("%-18s %s\n", it.key().c_str(), scalar(v).c_str());
     }
   }
   return kOk;
@@ -211,40 +253,61 @@ namespace {
 int Post(const NodeArgs& node, const std::string& body, bool wait) {
   auto url = Url(node);
   if (!url.ok()) return Fail(url.status(), kUsage);
-  auto r = HttpCall(*url, "POST", std::string("/v1/txs") + (wait ? "?wait=commit" : ""), body);
+  auto r = HttpCall(*url, "POST", std::string("/v1/txs") + (wait ? "?wait=commit" : ""), body,
+                    node.timeout_ms);
   if (!r.ok()) return Fail(r.status(), kUsage);
   json j = json::parse(r->body, nullptr, false);
+  // One result per transaction: the answer itself, or its array (a batch; "results" after a
+  // commit timeout).
+  const json* batch = nullptr;
+  if (j.is_array()) {
+    batch = &j;
+  } else if (j.is_object() && j.contains("results") && j["results"].is_array()) {
+    batch = &j["results"];
+  }
+  // "rejected (invalid_tx): kind: missing field" (tx_id is null when the tx did not decode).
+  auto error_text = [](const json& e) {
+    std::string rule = Text(e, "rule");
+    if (rule.empty()) rule = Text(e, "code");
+    return "(" + (rule.empty() ? std::string("?") : rule) + "): " + Text(e, "message");
+  };
+  auto print = [&](const json& o) {
+    std::string line = Text(o, "tx_id");
+    std::string status = Text(o, "status");
+    line += (line.empty() ? "" : " ") + (status.empty() ? std::string("?") : status);
+    if (std::string h = Text(o, "height"); !h.empty()) line += " at height " + h;
+    if (std::string li = Text(o, "log_index"); !li.empty()) line += ", log index " + li;
+    if (o.is_object() && o.contains("error") && o["error"].is_object()) {
+      line += " " + error_text(o["error"]);
+    }
+    std::printf("%s\n", line.c_str());
+  };
   if (node.json || j.is_discarded()) {
     std::printf("%s\n", j.is_discarded() ? r->body.c_str() : j.dump(2).c_str());
   } else {
-    auto print = [](const json& o) {
-      std::string status = o.value("status", "?");
-      std::printf("%s %s", o.value("tx_id", "").c_str(), status.c_str());
-      if (o.contains("height")) std::printf(" at height %s", o["height"].dump().c_str());
-      if (o.contains("log_index")) std::printf(", log index %s", o["log_index"].dump().c_str());
-      if (o.contains("error") && o["error"].is_object()) {
-        const json& e = o["error"];
-        std::string rule = e.contains("rule") && e["rule"].is_string()
-                               ? e["rule"].get<std::string>()
-                               : e.value("code", "");
-        std::printf(" (%s): %s", rule.c_str(), e.value("message", "").c_str());
-      }
-      std::printf("\n");
-    };
-    if (j.is_array()) {
-      for (const auto& o : j) print(o);
-    } else if (j.is_object() && j.contains("results") && j["results"].is_array()) {
-      for (const auto& o : j["results"]) print(o);
-    } else if (j.is_object() && j.contains("tx_id")) {
+    if (batch != nullptr) {
+      for (const auto& o : *batch) print(o);
+    } else if (j.is_object() && j.contains("status")) {
       print(j);
-    } else if (j.is_object() && j.contains("error")) {
-      std::printf("refused: %s\n", j["error"].value("message", "").c_str());
+    }
+    if (j.is_object() && j.contains("error") && j["error"].is_object() && !j.contains("status")) {
+      // A refusal of the whole request (429, 413, ...), or a commit timeout after the results.
+      std::printf("%s %s\n", batch != nullptr ? "error" : "refused",
+                  error_text(j["error"]).c_str());
     }
   }
   if (r->status == 429) {
     std::fprintf(stderr, "rate limited; retry after %s s\n", r->retry_after.c_str());
   }
-  return r->status >= 200 && r->status < 300 ? kOk : kNegative;
+  // A batch answers 200 with a result per transaction: any refused one makes the exit code 1.
+  size_t refused = 0;
+  if (batch != nullptr) {
+    for (const auto& o : *batch) refused += Text(o, "status") == "rejected" ? 1 : 0;
+    if (refused > 0) {
+      std::fprintf(stderr, "%zu of %zu transactions refused\n", refused, batch->size());
+    }
+  }
+  return r->status >= 200 && r->status < 300 && refused == 0 ? kOk : kNegative;
 }
 }  // namespace
 
@@ -280,7 +343,7 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
   if (!url.ok()) return Fail(url.status(), kUsage);
   std::string target = "/v1/consents/" + ToHex(*s) + "/" + ToHex(*c) + "/" + purpose;
   if (at_ms) target += "?at_ms=" + std::to_string(*at_ms);
-  auto r = HttpCall(*url, "GET", target);
+  auto r = HttpCall(*url, "GET", target, "", node.timeout_ms);
   if (!r.ok()) return Fail(r.status(), kUsage);
   if (r->status != 200) {
     std::fprintf(stderr, "error: the node answered %d: %s\n", r->status, r->body.c_str());
@@ -304,6 +367,8 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
 
 int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
                const std::vector<std::string>& extra_controllers) {
+  auto url = Url(node);
+  if (!url.ok()) return Fail(url.status(), kUsage);
   auto key = ReadKeyFile(key_path);
   if (!key.ok()) return Fail(key.status(), kUsage);
   if (key->kind != KeyKind::kCustomer) {
@@ -318,7 +383,7 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
   } else {
     // No genesis file: take the validator set from the node. The output says so.
     auto s = GetJson(node, "/v1/status");
-    if (!s.ok()) return Fail(s.status(), kUsage);
+    if (!s.ok()) return FailNode(s.status());
     auto chain = Str(*s, "chain_id");
     if (!chain.ok()) return Fail(chain.status(), kNegative);
     genesis.chain_id = *chain;
@@ -328,7 +393,7 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
     for (const auto& v : (*s)["validators"]) {
       auto pk = Hash(v, "public_key");
       if (!pk.ok()) return Fail(pk.status(), kNegative);
-      genesis.validators.push_back({v.value("name", ""), *pk});
+      genesis.validators.push_back({Text(v, "name"), *pk});
     }
   }
 
@@ -338,14 +403,14 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
   for (int page = 0; page < 10000; ++page) {
     auto d =
         GetJson(node, "/v1/controllers?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor));
-    if (!d.ok()) return Fail(d.status(), kNegative);
+    if (!d.ok()) return FailNode(d.status());
     if (!d->contains("controllers") || !(*d)["controllers"].is_array()) {
       return Fail(Status::Invalid("the node's directory is malformed"), kNegative);
     }
     for (const auto& c : (*d)["controllers"]) {
       auto pk = Hash(c, "controller");
       if (!pk.ok()) return Fail(pk.status(), kNegative);
-      brands[*pk] = c.value("name", "");
+      brands[*pk] = Text(c, "name");
     }
     if (!d->contains("next_cursor") || !(*d)["next_cursor"].is_string()) break;
     cursor = (*d)["next_cursor"].get<std::string>();
@@ -365,7 +430,7 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
     for (int page = 0; page < 100000; ++page) {
       auto h = GetJson(node, "/v1/subjects/" + ToHex(subject.public_key()) +
                                  "/history?limit=1000&from=" + std::to_string(from));
-      if (!h.ok()) return Fail(h.status(), kNegative);
+      if (!h.ok()) return FailNode(h.status());
       if (!h->contains("entries") || !(*h)["entries"].is_array()) {
         return Fail(Status::Invalid("the node's history is malformed"), kNegative);
       }
@@ -406,21 +471,28 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
     out["problems"] = problems;
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    std::printf("%-21s %-8s %-24s %-32s %-21s %s\n", "issued (UTC)", "action", "brand", "purposes",
+    const uint64_t now_ms =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+    std::printf("%-21s %-8s %-24s %-32s %-31s %s\n", "issued (UTC)", "action", "brand", "purposes",
                 "expires (UTC)", "block");
     for (const auto& r : rows) {
       uint64_t expires = 0;
       if (const auto* g = std::get_if<GrantTx>(&r.tx.body)) expires = g->expires_at_ms;
-      std::printf("%-21s %-8s %-24.24s %-32.32s %-21s %llu\n",
+      // A past expiry is marked: that grant no longer holds, whatever came after it.
+      std::string exp =
+          expires == 0 ? "-" : IsoTime(expires) + (expires <= now_ms ? " (expired)" : "");
+      std::printf("%-21s %-8s %-24.24s %-32.32s %-31s %llu\n",
                   IsoTime(IssuedAtOf(r.tx.body)).c_str(), TxKindName(KindOf(r.tx.body)),
-                  r.brand.c_str(), Purposes(r.tx).c_str(), expires ? IsoTime(expires).c_str() : "-",
+                  r.brand.c_str(), Purposes(r.tx).c_str(), exp.c_str(),
                   static_cast<unsigned long long>(r.height));
     }
-    std::printf(
-        "%zu entries across %zu brands, each inclusion-checked against a head certified by %s\n",
-        rows.size(), brands.size(),
-        trusted_node ? "the validators the node reports (pass --genesis to check them)"
-                     : ("the validators of " + genesis_path).c_str());
+    std::printf("%zu %s across %zu %s, each inclusion-checked against a head certified by %s\n",
+                rows.size(), rows.size() == 1 ? "entry" : "entries", brands.size(),
+                brands.size() == 1 ? "brand" : "brands",
+                trusted_node ? "the validators the node reports (pass --genesis to check them)"
+                             : ("the validators of " + genesis_path).c_str());
     for (const auto& p : problems) std::printf("NOT VERIFIED: %s\n", p.c_str());
   }
   return problems.empty() ? kOk : kNegative;

@@ -20,9 +20,11 @@ namespace consent::ctl {
 struct NodeArgs {
   std::string url;  // --node / CONSENT_NODE
   bool json = false;
+  uint32_t timeout_ms = 35'000;  // --timeout-ms / CONSENT_TIMEOUT_MS: connect, send, answer
 };
 
-// Reads a whole file of at most `limit` bytes.
+// Reads a whole file of at most `limit` bytes. A path that cannot be opened or read (missing,
+// unreadable, a directory) is an IoError "cannot read PATH: REASON".
 Result<std::string> ReadFileCapped(const std::string& path, size_t limit);
 
 // The node's chain id (GET /v1/status).
