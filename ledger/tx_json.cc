@@ -48,6 +48,9 @@ class FieldReader {
       if (i < 0)
         return Status::Invalid(std::string(name) + ": " + std::to_string(i) + " is negative");
       *out = static_cast<uint64_t>(i);
+    } else if (v->is_number_float() && v->template get<double>() >= 0x1p53) {
+      // An integer literal beyond 2^64 parses as a floating-point number: it is out of range.
+      return Status::Invalid(std::string(name) + ": out of range: must be below 2^53");
     } else {
       return Status::Invalid(std::string(name) + ": expected an unsigned integer, got " +
                              TypeOf(*v));

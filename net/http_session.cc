@@ -97,7 +97,7 @@ void HttpSession::OnRead(beast::error_code ec, size_t) {
     return Send(std::move(r));
   }
   if (ec == http::error::body_limit) {
-    route_ = "unmatched";
+    route_ = RouteLabel(std::string(parser_->get().target()));  // known from the header
     HttpResponse r = ErrorResponse(
         413, "payload_too_large",
         "request body is over " + std::to_string(state_->options.max_body_bytes) + " bytes");
@@ -109,7 +109,8 @@ void HttpSession::OnRead(beast::error_code ec, size_t) {
     if (ec.category() != http::make_error_code(http::error::bad_target).category()) {
       return Close();  // a socket error: nobody to answer
     }
-    route_ = "unmatched";
+    // The target is known when the request line parsed (a bad Content-Length, say).
+    route_ = RouteLabel(std::string(parser_->get().target()));
     HttpResponse r =
         ErrorResponse(400, "invalid_request", "malformed HTTP request: " + ec.message());
     r.close = true;
@@ -125,7 +126,19 @@ void HttpSession::Dispatch() {
   req.target = std::string(request_.target());
   req.body = std::move(request_.body());
   req.remote = remote_;
-  req.websocket_upgrade = beast::websocket::is_upgrade(request_);
+  req.version = request_.version();
+  auto header = [this](http::field field) {
+    std::optional<std::string> value;
+    for (auto [it, end] = request_.equal_range(field); it != end; ++it) {
+      value = value ? *value + ", " + std::string(it->value()) : std::string(it->value());
+    }
+    return value;
+  };
+  req.websocket.host = request_.count(http::field::host) > 0;
+  req.websocket.connection = header(http::field::connection);
+  req.websocket.upgrade = header(http::field::upgrade);
+  req.websocket.key = header(http::field::sec_websocket_key);
+  req.websocket.version = header(http::field::sec_websocket_version);
   HttpResponse r = Handle(req, state_->Router());
   route_ = r.route;
   if (r.upgrade) return Upgrade(*r.upgrade);
@@ -162,10 +175,12 @@ void HttpSession::FinishWait(bool timed_out) {
 
 void HttpSession::Upgrade(const StreamRequest& stream) {
   if (static_cast<size_t>(state_->metrics.open_streams()) >= state_->options.ws_max_streams) {
-    return Send(ErrorResponse(503, "unavailable",
-                              "too many open streams (" +
-                                  std::to_string(state_->options.ws_max_streams) +
-                                  "); retry later"));
+    HttpResponse r =
+        ErrorResponse(503, "unavailable",
+                      "too many open streams (" + std::to_string(state_->options.ws_max_streams) +
+                          "); retry later");
+    r.headers.emplace_back("Retry-After", "1");
+    return Send(std::move(r));
   }
   state_->metrics.Record(route_, 101, 0);
   closed_ = true;  // the stream session owns the socket from here
@@ -189,6 +204,12 @@ void HttpSession::Send(HttpResponse r) {
   response_.body() = std::move(r.body);
   response_.keep_alive(!close);
   response_.prepare_payload();
+  if (request_.method() == http::verb::head) {
+    // The headers GET would have, Content-Length included; no body (RFC 9110 section 9.3.2).
+    const size_t length = response_.body().size();
+    response_.body().clear();
+    response_.content_length(length);
+  }
   stream_.expires_after(Ms(state_->options.request_timeout_ms));
   http::async_write(stream_, response_,
                     beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), close));

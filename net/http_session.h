@@ -1,9 +1,10 @@
 // One HTTP connection of the API server (internal to net/): reads requests with a fresh parser
 // each (header and body limits from the options), answers them through the router, keeps the
 // connection alive, answers ?wait=commit requests when their CommitWait completes or its timer
-// fires, and hands a valid /v1/stream upgrade to a StreamSession. Timeouts: a connection waiting
-// for a request's first byte gets idle_timeout_ms (request_timeout_ms for the first request);
-// reading the rest of a request and writing a response each get request_timeout_ms.
+// fires, answers HEAD with the headers only, and hands a valid /v1/stream upgrade to a
+// StreamSession. Timeouts: a connection waiting for a request's first byte gets idle_timeout_ms
+// (request_timeout_ms for the first request); reading the rest of a request and writing a
+// response each get request_timeout_ms.
 // Thread-safety: everything runs on the session's strand; Shutdown may be called from any thread.
 #pragma once
 

@@ -137,4 +137,65 @@ Status CheckLabel(std::string_view name, std::string_view s) {
   return Status::Ok();
 }
 
+bool HasToken(std::string_view list, std::string_view token) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.size() == token.size() &&
+        std::equal(item.begin(), item.end(), token.begin(),
+                   [&](char a, char b) { return lower(a) == lower(b); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<HttpResponse> CheckWebSocketHandshake(const HttpRequest& request) {
+  const WebSocketHeaders& h = request.websocket;
+  auto upgrade_required = [](const std::string& message) {
+    HttpResponse r = ErrorResponse(426, "upgrade_required", message);
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  };
+  if (request.method != "GET" || !h.upgrade || !HasToken(*h.upgrade, "websocket")) {
+    return upgrade_required("/v1/stream is a WebSocket: send Upgrade: websocket");
+  }
+  if (!h.connection || !HasToken(*h.connection, "upgrade")) {
+    return upgrade_required(
+        "/v1/stream is a WebSocket: send Connection: Upgrade (with Upgrade: websocket)");
+  }
+  if (request.version != 11) {
+    return ErrorResponse(400, "invalid_request", "a WebSocket handshake must be HTTP/1.1");
+  }
+  if (!h.host) return ErrorResponse(400, "invalid_request", "a WebSocket handshake needs a Host");
+  if (!h.version) {
+    return ErrorResponse(400, "invalid_request", "Sec-WebSocket-Version: missing (send 13)");
+  }
+  if (*h.version != "13") {
+    HttpResponse r = ErrorResponse(
+        426, "upgrade_required",
+        "Sec-WebSocket-Version: " + h.version->substr(0, 16) + " is not supported; send 13");
+    r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    return r;
+  }
+  if (!h.key) return ErrorResponse(400, "invalid_request", "Sec-WebSocket-Key: missing");
+  // 16 bytes in base64: 22 characters of the alphabet, then "==".
+  const std::string& key = *h.key;
+  bool key_ok = key.size() == 24 && key.compare(22, 2, "==") == 0;
+  for (size_t i = 0; key_ok && i < 22; ++i) {
+    const char c = key[i];
+    key_ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '+' || c == '/';
+  }
+  if (!key_ok) {
+    return ErrorResponse(400, "invalid_request",
+                         "Sec-WebSocket-Key: must be 16 bytes in base64 (24 characters)");
+  }
+  return std::nullopt;
+}
+
 }  // namespace consent

@@ -1,7 +1,8 @@
 // Transport-independent HTTP values for the API: the request the router sees, the response it
 // produces, the JSON error body {"error": {"code", "message"}}, and strict parsers for the parts
-// of a URL a route takes (query parameters, decimal integers, hex keys, purpose labels). The
-// router and its handlers use only these, so they can be unit-tested without sockets.
+// of a URL a route takes (query parameters, decimal integers, hex keys, purpose labels), and the
+// check of a WebSocket handshake's headers. The router and its handlers use only these, so they
+// can be unit-tested without sockets.
 // Pure functions and plain values; thread-compatible.
 #pragma once
 
@@ -22,12 +23,20 @@ namespace consent {
 
 class CommitWait;
 
+// The request headers a WebSocket opening handshake needs (RFC 6455 section 4.2.1), as sent:
+// nullopt when absent; a repeated header's values joined with ", ".
+struct WebSocketHeaders {
+  bool host = false;  // a Host header is present
+  std::optional<std::string> connection, upgrade, key, version;
+};
+
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ... as sent
+  std::string method;  // "GET", "POST", ... as sent; HEAD is answered as GET, without the body
   std::string target;  // origin-form: path[?query]
   std::string body;
-  std::string remote;              // client address without the port (rate limiting)
-  bool websocket_upgrade = false;  // the request asks for a WebSocket upgrade
+  std::string remote;          // client address without the port (rate limiting)
+  unsigned version = 11;       // HTTP/1.0: 10, HTTP/1.1: 11
+  WebSocketHeaders websocket;  // read by GET /v1/stream only
 };
 
 // What GET /v1/stream asked for, validated; the transport performs the upgrade.
@@ -72,5 +81,16 @@ Result<uint64_t> OptionalDecimal(const QueryParams& q, std::string_view name, ui
 Result<std::array<uint8_t, 32>> ParseHex32(std::string_view name, std::string_view s);
 // A purpose label (PROTOCOL.md section 2): 1..64 bytes of [a-z0-9._-].
 Status CheckLabel(std::string_view name, std::string_view s);
+
+// Whether the comma-separated header value `list` holds `token` (case-insensitive).
+bool HasToken(std::string_view list, std::string_view token);
+
+// Checks a WebSocket opening handshake (RFC 6455 section 4.2.1): nullopt when the transport may
+// accept it, else the error answer. 426 upgrade_required (with Upgrade: websocket) for a request
+// that is not an upgrade: not GET, or without "Upgrade: websocket" or "Connection: Upgrade";
+// 426 with Sec-WebSocket-Version: 13 for another version; 400 invalid_request for HTTP/1.0, no
+// Host, no Sec-WebSocket-Version, or a Sec-WebSocket-Key that is missing or not 16 bytes in
+// base64.
+std::optional<HttpResponse> CheckWebSocketHandshake(const HttpRequest& request);
 
 }  // namespace consent

@@ -89,6 +89,17 @@ HttpResponse StatusResponse(const Status& status) {
   }
 }
 
+std::string RouteLabel(std::string_view target) {
+  auto [path, query] = SplitTarget(target);
+  if (path.empty() || path.front() != '/') return "unmatched";
+  std::vector<std::string_view> segments = Split(path);
+  std::vector<std::string_view> params;
+  for (const Route& route : Routes()) {
+    if (Match(route.info.path, segments, &params)) return std::string(route.info.path);
+  }
+  return "unmatched";
+}
+
 HttpResponse Handle(const HttpRequest& request, const RouterContext& ctx) {
   auto [path, query] = SplitTarget(request.target);
   if (path.empty() || path.front() != '/') {
@@ -99,11 +110,14 @@ HttpResponse Handle(const HttpRequest& request, const RouterContext& ctx) {
   std::vector<std::string_view> segments = Split(path);
   std::vector<std::string_view> params;
   std::string allow;
+  const bool head = request.method == "HEAD";
   for (const Route& route : Routes()) {
     if (!Match(route.info.path, segments, &params)) continue;
-    if (route.info.method != request.method) {
+    const bool get = route.info.method == "GET";
+    if (route.info.method != request.method && !(head && get)) {
       if (allow.find(route.info.method) == std::string::npos) {
         allow += (allow.empty() ? "" : ", ") + std::string(route.info.method);
+        if (get) allow += ", HEAD";
       }
       continue;
     }
@@ -122,13 +136,7 @@ HttpResponse Handle(const HttpRequest& request, const RouterContext& ctx) {
         405, "method_not_allowed",
         "method " + request.method.substr(0, 16) + " is not allowed here; allowed: " + allow);
     r.headers.emplace_back("Allow", allow);
-    // The route is known: count it under its template.
-    for (const Route& route : Routes()) {
-      if (Match(route.info.path, segments, &params)) {
-        r.route = std::string(route.info.path);
-        break;
-      }
-    }
+    r.route = RouteLabel(request.target);  // the route is known: count it under its template
     return r;
   }
   r = ErrorResponse(404, "not_found", "no route for this path (see docs/api.md)");

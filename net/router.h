@@ -35,7 +35,13 @@ struct RouterContext {
   HttpMetrics* metrics = nullptr;  // rendered by /metrics; counts rate-limited requests
 };
 
+// HEAD is answered as GET on every GET route (the transport drops the body); 405 answers list
+// HEAD beside GET in Allow.
 HttpResponse Handle(const HttpRequest& request, const RouterContext& ctx);
+
+// The template of the route whose path matches `target` (whatever the method), or "unmatched":
+// the metrics label of a request refused from its header alone (413 from Content-Length).
+std::string RouteLabel(std::string_view target);
 
 // Maps a ledger query's failure to an HTTP error: InvalidArgument 400 "invalid_request",
 // NotFound 404 "not_found", Unavailable 503 "unavailable", anything else 500 "internal".

@@ -257,12 +257,7 @@ HttpResponse GetStreamRoute(const RouteCall& c) {
     PARSE_OR_400(s.controller, ParseHex32("controller", q["controller"]));
   }
   PARSE_OR_400(s.from_log_index, OptionalDecimal(q, "from_log_index", 0, kMaxJsonInteger));
-  if (!c.request.websocket_upgrade) {
-    HttpResponse r = ErrorResponse(426, "upgrade_required",
-                                   "/v1/stream is a WebSocket: send Upgrade: websocket");
-    r.headers.emplace_back("Upgrade", "websocket");
-    return r;
-  }
+  if (std::optional<HttpResponse> refused = CheckWebSocketHandshake(c.request)) return *refused;
   HttpResponse r;
   r.status = 101;
   r.upgrade = s;

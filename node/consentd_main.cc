@@ -65,6 +65,14 @@ int Fail(const Status& st) {
   return kExitError;
 }
 
+// For init and testnet, whose only inputs are the command line: a value the arguments got wrong
+// (kInvalidArgument: a bad chain id, address or port) is a usage error; anything else (an
+// existing home, a file-system failure) a runtime error.
+int FailArgs(const Status& st) {
+  Fail(st);
+  return st.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitError;
+}
+
 // After: through the configured logger (plain or JSON lines, on stderr).
 int FailLogged(const std::string& what, const Status& st) {
   spdlog::critical("{}: {}", what, st.message());
@@ -102,7 +110,6 @@ class StopWaiter {
   std::optional<Status> Wait() {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return signal_ != 0 || fatal_.has_value(); });
-    if (signal_ != 0) spdlog::info("received {}, shutting down", strsignal(signal_));
     return fatal_;
   }
 
@@ -124,6 +131,8 @@ class StopWaiter {
         spdlog::warn("already shutting down (received {} again)", strsignal(sig));
         continue;
       }
+      // Logged here, under mu_, so that it precedes any "already shutting down" line.
+      spdlog::info("received {}, shutting down", strsignal(sig));
       signal_ = sig;
       cv_.notify_all();
     }
@@ -143,7 +152,7 @@ std::string Url(const std::string& host, uint16_t port) {
 }
 
 int RunInit(const InitOptions& o) {
-  if (Status st = InitHome(o); !st.ok()) return Fail(st);
+  if (Status st = InitHome(o); !st.ok()) return FailArgs(st);
   auto home = LoadHome(o.home);
   if (!home.ok()) return Fail(home.status());
   std::printf(
@@ -184,8 +193,9 @@ int RunStart(const std::string& dir) {
 
 int RunDev(const std::string& dir) {
   auto home = LoadHome(dir);
+  std::error_code ec;
   if (!home.ok() && home.status().code() == StatusCode::kNotFound &&
-      !std::filesystem::exists(dir)) {
+      std::filesystem::status(dir, ec).type() == std::filesystem::file_type::not_found) {
     InitOptions o;
     o.home = dir;
     if (Status st = InitHome(o); !st.ok()) return Fail(st);
@@ -210,7 +220,7 @@ std::string ShellQuote(const std::string& text) {
 
 int RunTestnet(const TestnetOptions& o, const std::string& consentd) {
   auto net = CreateTestnet(o);
-  if (!net.ok()) return Fail(net.status());
+  if (!net.ok()) return FailArgs(net.status());
   const int total = static_cast<int>(net->nodes.size());
   const int validators = static_cast<int>(net->genesis.validators.size());
   const std::string dir = ShellQuote(net->dir);

@@ -179,7 +179,11 @@ Status InitHome(const InitOptions& o) {
 
 Result<Home> LoadHome(const std::string& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
+  const fs::file_type type = fs::status(dir, ec).type();
+  if (type == fs::file_type::none) {
+    return Status::IoError("cannot read " + dir + ": " + ec.message());
+  }
+  if (type != fs::file_type::directory) {
     return Status::NotFound(dir +
                             " is not a consentd home (no such directory): run `consentd "
                             "init --home " +
@@ -191,7 +195,9 @@ Result<Home> LoadHome(const std::string& dir) {
   const std::string genesis_path = dir + "/" + kGenesisFileName;
   const std::string key_path = dir + "/" + kKeyFileName;
   for (const std::string& p : {config_path, genesis_path, key_path}) {
-    if (!fs::exists(p, ec)) {
+    const fs::file_type t = fs::status(p, ec).type();
+    if (t == fs::file_type::none) return Status::IoError("cannot read " + p + ": " + ec.message());
+    if (t == fs::file_type::not_found) {
       return Status::NotFound(dir + " is not a complete consentd home: " + p + " is missing");
     }
   }

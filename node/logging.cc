@@ -12,6 +12,26 @@
 namespace consent {
 namespace {
 
+// The level as log.level names it: spdlog's names, but "warn" for its "warning".
+std::string LevelName(spdlog::level::level_enum level) {
+  if (level == spdlog::level::warn) return "warn";
+  const auto name = spdlog::level::to_string_view(level);
+  return std::string(name.data(), name.size());
+}
+
+// The %* flag of the plain pattern: LevelName.
+class LevelFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string name = LevelName(msg.level);
+    dest.append(name.data(), name.data() + name.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<LevelFlag>();
+  }
+};
+
 std::string IsoUtc(spdlog::log_clock::time_point tp) {
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
@@ -27,8 +47,7 @@ std::string IsoUtc(spdlog::log_clock::time_point tp) {
 class JsonFormatter : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    const auto level = spdlog::level::to_string_view(msg.level);
-    std::string line = JsonLogLine(IsoUtc(msg.time), std::string(level.data(), level.size()),
+    std::string line = JsonLogLine(IsoUtc(msg.time), LevelName(msg.level),
                                    std::string(msg.payload.data(), msg.payload.size()));
     line += '\n';
     dest.append(line.data(), line.data() + line.size());
@@ -60,8 +79,9 @@ Status SetupLogging(const std::string& level, LogFormat format) {
   if (format == LogFormat::kJson) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(
-        "%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc));
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<LevelFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %* %v");
+    logger->set_formatter(std::move(formatter));
   }
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::warn);

@@ -72,6 +72,21 @@ uint64_t MessageHeight(const p2p::Message& m) {
   return 0;
 }
 
+// The store's open error, with the data directory named once and, when the store's LOCK is held
+// (by another process, or by this one), the likely cause.
+consent::Status StoreOpenError(const consent::Status& st, const std::string& data_dir) {
+  const std::string prefix = "cannot open the store at " + data_dir + ": ";
+  std::string message = st.message();
+  if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+  const bool lock_held = message.find("/LOCK: ") != std::string::npos &&
+                         (message.find("Resource temporarily unavailable") != std::string::npos ||
+                          message.find("lock hold by current process") != std::string::npos);
+  if (lock_held) {
+    message = "another consentd is probably running on this home (LOCK held): " + message;
+  }
+  return consent::Status(st.code(), prefix + message);
+}
+
 }  // namespace
 
 NodeOptions NodeOptionsFromHome(const Home& home) {
@@ -90,8 +105,10 @@ Result<std::unique_ptr<Node>> Node::Open(NodeOptions options) {
   so.path = options.data_dir;
   so.block_cache_bytes = options.config.block_cache_mib << 20;
   so.page_cache_bytes = options.config.page_cache_mib << 20;
+  // A data directory that cannot be searched is an error from Open (it once threw from a
+  // std::filesystem probe and aborted consentd).
   auto store = ChainStore::Open(so, options.genesis);
-  if (!store.ok()) return store.status().Prefixed("opening the store at " + options.data_dir);
+  if (!store.ok()) return StoreOpenError(store.status(), options.data_dir);
   auto sign_state = LoadSignState(options.sign_state_path);
   if (!sign_state.ok()) return sign_state.status();
   std::unique_ptr<Node> node(
@@ -159,11 +176,20 @@ consent::Status Node::StartPeers() {
     }
     return st;
   }
-  if (genesis_.validators.size() > 1 && validator_) {
-    return st.Prefixed("starting the peer links (a validator of a " +
-                       std::to_string(genesis_.validators.size()) + "-validator chain needs them)");
+  // A node that others link to (any node of a chain of several validators, or a node with
+  // persistent peers, which list it in turn) fails to start without its listener, as for a taken
+  // API port. Only a node of a single-validator chain without peers (the dev node) runs on.
+  const size_t n_peers = po.persistent_peers.size();
+  if (genesis_.validators.size() > 1 || n_peers > 0) {
+    const std::string why =
+        genesis_.validators.size() > 1
+            ? "the chain has " + std::to_string(genesis_.validators.size()) + " validators"
+            : std::to_string(n_peers) +
+                  (n_peers == 1 ? " persistent peer is" : " persistent peers are") + " configured";
+    return consent::Status(st.code(), st.message() + " (this node needs inbound peer links: " +
+                                          why + "; free the port or change [p2p] port)");
   }
-  // Not fatal for this node: it still dials its persistent peers, it only accepts no links.
+  // Not fatal here: nobody links to this node.
   peers_.reset();
   po.listen = false;
   peers_ = std::make_unique<PeerManager>(po, static_cast<PeerHandler*>(this));
@@ -172,8 +198,10 @@ consent::Status Node::StartPeers() {
     peers_.reset();
     return consent::Status::Ok();
   }
-  spdlog::warn("not accepting peer links ({}); dialling {} persistent peers only", st.ToString(),
-               po.persistent_peers.size());
+  spdlog::warn(
+      "not accepting peer links ({}); a single-validator node without persistent peers "
+      "runs without them",
+      st.ToString());
   return consent::Status::Ok();
 }
 

@@ -79,7 +79,8 @@ int Run(int argc, char** argv) {
   verify->add_option("--genesis", genesis_path, "genesis.json")->required();
   verify->add_option("--scratch", scratch, "scratch directory (default: DATA.verify-PID)");
   verify->callback([&] {
-    if (!scratch.empty() && std::filesystem::exists(scratch)) {
+    std::error_code ec;
+    if (!scratch.empty() && (std::filesystem::exists(scratch, ec) || ec)) {
       std::fprintf(stderr, "error: --scratch %s already exists (give a path that does not)\n",
                    scratch.c_str());
       rc = 2;

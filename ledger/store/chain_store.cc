@@ -23,7 +23,15 @@ Status Disagree(const std::string& what) {
 
 Result<std::unique_ptr<ChainStore>> ChainStore::Open(const ChainStoreOptions& o,
                                                      const Genesis& genesis) {
-  bool exists = std::filesystem::exists(std::filesystem::path(o.path) / "CURRENT");
+  // The error_code overload: a directory that cannot be read is an error to report, not an
+  // exception that would abort the process.
+  std::error_code ec;
+  const auto current = std::filesystem::path(o.path) / "CURRENT";
+  bool exists = std::filesystem::exists(current, ec);
+  if (ec) {
+    return Status::IoError("cannot open the store at " + o.path + ": cannot read " +
+                           current.string() + ": " + ec.message());
+  }
   if (o.read_only && !exists) return Status::NotFound("no store at " + o.path);
   RocksOptions ro;
   ro.path = o.path;
@@ -268,8 +276,11 @@ Status CompareColumn(const KvRead& a, const KvRead& b, Column c) {
 
 Status VerifyChainStore(const KvRead& kv, const Genesis& genesis, const std::string& scratch_path,
                         const std::function<void(const VerifyProgress&)>& progress) {
-  if (std::filesystem::exists(scratch_path)) {
-    return Status::AlreadyExists("scratch path " + scratch_path + " already exists");
+  std::error_code exists_ec;
+  if (std::filesystem::exists(scratch_path, exists_ec) || exists_ec) {
+    return Status::AlreadyExists(
+        "scratch path " + scratch_path +
+        (exists_ec ? " cannot be checked: " + exists_ec.message() : " already exists"));
   }
   ASSIGN_OR_RETURN(std::optional<uint64_t> head, HeadHeight(kv));
   ChainStoreOptions so;

@@ -194,8 +194,10 @@ TEST_F(TxJsonTest, IntegerRange) {
   EXPECT_TRUE(FailsWith(TxFromJsonText(with("7.0")).status(), "nonce: expected an unsigned"));
   EXPECT_TRUE(FailsWith(TxFromJsonText(with("7e0")).status(), "nonce: expected an unsigned"));
   EXPECT_TRUE(FailsWith(TxFromJsonText(with("9007199254740992")).status(), "not below 2^53"));
-  EXPECT_TRUE(
-      FailsWith(TxFromJsonText(with("18446744073709551616")).status(), "nonce: expected an"));
+  // Beyond u64 the parser holds a floating-point number: still reported as out of range.
+  EXPECT_TRUE(FailsWith(TxFromJsonText(with("18446744073709551616")).status(),
+                        "nonce: out of range: must be below 2^53"));
+  EXPECT_TRUE(FailsWith(TxFromJsonText(with("1e300")).status(), "nonce: out of range"));
 }
 
 TEST_F(TxJsonTest, ValuesBeyond2To53AreRejectedInBothForms) {

@@ -11,24 +11,6 @@ namespace {
 
 class ApiLimitsTest : public ApiFixture {};
 
-// Writes raw bytes and reads until the server closes; returns what it sent.
-std::string RawExchange(uint16_t port, const std::string& bytes, int timeout_s = 10) {
-  asio::io_context ioc;
-  beast::tcp_stream s(ioc);
-  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  s.expires_after(std::chrono::seconds(timeout_s));
-  beast::error_code ec;
-  if (!bytes.empty()) asio::write(s, asio::buffer(bytes), ec);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    size_t n = s.read_some(asio::buffer(buf), ec);
-    out.append(buf, n);
-    if (ec) break;
-  }
-  return out;
-}
-
 TEST_F(ApiLimitsTest, OversizeHeaderIs431) {
   HttpClient c(port_);
   Reply r = c.Request(http::verb::get, "/v1/status", "",
@@ -56,6 +38,29 @@ TEST_F(ApiLimitsTest, OversizeBodyIs413) {
   std::string answer2 = RawExchange(port_, chunked);
   EXPECT_EQ(answer2.rfind("HTTP/1.1 413", 0), 0u) << answer2;
   ExpectServing();
+}
+
+// A request refused from its header alone (413 from Content-Length, 400 for a bad one) is
+// counted under its route's template when the target names a route, else "unmatched".
+TEST_F(ApiLimitsTest, RefusalsFromTheHeaderAreCountedUnderTheirRoute) {
+  ApiServerOptions o = DefaultOptions();
+  o.max_body_bytes = 1000;
+  StartServer(o);
+  const std::string txs413 = "consent_http_requests_total{route=\"/v1/txs\",code=\"413\"}";
+  const std::string txs400 = "consent_http_requests_total{route=\"/v1/txs\",code=\"400\"}";
+  const std::string unmatched413 = "consent_http_requests_total{route=\"unmatched\",code=\"413\"}";
+  std::string answer =
+      RawExchange(port_, "POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
+  answer = RawExchange(port_, "POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: x1\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+  answer =
+      RawExchange(port_, "POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
+  const std::string m = Get(port_, "/metrics").body;
+  EXPECT_EQ(MetricValue(m, txs413), 1u) << m;
+  EXPECT_EQ(MetricValue(m, txs400), 1u) << m;
+  EXPECT_EQ(MetricValue(m, unmatched413), 1u) << m;
 }
 
 TEST_F(ApiLimitsTest, TooManyTxsInOneRequestIs413) {
@@ -156,6 +161,15 @@ TEST_F(ApiLimitsTest, StreamCapAnswers503) {
   }
   WsClient second(port_, "/v1/stream");
   EXPECT_FALSE(second.ok());
+  // The refusal is the JSON error, with Retry-After as for the connection cap.
+  std::string answer = RawExchange(port_,
+                                   "GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                   "Connection: Upgrade, close\r\nSec-WebSocket-Version: 13\r\n"
+                                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Retry-After: 1\r\n"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Content-Type: application/json\r\n"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("\"code\":\"unavailable\""), std::string::npos) << answer;
   ExpectServing();
 }
 

@@ -305,15 +305,58 @@ TEST_F(ApiReadTest, UnknownPathsAndWrongMethods) {
   Reply r = c.Request(http::verb::post, "/v1/status", "{}");
   EXPECT_EQ(r.status, 405u);
   EXPECT_EQ(r.error_code(), "method_not_allowed");
-  EXPECT_EQ(r.raw[http::field::allow], "GET");
+  EXPECT_EQ(r.raw[http::field::allow], "GET, HEAD");
   Reply g = c.Request(http::verb::get, "/v1/txs");
   EXPECT_EQ(g.status, 405u);
   EXPECT_EQ(g.raw[http::field::allow], "POST");
   Reply d = c.Request(http::verb::delete_, "/v1/txs/" + std::string(64, 'a'));
   EXPECT_EQ(d.status, 405u);
-  EXPECT_EQ(d.raw[http::field::allow], "GET");
+  EXPECT_EQ(d.raw[http::field::allow], "GET, HEAD");
   // The same keep-alive connection still serves.
   EXPECT_EQ(c.Get("/healthz").status, 200u);
+}
+
+// HEAD is answered on every GET route: GET's status and headers (Content-Length included),
+// no body; the keep-alive connection goes on with the next request.
+TEST_F(ApiReadTest, HeadAnswersGetRoutesWithoutTheBody) {
+  const std::vector<std::string> targets = {
+      "/healthz",
+      "/readyz",
+      "/v1/status",
+      "/v1/blocks/1",
+      "/v1/blocks/99",  // 404, as for GET
+      "/v1/consents/" + subject_hex_ + "/" + controller_hex_ + "/email",
+      "/v1/stream",  // 426, as for GET without an upgrade
+      "/metrics",
+  };
+  for (const std::string& target : targets) {
+    Reply get = Get(port_, target);
+    const std::string head = "HEAD " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    const std::string then = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    std::string answer = RawExchange(port_, head + then);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 " + std::to_string(get.status) + " ", 0), 0u)
+        << target << ": " << answer;
+    const std::string type = "Content-Type: " + std::string(get.raw[http::field::content_type]);
+    EXPECT_NE(answer.find(type + "\r\n"), std::string::npos) << target << ": " << answer;
+    EXPECT_NE(answer.find("Content-Length: "), std::string::npos) << answer;
+    if (target == "/healthz" || target == "/v1/blocks/1") {  // bodies that do not change
+      EXPECT_NE(answer.find("Content-Length: " + std::to_string(get.body.size()) + "\r\n"),
+                std::string::npos)
+          << target << ": " << answer;
+    }
+    // The HEAD answer ends with its header: the next bytes are the GET's answer.
+    size_t end = answer.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos) << answer;
+    EXPECT_EQ(answer.compare(end + 4, 15, "HTTP/1.1 200 OK"), 0) << target << ": " << answer;
+    EXPECT_EQ(answer.substr(answer.size() - 15), "{\"status\":\"ok\"}") << answer;
+  }
+  // HEAD where only POST is served is 405, as GET.
+  std::string answer =
+      RawExchange(port_, "HEAD /v1/txs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 405", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Allow: POST\r\n"), std::string::npos) << answer;
+  const std::string m = Get(port_, "/metrics").body;
+  EXPECT_GE(MetricValue(m, "consent_http_requests_total{route=\"/healthz\",code=\"200\"}"), 2u);
 }
 
 TEST(ApiEmptyLedgerTest, RoutesAnswerNotFoundBeforeBlockOne) {

@@ -38,6 +38,87 @@ TEST(RouterTest, MatchesTemplatesAndReportsTheRoute) {
   EXPECT_EQ(Call(b, "GET", "/nope").route, "unmatched");
 }
 
+TEST(RouterTest, HeadIsServedAsGetAndListedInAllow) {
+  TestBackend b;
+  HttpResponse h = Call(b, "HEAD", "/healthz");
+  EXPECT_EQ(h.status, 200u);
+  EXPECT_EQ(h.route, "/healthz");
+  EXPECT_EQ(h.body, Call(b, "GET", "/healthz").body);  // the transport drops it
+  HttpResponse p = Call(b, "POST", "/v1/status");
+  EXPECT_EQ(p.status, 405u);
+  ASSERT_EQ(p.headers.size(), 1u);
+  EXPECT_EQ(p.headers[0].second, "GET, HEAD");
+  HttpResponse t = Call(b, "HEAD", "/v1/txs");
+  EXPECT_EQ(t.status, 405u);
+  ASSERT_EQ(t.headers.size(), 1u);
+  EXPECT_EQ(t.headers[0].second, "POST");
+}
+
+TEST(RouterTest, RouteLabelNamesTheTemplateOfAKnownPath) {
+  EXPECT_EQ(RouteLabel("/v1/txs"), "/v1/txs");
+  EXPECT_EQ(RouteLabel("/v1/txs?wait=commit"), "/v1/txs");
+  EXPECT_EQ(RouteLabel("/v1/txs/abc"), "/v1/txs/{tx_id}");
+  EXPECT_EQ(RouteLabel("/v1/nothing"), "unmatched");
+  EXPECT_EQ(RouteLabel(""), "unmatched");
+  EXPECT_EQ(RouteLabel("*"), "unmatched");
+}
+
+TEST(RouterTest, StreamHandshakeIsCheckedBeforeTheUpgrade) {
+  TestBackend b;
+  static const ApiServerOptions options;
+  auto call = [&](auto change) {
+    HttpRequest req;
+    req.method = "GET";
+    req.target = "/v1/stream";
+    req.websocket.host = true;
+    req.websocket.connection = "keep-alive, Upgrade";
+    req.websocket.upgrade = "WebSocket";
+    req.websocket.version = "13";
+    req.websocket.key = "dGhlIHNhbXBsZSBub25jZQ==";
+    change(req);
+    return Handle(req, RouterContext{b, options, nullptr, nullptr, nullptr});
+  };
+  auto message = [](const HttpResponse& r) {
+    return Json::parse(r.body)["error"]["message"].get<std::string>();
+  };
+  HttpResponse ok = call([](HttpRequest&) {});
+  EXPECT_EQ(ok.status, 101u);
+  EXPECT_TRUE(ok.upgrade);
+  HttpResponse no_upgrade = call([](HttpRequest& r) { r.websocket.upgrade.reset(); });
+  EXPECT_EQ(no_upgrade.status, 426u);
+  EXPECT_NE(message(no_upgrade).find("send Upgrade: websocket"), std::string::npos);
+  HttpResponse no_connection = call([](HttpRequest& r) { r.websocket.connection = "close"; });
+  EXPECT_EQ(no_connection.status, 426u);
+  EXPECT_NE(message(no_connection).find("send Connection: Upgrade"), std::string::npos);
+  HttpResponse head = call([](HttpRequest& r) { r.method = "HEAD"; });
+  EXPECT_EQ(head.status, 426u);
+  EXPECT_FALSE(head.upgrade);
+  HttpResponse v8 = call([](HttpRequest& r) { r.websocket.version = "8"; });
+  EXPECT_EQ(v8.status, 426u);
+  EXPECT_EQ(v8.headers,
+            (std::vector<std::pair<std::string, std::string>>{{"Sec-WebSocket-Version", "13"}}));
+  EXPECT_EQ(call([](HttpRequest& r) { r.websocket.version.reset(); }).status, 400u);
+  EXPECT_EQ(call([](HttpRequest& r) { r.websocket.key.reset(); }).status, 400u);
+  EXPECT_EQ(call([](HttpRequest& r) { r.websocket.key = "short"; }).status, 400u);
+  EXPECT_EQ(call([](HttpRequest& r) {
+              r.websocket.key =
+                  "dGhlIHNhbXBsZSBub25jZQ=="
+                  ", dGhlIHNhbXBsZSBub25jZQ==";
+            }).status,
+            400u);
+  EXPECT_EQ(call([](HttpRequest& r) { r.websocket.key = "dGhlIHNhbXBsZSBub25jZ*=="; }).status,
+            400u);
+  EXPECT_EQ(call([](HttpRequest& r) { r.version = 10; }).status, 400u);
+  EXPECT_EQ(call([](HttpRequest& r) { r.websocket.host = false; }).status, 400u);
+  for (const HttpResponse& r : {no_upgrade, no_connection, v8}) {
+    EXPECT_EQ(r.content_type, "application/json");
+    EXPECT_EQ(r.route, "/v1/stream");
+    EXPECT_EQ(Json::parse(r.body)["error"]["code"], "upgrade_required");
+  }
+  // Bad parameters are refused first, as before.
+  EXPECT_EQ(call([](HttpRequest& r) { r.target = "/v1/stream?since=1"; }).status, 400u);
+}
+
 TEST(RouterTest, WaitCommitThroughTheHubWithoutSockets) {
   TestBackend b;
   CommitHub hub(b);

@@ -181,6 +181,60 @@ TEST_F(StreamTest, BadParametersAreRefusedBeforeTheUpgrade) {
   ExpectServing();
 }
 
+// A handshake the server refuses is answered with the JSON error shape, counted under the
+// stream's route: a wrong Sec-WebSocket-Version (426, naming 13), a missing or malformed
+// Sec-WebSocket-Key (400), and a missing "Connection: Upgrade" (426 saying so).
+TEST_F(StreamTest, HandshakeErrorsAreJsonErrors) {
+  auto handshake = [&](const std::string& connection, const std::string& version,
+                       const std::string& key) {
+    std::string req = "GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
+    req += "Connection: " + connection + "\r\n";
+    if (!version.empty()) req += "Sec-WebSocket-Version: " + version + "\r\n";
+    if (!key.empty()) req += "Sec-WebSocket-Key: " + key + "\r\n";
+    return RawExchange(port_, req + "\r\n", 5);
+  };
+  auto body = [](const std::string& answer) {
+    size_t at = answer.find("\r\n\r\n");
+    return at == std::string::npos ? Json() : Json::parse(answer.substr(at + 4), nullptr, false);
+  };
+  const std::string good_key = "dGhlIHNhbXBsZSBub25jZQ==";
+  struct Case {
+    std::string connection, version, key;
+    std::string status, code, message;
+  };
+  const std::vector<Case> cases = {
+      {"Upgrade, close", "8", good_key, "426", "upgrade_required", "send 13"},
+      {"Upgrade, close", "13", "", "400", "invalid_request", "Sec-WebSocket-Key: missing"},
+      {"Upgrade, close", "13", "short", "400", "invalid_request", "16 bytes in base64"},
+      {"Upgrade, close", "13", good_key + "AAAA", "400", "invalid_request", "16 bytes in base64"},
+      {"Upgrade, close", "13", "dGhlIHNhbXBsZSBub25jZQ=A", "400", "invalid_request", "base64"},
+      {"Upgrade, close", "", good_key, "400", "invalid_request", "Sec-WebSocket-Version: missing"},
+      {"close", "13", good_key, "426", "upgrade_required", "send Connection: Upgrade"},
+  };
+  for (const Case& c : cases) {
+    std::string answer = handshake(c.connection, c.version, c.key);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 " + c.status, 0), 0u) << answer;
+    EXPECT_NE(answer.find("Content-Type: application/json\r\n"), std::string::npos) << answer;
+    Json j = body(answer);
+    ASSERT_TRUE(j.is_object() && j.contains("error")) << answer;
+    EXPECT_EQ(j["error"]["code"], c.code) << answer;
+    EXPECT_NE(j["error"]["message"].get<std::string>().find(c.message), std::string::npos)
+        << answer;
+    if (c.version == "8") {
+      EXPECT_NE(answer.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << answer;
+    }
+  }
+  // A well-formed handshake is still accepted.
+  WsClient ok(port_, "/v1/stream");
+  EXPECT_TRUE(ok.ok());
+  const std::string m = Get(port_, "/metrics").body;
+  EXPECT_EQ(MetricValue(m, "consent_http_requests_total{route=\"/v1/stream\",code=\"400\"}"), 5u)
+      << m;
+  EXPECT_EQ(MetricValue(m, "consent_http_requests_total{route=\"/v1/stream\",code=\"426\"}"), 2u)
+      << m;
+  ExpectServing();
+}
+
 TEST_F(StreamTest, StopClosesStreamsWithGoingAway) {
   WsClient ws(port_, "/v1/stream");
   ASSERT_TRUE(ws.ok());

@@ -153,6 +153,31 @@ inline Reply Post(uint16_t port, const std::string& target, const std::string& b
   return HttpClient(port).Post(target, body);
 }
 
+// Writes raw bytes and reads until the server closes; returns what it sent.
+inline std::string RawExchange(uint16_t port, const std::string& bytes, int timeout_s = 10) {
+  asio::io_context ioc;
+  beast::tcp_stream s(ioc);
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  s.expires_after(std::chrono::seconds(timeout_s));
+  beast::error_code ec;
+  if (!bytes.empty()) asio::write(s, asio::buffer(bytes), ec);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    size_t n = s.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
+  }
+  return out;
+}
+
+// The value of `series` ("name{labels}") in a Prometheus metrics text, or 0 if absent.
+inline uint64_t MetricValue(const std::string& metrics, const std::string& series) {
+  size_t at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return 0;
+  return std::stoull(metrics.substr(at + series.size() + 2));
+}
+
 // A synchronous WebSocket client.
 class WsClient {
  public:

@@ -149,7 +149,136 @@ TEST_F(ConsentdProcessTest, RuntimeErrorsExitOneWithAMessage) {
   EXPECT_EQ(RunConsentd({"init", "--home", home}, log), 0);
   EXPECT_EQ(RunConsentd({"init", "--home", home}, log), 1);
   EXPECT_NE(Slurp(log).find("refusing to overwrite"), std::string::npos) << Slurp(log);
-  EXPECT_EQ(RunConsentd({"init", "--home", tmp_.path() + "/h2", "--chain-id", "Bad Id"}, log), 1);
+}
+
+// Bad values of init's and testnet's arguments are usage errors (2), like missing ones; nothing
+// is created.
+TEST_F(ConsentdProcessTest, BadArgumentValuesExitTwo) {
+  const std::string log = tmp_.path() + "/log";
+  const std::string home = tmp_.path() + "/h";
+  for (const std::vector<std::string>& extra : std::vector<std::vector<std::string>>{
+           {"--chain-id", "Bad Id"},
+           {"--api", "127.0.0.1"},
+           {"--api", "localhost:1"},
+           {"--api", "127.0.0.1:99999"},
+           {"--p2p", "127.0.0.1:"},
+           {"--api", "127.0.0.1:7000", "--p2p", "127.0.0.1:7000"}}) {
+    std::vector<std::string> args = {"init", "--home", home};
+    args.insert(args.end(), extra.begin(), extra.end());
+    EXPECT_EQ(RunConsentd(args, log), 2) << extra[0] << " " << extra[1] << ": " << Slurp(log);
+    EXPECT_NE(Slurp(log).find("consentd: "), std::string::npos) << Slurp(log);  // a message
+  }
+  EXPECT_FALSE(fs::exists(home));
+  const std::string out = tmp_.path() + "/net";
+  EXPECT_EQ(RunConsentd({"testnet", "--validators", "2", "--out", out, "--chain-id", "BAD"}, log),
+            2)
+      << Slurp(log);
+  EXPECT_EQ(
+      RunConsentd({"testnet", "--validators", "2", "--out", out, "--base-port", "65534"}, log), 2)
+      << Slurp(log);
+  EXPECT_NE(Slurp(log).find("--base-port"), std::string::npos) << Slurp(log);
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// A data directory whose store probe fails (here a symlink loop, which stops root too; as QA saw
+// it, a data/ the node's user cannot search) is a critical log line and exit 1, not an abort.
+TEST_F(ConsentdProcessTest, UnreadableDataDirExitsOneWithAMessage) {
+  const std::string home = tmp_.path() + "/h";
+  const std::string log = tmp_.path() + "/log";
+  ASSERT_EQ(RunConsentd({"init", "--home", home, "--api", "127.0.0.1:0"}, log), 0) << Slurp(log);
+  fs::remove_all(home + "/data");
+  fs::create_directory_symlink("data", home + "/data");
+  EXPECT_EQ(RunConsentd({"start", "--home", home}, log), 1) << Slurp(log);
+  const std::string text = Slurp(log);
+  EXPECT_NE(text.find("critical cannot start: cannot open the store at " + home + "/data: "),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("terminate called"), std::string::npos) << text;
+}
+
+// Starting a home that is already running is refused with the likely cause, said once.
+TEST_F(ConsentdProcessTest, SecondStartOnARunningHomeSaysItIsRunning) {
+  const std::string home = tmp_.path() + "/h";
+  const std::string log = tmp_.path() + "/log";
+  ASSERT_EQ(
+      RunConsentd({"init", "--home", home, "--api", "127.0.0.1:0", "--p2p", "127.0.0.1:0"}, log), 0)
+      << Slurp(log);
+  pid_t pid = Spawn({"start", "--home", home}, log);
+  ASSERT_TRUE(WaitForLog(log, "consentd started")) << Slurp(log);
+  const std::string log2 = tmp_.path() + "/log2";
+  EXPECT_EQ(RunConsentd({"start", "--home", home}, log2), 1) << Slurp(log2);
+  const std::string text = Slurp(log2);
+  const std::string want = "another consentd is probably running on this home (LOCK held)";
+  EXPECT_NE(text.find(want), std::string::npos) << text;
+  const size_t first = text.find("cannot open the store at");
+  EXPECT_NE(first, std::string::npos) << text;
+  EXPECT_EQ(text.find("cannot open the store at", first + 1), std::string::npos) << text;
+  EXPECT_EQ(text.find("opening the store"), std::string::npos) << text;
+  kill(pid, SIGTERM);
+  EXPECT_EQ(WaitExit(pid), 0) << Slurp(log);
+}
+
+// Log lines name levels as log.level does: "warn", not spdlog's "warning". A taken p2p port is
+// such a warning for the dev node (one validator, no peers), which still starts; with persistent
+// peers configured the node needs its listener, and stops with exit 1 as for a taken API port.
+TEST_F(ConsentdProcessTest, TakenP2pPortWarnsForADevNodeAndIsFatalWithPeers) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string taken = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const std::string home = tmp_.path() + "/h";
+  const std::string log = tmp_.path() + "/log";
+  ASSERT_EQ(RunConsentd({"init", "--home", home, "--api", "127.0.0.1:0", "--p2p", taken}, log), 0)
+      << Slurp(log);
+  pid_t pid = Spawn({"start", "--home", home}, log);
+  ASSERT_TRUE(WaitForLog(log, "consentd started")) << Slurp(log);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(WaitExit(pid), 0) << Slurp(log);
+  std::string text = Slurp(log);
+  EXPECT_NE(text.find("Z warn not accepting peer links"), std::string::npos) << text;
+  EXPECT_EQ(text.find(" warning "), std::string::npos) << text;
+
+  std::string config = Slurp(home + "/config.toml");
+  const std::string peers = "persistent_peers = []";
+  ASSERT_NE(config.find(peers), std::string::npos) << config;
+  config.replace(config.find(peers), peers.size(), "persistent_peers = [\"127.0.0.1:1\"]");
+  std::ofstream(home + "/config.toml", std::ios::trunc) << config;
+  EXPECT_EQ(RunConsentd({"start", "--home", home}, log), 1) << Slurp(log);
+  text = Slurp(log);
+  EXPECT_NE(text.find("critical cannot start: p2p: cannot listen on " + taken), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("this node needs inbound peer links"), std::string::npos) << text;
+  close(fd);
+}
+
+// The first signal's "shutting down" line comes before any line about a later one.
+TEST_F(ConsentdProcessTest, RepeatedSignalsAreLoggedInOrder) {
+  const std::string home = tmp_.path() + "/h";
+  const std::string log = tmp_.path() + "/log";
+  ASSERT_EQ(
+      RunConsentd({"init", "--home", home, "--api", "127.0.0.1:0", "--p2p", "127.0.0.1:0"}, log), 0)
+      << Slurp(log);
+  for (int run = 0; run < 3; ++run) {
+    const std::string run_log = tmp_.path() + "/log." + std::to_string(run);  // fresh per run
+    pid_t pid = Spawn({"start", "--home", home}, run_log);
+    ASSERT_TRUE(WaitForLog(run_log, "consentd started")) << Slurp(run_log);
+    kill(pid, SIGTERM);
+    kill(pid, SIGINT);
+    kill(pid, SIGTERM);
+    EXPECT_EQ(WaitExit(pid), 0) << Slurp(run_log);
+    const std::string text = Slurp(run_log);
+    const size_t first = text.find(", shutting down");
+    ASSERT_NE(first, std::string::npos) << text;
+    const size_t again = text.find("already shutting down");
+    if (again != std::string::npos) {
+      EXPECT_LT(first, again) << text;
+    }
+  }
 }
 
 TEST_F(ConsentdProcessTest, StartLogsAndShutsDownCleanlyOnSignals) {

@@ -6,6 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <mutex>
 
@@ -292,6 +297,87 @@ TEST_F(NodeTest, ShutdownUnderLoadLeavesAConsistentStore) {
     EXPECT_TRUE(
         VerifyCommit(node->genesis(), head->header.height, head->block_hash, head->commit).ok());
   }
+}
+
+// A store already open (here by this process; by another consentd in the field) is refused with
+// the likely cause, and the data directory named once.
+TEST_F(NodeTest, AStoreInUseIsRefusedWithTheLikelyCause) {
+  auto first = OpenNode();
+  ASSERT_TRUE(first);
+  auto second = Node::Open(NodeOptionsFromHome(home_));
+  ASSERT_FALSE(second.ok());
+  const std::string m = second.status().message();
+  EXPECT_NE(m.find("another consentd is probably running on this home (LOCK held)"),
+            std::string::npos)
+      << m;
+  const std::string prefix = "cannot open the store at " + home_.DataDir() + ": ";
+  EXPECT_EQ(m.rfind(prefix, 0), 0u) << m;
+  EXPECT_EQ(m.find("cannot open the store", prefix.size()), std::string::npos) << m;
+}
+
+// A data directory that cannot be searched made the store's std::filesystem probe throw (an
+// abort in consentd): it is an error with a message. A symlink loop fails that probe even for
+// root; without root, so does a directory without permissions.
+TEST_F(NodeTest, AnUnsearchableDataDirIsAnErrorNotAnException) {
+  const std::string data = home_.DataDir();
+  std::filesystem::remove_all(data);
+  std::filesystem::create_directory_symlink(std::filesystem::path(data).filename(), data);
+  auto node = Node::Open(NodeOptionsFromHome(home_));  // threw before
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), StatusCode::kIoError);
+  EXPECT_NE(node.status().message().find("cannot open the store at " + data), std::string::npos)
+      << node.status().message();
+  EXPECT_NE(node.status().message().find("symbolic links"), std::string::npos)
+      << node.status().message();
+  if (::geteuid() != 0) {
+    std::filesystem::remove(data);
+    std::filesystem::create_directory(data);
+    std::filesystem::permissions(data, std::filesystem::perms::none);
+    auto denied = Node::Open(NodeOptionsFromHome(home_));
+    std::filesystem::permissions(data, std::filesystem::perms::owner_all);
+    ASSERT_FALSE(denied.ok());
+    EXPECT_NE(denied.status().message().find("Permission denied"), std::string::npos)
+        << denied.status().message();
+  }
+}
+
+// A taken p2p port is fatal for a node that others link to (a chain of several validators, or
+// persistent peers configured), and only a warning for a lone validator without peers.
+TEST_F(NodeTest, ATakenP2pPortIsFatalWhenOthersLinkToThisNode) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  home_.config.p2p_port = ntohs(addr.sin_port);
+  {
+    auto alone = OpenNode();  // the dev node: runs on without peer links
+    ASSERT_TRUE(alone);
+    EXPECT_EQ(alone->p2p_port(), 0);
+  }
+  NodeOptions with_peers = NodeOptionsFromHome(home_);
+  with_peers.config.p2p_persistent_peers = {"127.0.0.1:1"};
+  auto a = Node::Open(with_peers);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("cannot listen on 127.0.0.1:" +
+                                      std::to_string(home_.config.p2p_port)),
+            std::string::npos)
+      << a.status().message();
+  EXPECT_NE(a.status().message().find("1 persistent peer is configured"), std::string::npos)
+      << a.status().message();
+  // A follower of a 2-validator chain (its own store: another genesis).
+  NodeOptions follower = NodeOptionsFromHome(home_);
+  follower.data_dir = tmp_.path() + "/follower-data";
+  follower.genesis.validators = {{"a", KeyFromLabel("va").public_key()},
+                                 {"b", KeyFromLabel("vb").public_key()}};
+  auto f = Node::Open(follower);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("the chain has 2 validators"), std::string::npos)
+      << f.status().message();
+  ::close(fd);
 }
 
 // A lone validator killed after it locked on a block (its sign state holds the lock) but before
