@@ -50,6 +50,11 @@ void StreamSession::Start(beast::http::request<beast::http::string_body> upgrade
 
 void StreamSession::OnAccept(beast::error_code ec) {
   if (ec) return Finish();
+  accepted_ = true;
+  if (close_after_accept_) {
+    auto [code, reason] = *close_after_accept_;
+    return CloseWith(code, reason);
+  }
   if (state_->stopping.load())
     return CloseWith(websocket::close_code::going_away, "server stopping");
   // Subscribe first, then read the store: a block committed in between is in a later snapshot
@@ -189,6 +194,10 @@ std::string StreamSession::ResumeHint() const {
 
 void StreamSession::CloseWith(uint16_t code, const std::string& reason) {
   if (closing_ || finished_) return;
+  if (!accepted_) {  // OnAccept closes once the handshake's write is done
+    if (!close_after_accept_) close_after_accept_.emplace(code, reason);
+    return;
+  }
   closing_ = true;
   state_->hub.RemoveSink(this);
   // Drop what is not yet on the socket; the message being written (if any) stays.

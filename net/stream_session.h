@@ -78,6 +78,11 @@ class StreamSession : public Session,
   bool catch_up_posted_ = false;  // a CatchUp step is queued on the strand
   bool closing_ = false;
   bool finished_ = false;
+  // The handshake's 101 is written by async_accept: a close asked for before it completed (a
+  // server stopping right after a client connected) waits for OnAccept, since a close frame
+  // written meanwhile would be a second write pending on the socket.
+  bool accepted_ = false;
+  std::optional<std::pair<uint16_t, std::string>> close_after_accept_;
   bool counted_ = false;                   // counted in the open-streams gauge
   uint64_t next_;                          // the next log index to look at
   std::optional<uint64_t> last_sent_;      // log index of the last message handed to the socket
