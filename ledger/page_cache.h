@@ -9,8 +9,14 @@
 // works on: the cache never needs invalidating and cannot serve a stale page. Entries of blocks
 // that were never committed are merely unused, and age out.
 //
-// Memory is bounded by `capacity_bytes` (keys + values + a fixed per-entry overhead); the least
-// recently used entries are evicted first. A capacity of 0 disables the cache.
+// Memory is bounded by `capacity_bytes` (keys + values + a fixed per-entry overhead). Eviction is
+// CLOCK (second chance), an approximation of least-recently-used: a hit only sets the entry's
+// reference bit, and the eviction hand passes over (and clears) entries used since it last came
+// by. Entries live in one array, found through an open-addressing index (linear probing, 32-bit
+// hash tags beside the positions), so a lookup reads about two cache lines and moves nothing: in
+// ledger_apply_bench at 1M entries the std::unordered_map + std::list LRU this replaced cost about
+// 6% of all CPU, mostly cache misses of its list splices and bucket chains. A capacity of 0
+// disables the cache.
 // Thread-safe (one mutex); deterministic: it changes which reads happen, never a result.
 #pragma once
 
@@ -18,12 +24,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "crypto/bytes.h"
 
@@ -49,7 +54,7 @@ class PageCache {
   };
   Stats stats() const;
 
-  static constexpr size_t kEntryOverhead = 128;  // map node, list node, control block (estimate)
+  static constexpr size_t kEntryOverhead = 128;  // entry, index slots, control block (estimate)
   // Longer keys are not cached (a lookup misses, an insert is skipped); state-tree page keys are
   // 34 bytes. Keys are held inline, so a lookup or an insert allocates nothing for its key.
   static constexpr size_t kMaxKeyBytes = 40;
@@ -62,26 +67,30 @@ class PageCache {
       return size == o.size && std::equal(bytes.begin(), bytes.begin() + size, o.bytes.begin());
     }
   };
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<std::string_view>{}(
-          std::string_view(reinterpret_cast<const char*>(k.bytes.data()), k.size));
-    }
-  };
-  struct Node {
+  struct Entry {
     Key key;
     Hash32 hash{};
-    std::shared_ptr<const Bytes> value;
+    std::shared_ptr<const Bytes> value;  // nullptr: a free slot
+    bool referenced = false;             // used since the clock hand last passed
   };
-  using Lru = std::list<Node>;  // front = most recently used
   static bool MakeKey(ByteView key, Key* out);
-  static size_t Cost(const Node& n) { return n.key.size + n.value->size() + kEntryOverhead; }
+  static uint32_t HashOf(const Key& k);
+  static size_t Cost(const Entry& e) { return e.key.size + e.value->size() + kEntryOverhead; }
+  // The index slot holding entry `k` (hash `h`), or the empty slot where it would go.
+  size_t FindSlot(const Key& k, uint32_t h) const;
+  void EraseSlot(size_t slot);  // backward-shift deletion, keeping every probe chain whole
+  void GrowIndex();
   void EvictLocked();
 
   const size_t capacity_;
   mutable std::mutex mu_;
-  Lru lru_;
-  std::unordered_map<Key, Lru::iterator, KeyHash> map_;  // list iterators stay valid
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> free_;  // positions of free entries
+  // Open-addressing index, a power of two at least twice the live entries: 0 empty, else
+  // (hash << 32) | (entry position + 1).
+  std::vector<uint64_t> index_;
+  size_t live_ = 0;
+  size_t hand_ = 0;  // the clock hand, an entry position
   size_t bytes_ = 0;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;

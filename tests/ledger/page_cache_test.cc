@@ -1,9 +1,11 @@
-// PageCache: hash-checked lookups, byte bound and LRU order, replacement, the disabled cache.
+// PageCache: hash-checked lookups, byte bound and second-chance eviction, replacement, churn, the
+// disabled cache.
 #include "ledger/page_cache.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <random>
 
 #include <string>
 #include <thread>
@@ -46,13 +48,13 @@ TEST(PageCache, InsertReplacesAnEntryOfTheSameKey) {
   EXPECT_EQ(c.stats().bytes, 1 + 20 + PageCache::kEntryOverhead);
 }
 
-TEST(PageCache, StaysWithinItsBoundAndEvictsTheLeastRecentlyUsed) {
+TEST(PageCache, StaysWithinItsBoundAndGivesUsedEntriesASecondChance) {
   const size_t per_entry = 4 + 1000 + PageCache::kEntryOverhead;
   PageCache c(10 * per_entry);
   for (int i = 0; i < 10; ++i) c.Insert(K("k" + std::to_string(100 + i)), H(1), V(1000, 0));
   EXPECT_EQ(c.stats().entries, 10u);
-  ASSERT_NE(c.Lookup(K("k100"), H(1)), nullptr);  // k100 becomes the most recent
-  c.Insert(K("k200"), H(1), V(1000, 0));          // evicts k101, the least recent
+  ASSERT_NE(c.Lookup(K("k100"), H(1)), nullptr);  // k100 is marked used
+  c.Insert(K("k200"), H(1), V(1000, 0));          // the hand passes k100 (used), evicts k101
   EXPECT_EQ(c.stats().entries, 10u);
   EXPECT_LE(c.stats().bytes, 10 * per_entry);
   EXPECT_NE(c.Lookup(K("k100"), H(1)), nullptr);
@@ -95,6 +97,46 @@ TEST(PageCache, KeysAreComparedWholeAndOverlongKeysAreNotCached) {
   EXPECT_EQ(c.stats().entries, 4u);
   const size_t o = PageCache::kEntryOverhead;  // per entry: key + value + overhead
   EXPECT_EQ(c.stats().bytes, (10 + 10 + o) * 2 + (9 + 10 + o) + (PageCache::kMaxKeyBytes + 10 + o));
+}
+
+// Heavy churn through a small cache (evictions delete from the open-addressing index while other
+// keys' probe chains pass through): afterwards every live entry is still found, with the value it
+// was last given, and the byte count is exactly what the live entries cost.
+TEST(PageCache, ChurnKeepsEveryLiveEntryFindable) {
+  const size_t capacity = 100 * (1 + 40 + PageCache::kEntryOverhead);
+  PageCache c(capacity);
+  std::mt19937_64 rng(7);
+  const int pool = 600;
+  std::vector<Bytes> keys;
+  for (int i = 0; i < pool; ++i) keys.push_back(K("key-" + std::to_string(i * 7919)));
+  std::vector<int> last_hash(pool, -1), last_fill(pool, 0), last_size(pool, 0);
+  for (int step = 0; step < 40000; ++step) {
+    const int i = static_cast<int>(rng() % pool);
+    if (rng() % 3 != 0) {
+      last_hash[i] = static_cast<int>(rng() % 4);
+      last_fill[i] = static_cast<int>(rng() % 250);
+      last_size[i] = 1 + static_cast<int>(rng() % 80);
+      c.Insert(keys[i], H(uint8_t(last_hash[i])), V(size_t(last_size[i]), uint8_t(last_fill[i])));
+    } else if (last_hash[i] >= 0) {
+      auto hit = c.Lookup(keys[i], H(uint8_t(last_hash[i])));
+      if (hit) EXPECT_EQ(*hit, Bytes(size_t(last_size[i]), uint8_t(last_fill[i])));
+    }
+    ASSERT_LE(c.stats().bytes, capacity);
+  }
+  size_t found = 0, cost = 0;
+  for (int i = 0; i < pool; ++i) {
+    if (last_hash[i] < 0) continue;
+    auto hit = c.Lookup(keys[i], H(uint8_t(last_hash[i])));
+    if (!hit) continue;
+    ++found;
+    cost += keys[i].size() + hit->size() + PageCache::kEntryOverhead;
+    EXPECT_EQ(*hit, Bytes(size_t(last_size[i]), uint8_t(last_fill[i])));
+    // An older version of the page is never answered.
+    EXPECT_EQ(c.Lookup(keys[i], H(uint8_t(last_hash[i] + 10))), nullptr);
+  }
+  EXPECT_GT(found, 50u);  // the cache is full, not emptied by the churn
+  EXPECT_EQ(found, c.stats().entries);
+  EXPECT_EQ(cost, c.stats().bytes);
 }
 
 // Readers and writers on several threads (run under TSan in CI): every hit is the value that
