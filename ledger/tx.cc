@@ -50,15 +50,6 @@ Status CheckCharset(std::string_view field, std::string_view s, Pred pred,
   return Status::Ok();
 }
 
-Status CheckLabel(const std::string& field, std::string_view s) {
-  if (s.empty()) return Status::Invalid(field + ": empty (a label is 1..64 bytes)");
-  if (s.size() > kMaxLabelBytes) {
-    return Status::Invalid(field + ": length " + std::to_string(s.size()) + " exceeds " +
-                           std::to_string(kMaxLabelBytes));
-  }
-  return CheckCharset(field, s, IsLabelByte, "[a-z0-9._-]");
-}
-
 // A list of labels: min..max items, each a label, strictly ascending by bytes.
 Status CheckLabelList(std::string_view field, const std::vector<std::string>& items,
                       size_t min_count, size_t max_count, std::string_view kind) {
@@ -76,7 +67,7 @@ Status CheckLabelList(std::string_view field, const std::vector<std::string>& it
       if (cmp == 0) return Status::Invalid(item_field + ": duplicate of the previous item");
       if (cmp > 0) return Status::Invalid(item_field + ": not sorted ascending by bytes");
     }
-    RETURN_IF_ERROR(CheckLabel(item_field, items[i]));
+    RETURN_IF_ERROR(CheckPurposeLabel(item_field, items[i]));
   }
   return Status::Ok();
 }
@@ -328,6 +319,16 @@ Status VerifyTxSignature(std::string_view chain_id, const SignedTx& tx) {
 Hash32 TxIdOf(ByteView encoding) {
   const uint8_t leaf_prefix = 0x00;
   return Sha256({ByteView(&leaf_prefix, 1), encoding});
+}
+
+Status CheckPurposeLabel(std::string_view field, std::string_view s) {
+  const std::string f(field);
+  if (s.empty()) return Status::Invalid(f + ": empty (a label is 1..64 bytes)");
+  if (s.size() > kMaxLabelBytes) {
+    return Status::Invalid(f + ": length " + std::to_string(s.size()) + " exceeds " +
+                           std::to_string(kMaxLabelBytes));
+  }
+  return CheckCharset(f, s, IsLabelByte, "[a-z0-9._-]");
 }
 
 Status CheckChainId(std::string_view s) {

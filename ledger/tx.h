@@ -110,6 +110,11 @@ Status VerifyTxSignature(std::string_view chain_id, const SignedTx& tx);
 // tx_id of an encoding (H(0x00 || encoding)); equal to SignedTx::Id() of its decoding.
 Hash32 TxIdOf(ByteView encoding);
 
+// The label rule of section 2 for one purpose (or data category): 1..64 bytes of [a-z0-9._-].
+// The message names `field` ("purposes[0]: byte 1 (' ') is not in [a-z0-9._-]"). CheckSyntax
+// applies exactly this to every item; tools use it to check a label before it reaches a node.
+Status CheckPurposeLabel(std::string_view field, std::string_view s);
+
 // Whether `s` is a valid chain id: 1..64 bytes of [a-z0-9._-].
 Status CheckChainId(std::string_view s);
 

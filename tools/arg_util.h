@@ -12,7 +12,8 @@
 
 namespace consent::tools {
 
-// True and *out set iff `s` is a whole decimal number <= max.
+// True and *out set iff `s` is a whole decimal number <= max. Leading zeros are allowed and mean
+// nothing ("010" is ten, never octal eight), as for consentctl's numeric options.
 inline bool ParseU64(const char* s, uint64_t max, uint64_t* out) {
   if (s == nullptr || *s < '0' || *s > '9') return false;
   char* end = nullptr;

@@ -4,16 +4,19 @@
 //                                                    scratch store and compares everything
 // The store is opened read-only, so a running node is not disturbed (RocksDB allows one writer
 // and read-only openers), but a running node keeps writing: verify a stopped node's store, or a
-// copy, for a verdict about one moment. Exit 0 when the store is sound, 1 when it is not (the
-// verdict, "INVALID: ...", on stdout), 2 on usage errors (on stderr). Single-threaded.
+// copy, for a verdict about one moment (both commands warn, on stderr, when a process holds the
+// store's lock). Exit 0 when the store is sound, 1 when it is not (the verdict, "INVALID: ...",
+// on stdout), 2 on usage errors and a genesis file that cannot be read or parsed (on stderr).
+// Single-threaded.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "crypto/hex.h"
 #include "ledger/queries.h"
@@ -24,15 +27,35 @@ namespace {
 
 constexpr size_t kMaxGenesisBytes = 1 << 20;
 
+// The genesis file is the operator's input, not part of the store: a file that cannot be read
+// or parsed is an input error (exit 2, on stderr), never a verdict on the store.
 Result<Genesis> LoadGenesis(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError("cannot read " + path);
+  // fopen, not ifstream: a directory opens, and only the read says why it cannot be read.
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::IoError("cannot read " + path + ": " + std::strerror(errno));
   std::string text(kMaxGenesisBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
+  const size_t n = std::fread(text.data(), 1, text.size(), f);
+  const int err = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (err != 0) return Status::IoError("cannot read " + path + ": " + std::strerror(err));
+  text.resize(n);
   auto g = ParseGenesis(text);
   if (!g.ok()) return g.status().Prefixed(path);
   return g;
+}
+
+// The pid of the process that holds the store's lock (RocksDB takes an fcntl write lock on
+// DIR/LOCK while it has the store open for writing: a running node), or 0.
+pid_t LockHolder(const std::string& data) {
+  const int fd = ::open((std::filesystem::path(data) / "LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  pid_t pid = 0;
+  if (::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) pid = fl.l_pid;
+  ::close(fd);
+  return pid;
 }
 
 int Run(int argc, char** argv) {
@@ -40,18 +63,38 @@ int Run(int argc, char** argv) {
   app.require_subcommand(1);
   std::string data, genesis_path;
   int rc = 0;
+  Genesis genesis;
+  // Loads the genesis (false, with rc = 2, if it cannot be used) and warns when a running node
+  // holds the store.
+  auto prepare = [&]() -> bool {
+    auto g = LoadGenesis(genesis_path);
+    if (!g.ok()) {
+      std::fprintf(stderr, "error: %s\n", g.status().message().c_str());
+      rc = 2;
+      return false;
+    }
+    genesis = *std::move(g);
+    if (const pid_t pid = LockHolder(data); pid != 0) {
+      std::fprintf(stderr,
+                   "warning: process %d holds the store's lock (a running node?) and may write to "
+                   "it meanwhile: this is about one moment; for a lasting answer use a stopped "
+                   "node's store, or a copy\n",
+                   static_cast<int>(pid));
+    }
+    return true;
+  };
   auto open = [&]() -> Result<std::unique_ptr<ChainStore>> {
-    ASSIGN_OR_RETURN(Genesis g, LoadGenesis(genesis_path));
     ChainStoreOptions o;
     o.path = data;
     o.read_only = true;
-    return ChainStore::Open(o, g);
+    return ChainStore::Open(o, genesis);
   };
 
   auto* info = app.add_subcommand("info", "print the head and the store's size");
   info->add_option("--data", data, "the store directory")->required();
   info->add_option("--genesis", genesis_path, "genesis.json")->required();
   info->callback([&] {
+    if (!prepare()) return;
     auto store = open();
     if (!store.ok()) {
       std::fprintf(stderr, "error: %s\n", store.status().message().c_str());
@@ -86,6 +129,7 @@ int Run(int argc, char** argv) {
       rc = 2;
       return;
     }
+    if (!prepare()) return;
     auto store = open();
     if (!store.ok()) {
       // Every verdict goes to stdout, like the INVALID below.

@@ -20,8 +20,15 @@ a node that accepts and never answers (a timeout, exit 2), a node on IPv6 loopba
 URL or an unreachable node (exit 2 for every command), an unreadable input (exit 2), --json for
 id, keygen and inspect, and the limits of --expires and --expires-at-ms.
 
-Then consent-store verifies the stopped node's data, and refuses another chain's genesis, a
-malformed genesis, a missing store and a missing argument, each with its exit code.
+Which chain consentctl uses: inspect names the chain id it checked (the node's, --genesis or
+--chain-id), a --chain-id that is not the node's is refused before sending, history refuses a
+genesis of another chain or other validators even with no entries; a grant expired on arrival is
+refused; --out names the errno; numbers with leading zeros are decimal; DNS that hangs is bounded
+by --timeout-ms (an LD_PRELOAD shim, built here with the C compiler if there is one).
+
+Then consent-store warns on a running node's store, verifies the stopped node's data, and refuses
+another chain's genesis, a malformed, missing or unreadable genesis (an input error, exit 2), a
+missing store and a missing argument, each with its exit code.
 
 Usage: cli_e2e.py --consentd PATH --consentctl PATH --consent-store PATH
 Prints "e2e: N passed, M failed"; exit 0 iff M == 0. Standard library, plus python3-cryptography
@@ -229,8 +236,12 @@ class E2E(Checks):
         self.tamper(granted_proof, genesis)
         self.bad_input()
         self.ctl_edges(brand, subject, genesis)
+        self.ctl_chains(brand, subject, genesis)
         self.silent_node(genesis)
+        self.slow_dns()
+        self.status_order()
         self.ipv6_node()
+        self.store_tool_while_running(genesis)
 
         # kill -9, restart: every committed tx is still there.
         _, before = self.http("GET", "/v1/status")
@@ -381,6 +392,209 @@ class E2E(Checks):
                    and any(line.startswith("consensus ") and "{" not in line
                            and "step " in line for line in lines), out + err)
 
+    def ctl_chains(self, brand, subject, genesis):
+        """Which chain consentctl checks or signs for, and the smaller input rules: inspect says
+        the chain id it used, a --chain-id that is not the node's is refused before sending,
+        history refuses a foreign genesis even with no entries, a grant expired on arrival is
+        refused, --out names the errno, numbers with leading zeros are decimal, and prove checks
+        a purpose with the ledger's own label rule."""
+        other = json.load(open(genesis))
+        other["chain_id"] = "another-chain"
+        other_genesis = os.path.join(self.dir, "chains-other-genesis.json")
+        json.dump(other, open(other_genesis, "w"))
+        # The same chain id, another validator.
+        rc, out, _ = self.run("--json", "keygen", "validator", "--out", "chains-v.key")
+        forged = json.load(open(genesis))
+        forged["validators"] = [{"name": "validator-0",
+                                 "public_key": json.loads(out)["public_key"]}]
+        forged_genesis = os.path.join(self.dir, "chains-forged-genesis.json")
+        json.dump(forged, open(forged_genesis, "w"))
+
+        # inspect: the node's chain by default, or --genesis, or --chain-id; always named.
+        rc, out, err = self.run("inspect", "b1.json")
+        self.check("inspect without --chain-id: the node's chain, named", rc == 0
+                   and out.startswith("VALID grant ") and "for chain e2e-chain (from the node "
+                   in out, f"{rc} {out}{err}")
+        rc, out, err = self.run("inspect", "b1.json", "--genesis", genesis)
+        self.check("inspect --genesis: that chain, named", rc == 0
+                   and "for chain e2e-chain (from the genesis " in out, f"{rc} {out}{err}")
+        rc, out, err = self.run("inspect", "b1.json", "--genesis", other_genesis)
+        self.check("inspect --genesis of another chain: INVALID naming the chain", rc == 1
+                   and out.startswith("INVALID: ") and "another-chain" in out
+                   and "signed for another chain?" in out, f"{rc} {out}{err}")
+        rc, out, err = self.run("--json", "inspect", "b1.json")
+        j = json.loads(out) if out.strip().startswith("{") else {}
+        self.check("--json inspect gives chain_id", rc == 0 and j.get("valid") is True
+                   and j.get("chain_id") == "e2e-chain", f"{rc} {out}{err}")
+        rc, out, err = self.run("--node", f"http://127.0.0.1:{free_port()}", "inspect", "b1.json")
+        self.check("inspect with no node and no --chain-id: exit 2, says how to go offline",
+                   rc == 2 and "--chain-id or --genesis" in err, f"{rc} {out}{err}")
+        rc, out, err = self.run("inspect", "b1.json", "--chain-id", "x", "--genesis", genesis)
+        self.check("inspect --chain-id with --genesis: usage error", rc == 2, f"{rc} {out}{err}")
+
+        # A --chain-id that is not the node's: refused before anything is sent.
+        rc, out, err = self.run("grant", "--key", "me2.key", "--controller", brand, "--purpose",
+                                "chain.wrong", "--chain-id", "wrong-chain")
+        self.check("grant --chain-id not the node's: refused before sending, exit 2", rc == 2
+                   and "--chain-id wrong-chain is not the chain of" in err
+                   and "e2e-chain" in err and "rejected" not in out, f"{rc} {out}{err}")
+        rc, out, err = self.run("grant", "--key", "me2.key", "--controller", brand, "--purpose",
+                                "chain.right", "--chain-id", "e2e-chain", "--wait")
+        self.check("grant --chain-id the node's: committed", rc == 0 and "committed" in out,
+                   f"{rc} {out}{err}")
+        rc, out, err = self.run("grant", "--key", "me2.key", "--controller", brand, "--purpose",
+                                "chain.offline", "--chain-id", "wrong-chain", "--out", "-")
+        self.check("grant --chain-id another chain --out: signed offline", rc == 0
+                   and '"signature"' in out, f"{rc} {err}")
+
+        # history with a genesis of another chain, or other validators: refused with no entries.
+        self.ok("keygen a customer with no entries", "keygen", "customer", "--out", "fresh.key")
+        rc, out, err = self.run("history", "--key", "fresh.key", "--genesis", genesis)
+        self.check("history of a customer with no entries, right genesis: 0 entries", rc == 0
+                   and "0 entries across" in out, f"{rc} {out}{err}")
+        rc, out, err = self.run("history", "--key", "fresh.key", "--genesis", other_genesis)
+        self.check("history, no entries, genesis of another chain: refused, exit 1", rc == 1
+                   and "another-chain" in err and "0 entries" not in out, f"{rc} {out}{err}")
+        rc, out, err = self.run("history", "--key", "fresh.key", "--genesis", forged_genesis)
+        self.check("history, no entries, genesis with other validators: refused, exit 1",
+                   rc == 1 and "not in the genesis validator set" in err
+                   and "0 entries" not in out, f"{rc} {out}{err}")
+        rc, out, err = self.run("history", "--key", "fresh.key", "--genesis", forged_genesis,
+                                "--controller", "ab" * 32)
+        self.check("history, an unregistered brand, other validators: refused", rc == 1
+                   and "0 entries" not in out, f"{rc} {out}{err}")
+
+        # A grant expired on arrival (backdated issue time, past expiry): refused, not sent.
+        now = int(time.time() * 1000)
+        offline = ["grant", "--key", "me.key", "--controller", brand, "--purpose", "late",
+                   "--chain-id", "e2e-chain", "--out", "-"]
+        rc, out, err = self.run(*offline, "--issued-at-ms", str(now - 100_000), "--expires-at-ms",
+                                str(now - 50_000))
+        self.check("grant with a past --expires-at-ms: refused, exit 2", rc == 2
+                   and "expired before it is sent" in err and out == "", f"{rc} {out}{err}")
+        rc, out, err = self.run(*offline, "--issued-at-ms", str(now - 100_000), "--expires", "1m")
+        self.check("grant with --expires ending before now: refused, exit 2", rc == 2
+                   and "expired before it is sent" in err and "--issued-at-ms" in err,
+                   f"{rc} {out}{err}")
+        rc, out, err = self.run(*offline, "--issued-at-ms", str(now - 100_000), "--expires", "1h")
+        self.check("backdated grant with a future expiry: signed", rc == 0, f"{rc} {err}")
+        rc, out, err = self.run(*offline, "--issued-at-ms", str(now), "--expires-at-ms", str(now))
+        self.check("expiry at the issue time: the syntax rule's message", rc == 2
+                   and "use 0 for never" in err, f"{rc} {err}")
+
+        # --out: never overwrites; a failure names its reason.
+        rc, out, err = self.run(*offline[:-1], "nodir/g.json")
+        self.check("grant --out into a missing directory: the errno, exit 2", rc == 2
+                   and "cannot write nodir/g.json: No such file or directory" in err,
+                   f"{rc} {err}")
+        rc, out, err = self.run(*offline[:-1], "grant.json")
+        self.check("grant --out an existing file: refused", rc == 2 and "already exists" in err,
+                   f"{rc} {err}")
+        rc, out, err = self.run("prove", "--subject", subject, "--controller", brand, "--purpose",
+                                "analytics", "--out", "nodir/p.json")
+        self.check("prove --out into a missing directory: the errno, exit 2", rc == 2
+                   and "cannot write nodir/p.json: No such file or directory" in err,
+                   f"{rc} {err}")
+        self.check("no partial file left", not os.path.exists(os.path.join(self.dir, "nodir")))
+
+        # Numbers are decimal, leading zeros or not (CLI11 alone would read "010" as octal 8).
+        rc, out, err = self.run(*offline[:-2], "--out", "-", "--issued-at-ms", "010",
+                                "--nonce", "0100", "--expires-at-ms", "0")
+        j = json.loads(out) if rc == 0 else {}
+        self.check("--issued-at-ms 010 and --nonce 0100 are decimal", j.get("issued_at_ms") == 10
+                   and j.get("nonce") == 100 and j.get("expires_at_ms") == 0, f"{rc} {out}{err}")
+        far = now + 86_400_000
+        rc, out, err = self.run(*offline, "--expires-at-ms", f"00{far}")
+        j = json.loads(out) if rc == 0 else {}
+        self.check("--expires-at-ms with leading zeros is decimal", j.get("expires_at_ms") == far,
+                   f"{rc} {out}{err}")
+        for bad in ("0x10", "+5", " 5", "5 "):
+            rc, out, err = self.run(*offline, "--nonce", bad)
+            self.check(f"--nonce {bad!r} refused naming it", rc == 2 and f'"{bad}"' in err,
+                       f"{rc} {err}")
+        rc, out, err = self.run("--timeout-ms", "0x10", "status")
+        self.check("--timeout-ms 0x10 refused", rc == 2 and '"0x10"' in err, f"{rc} {out}{err}")
+
+        # prove checks a purpose with the ledger's label rule (and its message).
+        for bad, says in (("a b", "--purpose: byte 1 (' ') is not in [a-z0-9._-]"),
+                          ("", "--purpose: empty"), ("x" * 65, "--purpose: length 65 exceeds 64"),
+                          ("Up", "--purpose: byte 0 ('U') is not in")):
+            rc, out, err = self.run("prove", "--subject", subject, "--controller", brand,
+                                    "--purpose", bad)
+            self.check(f"prove --purpose {bad[:8]!r}: the ledger's label rule, exit 2", rc == 2
+                       and says in err, f"{rc} {err}")
+
+    def status_order(self):
+        """status, plain and --json, keeps the node's order of fields (chain_id first), as the
+        commands that build their own JSON do; it used to come out sorted (catching_up first)."""
+        _, raw = self.http("GET", "/v1/status")
+        node_keys = list(json.loads(raw).keys())
+        rc, out, err = self.run("--json", "status")
+        keys = list(json.loads(out).keys()) if rc == 0 else []
+        # height and the like can move between the two reads; the order of the keys cannot.
+        self.check("--json status keeps the node's key order", keys == node_keys,
+                   f"{keys} vs {node_keys} {err}")
+        rc, out, err = self.run("status")
+        self.check("plain status starts with the node's first field", rc == 0
+                   and out.split()[:1] == [node_keys[0]], out + err)
+
+    def slow_dns(self):
+        """A host name whose resolution hangs: bounded by --timeout-ms like the connection.
+        getaddrinfo is made slow for one name by an LD_PRELOAD shim built here."""
+        cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") \
+            or shutil.which("clang")
+        if not cc:
+            print("note: skipping the slow-DNS check: no C compiler to build the shim")
+            return
+        src = os.path.join(self.dir, "slow_dns.c")
+        lib = os.path.join(self.dir, "slow_dns.so")
+        open(src, "w").write(r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netdb.h>
+#include <string.h>
+#include <unistd.h>
+int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
+                struct addrinfo** res) {
+  if (node && strcmp(node, "slow-dns.test") == 0) sleep(20);
+  int (*real)(const char*, const char*, const struct addrinfo*, struct addrinfo**) =
+      (int (*)(const char*, const char*, const struct addrinfo*, struct addrinfo**))
+          dlsym(RTLD_NEXT, "getaddrinfo");
+  return real(node, service, hints, res);
+}
+""")
+        p = subprocess.run([cc, "-shared", "-fPIC", "-o", lib, src, "-ldl"],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            print(f"note: skipping the slow-DNS check: cannot build the shim: {p.stderr}")
+            return
+        env = {"LD_PRELOAD": lib,
+               "ASAN_OPTIONS": (os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+               .lstrip(":")}
+        t0 = time.time()
+        try:
+            rc, out, err = self.run("--timeout-ms", "1000", "--node", "http://slow-dns.test:7800",
+                                    "status", env=env)
+        except subprocess.TimeoutExpired:
+            rc, out, err = None, "", "hung for 60 s"
+        took = time.time() - t0
+        self.check("slow DNS: cannot resolve within 1 s, exit 2", rc == 2
+                   and "cannot resolve slow-dns.test within 1 s" in err and took < 10,
+                   f"{rc} {took:.1f}s {out}{err}")
+        # The shim leaves other names alone: the node still answers through it.
+        rc, out, err = self.run("--timeout-ms", "1000", "--node",
+                                f"http://localhost:{self.port}", "status", env=env)
+        self.check("through the shim, localhost still resolves", rc == 0, f"{rc} {out}{err}")
+
+    def store_tool_while_running(self, genesis):
+        """consent-store on a running node's store says that a process holds it."""
+        data = os.path.join(self.home, "data")
+        p = subprocess.run([self.store_tool, "info", "--data", data, "--genesis", genesis],
+                           capture_output=True, text=True, timeout=120)
+        self.check("consent-store info on a running node's store: warns, naming its pid",
+                   p.returncode == 0 and f"warning: process {self.proc.pid} holds the store's lock"
+                   in p.stderr and "height:" in p.stdout, f"{p.returncode} {p.stdout}{p.stderr}")
+
     def silent_node(self, genesis):
         """A node that accepts connections and never answers: a timeout, exit 2, not a hang."""
         srv = socket.socket()
@@ -402,7 +616,10 @@ class E2E(Checks):
                     ("--timeout-ms 1000", ["--timeout-ms", "1000", "status"], None),
                     ("submit", ["submit", "grant.json"], {"CONSENT_TIMEOUT_MS": "1000"}),
                     ("history --genesis", ["history", "--key", "me.key", "--genesis", genesis],
-                     {"CONSENT_TIMEOUT_MS": "1000"})):
+                     {"CONSENT_TIMEOUT_MS": "1000"}),
+                    ("--timeout-ms 01000 (decimal)", ["--timeout-ms", "01000", "status"], None),
+                    ("CONSENT_TIMEOUT_MS=01000 (decimal)", ["status"],
+                     {"CONSENT_TIMEOUT_MS": "01000"})):
                 t0 = time.time()
                 try:
                     rc, out, err = self.run("--node", url, *args, env=env)
@@ -511,6 +728,8 @@ class E2E(Checks):
 
         rc, out = tool("verify", "--data", data, "--genesis", genesis)
         self.check("consent-store verify: VALID", rc == 0 and "VALID" in out, out)
+        self.check("consent-store verify on a stopped node's store: no warning",
+                   "warning" not in out, out)
         rc, out = tool("info", "--data", data, "--genesis", genesis)
         self.check("consent-store info", rc == 0 and "height:" in out, out)
         other = json.load(open(genesis))
@@ -521,8 +740,19 @@ class E2E(Checks):
         self.check("consent-store: another chain refused", rc == 1 and "another chain" in out, out)
         bad_path = os.path.join(self.dir, "bad-genesis.json")
         open(bad_path, "w").write("{not json")
+        # The genesis is the operator's input, not the store: an input error (2), not a verdict.
         rc, out = tool("verify", "--data", data, "--genesis", bad_path)
-        self.check("consent-store: malformed genesis named", rc == 1 and bad_path in out, out)
+        self.check("consent-store: malformed genesis named, exit 2", rc == 2 and bad_path in out
+                   and "INVALID" not in out, out)
+        os.makedirs(os.path.join(self.dir, "gdir"), exist_ok=True)
+        for cmd in ("verify", "info"):
+            rc, out = tool(cmd, "--data", data, "--genesis", os.path.join(self.dir, "gdir"))
+            self.check(f"consent-store {cmd}: a directory as genesis, exit 2 with the errno",
+                       rc == 2 and "Is a directory" in out and "INVALID" not in out, out)
+            rc, out = tool(cmd, "--data", data, "--genesis", os.path.join(self.dir, "nofile"))
+            self.check(f"consent-store {cmd}: a missing genesis, exit 2 with the errno",
+                       rc == 2 and "No such file or directory" in out and "INVALID" not in out,
+                       out)
         rc, out = tool("verify", "--data", os.path.join(self.dir, "nowhere"), "--genesis", genesis)
         self.check("consent-store: missing store", rc == 1 and "no store" in out, out)
         rc, out = tool("verify", "--genesis", genesis)
@@ -562,6 +792,13 @@ class E2E(Checks):
             mutated(lambda p: p["tx"]["inclusion"].__setitem__(
                 0, flip_hex(p["tx"]["inclusion"][0])), "inclusion")
         mutated(lambda p: p.__setitem__("chain_id", "other-chain"), "chain-id")
+        # --json: the failure is in "error", a string, as for inspect.
+        rc, out, _ = self.run("--json", "verify", os.path.join(self.dir, "tampered-status.json"),
+                              "--genesis", genesis)
+        j = json.loads(out) if out.strip().startswith("{") else {}
+        self.check("--json verify of an INVALID proof: valid false, error a string", rc == 1
+                   and j.get("valid") is False and isinstance(j.get("error"), str)
+                   and "reason" not in j, out)
 
     def bad_input(self):
         cases = [

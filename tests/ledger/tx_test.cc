@@ -445,6 +445,31 @@ TEST_F(TxTest, ChainIdRules) {
   EXPECT_FALSE(VerifyTxSignature("", AllKinds()[2]).ok());
 }
 
+// The exported label rule is the one CheckSyntax applies to every purpose: for each candidate,
+// the function and a grant with that one purpose agree, with the same message.
+TEST_F(TxTest, PurposeLabelRuleIsTheGrantRule) {
+  EXPECT_TRUE(CheckPurposeLabel("--purpose", "marketing.email").ok());
+  EXPECT_TRUE(CheckPurposeLabel("p", std::string(64, 'z')).ok());
+  EXPECT_TRUE(CheckPurposeLabel("p", "a._-09").ok());
+  EXPECT_TRUE(FailsWith(CheckPurposeLabel("--purpose", ""), "--purpose: empty"));
+  EXPECT_TRUE(FailsWith(CheckPurposeLabel("p", std::string(65, 'a')), "p: length 65 exceeds 64"));
+  EXPECT_TRUE(
+      FailsWith(CheckPurposeLabel("--purpose", "a b"), "--purpose: byte 1 (' ') is not in"));
+  EXPECT_TRUE(FailsWith(CheckPurposeLabel("p", "x?at_ms=1"), "byte 1 ('?')"));
+  EXPECT_TRUE(FailsWith(CheckPurposeLabel("p", "A"), "byte 0 ('A')"));
+  EXPECT_TRUE(FailsWith(CheckPurposeLabel("p", std::string("a\0b", 3)), "byte 1 (0x00)"));
+  for (std::string label : {std::string("ok"), std::string(), std::string(64, 'a'),
+                            std::string(65, 'a'), std::string("Up"), std::string("a/b"),
+                            std::string("caf\xc3\xa9"), std::string("a b"), std::string("-._")}) {
+    GrantTx g = SampleGrant(subject_.public_key(), controller_.public_key());
+    g.purposes = {label};
+    Status in_grant = CheckSyntax(g);
+    Status alone = CheckPurposeLabel("purposes[0]", label);
+    EXPECT_EQ(in_grant.ok(), alone.ok()) << label;
+    if (!alone.ok()) EXPECT_EQ(in_grant.message(), alone.message()) << label;
+  }
+}
+
 TEST_F(TxTest, TxIdIsRfc6962LeafHash) {
   for (const SignedTx& tx : AllKinds()) {
     Bytes enc = tx.Encode();

@@ -12,6 +12,10 @@ TEST(ToolArgs, ParseU64AcceptsOnlyWholeNumbersWithinTheBound) {
   EXPECT_EQ(v, 0u);
   EXPECT_TRUE(ParseU64("1000000", 1'000'000, &v));
   EXPECT_EQ(v, 1'000'000u);
+  EXPECT_TRUE(ParseU64("010", 10, &v));  // decimal, never octal (as consentctl)
+  EXPECT_EQ(v, 10u);
+  EXPECT_TRUE(ParseU64("0000", 10, &v));
+  EXPECT_EQ(v, 0u);
   v = 7;
   for (const char* bad : {"", "-1", "+1", " 1", "1 ", "1x", "x", "0x10", "1e3", "1000001",
                           "99999999999999999999999"}) {

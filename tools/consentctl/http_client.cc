@@ -1,5 +1,6 @@
 // Blocking Beast HTTP client: each step is an async operation run to completion on a private
-// io_context, so that the tcp_stream's deadline (expires_after) applies to it.
+// io_context, so that the tcp_stream's deadline (expires_after) applies to it; name resolution
+// runs on a thread of its own, waited for until the connection's deadline.
 #include "tools/consentctl/http_client.h"
 
 #include <algorithm>
@@ -8,6 +9,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 namespace consent {
 
@@ -20,6 +26,62 @@ namespace {
 // "35 s", or "1500 ms" when not a whole number of seconds.
 std::string Duration(uint32_t ms) {
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+}
+
+// Resolves url.host by the deadline. getaddrinfo cannot be interrupted (and asio's async_resolve
+// runs it on a thread that the io_context's destructor joins), so it runs on a detached thread of
+// its own: past the deadline the caller gives up and that thread finishes, or dies with the
+// process, on its own.
+Status Resolve(const HttpUrl& url, std::chrono::steady_clock::time_point deadline,
+               uint32_t timeout_ms, std::vector<asio::ip::tcp::endpoint>* out) {
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    beast::error_code ec;
+    asio::ip::tcp::resolver::results_type results;
+  };
+  out->clear();
+  {
+    // An IP address (the usual node URL) needs no lookup, and no thread. (ParseHttpUrl checked
+    // that the port is 1..65535.)
+    beast::error_code ec;
+    const asio::ip::address addr = asio::ip::make_address(url.host, ec);
+    if (!ec) {
+      out->emplace_back(addr, static_cast<uint16_t>(std::stoul(url.port)));
+      return Status::Ok();
+    }
+  }
+  auto shared = std::make_shared<Shared>();
+  try {
+    std::thread([shared, host = url.host, port = url.port] {
+      beast::error_code ec;
+      asio::ip::tcp::resolver::results_type results;
+      try {
+        asio::io_context ioc;
+        asio::ip::tcp::resolver resolver(ioc);
+        results = resolver.resolve(host, port, ec);
+      } catch (const std::exception&) {
+        ec = asio::error::no_memory;
+      }
+      std::lock_guard<std::mutex> lock(shared->mu);
+      shared->ec = ec;
+      shared->results = std::move(results);
+      shared->done = true;
+      shared->cv.notify_all();
+    }).detach();
+  } catch (const std::system_error& e) {
+    return Status::Unavailable("cannot resolve " + url.host + ": " + e.what());
+  }
+  std::unique_lock<std::mutex> lock(shared->mu);
+  if (!shared->cv.wait_until(lock, deadline, [&] { return shared->done; })) {
+    return Status::Unavailable("cannot resolve " + url.host + " within " + Duration(timeout_ms));
+  }
+  if (shared->ec) {
+    return Status::Unavailable("cannot resolve " + url.host + ": " + shared->ec.message());
+  }
+  for (const auto& entry : shared->results) out->push_back(entry.endpoint());
+  return Status::Ok();
 }
 
 }  // namespace
@@ -85,18 +147,19 @@ Result<HttpResponse> HttpCall(const HttpUrl& url, const std::string& method,
   const std::string where = "http://" + url.Authority();
   const auto timeout = std::chrono::milliseconds(timeout_ms);
   try {
+    // Name resolution and the connection share one deadline.
+    const auto connect_deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<asio::ip::tcp::endpoint> results;
+    RETURN_IF_ERROR(Resolve(url, connect_deadline, timeout_ms, &results));
     asio::io_context ioc;
-    asio::ip::tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
     beast::error_code ec;
-    auto results = resolver.resolve(url.host, url.port, ec);
-    if (ec) return Status::Unavailable("cannot resolve " + url.host + ": " + ec.message());
     // Runs the one pending operation to completion (or until the stream's deadline cancels it).
     auto run = [&] {
       ioc.restart();
       ioc.run();
     };
-    stream.expires_after(timeout);
+    stream.expires_at(connect_deadline);
     stream.async_connect(results,
                          [&](beast::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
     run();

@@ -6,12 +6,11 @@
 // http://127.0.0.1:7800): submitting what is signed, status, prove, and a customer's verified
 // history (tools/consentctl/node_commands.h).
 // Exit codes: 0 success, 1 a negative verdict or a refused request, 2 usage or input errors.
-// Single-threaded.
+// Single-threaded, but for one helper thread that resolves the node's host name (http_client.h).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -76,22 +75,32 @@ Result<uint64_t> ParseDuration(const std::string& s) {
   return n * mult;
 }
 
-// For the integer options (times in ms, nonces): plain decimal digits below 2^53 (JSON integers
-// stay below 2^53, PROTOCOL.md 1), checked on what the user typed, before CLI11 converts it
-// (which would take "-1" or "99999999999999999999" as 2^64-1).
-const CLI::Validator kUint53(
-    [](std::string& v) -> std::string {
-      constexpr uint64_t kLimit = uint64_t{1} << 53;
-      uint64_t n = 0;
-      bool ok = !v.empty() && v.size() <= 16;
-      for (char ch : v) {
-        if (ch < '0' || ch > '9') ok = false;
-        if (ok) n = n * 10 + static_cast<uint64_t>(ch - '0');
-      }
-      if (ok && n < kLimit) return "";
-      return "\"" + v + "\" is not a whole number from 0 to 9007199254740991 (2^53-1)";
-    },
-    "UINT");
+// For the integer options (times in ms, nonces, the timeout): plain decimal digits up to `max`,
+// checked on what the user typed, before CLI11 converts it (CLI11 would take "-1" or
+// "99999999999999999999" as 2^64-1, and read a leading 0 as octal: "010" as 8). Leading zeros
+// are allowed and mean nothing ("010" is ten), as in the other tools (tools/arg_util.h); they
+// are removed here so that CLI11 sees plain decimal.
+CLI::Validator Decimal(uint64_t max, const std::string& range) {
+  return CLI::Validator(
+      [max, range](std::string& v) -> std::string {
+        const std::string typed = v;
+        size_t first = 0;
+        while (first + 1 < v.size() && v[first] == '0') ++first;
+        const std::string digits = v.substr(first);
+        uint64_t n = 0;
+        bool ok = !digits.empty() && digits.size() <= 19;
+        for (char ch : digits) {
+          if (ch < '0' || ch > '9') ok = false;
+          if (ok) n = n * 10 + static_cast<uint64_t>(ch - '0');
+        }
+        if (!ok || n > max) return "\"" + typed + "\" is not a whole number from " + range;
+        v = digits;
+        return "";
+      },
+      "");  // no description: the option's type already says UINT in --help
+}
+// JSON integers stay below 2^53 (PROTOCOL.md 1).
+const CLI::Validator kUint53 = Decimal(kMaxTxInteger, "0 to 9007199254740991 (2^53-1)");
 
 // Writes `text` to `path` ("-" = stdout), refusing to overwrite an existing file.
 Status WriteOut(const std::string& path, const std::string& text) {
@@ -99,12 +108,7 @@ Status WriteOut(const std::string& path, const std::string& text) {
     std::cout << text;
     return Status::Ok();
   }
-  if (std::ifstream(path).good()) return Status::AlreadyExists(path + " already exists");
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) return Status::IoError("cannot write " + path);
-  return Status::Ok();
+  return ctl::WriteNewFile(path, text);
 }
 
 Result<PublicKey> ParseKeyArg(const std::string& hex, const char* what) {
@@ -134,6 +138,20 @@ int EmitTx(const ctl::NodeArgs& node, std::string chain_id, TxBody body, const S
                                       " (pass --chain-id to sign offline)"));
     }
     chain_id = *c;
+  } else if (out_path.empty()) {
+    // Signed for a chain named by hand and sent to a node: the node would refuse a signature for
+    // another chain as not verifying, without saying why. Say it here, before signing.
+    auto c = ctl::FetchChainId(node);
+    if (!c.ok()) {
+      return Fail(c.status().Prefixed("cannot learn the chain id from " + node.url +
+                                      " to check --chain-id " + chain_id));
+    }
+    if (*c != chain_id) {
+      return Fail(Status::Invalid("--chain-id " + chain_id + " is not the chain of " + node.url +
+                                  " (" + *c + "): the node would refuse the signature; leave " +
+                                  "out --chain-id to sign for the node's chain, or use --out " +
+                                  "to sign for another chain offline"));
+    }
   }
   auto tx = SignTx(chain_id, std::move(body), key);
   if (!tx.ok()) return Fail(tx.status());
@@ -154,8 +172,8 @@ struct Common {
     c->add_option("--chain-id", chain_id, "chain to sign for (default: the node's)");
     c->add_option("--out", out,
                   "write the signed JSON here ('-' = stdout) instead of submitting it");
-    c->add_option("--issued-at-ms", issued_at_ms, "issue time (default: now)")->check(kUint53);
-    c->add_option("--nonce", nonce, "nonce (default: random)")->check(kUint53);
+    c->add_option("--issued-at-ms", issued_at_ms, "issue time (default: now)")->transform(kUint53);
+    c->add_option("--nonce", nonce, "nonce (default: random)")->transform(kUint53);
     c->add_flag("--wait", wait, "when submitting, wait until the transaction is committed");
   }
   uint64_t Issued() const { return issued_at_ms ? issued_at_ms : NowMs(); }
@@ -179,6 +197,7 @@ int Run(int argc, char** argv) {
          "longer than this (keep it above the node's api.wait_commit_timeout_ms for --wait)")
       ->envname("CONSENT_TIMEOUT_MS")
       ->check(CLI::Range(1u, 3'600'000u))
+      ->transform(Decimal(3'600'000, "1 to 3600000"))
       ->capture_default_str();
 
   // keygen
@@ -259,7 +278,7 @@ int Run(int argc, char** argv) {
   auto* exa = grant
                   ->add_option("--expires-at-ms", g_expires_at,
                                "absolute expiry (ms since epoch; 0 = never)")
-                  ->check(kUint53);
+                  ->transform(kUint53);
   ex->excludes(exa);
   gc.Add(grant);
   grant->callback([&] {
@@ -306,6 +325,17 @@ int Run(int argc, char** argv) {
       g.expires_at_ms = g.issued_at_ms + *d;
     } else {
       g.expires_at_ms = g_expires_at;
+    }
+    // A grant that is expired on arrival grants nothing, yet replaces the purpose's state (a
+    // grant in force, or a revocation) like any newer grant: refused, not sent by mistake.
+    // (An expiry not after the issue time is left to the syntax rule's own message.)
+    if (const uint64_t now = NowMs(); g.expires_at_ms > g.issued_at_ms && g.expires_at_ms <= now) {
+      rc = Fail(Status::Invalid(
+          "the grant would be expired before it is sent: it expires at " +
+          std::to_string(g.expires_at_ms) + " (" + ctl::IsoTime(g.expires_at_ms) +
+          "), and now is " + std::to_string(now) + " (" + ctl::IsoTime(now) + ")" +
+          (g_expires.empty() ? std::string() : "; --expires counts from --issued-at-ms")));
+      return;
     }
     g.nonce = gc.Nonce();
     rc = EmitTx(node, gc.chain_id, g, *key, gc.out, gc.wait);
@@ -391,7 +421,7 @@ int Run(int argc, char** argv) {
       ->add_option("--at-ms", v_at,
                    "judge the consent at this time, in ms since the epoch, not before the "
                    "proof's block time (default: now, or the block time if that is later)")
-      ->check(kUint53);
+      ->transform(kUint53);
   verify
       ->add_option("--expect", v_expect,
                    "exit 1 unless the proof is VALID and the consent is in this state at that "
@@ -458,7 +488,7 @@ int Run(int argc, char** argv) {
         j["purpose"] = proof->purpose;
         if (!v_expect.empty()) j["expected"] = expected;
       } else {
-        j["reason"] = verdict.status().message();
+        j["error"] = verdict.status().message();  // the same field as inspect's
       }
       std::printf("%s\n", j.dump(2).c_str());
     } else if (verdict.ok()) {
@@ -493,9 +523,14 @@ int Run(int argc, char** argv) {
   // inspect
   auto* inspect = app.add_subcommand(
       "inspect", "check a signed transaction file (syntax and signature) and print its id");
-  std::string i_file, i_chain = "consent-dev";
+  std::string i_file, i_chain, i_genesis;
   inspect->add_option("file", i_file, "transaction JSON ('-' = stdin)")->required();
-  inspect->add_option("--chain-id", i_chain, "chain it must be signed for")->capture_default_str();
+  auto* i_chain_opt = inspect->add_option(
+      "--chain-id", i_chain, "chain it must be signed for (default: the node's, or --genesis)");
+  inspect
+      ->add_option("--genesis", i_genesis,
+                   "genesis.json whose chain it must be signed for (offline, like --chain-id)")
+      ->excludes(i_chain_opt);
   inspect->callback([&] {
     std::string text;
     if (i_file == "-") {
@@ -523,19 +558,48 @@ int Run(int argc, char** argv) {
       rc = kExitNegative;
       return;
     }
-    Status sig = VerifyTxSignature(i_chain, *tx);
+    // The chain the signature is checked for, and where that came from (always said: a
+    // signature for another chain does not verify, and nothing else tells the two apart).
+    std::string chain = i_chain, from = "--chain-id";
+    if (!i_chain.empty()) {
+      if (Status st = CheckChainId(i_chain); !st.ok()) {
+        rc = Fail(st.Prefixed("--chain-id"));
+        return;
+      }
+    } else if (!i_genesis.empty()) {
+      auto g = ctl::LoadGenesisFile(i_genesis);
+      if (!g.ok()) {
+        rc = Fail(g.status());
+        return;
+      }
+      chain = g->chain_id;
+      from = "the genesis " + i_genesis;
+    } else {
+      auto c = ctl::FetchChainId(node);
+      if (!c.ok()) {
+        rc = Fail(c.status().Prefixed("cannot learn the chain id from " + node.url +
+                                      " (pass --chain-id or --genesis to inspect offline)"));
+        return;
+      }
+      chain = *c;
+      from = "the node " + node.url;
+    }
+    Status sig = VerifyTxSignature(chain, *tx);
     if (node.json) {
       nlohmann::ordered_json j;
       j["valid"] = sig.ok();
       if (!sig.ok()) j["error"] = sig.message();
+      j["chain_id"] = chain;
       j["tx_id"] = ToHex(tx->Id());
       j["tx"] = TxToJson(*tx);
       std::printf("%s\n", j.dump(2).c_str());
     } else if (sig.ok()) {
-      std::printf("VALID %s %s signed by %s\n", TxKindName(KindOf(tx->body)),
-                  ToHex(tx->Id()).c_str(), ToHex(SignerOf(tx->body)).c_str());
+      std::printf("VALID %s %s signed by %s for chain %s (from %s)\n", TxKindName(KindOf(tx->body)),
+                  ToHex(tx->Id()).c_str(), ToHex(SignerOf(tx->body)).c_str(), chain.c_str(),
+                  from.c_str());
     } else {
-      std::printf("INVALID: %s\n", sig.message().c_str());
+      std::printf("INVALID: %s (chain id from %s; signed for another chain?)\n",
+                  sig.message().c_str(), from.c_str());
     }
     rc = sig.ok() ? kExitOk : kExitNegative;
   });
@@ -565,7 +629,7 @@ int Run(int argc, char** argv) {
       ->add_option("--at-ms", p_at,
                    "the status at this time, in ms since the epoch, not before the head's block "
                    "time (default: now by the node's clock)")
-      ->check(kUint53);
+      ->transform(kUint53);
   prove->add_option("--out", p_out, "write the proof here (default: stdout)");
   prove->callback([&] {
     std::optional<uint64_t> at;

@@ -1,13 +1,15 @@
 // consentctl's node commands.
 #include "tools/consentctl/node_commands.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -21,7 +23,8 @@
 namespace consent::ctl {
 namespace {
 
-using json = nlohmann::json;
+// Ordered: what the node sent is printed in its own order (status, submit), not sorted.
+using json = nlohmann::ordered_json;
 
 constexpr int kOk = 0;
 constexpr int kNegative = 1;
@@ -127,6 +130,38 @@ Result<VerifiedHead> VerifyHead(const json& head, const Genesis& genesis) {
   return VerifiedHead{header};
 }
 
+// Whether the node serves the chain of `genesis`, whatever it is then asked: its latest header
+// must carry a commit of the genesis validators. Before block 1 (no header, no commit) its chain
+// id and validator set must be the genesis's. `status` is the node's /v1/status.
+Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis) {
+  ASSIGN_OR_RETURN(uint64_t height, Uint(status, "height"));
+  if (height > 0) {
+    ASSIGN_OR_RETURN(json h, GetJson(node, "/v1/headers?from=" + std::to_string(height) +
+                                               "&to=" + std::to_string(height)));
+    if (!h.is_object() || !h.contains("headers") || !h["headers"].is_array() ||
+        h["headers"].size() != 1) {
+      return Status::Invalid("the node's answer to /v1/headers is malformed");
+    }
+    return VerifyHead(h["headers"][0], genesis).status();
+  }
+  ASSIGN_OR_RETURN(std::string chain, Str(status, "chain_id"));
+  if (chain != genesis.chain_id) {
+    return Status::Rejected("the node is on chain " + chain + ", not " + genesis.chain_id);
+  }
+  std::vector<std::string> keys, want;
+  if (status.contains("validators") && status["validators"].is_array()) {
+    for (const auto& v : status["validators"]) keys.push_back(Text(v, "public_key"));
+  }
+  for (const auto& v : genesis.validators) want.push_back(ToHex(v.public_key));
+  std::sort(keys.begin(), keys.end());
+  std::sort(want.begin(), want.end());
+  if (keys != want) {
+    return Status::Rejected("the node's validators are not those of the genesis (chain " + chain +
+                            ", no block yet)");
+  }
+  return Status::Ok();
+}
+
 struct HistoryRow {
   std::string brand;
   PublicKey controller{};
@@ -196,6 +231,32 @@ Result<std::string> ReadFileCapped(const std::string& path, size_t limit) {
   std::fclose(f);
   if (err != 0) return Status::IoError("cannot read " + path + ": " + std::strerror(err));
   return data;
+}
+
+Status WriteNewFile(const std::string& path, const std::string& text) {
+  // O_EXCL: never overwrites, and never follows a symlink (a dangling one included).
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    if (errno == EEXIST) return Status::AlreadyExists(path + " already exists");
+    return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+  }
+  size_t done = 0;
+  int err = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    ::unlink(path.c_str());  // no half-written file left behind
+    return Status::IoError("cannot write " + path + ": " + std::strerror(err));
+  }
+  return Status::Ok();
 }
 
 Result<Genesis> LoadGenesisFile(const std::string& path) {
@@ -328,16 +389,10 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
   if (!s.ok()) return Fail(s.status().Prefixed("--subject"), kUsage);
   auto c = FromHexFixed<32>(controller_hex);
   if (!c.ok()) return Fail(c.status().Prefixed("--controller"), kUsage);
-  // A purpose is a label (docs/protocol.md section 1): checked here, so that nothing else (a
-  // '?', a '/') can reach the request's path and ask the node about another purpose.
-  if (purpose.empty() || purpose.size() > kMaxLabelBytes ||
-      !std::all_of(purpose.begin(), purpose.end(), [](char ch) {
-        return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-               ch == '-';
-      })) {
-    return Fail(Status::Invalid("--purpose: a label of 1.." + std::to_string(kMaxLabelBytes) +
-                                " bytes of [a-z0-9._-], got \"" + purpose + "\""),
-                kUsage);
+  // A purpose is a label (docs/protocol.md section 2), checked here by the ledger's own rule, so
+  // that nothing else (a '?', a '/') can reach the request's path and ask about another purpose.
+  if (Status label = CheckPurposeLabel("--purpose", purpose); !label.ok()) {
+    return Fail(label, kUsage);
   }
   auto url = Url(node);
   if (!url.ok()) return Fail(url.status(), kUsage);
@@ -353,12 +408,7 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
     std::printf("%s\n", r->body.c_str());
     return kOk;
   }
-  if (std::ifstream(out).good())
-    return Fail(Status::AlreadyExists(out + " already exists"), kUsage);
-  std::ofstream f(out, std::ios::binary);
-  f << r->body << "\n";
-  f.close();
-  if (!f) return Fail(Status::IoError("cannot write " + out), kUsage);
+  if (Status st = WriteNewFile(out, r->body + "\n"); !st.ok()) return Fail(st, kUsage);
   std::fprintf(
       stderr, "wrote the proof to %s; check it with: consentctl verify %s --genesis GENESIS%s\n",
       out.c_str(), out.c_str(), at_ms ? (" --at-ms " + std::to_string(*at_ms)).c_str() : "");
@@ -380,10 +430,11 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
     auto g = LoadGenesisFile(genesis_path);
     if (!g.ok()) return Fail(g.status(), kUsage);
     genesis = *g;
-  } else {
+  }
+  auto s = GetJson(node, "/v1/status");
+  if (!s.ok()) return FailNode(s.status());
+  if (trusted_node) {
     // No genesis file: take the validator set from the node. The output says so.
-    auto s = GetJson(node, "/v1/status");
-    if (!s.ok()) return FailNode(s.status());
     auto chain = Str(*s, "chain_id");
     if (!chain.ok()) return Fail(chain.status(), kNegative);
     genesis.chain_id = *chain;
@@ -396,6 +447,10 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
       genesis.validators.push_back({Text(v, "name"), *pk});
     }
   }
+
+  // The node's chain is checked first, so that a history with no entries (or no brands) is not
+  // reported as certified by validators that never signed anything of this node's.
+  if (Status st = CheckNodeChain(node, *s, genesis); !st.ok()) return FailNode(st);
 
   // Brands: the directory, paged, plus any named on the command line.
   std::map<PublicKey, std::string> brands;
@@ -434,9 +489,12 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
       if (!h->contains("entries") || !(*h)["entries"].is_array()) {
         return Fail(Status::Invalid("the node's history is malformed"), kNegative);
       }
-      if ((*h)["entries"].empty()) break;
+      // Every head is checked, with or without entries (null only before block 1).
+      const bool no_head = !h->contains("head") || (*h)["head"].is_null();
+      if (no_head && (*h)["entries"].empty()) break;
       auto head = VerifyHead((*h)["head"], genesis);
       if (!head.ok()) return Fail(head.status(), kNegative);
+      if ((*h)["entries"].empty()) break;
       for (const auto& e : (*h)["entries"]) {
         auto row = VerifyEntry(e, subject.public_key(), genesis, *head);
         if (!row.ok()) {

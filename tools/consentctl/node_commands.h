@@ -27,6 +27,10 @@ struct NodeArgs {
 // unreadable, a directory) is an IoError "cannot read PATH: REASON".
 Result<std::string> ReadFileCapped(const std::string& path, size_t limit);
 
+// Writes `text` to a new file at `path`: never overwrites (AlreadyExists "PATH already exists"),
+// and a failure names its reason ("cannot write PATH: Permission denied"), leaving no file.
+Status WriteNewFile(const std::string& path, const std::string& text);
+
 // The node's chain id (GET /v1/status).
 Result<std::string> FetchChainId(const NodeArgs& node);
 // Reads and parses a genesis file (<= 1 MiB).
@@ -42,7 +46,8 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
              std::optional<uint64_t> at_ms, const std::string& out);
 // Every grant and revoke of the customer whose master secret is in key_path, across every brand
 // in the directory plus `extra_controllers`, each verified. `genesis_path` empty: the validator set
-// is taken from the node (and the output says so).
+// is taken from the node (and the output says so). The node's latest header is checked against
+// the validators first, so that a node of another chain is refused even with no entries.
 int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
                const std::vector<std::string>& extra_controllers);
 
