@@ -43,7 +43,8 @@ FIELDS = ["txs", "tx_per_s", "p50_block_ms", "p99_block_ms", "p50_build_ms", "p5
           "records_per_tx", "build_cpu_us_per_tx", "write_cpu_us_per_tx", "process_cpu_us_per_tx",
           "peak_rss_mib", "disk_bytes_per_tx", "proof_us_small", "proof_us_large",
           "proof_us_large_old", "proof_us_large_new", "proof_us_small_again",
-          "proof_us_large_again", "pipeline"]
+          "proof_us_large_again", "proof_us_small_files", "proof_us_small_files_again",
+          "pipeline"]
 with tempfile.TemporaryDirectory() as d:
     p = subprocess.run([BENCH, "--dir", d, "--txs", "3000"], capture_output=True, text=True,
                        timeout=120)
@@ -63,6 +64,8 @@ with tempfile.TemporaryDirectory() as d:
                 problems.append(f"not positive: {not_positive}")
         if "the same proofs again" not in p.stdout:
             problems.append("no line for the repeated proofs")
+        if "read from files" not in p.stdout:
+            problems.append("no line for the proofs read from files")
     if problems:
         failures += 1
         print(f"FAIL small run: {'; '.join(problems)}")
