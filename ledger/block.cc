@@ -29,7 +29,6 @@ Status CheckChainIdSyntax(std::string_view s, std::string_view field) {
 }
 
 // The first 8 bytes of a key in hex: enough to name a validator in a message.
-std::string KeyPrefix(const PublicKey& key) { return ToHex(ByteView(key.data(), 8)); }
 
 }  // namespace
 
@@ -152,7 +151,7 @@ Result<Genesis> GenesisFromJson(const json::Json& doc) {
     const std::string key_path = json::Member(path, "public_key");
     ASSIGN_OR_RETURN(v.public_key, json::GetHexFixed<32>(json::At(item, "public_key"), key_path));
     if (!seen.insert(v.public_key).second) {
-      return Status::Invalid(key_path + ": duplicate validator key " + KeyPrefix(v.public_key));
+      return Status::Invalid(key_path + ": duplicate validator key " + ToHex(v.public_key));
     }
     g.validators.push_back(std::move(v));
   }
@@ -181,7 +180,7 @@ Status VerifyCommit(const Genesis& genesis, uint64_t height, const Hash32& block
   for (const auto& v : genesis.validators) members.insert(v.public_key);
   for (size_t i = 0; i < commit.signatures.size(); ++i) {
     const PublicKey& who = commit.signatures[i].validator;
-    std::string where = "signatures[" + std::to_string(i) + "]: validator " + KeyPrefix(who);
+    std::string where = "signatures[" + std::to_string(i) + "]: validator " + ToHex(who);
     if (members.count(who) == 0) {
       return Status::Invalid(where + " is not in the genesis validator set");
     }
@@ -195,7 +194,7 @@ Status VerifyCommit(const Genesis& genesis, uint64_t height, const Hash32& block
     const CommitSig& cs = commit.signatures[i];
     if (!VerifySignature(cs.validator, msg, cs.signature)) {
       return Status::BadSignature(
-          "signatures[" + std::to_string(i) + "]: validator " + KeyPrefix(cs.validator) +
+          "signatures[" + std::to_string(i) + "]: validator " + ToHex(cs.validator) +
           ": invalid precommit signature for " + "height " + std::to_string(height) + ", round " +
           std::to_string(commit.round) + ", block " + ToHex(ByteView(block_hash.data(), 8)));
     }
