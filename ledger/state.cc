@@ -165,11 +165,10 @@ TxCheck CheckRulesAfterReplay(const StateView& state, uint64_t block_time_ms, co
   if (const auto* reg = std::get_if<RegisterControllerTx>(&tx.body)) {
     std::optional<ControllerEntry> current = state.GetController(reg->controller);
     if (current && issued <= current->issued_at_ms) {
-      return Reject(TxRejectReason::kStaleRegistration,
-                    "issued_at_ms " + std::to_string(issued) +
-                        " is not after the current registration's " +
-                        std::to_string(current->issued_at_ms) + " for controller " +
-                        ToHex(reg->controller) + " (stale registration)");
+      return Reject(
+          TxRejectReason::kStaleRegistration,
+          "issued_at_ms " + std::to_string(issued) + " is not after the current registration's " +
+              std::to_string(current->issued_at_ms) + " for controller " + ToHex(reg->controller));
     }
     return {};
   }
@@ -184,7 +183,7 @@ TxCheck CheckRulesAfterReplay(const StateView& state, uint64_t block_time_ms, co
       return Reject(TxRejectReason::kStale, "issued_at_ms " + std::to_string(issued) +
                                                 " is not after the current state's " +
                                                 std::to_string(current->issued_at_ms) +
-                                                " for purpose " + purpose + " (stale)");
+                                                " for purpose " + purpose);
     }
   }
   return {};

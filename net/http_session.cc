@@ -1,6 +1,7 @@
 // Implementation of HttpSession (net/http_session.h).
 #include "net/http_session.h"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
@@ -13,12 +14,19 @@ namespace http = boost::beast::http;
 namespace asio = boost::asio;
 using Ms = std::chrono::milliseconds;
 
+namespace {
+// The deadline for writing an error answer to a client that stalled (at most
+// request_timeout_ms): the answer is small, so only a client that does not read takes longer.
+constexpr uint32_t kErrorWriteTimeoutMs = 1000;
+}  // namespace
+
 HttpSession::HttpSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
                          std::shared_ptr<void> connection)
     : stream_(std::move(socket)),
       state_(std::move(state)),
       connection_(std::move(connection)),
-      wait_timer_(stream_.get_executor()) {
+      wait_timer_(stream_.get_executor()),
+      read_timer_(stream_.get_executor()) {
   beast::error_code ec;
   auto ep = stream_.socket().remote_endpoint(ec);
   remote_ = ec ? "unknown" : ep.address().to_string();
@@ -78,15 +86,79 @@ void HttpSession::ReadRequest() {
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(state_->options.max_header_bytes));
   parser_->body_limit(state_->options.max_body_bytes);
-  stream_.expires_after(Ms(state_->options.request_timeout_ms));
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+  parser_->eager(true);
+  stream_.expires_never();  // the deadline is read_timer_'s: on expiry the client gets a 408
+  reading_ = true;
+  read_deadline_passed_ = false;
+  const uint64_t generation = ++read_generation_;
+  read_timer_.expires_after(Ms(state_->options.request_timeout_ms));
+  read_timer_.async_wait([self = shared_from_this(), generation](beast::error_code ec) {
+    if (ec) return;  // cancelled: the request was read first
+    self->OnReadDeadline(generation);
+  });
+  ContinueRead();
 }
 
-void HttpSession::OnRead(beast::error_code ec, size_t) {
+void HttpSession::ContinueRead() {
   if (closed_) return;
+  for (;;) {
+    if (parser_->is_done()) return OnRead({}, false);
+    if (buffer_.size() == 0) break;
+    beast::error_code ec;
+    const size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == http::error::need_more) break;
+    if (ec) return OnRead(ec, false);
+    if (used == 0) break;
+  }
+  // Every read starts here, on the strand: once the deadline has passed none is started, so
+  // the timer's cancel cannot be missed.
+  if (read_deadline_passed_) return OnRead({}, true);
+  const size_t size = beast::read_size(buffer_, 64 * 1024);
+  if (size == 0) return OnRead(http::error::buffer_overflow, false);
+  stream_.async_read_some(buffer_.prepare(size),
+                          beast::bind_front_handler(&HttpSession::OnReadSome, shared_from_this()));
+}
+
+void HttpSession::OnReadSome(beast::error_code ec, size_t n) {
+  if (closed_) return;
+  buffer_.commit(n);
+  if (ec == asio::error::operation_aborted && read_deadline_passed_) return OnRead({}, true);
+  if (ec == asio::error::eof) {
+    if (!parser_->got_some()) return OnRead(http::error::end_of_stream, false);
+    ec = {};
+    parser_->put_eof(ec);
+    return OnRead(ec, false);  // complete (a body delimited by the end) or partial_message
+  }
+  if (ec) return OnRead(ec, false);
+  ContinueRead();
+}
+
+void HttpSession::OnReadDeadline(uint64_t generation) {
+  if (closed_ || !reading_ || generation != read_generation_) return;
+  read_deadline_passed_ = true;
+  beast::error_code ec;
+  stream_.socket().cancel(ec);  // a pending read completes with operation_aborted
+}
+
+void HttpSession::OnRead(beast::error_code ec, bool timed_out) {
+  if (closed_) return;
+  reading_ = false;
+  read_timer_.cancel();
   started_ = std::chrono::steady_clock::now();
   first_request_ = false;
+  if (timed_out) {
+    // Part of a request came and then nothing more: say so (a client with nothing sent at all
+    // is closed silently in WaitForRequest). The route is known once the request line parsed.
+    route_ = RouteLabel(std::string(parser_->get().target()));
+    HttpResponse r = ErrorResponse(408, "request_timeout",
+                                   "the request was not received in full within " +
+                                       std::to_string(state_->options.request_timeout_ms) +
+                                       " ms (request_timeout_ms)");
+    r.close = true;
+    return Send(std::move(r),
+                std::min<uint32_t>(kErrorWriteTimeoutMs, state_->options.request_timeout_ms));
+  }
   if (ec == http::error::end_of_stream) return Close();
   if (ec == http::error::header_limit) {
     route_ = "unmatched";
@@ -104,7 +176,6 @@ void HttpSession::OnRead(beast::error_code ec, size_t) {
     r.close = true;
     return Send(std::move(r));
   }
-  if (ec == beast::error::timeout) return Close();
   if (ec) {
     if (ec.category() != http::make_error_code(http::error::bad_target).category()) {
       return Close();  // a socket error: nobody to answer
@@ -190,7 +261,7 @@ void HttpSession::Upgrade(const StreamRequest& stream) {
   session->Start(std::move(request_));
 }
 
-void HttpSession::Send(HttpResponse r) {
+void HttpSession::Send(HttpResponse r, uint32_t write_timeout_ms) {
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   state_->metrics.Record(route_.empty() ? "unmatched" : route_, r.status, seconds);
@@ -210,7 +281,8 @@ void HttpSession::Send(HttpResponse r) {
     response_.body().clear();
     response_.content_length(length);
   }
-  stream_.expires_after(Ms(state_->options.request_timeout_ms));
+  stream_.expires_after(
+      Ms(write_timeout_ms != 0 ? write_timeout_ms : state_->options.request_timeout_ms));
   http::async_write(stream_, response_,
                     beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), close));
 }
@@ -244,6 +316,7 @@ void HttpSession::Close() {
   if (closed_) return;
   closed_ = true;
   wait_timer_.cancel();
+  read_timer_.cancel();
   if (wait_) {
     state_->hub.RemoveWait(wait_);
     wait_.reset();

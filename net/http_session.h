@@ -3,8 +3,11 @@
 // connection alive, answers ?wait=commit requests when their CommitWait completes or its timer
 // fires, answers HEAD with the headers only, and hands a valid /v1/stream upgrade to a
 // StreamSession. Timeouts: a connection waiting for a request's first byte gets idle_timeout_ms
-// (request_timeout_ms for the first request); reading the rest of a request and writing a
-// response each get request_timeout_ms.
+// (request_timeout_ms for the first request) and is then closed without an answer; reading the
+// rest of a request gets request_timeout_ms, after which the client is answered 408 (written
+// within a short deadline) and the connection closed; writing a response gets
+// request_timeout_ms. The read deadline is a timer of its own that cancels the read (the
+// stream's own expiry would close the socket, leaving no way to answer).
 // Thread-safety: everything runs on the session's strand; Shutdown may be called from any thread.
 #pragma once
 
@@ -35,12 +38,19 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   void WaitForRequest();
   void OnFirstBytes(boost::beast::error_code ec, size_t n);
   void ReadRequest();
-  void OnRead(boost::beast::error_code ec, size_t n);
+  // Feeds the buffered bytes to the parser, then reads more unless the request is complete, an
+  // error occurred or the read deadline passed.
+  void ContinueRead();
+  void OnReadSome(boost::beast::error_code ec, size_t n);
+  void OnReadDeadline(uint64_t generation);
+  // The request is complete (no error), or reading it failed (`ec`), or timed out.
+  void OnRead(boost::beast::error_code ec, bool timed_out);
   void Dispatch();
   void StartWait(std::shared_ptr<CommitWait> wait);
   void FinishWait(bool timed_out);
   void Upgrade(const StreamRequest& stream);
-  void Send(HttpResponse r);
+  // Writes `r` within `write_timeout_ms` (0: request_timeout_ms).
+  void Send(HttpResponse r, uint32_t write_timeout_ms = 0);
   void OnWrite(bool close, boost::beast::error_code ec, size_t n);
   // Half-closes, then discards what the client still sends (bounded in time and bytes) before
   // closing, so that the client reads the answer instead of a reset.
@@ -57,6 +67,10 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   std::shared_ptr<void> connection_;
   std::string remote_;
   boost::asio::steady_timer wait_timer_;
+  boost::asio::steady_timer read_timer_;  // the deadline of the request being read
+  uint64_t read_generation_ = 0;          // which ReadRequest the armed read_timer_ is for
+  bool reading_ = false;                  // a request is being read (ReadRequest .. OnRead)
+  bool read_deadline_passed_ = false;
   std::shared_ptr<CommitWait> wait_;
   std::string route_;
   std::chrono::steady_clock::time_point started_;

@@ -43,19 +43,20 @@ int HexValue(char c) {
   return -1;
 }
 
-Result<std::string> PercentDecode(std::string_view s) {
+// Decodes %XX escapes; in a query (form encoding) '+' is a space too, in a path it is itself.
+Result<std::string> Decode(std::string_view where, std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%') {
       if (i + 2 >= s.size()) {
-        return Status::Invalid("query: truncated percent escape");
+        return Status::Invalid(std::string(where) + ": truncated percent escape");
       }
       int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return Status::Invalid("query: bad percent escape");
+      if (hi < 0 || lo < 0) return Status::Invalid(std::string(where) + ": bad percent escape");
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
-    } else if (s[i] == '+') {
+    } else if (s[i] == '+' && plus_is_space) {
       out.push_back(' ');
     } else {
       out.push_back(s[i]);
@@ -64,7 +65,13 @@ Result<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
+Result<std::string> PercentDecode(std::string_view s) { return Decode("query", s, true); }
+
 }  // namespace
+
+Result<std::string> DecodePathSegment(std::string_view segment) {
+  return Decode("path", segment, false);
+}
 
 Result<QueryParams> ParseQuery(std::string_view query,
                                const std::vector<std::string_view>& allowed) {
@@ -88,6 +95,9 @@ Result<QueryParams> ParseQuery(std::string_view query,
           "unknown query parameter '" + name.substr(0, 64) + "'" +
           (list.empty() ? " (this route takes none)" : " (allowed: " + list + ")"));
     }
+    if (value.empty()) {
+      return Status::Invalid(name + ": empty value (omit the parameter for its default)");
+    }
     if (!out.emplace(name, std::move(value)).second) {
       return Status::Invalid("query parameter '" + name + "' given twice");
     }
@@ -107,6 +117,10 @@ Result<uint64_t> ParseDecimal(std::string_view name, std::string_view s, uint64_
     uint64_t d = static_cast<uint64_t>(c - '0');
     if (v > (UINT64_MAX - d) / 10) return bad("integer out of range");
     v = v * 10 + d;
+  }
+  // One spelling per number, as in JSON: "007" might be meant as octal elsewhere.
+  if (s.size() > 1 && s.front() == '0') {
+    return bad("leading zeros are not allowed (write " + std::to_string(v) + ")");
   }
   if (v > max) return bad("must be at most " + std::to_string(max));
   return v;

@@ -66,13 +66,19 @@ HttpResponse ErrorResponse(unsigned status, std::string_view code, std::string_v
 // Splits an origin-form target into its path and raw query (without '?').
 std::pair<std::string_view, std::string_view> SplitTarget(std::string_view target);
 
-// Parses "a=1&b=x" with percent-decoding. Fails on a parameter not in `allowed`, a repeated
-// parameter, a parameter without '=', or a bad percent escape. Values may be empty.
+// Parses "a=1&b=x" with percent-decoding ('+' is a space). Fails on a parameter not in
+// `allowed`, a repeated parameter, a parameter without '=' or with an empty value, or a bad
+// percent escape.
 using QueryParams = std::map<std::string, std::string, std::less<>>;
 Result<QueryParams> ParseQuery(std::string_view query,
                                const std::vector<std::string_view>& allowed);
 
-// A decimal integer: 1..20 ASCII digits, no sign, at most `max`. The message names `name`.
+// One path segment with its percent escapes decoded (RFC 3986: "%65" is "e"; '+' stays '+').
+// Fails on a truncated or non-hex escape.
+Result<std::string> DecodePathSegment(std::string_view segment);
+
+// A decimal integer: 1..20 ASCII digits, no sign, no leading zero (but "0"), at most `max`.
+// The message names `name`.
 Result<uint64_t> ParseDecimal(std::string_view name, std::string_view s, uint64_t max);
 // The value of an optional decimal parameter, or `def` when absent.
 Result<uint64_t> OptionalDecimal(const QueryParams& q, std::string_view name, uint64_t def,

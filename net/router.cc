@@ -48,6 +48,21 @@ std::vector<std::string_view> Split(std::string_view path) {
   return out;
 }
 
+// The segments of `path` with their percent escapes decoded (split first, so that "%2F" stays
+// inside its segment).
+Result<std::vector<std::string>> DecodedSegments(std::string_view path) {
+  std::vector<std::string> out;
+  for (std::string_view raw : Split(path)) {
+    ASSIGN_OR_RETURN(std::string s, DecodePathSegment(raw));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::string_view> Views(const std::vector<std::string>& strings) {
+  return std::vector<std::string_view>(strings.begin(), strings.end());
+}
+
 // Whether `segments` matches the template; fills the parameters in order.
 bool Match(std::string_view pattern, const std::vector<std::string_view>& segments,
            std::vector<std::string_view>* params) {
@@ -92,7 +107,9 @@ HttpResponse StatusResponse(const Status& status) {
 std::string RouteLabel(std::string_view target) {
   auto [path, query] = SplitTarget(target);
   if (path.empty() || path.front() != '/') return "unmatched";
-  std::vector<std::string_view> segments = Split(path);
+  auto decoded = DecodedSegments(path);
+  if (!decoded.ok()) return "unmatched";
+  const std::vector<std::string_view> segments = Views(*decoded);
   std::vector<std::string_view> params;
   for (const Route& route : Routes()) {
     if (Match(route.info.path, segments, &params)) return std::string(route.info.path);
@@ -107,7 +124,13 @@ HttpResponse Handle(const HttpRequest& request, const RouterContext& ctx) {
     r.route = "unmatched";
     return r;
   }
-  std::vector<std::string_view> segments = Split(path);
+  auto decoded = DecodedSegments(path);
+  if (!decoded.ok()) {
+    HttpResponse r = ErrorResponse(400, "invalid_request", decoded.status().message());
+    r.route = "unmatched";
+    return r;
+  }
+  const std::vector<std::string_view> segments = Views(*decoded);  // params point into decoded
   std::vector<std::string_view> params;
   std::string allow;
   const bool head = request.method == "HEAD";

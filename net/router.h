@@ -36,7 +36,8 @@ struct RouterContext {
 };
 
 // HEAD is answered as GET on every GET route (the transport drops the body); 405 answers list
-// HEAD beside GET in Allow.
+// HEAD beside GET in Allow. Path segments are percent-decoded before matching ("%65" is "e"); a
+// bad escape is a 400.
 HttpResponse Handle(const HttpRequest& request, const RouterContext& ctx);
 
 // The template of the route whose path matches `target` (whatever the method), or "unmatched":

@@ -26,6 +26,31 @@ json::OrderedJson CursorJson(const std::string& cursor) {
   return cursor.empty() ? json::OrderedJson(nullptr) : json::OrderedJson(cursor);
 }
 
+Status NotACursor(const std::string& why) {
+  return Status::Invalid("cursor: not a cursor this API gave (" + why +
+                         "); pass the previous page's next_cursor, or omit it for the first page");
+}
+
+// The directory's cursor: a controller key (64 hex digits); "" when absent.
+Result<std::string> DirectoryCursor(const QueryParams& q) {
+  auto it = q.find("cursor");
+  if (it == q.end()) return std::string();
+  if (!ParseHex32("cursor", it->second).ok()) return NotACursor("expected 64 hex digits");
+  return it->second;
+}
+
+// A controller's consents cursor: the hex of a subject key and a purpose label; "" when absent.
+Result<std::string> ConsentsCursor(const QueryParams& q) {
+  auto it = q.find("cursor");
+  if (it == q.end()) return std::string();
+  auto bytes = FromHex(it->second);
+  if (!bytes.ok()) return NotACursor(bytes.status().message());
+  if (bytes->size() <= 32) return NotACursor("too short");
+  const std::string purpose(bytes->begin() + 32, bytes->end());
+  if (!CheckLabel("purpose", purpose).ok()) return NotACursor("it does not end in a purpose");
+  return it->second;
+}
+
 }  // namespace
 
 // Each route below parses its parameters first (400 on any problem), then queries.
@@ -188,8 +213,9 @@ HttpResponse GetDirectoryRoute(const RouteCall& c) {
   PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"cursor", "limit"}));
   PARSE_OR_400(uint64_t limit, OptionalDecimal(q, "limit", kDefaultPageSize, kMaxPageSize));
   if (limit == 0) return ErrorResponse(400, "invalid_request", "limit: must be at least 1");
+  PARSE_OR_400(std::string cursor, DirectoryCursor(q));
   auto snap = c.ctx.backend.Snapshot();
-  QUERY_OR_ERROR(DirectoryPage page, Directory(*snap, q["cursor"], limit));
+  QUERY_OR_ERROR(DirectoryPage page, Directory(*snap, cursor, limit));
   json::OrderedJson list = json::OrderedJson::array();
   for (const DirectoryEntry& e : page.entries) {
     json::OrderedJson o = json::OrderedJson::object();
@@ -211,8 +237,9 @@ HttpResponse GetControllerConsentsRoute(const RouteCall& c) {
   PARSE_OR_400(PublicKey controller, ParseHex32("controller", c.params[0]));
   PARSE_OR_400(uint64_t limit, OptionalDecimal(q, "limit", kDefaultPageSize, kMaxPageSize));
   if (limit == 0) return ErrorResponse(400, "invalid_request", "limit: must be at least 1");
+  PARSE_OR_400(std::string cursor, ConsentsCursor(q));
   auto snap = c.ctx.backend.Snapshot();
-  QUERY_OR_ERROR(ControllerPage page, ControllerConsents(*snap, controller, q["cursor"], limit));
+  QUERY_OR_ERROR(ControllerPage page, ControllerConsents(*snap, controller, cursor, limit));
   json::OrderedJson list = json::OrderedJson::array();
   for (const ControllerConsent& e : page.entries) {
     json::OrderedJson o = json::OrderedJson::object();

@@ -297,6 +297,59 @@ TEST_F(ApiReadTest, StatusHealthReadyMetrics) {
   ExpectError("/v1/status?x=1", 400, "invalid_request");
 }
 
+// The small parser rules, each with a message that says what to send instead: one spelling per
+// number (no leading zeros, in the path or the query), no empty parameter values (omit the
+// parameter), percent escapes decoded in the path as in the query, and cursors checked.
+TEST_F(ApiReadTest, NumbersValuesEscapesAndCursorsAreParsedOneWay) {
+  auto expect_message = [&](const std::string& target, const std::string& part) {
+    Reply r = Get(port_, target);
+    EXPECT_EQ(r.status, 400u) << target << ": " << r.body;
+    EXPECT_EQ(r.error_code(), "invalid_request") << target;
+    EXPECT_NE(r.body.find(part), std::string::npos) << target << ": " << r.body;
+  };
+  const std::string consent = "/v1/consents/" + subject_hex_ + "/" + controller_hex_ + "/email";
+  const std::string history = "/v1/subjects/" + subject_hex_ + "/history";
+  const std::string consents = "/v1/controllers/" + controller_hex_ + "/consents";
+  // Leading zeros.
+  expect_message("/v1/blocks/01", "height: leading zeros are not allowed (write 1)");
+  expect_message(consent + "?at_ms=007", "at_ms: leading zeros are not allowed (write 7)");
+  expect_message(history + "?from=01", "from: leading zeros are not allowed (write 1)");
+  expect_message(history + "?limit=05", "limit: leading zeros are not allowed (write 5)");
+  expect_message("/v1/headers?from=1&to=002", "to: leading zeros are not allowed (write 2)");
+  expect_message("/v1/headers?from=%301", "from: leading zeros");  // decoded first: "01"
+  EXPECT_EQ(Get(port_, history + "?from=0").status, 200u);
+  EXPECT_EQ(Get(port_, "/v1/blocks/1").status, 200u);
+  // Empty values: an error for every parameter, the cursor included.
+  expect_message("/v1/controllers?cursor=", "cursor: empty value (omit the parameter");
+  expect_message(consents + "?cursor=&limit=1", "cursor: empty value");
+  expect_message(history + "?from=", "from: empty value");
+  // Percent escapes in the path mean what they do in the query (RFC 3986): %65 is "e".
+  Reply escaped = Get(port_, "/v1/consents/" + subject_hex_ + "/" + controller_hex_ + "/%65mail");
+  EXPECT_EQ(escaped.status, 200u) << escaped.body;
+  EXPECT_EQ(escaped.body, Get(port_, consent).body);
+  EXPECT_EQ(Get(port_, "/v1/blocks/%31").status, 200u);
+  expect_message("/v1/consents/" + subject_hex_ + "/" + controller_hex_ + "/e%2Fmail",
+                 "purpose: only [a-z0-9._-] is allowed");  // an escaped '/' stays in its segment
+  expect_message("/v1/blocks/%3", "path: truncated percent escape");
+  expect_message("/v1/blocks/%zz", "path: bad percent escape");
+  // Cursors: what next_cursor gives, else 400.
+  expect_message("/v1/controllers?cursor=ff", "cursor: not a cursor this API gave");
+  expect_message("/v1/controllers?cursor=" + std::string(128, '0'), "cursor: not a cursor");
+  expect_message(consents + "?cursor=" + std::string(64, '0'), "cursor: not a cursor");
+  expect_message(consents + "?cursor=" + std::string(64, '0') + "4d", "cursor: not a cursor");
+  expect_message(consents + "?cursor=zz", "cursor: not a cursor");
+  Reply after_all = Get(port_, "/v1/controllers?cursor=" + std::string(64, 'f'));
+  ASSERT_EQ(after_all.status, 200u) << after_all.body;
+  EXPECT_TRUE(after_all.json()["controllers"].empty());
+  // A consents cursor is a subject and a purpose: after (subject, "email") comes "sms".
+  Reply next =
+      Get(port_, consents + "?cursor=" + subject_hex_ + ToHex(Bytes{'e', 'm', 'a', 'i', 'l'}));
+  ASSERT_EQ(next.status, 200u) << next.body;
+  ASSERT_EQ(next.json()["consents"].size(), 1u) << next.body;
+  EXPECT_EQ(next.json()["consents"][0]["purpose"], "sms");
+  ExpectServing();
+}
+
 TEST_F(ApiReadTest, UnknownPathsAndWrongMethods) {
   ExpectError("/v1/nothing", 404, "not_found");
   ExpectError("/v1/status/", 404, "not_found");

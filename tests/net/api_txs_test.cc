@@ -137,6 +137,11 @@ TEST_F(ApiTxsTest, ReplayAndStaleAreRejectedWithTheirRule) {
   EXPECT_EQ(st.status, 409u) << st.body;
   EXPECT_EQ(st.json()["status"], "rejected");
   EXPECT_EQ(st.json()["error"]["rule"], "stale");
+  // The message says what is wrong without repeating the rule (clients print both).
+  const std::string message = st.json()["error"]["message"].get<std::string>();
+  EXPECT_NE(message.find("is not after the current state's"), std::string::npos) << message;
+  EXPECT_NE(message.find("for purpose email"), std::string::npos) << message;
+  EXPECT_EQ(message.find("stale"), std::string::npos) << message;
   EXPECT_EQ(backend_.height(), 2u);
   SignedTx old = Grant(KeyFromByte(5), controller_.public_key(), {"email"}, 1000);
   Reply too_old = Post(port_, "/v1/txs", TxText(old));

@@ -61,6 +61,8 @@ TEST(RouterTest, RouteLabelNamesTheTemplateOfAKnownPath) {
   EXPECT_EQ(RouteLabel("/v1/nothing"), "unmatched");
   EXPECT_EQ(RouteLabel(""), "unmatched");
   EXPECT_EQ(RouteLabel("*"), "unmatched");
+  EXPECT_EQ(RouteLabel("/v1/%74xs"), "/v1/txs");  // decoded as the router decodes it
+  EXPECT_EQ(RouteLabel("/v1/%zz"), "unmatched");
 }
 
 TEST(RouterTest, StreamHandshakeIsCheckedBeforeTheUpgrade) {
@@ -202,10 +204,14 @@ TEST(RouterTest, CommitHubCompletesEachWaitWithItsOwnPositions) {
 }
 
 TEST(RouterTest, QueryParsing) {
-  auto q = ParseQuery("a=1&b=x%20y&c=", {"a", "b", "c"});
+  auto q = ParseQuery("a=1&b=x%20y&c=%2B+", {"a", "b", "c"});
   ASSERT_TRUE(q.ok());
   EXPECT_EQ((*q)["b"], "x y");
-  EXPECT_EQ((*q)["c"], "");
+  EXPECT_EQ((*q)["c"], "+ ");
+  // An empty value is refused, not taken as absent: omit the parameter for its default.
+  auto empty = ParseQuery("a=1&c=", {"a", "c"});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().message(), "c: empty value (omit the parameter for its default)");
   EXPECT_FALSE(ParseQuery("a=1&a=2", {"a"}).ok());
   EXPECT_FALSE(ParseQuery("z=1", {"a"}).ok());
   EXPECT_FALSE(ParseQuery("a", {"a"}).ok());
@@ -221,6 +227,19 @@ TEST(RouterTest, DecimalsAndLabels) {
   EXPECT_FALSE(ParseDecimal("n", "+1", 10).ok());
   EXPECT_FALSE(ParseDecimal("n", "", 10).ok());
   EXPECT_FALSE(ParseDecimal("n", "11", 10).ok());
+  // One spelling per number: "0" is zero, a leading zero is refused.
+  EXPECT_EQ(*ParseDecimal("n", "0", 10), 0u);
+  EXPECT_EQ(*ParseDecimal("n", "10", 10), 10u);
+  for (const char* s : {"00", "01", "007", "0000000000000000000001"}) {
+    EXPECT_FALSE(ParseDecimal("n", s, UINT64_MAX).ok()) << s;
+  }
+  EXPECT_EQ(ParseDecimal("n", "007", 10).status().message(),
+            "n: leading zeros are not allowed (write 7)");
+  // Path segments: escapes decoded, '+' kept (it is a space only in a query).
+  EXPECT_EQ(*DecodePathSegment("%65mail"), "email");
+  EXPECT_EQ(*DecodePathSegment("a+b%2Fc"), "a+b/c");
+  EXPECT_FALSE(DecodePathSegment("a%2").ok());
+  EXPECT_FALSE(DecodePathSegment("a%g1").ok());
   EXPECT_TRUE(CheckLabel("p", "marketing.email").ok());
   EXPECT_FALSE(CheckLabel("p", "Marketing").ok());
   EXPECT_FALSE(CheckLabel("p", "").ok());
