@@ -160,6 +160,8 @@ Field BoolField(std::string table, std::string key, std::string comment, Get get
   return f;
 }
 
+}  // namespace
+
 // "host:port" with the host in its canonical text form (inet_ntop), so that "::1" and
 // "0:0::1" compare equal. REQUIRES: host is an IP literal.
 std::string CanonicalAddress(const std::string& host, uint16_t port) {
@@ -176,6 +178,8 @@ std::string CanonicalAddress(const std::string& host, uint16_t port) {
   }
   return host + ":" + std::to_string(port);
 }
+
+namespace {
 
 // [p2p] persistent_peers: an array of "IP:PORT" strings, at most kMaxPersistentPeers, port not 0,
 // no two for the same address (compared in canonical form).

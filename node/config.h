@@ -86,6 +86,9 @@ std::string DefaultConfigToml();
 // Splits "HOST:PORT" ("127.0.0.1:7800", "[::1]:7800") into an IP literal and a port, each
 // checked. Used by `consentd init --api/--p2p`.
 Status ParseHostPort(std::string_view text, std::string* host, uint16_t* port);
+// "host:port" with the IP literal `host` in its canonical text form ("[::1]:7800" for "0:0::1"),
+// so that two spellings of one address compare equal.
+std::string CanonicalAddress(const std::string& host, uint16_t port);
 
 bool operator==(const Config& a, const Config& b);
 

@@ -140,9 +140,22 @@ Status InitHome(const InitOptions& o) {
     RETURN_IF_ERROR(
         ParseHostPort(*o.p2p, &config.p2p_listen_address, &config.p2p_port).Prefixed("--p2p"));
   }
+  if ((o.api || o.p2p) && config.p2p_port != 0 &&
+      CanonicalAddress(config.api.listen_address, config.api.port) ==
+          CanonicalAddress(config.p2p_listen_address, config.p2p_port)) {
+    return Status::Invalid(std::string(o.p2p ? "--p2p" : "--api") +
+                           ": the API and the peer links cannot share " +
+                           CanonicalAddress(config.p2p_listen_address, config.p2p_port));
+  }
   fs::path home = fs::path(o.home).lexically_normal();
   if (home.filename().empty()) home = home.parent_path();
   ASSIGN_OR_RETURN(bool occupied, IsOccupied(home.string()));
+  std::error_code kind_ec;
+  if (occupied && !fs::is_directory(fs::symlink_status(home, kind_ec))) {
+    return Status::AlreadyExists(home.string() +
+                                 " exists and is not a directory: a home is a directory; choose "
+                                 "another --home or remove it");
+  }
   if (occupied) {
     return Status::AlreadyExists(home.string() +
                                  " already exists and is not empty: refusing to overwrite a "

@@ -88,6 +88,22 @@ TEST(HomeTest, DefaultsAndGenesisTimeNow) {
   EXPECT_TRUE(h->config == Config{});
 }
 
+// The API and the peer links on one address, typed as flags: the message names the flag, not a
+// line of a config.toml that does not exist yet, and nothing is created.
+TEST(HomeTest, ApiAndP2pFlagsMayNotShareAnAddress) {
+  TempDir tmp;
+  InitOptions o;
+  o.home = tmp.path() + "/home";
+  o.api = "127.0.0.1:18140";
+  o.p2p = "127.0.0.1:18140";
+  Status st = InitHome(o);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), "--p2p: the API and the peer links cannot share 127.0.0.1:18140");
+  EXPECT_FALSE(fs::exists(o.home));
+  o.p2p = "127.0.0.1:18141";
+  EXPECT_TRUE(InitHome(o).ok());
+}
+
 TEST(HomeTest, RefusesToOverwrite) {
   TempDir tmp;
   const std::string home = tmp.path() + "/home";
@@ -107,6 +123,13 @@ TEST(HomeTest, RefusesToOverwrite) {
   EXPECT_EQ(InitHome(o).code(), StatusCode::kAlreadyExists);
   o.home = tmp.path() + "/other/notes.txt";
   EXPECT_EQ(InitHome(o).code(), StatusCode::kAlreadyExists);
+  // An empty regular file is not "not empty": the message says what it is.
+  Overwrite(tmp.path() + "/afile", "");
+  o.home = tmp.path() + "/afile";
+  st = InitHome(o);
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(st.message().find("exists and is not a directory"), std::string::npos) << st.message();
+  EXPECT_EQ(Slurp(tmp.path() + "/afile"), "");
 
   // An existing empty directory is used.
   fs::create_directories(tmp.path() + "/empty");
