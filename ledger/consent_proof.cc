@@ -20,27 +20,13 @@
 #include "ledger/block_json.h"
 #include "ledger/json_strict.h"
 #include "ledger/merkle_log.h"
+#include "ledger/tx.h"
 
 namespace consent {
 namespace {
 
 constexpr size_t kMaxSiblings = smt::kDepth;
 constexpr size_t kMaxInclusionHashes = 64;
-
-// A purpose label: 1..64 bytes of [a-z0-9._-] (PROTOCOL.md section 2).
-Status CheckPurpose(std::string_view s, const std::string& path) {
-  if (s.empty() || s.size() > kMaxLabelBytes) {
-    return Status::Invalid(path + ": length " + std::to_string(s.size()) + " is not in 1..64");
-  }
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      return Status::Invalid(path + ": byte " + std::to_string(i) + " is not one of [a-z0-9._-]");
-    }
-  }
-  return Status::Ok();
-}
 
 Result<std::vector<Hash32>> HashList(const json::Json& v, const std::string& path,
                                      size_t max_items) {
@@ -140,7 +126,7 @@ Result<ConsentProof> ProofFromJson(const json::Json& doc) {
   ASSIGN_OR_RETURN(p.subject, json::GetHexFixed<32>(json::At(doc, "subject"), "subject"));
   ASSIGN_OR_RETURN(p.controller, json::GetHexFixed<32>(json::At(doc, "controller"), "controller"));
   ASSIGN_OR_RETURN(p.purpose, json::GetString(json::At(doc, "purpose"), "purpose"));
-  RETURN_IF_ERROR(CheckPurpose(p.purpose, "purpose"));
+  RETURN_IF_ERROR(CheckPurposeLabel("purpose", p.purpose));
   ASSIGN_OR_RETURN(p.header, HeaderFromJson(json::At(doc, "header"), "header"));
   ASSIGN_OR_RETURN(p.commit, CommitFromJson(json::At(doc, "commit"), "commit"));
   RETURN_IF_ERROR(

@@ -139,17 +139,7 @@ Result<std::array<uint8_t, 32>> ParseHex32(std::string_view name, std::string_vi
   return r;
 }
 
-Status CheckLabel(std::string_view name, std::string_view s) {
-  if (s.empty() || s.size() > kMaxLabelBytes) {
-    return Status::Invalid(std::string(name) + ": a label is 1.." + std::to_string(kMaxLabelBytes) +
-                           " bytes, got " + std::to_string(s.size()));
-  }
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) return Status::Invalid(std::string(name) + ": only [a-z0-9._-] is allowed");
-  }
-  return Status::Ok();
-}
+Status CheckLabel(std::string_view name, std::string_view s) { return CheckPurposeLabel(name, s); }
 
 bool HasToken(std::string_view list, std::string_view token) {
   auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };

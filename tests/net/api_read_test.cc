@@ -328,8 +328,9 @@ TEST_F(ApiReadTest, NumbersValuesEscapesAndCursorsAreParsedOneWay) {
   EXPECT_EQ(escaped.status, 200u) << escaped.body;
   EXPECT_EQ(escaped.body, Get(port_, consent).body);
   EXPECT_EQ(Get(port_, "/v1/blocks/%31").status, 200u);
-  expect_message("/v1/consents/" + subject_hex_ + "/" + controller_hex_ + "/e%2Fmail",
-                 "purpose: only [a-z0-9._-] is allowed");  // an escaped '/' stays in its segment
+  expect_message(
+      "/v1/consents/" + subject_hex_ + "/" + controller_hex_ + "/e%2Fmail",
+      "purpose: byte 1 ('/') is not in [a-z0-9._-]");  // an escaped '/' stays in its segment
   expect_message("/v1/blocks/%3", "path: truncated percent escape");
   expect_message("/v1/blocks/%zz", "path: bad percent escape");
   // Cursors: what next_cursor gives, else 400.
