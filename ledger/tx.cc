@@ -59,15 +59,17 @@ Status CheckLabelList(std::string_view field, const std::vector<std::string>& it
                            std::to_string(max_count));
   }
   for (size_t i = 0; i < items.size(); ++i) {
-    std::string item_field = std::string(field) + "[" + std::to_string(i) + "]";
+    // The item's name ("purposes[1]") is built only for an error: this runs for every label of
+    // every transaction admitted or validated.
+    auto item_field = [&] { return std::string(field) + "[" + std::to_string(i) + "]"; };
     if (i > 0) {
       // Same messages as Reader::SortedStrList, so decoded and in-memory bodies agree.
       // std::string comparison uses char_traits<char>::compare, which compares as unsigned char.
       int cmp = std::string_view(items[i - 1]).compare(items[i]);
-      if (cmp == 0) return Status::Invalid(item_field + ": duplicate of the previous item");
-      if (cmp > 0) return Status::Invalid(item_field + ": not sorted ascending by bytes");
+      if (cmp == 0) return Status::Invalid(item_field() + ": duplicate of the previous item");
+      if (cmp > 0) return Status::Invalid(item_field() + ": not sorted ascending by bytes");
     }
-    RETURN_IF_ERROR(CheckPurposeLabel(item_field, items[i]));
+    if (!CheckPurposeLabel(field, items[i]).ok()) return CheckPurposeLabel(item_field(), items[i]);
   }
   return Status::Ok();
 }
@@ -322,13 +324,14 @@ Hash32 TxIdOf(ByteView encoding) {
 }
 
 Status CheckPurposeLabel(std::string_view field, std::string_view s) {
-  const std::string f(field);
-  if (s.empty()) return Status::Invalid(f + ": empty (a label is 1..64 bytes)");
+  // Checked for every label of every transaction: the field name becomes a string only for an
+  // error.
+  if (s.empty()) return Status::Invalid(std::string(field) + ": empty (a label is 1..64 bytes)");
   if (s.size() > kMaxLabelBytes) {
-    return Status::Invalid(f + ": length " + std::to_string(s.size()) + " exceeds " +
-                           std::to_string(kMaxLabelBytes));
+    return Status::Invalid(std::string(field) + ": length " + std::to_string(s.size()) +
+                           " exceeds " + std::to_string(kMaxLabelBytes));
   }
-  return CheckCharset(f, s, IsLabelByte, "[a-z0-9._-]");
+  return CheckCharset(field, s, IsLabelByte, "[a-z0-9._-]");
 }
 
 Status CheckChainId(std::string_view s) {

@@ -139,8 +139,6 @@ Result<std::array<uint8_t, 32>> ParseHex32(std::string_view name, std::string_vi
   return r;
 }
 
-Status CheckLabel(std::string_view name, std::string_view s) { return CheckPurposeLabel(name, s); }
-
 bool HasToken(std::string_view list, std::string_view token) {
   auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
   while (!list.empty()) {

@@ -85,9 +85,6 @@ Result<uint64_t> OptionalDecimal(const QueryParams& q, std::string_view name, ui
                                  uint64_t max);
 // 64 hex digits (either case): a key or a hash.
 Result<std::array<uint8_t, 32>> ParseHex32(std::string_view name, std::string_view s);
-// A purpose label (PROTOCOL.md section 2): 1..64 bytes of [a-z0-9._-]; the ledger's own check
-// (CheckPurposeLabel), with its messages.
-Status CheckLabel(std::string_view name, std::string_view s);
 
 // Whether the comma-separated header value `list` holds `token` (case-insensitive).
 bool HasToken(std::string_view list, std::string_view token);

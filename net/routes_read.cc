@@ -8,6 +8,7 @@
 #include "ledger/consent_proof.h"
 #include "ledger/queries.h"
 #include "ledger/schema.h"
+#include "ledger/tx.h"
 #include "ledger/tx_json.h"
 #include "net/api_json.h"
 #include "net/http_metrics.h"
@@ -47,7 +48,8 @@ Result<std::string> ConsentsCursor(const QueryParams& q) {
   if (!bytes.ok()) return NotACursor(bytes.status().message());
   if (bytes->size() <= 32) return NotACursor("too short");
   const std::string purpose(bytes->begin() + 32, bytes->end());
-  if (!CheckLabel("purpose", purpose).ok()) return NotACursor("it does not end in a purpose");
+  if (!CheckPurposeLabel("purpose", purpose).ok())
+    return NotACursor("it does not end in a purpose");
   return it->second;
 }
 
@@ -166,7 +168,7 @@ HttpResponse GetConsentRoute(const RouteCall& c) {
   PARSE_OR_400(QueryParams q, ParseQuery(c.query, {"at_ms"}));
   PARSE_OR_400(PublicKey subject, ParseHex32("subject", c.params[0]));
   PARSE_OR_400(PublicKey controller, ParseHex32("controller", c.params[1]));
-  Status label = CheckLabel("purpose", c.params[2]);
+  Status label = CheckPurposeLabel("purpose", c.params[2]);
   if (!label.ok()) return BadRequest(label);
   std::optional<uint64_t> at_ms;
   if (q.count("at_ms")) {

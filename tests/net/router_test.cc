@@ -2,6 +2,7 @@
 // parsing, labels, method and path matching, the rate limiter's arithmetic, CommitWait, and the
 // metrics text.
 #include "net/router.h"
+#include "ledger/tx.h"
 #include "net/commit_hub.h"
 #include "net/http_metrics.h"
 #include "net/rate_limiter.h"
@@ -240,11 +241,11 @@ TEST(RouterTest, DecimalsAndLabels) {
   EXPECT_EQ(*DecodePathSegment("a+b%2Fc"), "a+b/c");
   EXPECT_FALSE(DecodePathSegment("a%2").ok());
   EXPECT_FALSE(DecodePathSegment("a%g1").ok());
-  EXPECT_TRUE(CheckLabel("p", "marketing.email").ok());
-  EXPECT_FALSE(CheckLabel("p", "Marketing").ok());
-  EXPECT_FALSE(CheckLabel("p", "").ok());
-  EXPECT_FALSE(CheckLabel("p", std::string(65, 'a')).ok());
-  EXPECT_FALSE(CheckLabel("p", "a%2Fb").ok());
+  EXPECT_TRUE(CheckPurposeLabel("p", "marketing.email").ok());
+  EXPECT_FALSE(CheckPurposeLabel("p", "Marketing").ok());
+  EXPECT_FALSE(CheckPurposeLabel("p", "").ok());
+  EXPECT_FALSE(CheckPurposeLabel("p", std::string(65, 'a')).ok());
+  EXPECT_FALSE(CheckPurposeLabel("p", "a%2Fb").ok());
 }
 
 TEST(RateLimiterTest, BucketRefillsAndSaysWhenToRetry) {

@@ -128,6 +128,16 @@ class ConsentdProcessTest : public ::testing::Test {
       GTEST_SKIP() << ConsentdPath() << " not built (it links once net/ provides ApiServer)";
     }
   }
+  // `consentd init` of tmp_/h with the API and peer links on ephemeral loopback ports; the home.
+  std::string InitEphemeralHome() {
+    const std::string home = tmp_.path() + "/h";
+    const std::string log = tmp_.path() + "/init.log";
+    EXPECT_EQ(
+        RunConsentd({"init", "--home", home, "--api", "127.0.0.1:0", "--p2p", "127.0.0.1:0"}, log),
+        0)
+        << Slurp(log);
+    return home;
+  }
   TempDir tmp_;
 };
 
@@ -198,11 +208,9 @@ TEST_F(ConsentdProcessTest, UnreadableDataDirExitsOneWithAMessage) {
 
 // Starting a home that is already running is refused with the likely cause, said once.
 TEST_F(ConsentdProcessTest, SecondStartOnARunningHomeSaysItIsRunning) {
-  const std::string home = tmp_.path() + "/h";
+  const std::string home = InitEphemeralHome();
   const std::string log = tmp_.path() + "/log";
-  ASSERT_EQ(
-      RunConsentd({"init", "--home", home, "--api", "127.0.0.1:0", "--p2p", "127.0.0.1:0"}, log), 0)
-      << Slurp(log);
+  ASSERT_FALSE(HasFailure());
   pid_t pid = Spawn({"start", "--home", home}, log);
   ASSERT_TRUE(WaitForLog(log, "consentd started")) << Slurp(log);
   const std::string log2 = tmp_.path() + "/log2";
@@ -258,11 +266,9 @@ TEST_F(ConsentdProcessTest, TakenP2pPortWarnsForADevNodeAndIsFatalWithPeers) {
 
 // The first signal's "shutting down" line comes before any line about a later one.
 TEST_F(ConsentdProcessTest, RepeatedSignalsAreLoggedInOrder) {
-  const std::string home = tmp_.path() + "/h";
+  const std::string home = InitEphemeralHome();
   const std::string log = tmp_.path() + "/log";
-  ASSERT_EQ(
-      RunConsentd({"init", "--home", home, "--api", "127.0.0.1:0", "--p2p", "127.0.0.1:0"}, log), 0)
-      << Slurp(log);
+  ASSERT_FALSE(HasFailure());
   for (int run = 0; run < 3; ++run) {
     const std::string run_log = tmp_.path() + "/log." + std::to_string(run);  // fresh per run
     pid_t pid = Spawn({"start", "--home", home}, run_log);
