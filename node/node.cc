@@ -228,29 +228,15 @@ void Node::LoadEvidenceFile() {
   }
 }
 
-void Node::SaveLockedProposal(const SignedProposal& p) {
+consent::Status Node::SaveLockedProposal(const SignedProposal& p) {
   p2p::ProposalMsg m;
   m.proposal = p;
   const Bytes bytes = p2p::Encode(m);
-  const std::string tmp = locked_path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    if (!out) {
-      spdlog::warn("cannot write {} (the locked block is not kept for a restart)", tmp);
-      return;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, locked_path_, ec);
-  if (ec) {
-    spdlog::warn("cannot rename {}: {} (the locked block is not kept for a restart)", tmp,
-                 ec.message());
-    return;
-  }
+  RETURN_IF_ERROR(ReplaceFileDurably(
+      locked_path_, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
   saved_lock_height_ = p.height;
   saved_lock_hash_ = p.block_hash;
+  return consent::Status::Ok();
 }
 
 std::optional<Block> Node::RestoreLockedBlock(uint64_t height, const SignState& restored) {
@@ -611,8 +597,17 @@ void Node::StartNextHeight() {
   std::optional<SignState> restored;
   if (sign_state_ && sign_state_->height == h) restored = sign_state_;
   std::optional<Block> locked_block;
-  if (restored && restored->locked_round != kNoRound)
+  if (restored && restored->locked_round != kNoRound) {
     locked_block = RestoreLockedBlock(h, *restored);
+    if (!locked_block) {
+      spdlog::warn(
+          "this validator locked on block {} at height {} round {} before the restart, and {} does "
+          "not hold that block: it prevotes nil for any other block at this height until a "
+          "quorum of the other validators moves past the lock; a lone validator cannot, see "
+          "docs/operations.md",
+          ToHex(restored->locked_hash), h, restored->locked_round, locked_path_);
+    }
+  }
   Handle(consensus_->StartHeight(h, restored, locked_block ? &*locked_block : nullptr));
   // Messages that arrived early for this height.
   std::vector<std::pair<PeerId, p2p::Message>> early;
@@ -746,6 +741,7 @@ std::optional<SignedProposal> Node::DoPropose(const ProposalRequest& req) {
     return std::nullopt;
   }
   sign_state_ = next;
+  if (options_.on_sign_state_saved) options_.on_sign_state_saved(next);
   SignedProposal p =
       SignProposal(key_, genesis_.chain_id, req.height, req.round, req.pol_round, *req.block);
   spdlog::debug("proposing block {} at height {} round {} ({} txs)", ShortHex(hash), req.height,
@@ -770,20 +766,29 @@ std::optional<SignedVote> Node::DoVote(const VoteRequest& req) {
                  req.block_hash,
                  consensus_->locked_round(),
                  consensus_->locked_hash()};
+  // A precommit that just locked this validator on a block: keep that block's proposal, durably,
+  // BEFORE the sign state that records the lock. A kill between the two writes then leaves the
+  // block without the lock (harmless), never the lock without the block, which would stop a lone
+  // validator for good: after the restart it prevotes nil for every block but the locked one.
+  if (req.type == VoteType::kPrecommit && req.block_hash != Hash32{} &&
+      consensus_->locked_round() == req.round && consensus_->locked_hash() == req.block_hash &&
+      !(saved_lock_height_ == req.height && saved_lock_hash_ == req.block_hash)) {
+    if (const SignedProposal* p = consensus_->HeldProposal(req.round, req.block_hash)) {
+      if (consent::Status st = SaveLockedProposal(*p); !st.ok()) {
+        // Signing stays safe (the sign state guards it); only a restart at this height could
+        // not re-propose the block, so say so and go on.
+        spdlog::warn("the locked block {} of height {} is not kept for a restart: {}",
+                     ShortHex(req.block_hash), req.height, st.ToString());
+      }
+    }
+  }
   if (!(next == last)) {
     if (consent::Status st = SaveSignState(options_.sign_state_path, next); !st.ok()) {
       Fatal(st.Prefixed("persisting the sign state"));
       return std::nullopt;
     }
     sign_state_ = next;
-  }
-  // A precommit that just locked this validator on a block: keep that block's proposal.
-  if (req.type == VoteType::kPrecommit && req.block_hash != Hash32{} &&
-      consensus_->locked_round() == req.round && consensus_->locked_hash() == req.block_hash &&
-      !(saved_lock_height_ == req.height && saved_lock_hash_ == req.block_hash)) {
-    if (const SignedProposal* p = consensus_->HeldProposal(req.round, req.block_hash)) {
-      SaveLockedProposal(*p);
-    }
+    if (options_.on_sign_state_saved) options_.on_sign_state_saved(next);
   }
   SignedVote v = SignVote(key_, genesis_.chain_id, req.type, req.height, req.round, req.block_hash);
   p2p::VoteMsg m;

@@ -86,6 +86,9 @@ struct NodeOptions {
   std::function<void(const Status&)> on_fatal;
   // Wall clock in ms for block times and admission (tests); default: the system clock.
   std::function<uint64_t()> clock_ms;
+  // Tests: called on the driver thread each time a new sign state has been made durable, before
+  // anything is signed with it: the moment a kill -9 would leave exactly the files on disk.
+  std::function<void(const SignState&)> on_sign_state_saved;
 };
 
 // The options for the home's node (genesis, key, data dir, config).
@@ -128,9 +131,10 @@ class Node final : public ApiBackend, private PeerHandler {
   // The proposal of the block this validator locked on, kept in locked_path_ (the p2p encoding
   // of a ProposalMsg) so that after a restart at that height the consensus can re-propose the
   // locked block instead of a new block it would itself prevote nil for. A liveness aid only:
-  // safety rests on the sign state. Written without fsync (a power loss may lose it; a missing,
+  // safety rests on the sign state. Written durably (ReplaceFileDurably) before the sign state
+  // that records the lock, so a sign state with a lock always finds its block here (a missing,
   // stale or damaged file is ignored with a log line). Driver thread.
-  void SaveLockedProposal(const SignedProposal& p);
+  consent::Status SaveLockedProposal(const SignedProposal& p);
   std::optional<Block> RestoreLockedBlock(uint64_t height, const SignState& restored);
 
   // PeerHandler (peer I/O thread): quick; real work is posted to the driver or the ingest thread.

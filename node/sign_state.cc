@@ -18,7 +18,7 @@ constexpr size_t kMaxSignStateBytes = 4096;
 
 std::string Errno() { return std::strerror(errno); }
 
-Status WriteAllAndSync(int fd, const std::string& text, const std::string& path) {
+Status WriteAllAndSync(int fd, std::string_view text, const std::string& path) {
   size_t off = 0;
   while (off < text.size()) {
     const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
@@ -106,12 +106,11 @@ Result<std::optional<SignState>> LoadSignState(const std::string& path) {
   return std::optional<SignState>(std::move(parsed).value());
 }
 
-Status SaveSignState(const std::string& path, const SignState& state) {
+Status ReplaceFileDurably(const std::string& path, std::string_view bytes) {
   const std::string tmp = path + ".tmp";
-  const std::string text = SignStateToJson(state);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot create " + tmp + ": " + Errno());
-  Status st = WriteAllAndSync(fd, text, tmp);
+  Status st = WriteAllAndSync(fd, bytes, tmp);
   if (::close(fd) != 0 && st.ok()) st = Status::IoError("close " + tmp + ": " + Errno());
   RETURN_IF_ERROR(st);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -124,6 +123,10 @@ Status SaveSignState(const std::string& path, const SignState& state) {
   ::close(dfd);
   if (rc != 0) return Status::IoError("fsync " + dir + ": " + Errno());
   return Status::Ok();
+}
+
+Status SaveSignState(const std::string& path, const SignState& state) {
+  return ReplaceFileDurably(path, SignStateToJson(state));
 }
 
 }  // namespace consent

@@ -15,6 +15,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "crypto/status.h"
 #include "ledger/consensus.h"
@@ -27,5 +28,10 @@ Result<SignState> SignStateFromJson(std::string_view text);
 // nullopt if the file does not exist.
 Result<std::optional<SignState>> LoadSignState(const std::string& path);
 Status SaveSignState(const std::string& path, const SignState& state);
+
+// Replaces `path` with `bytes` atomically and durably: a temporary file in the same directory,
+// fsynced, renamed over `path`, and the directory fsynced. After a crash the file holds either
+// the old or the new bytes. Used for the sign state and the validator's locked proposal.
+Status ReplaceFileDurably(const std::string& path, std::string_view bytes);
 
 }  // namespace consent

@@ -12,7 +12,8 @@ moment; after each restart no committed block is missing and a new transaction c
 the end the whole store verifies from genesis. (A kill that lands between the validator's lock on
 a block and that block's commit is rare here, since a small block's synced write takes a few
 milliseconds; that case is tested deterministically by
-NodeTest.ALoneValidatorRestartedBetweenLockAndCommitCommitsTheLockedBlock.) The load's grants
+NodeTest.ALoneValidatorRestartedBetweenLockAndCommitCommitsTheLockedBlock, and the order of the
+two files it needs by NodeTest.EveryLockOnDiskHasItsBlockOnDisk.) The load's grants
 are signed here with the independent encoder of tests/vectors/check_vectors.py.
 
 consentctl's own edges: a malformed tx file and a batch with a refused tx (exit 1, readable),

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "crypto/hex.h"
 #include "ledger/block_pipeline.h"
 #include "ledger/consent_proof.h"
 #include "ledger/p2p_messages.h"
@@ -412,6 +413,57 @@ TEST_F(NodeTest, ALoneValidatorRestartedBetweenLockAndCommitCommitsTheLockedBloc
   ASSERT_EQ(node->Status().height, 1u) << "height 1 never committed";
   EXPECT_EQ(node->Status().head_hash, hash);
   EXPECT_EQ(node->Status().log_size, 1u);
+}
+
+// The order of the two files a lone validator needs after a kill: at every moment a new sign
+// state becomes durable (where a kill -9 leaves exactly what is on disk), a sign state that
+// records a lock finds the locked block's proposal already in locked_proposal.bin. The block
+// used to be written after the sign state: a kill between the two left a lock without its block,
+// and the restarted node prevoted nil for every other block at that height, for good (seen as a
+// 504 commit_timeout in e2e.cli's kill -9 under load). That order fails this test.
+TEST_F(NodeTest, EveryLockOnDiskHasItsBlockOnDisk) {
+  const std::string locked_path = home_.DataDir() + "/locked_proposal.bin";
+  std::mutex mu;
+  size_t locks_seen = 0;
+  std::vector<std::string> problems;
+  NodeOptions o = NodeOptionsFromHome(home_);
+  o.on_sign_state_saved = [&](const SignState& s) {
+    if (s.locked_round == kNoRound) return;
+    std::string problem;
+    std::ifstream in(locked_path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto msg = p2p::Decode(Bytes(bytes.begin(), bytes.end()));
+    const auto* pm = msg.ok() ? std::get_if<p2p::ProposalMsg>(&*msg) : nullptr;
+    if (!in.is_open() && bytes.empty()) {
+      problem = "no locked_proposal.bin";
+    } else if (pm == nullptr) {
+      problem = "locked_proposal.bin does not hold a proposal";
+    } else if (pm->proposal.height != s.height || pm->proposal.block_hash != s.locked_hash) {
+      problem = "locked_proposal.bin holds height " + std::to_string(pm->proposal.height) +
+                " block " + ToHex(pm->proposal.block_hash);
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    ++locks_seen;
+    if (!problem.empty()) {
+      problems.push_back("lock at height " + std::to_string(s.height) + " on " +
+                         ToHex(s.locked_hash) + ": " + problem);
+    }
+  };
+  auto node = Node::Open(o);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  Collector collector;
+  (*node)->AddCommitListener(&collector);
+  const uint64_t t = NowMs();
+  for (int i = 0; i < 5; ++i) {
+    SignedTx g = SignedGrant(Chain(), KeyFromLabel("lock" + std::to_string(i)), brand_.public_key(),
+                             {"p"}, t - 100);
+    ASSERT_TRUE((*node)->Submit({g})[0].status.ok());
+    ASSERT_TRUE(collector.WaitForTxs(static_cast<size_t>(i) + 1));
+  }
+  (*node)->Shutdown();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_GE(locks_seen, 5u) << "each block's precommit locks the lone validator";
+  for (const std::string& p : problems) ADD_FAILURE() << p;
 }
 
 }  // namespace
