@@ -24,6 +24,7 @@
 #include "crypto/hex.h"
 #include "node/home.h"
 #include "node/node.h"
+#include "node/sign_state.h"
 #include "node_test_util.h"
 
 namespace consent {
@@ -285,6 +286,25 @@ TEST_F(ConsentdProcessTest, RepeatedSignalsAreLoggedInOrder) {
       EXPECT_LT(first, again) << text;
     }
   }
+}
+
+// A validator whose sign state holds a lock on a block it no longer has (locked_proposal.bin
+// lost) says so at start, naming the block, rather than stalling silently at that height.
+TEST_F(ConsentdProcessTest, ALockWithoutItsBlockIsNamedAtStart) {
+  const std::string home = InitEphemeralHome();
+  ASSERT_FALSE(HasFailure());
+  Hash32 lost{};
+  lost.fill(0xab);
+  ASSERT_TRUE(
+      SaveSignState(home + "/data/sign_state.json", SignState{1, 0, 3, lost, 0, lost}).ok());
+  const std::string log = tmp_.path() + "/log";
+  pid_t pid = Spawn({"start", "--home", home}, log);
+  ASSERT_TRUE(WaitForLog(log, "consentd started")) << Slurp(log);
+  EXPECT_TRUE(WaitForLog(log, "locked on block " + ToHex(lost) + " at height 1 round 0"))
+      << Slurp(log);
+  EXPECT_NE(Slurp(log).find("does not hold that block"), std::string::npos) << Slurp(log);
+  kill(pid, SIGTERM);
+  EXPECT_EQ(WaitExit(pid), 0) << Slurp(log);
 }
 
 TEST_F(ConsentdProcessTest, StartLogsAndShutsDownCleanlyOnSignals) {
