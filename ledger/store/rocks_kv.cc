@@ -229,6 +229,14 @@ Status RocksKv::Flush() {
   return FromRocks(db_->Flush(fo, cfs_), "flush");
 }
 
+Status RocksKv::VerifyTableChecksums() const {
+  DisablePerfCounters();
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;  // a whole-store pass: keep the cache for the node's reads
+  return FromRocks(db_->VerifyChecksum(ro), "table file checksums");
+}
+
 bool RocksKv::BackgroundIdle() const {
   for (auto* cf : cfs_) {
     for (const char* property : {"rocksdb.num-running-compactions", "rocksdb.num-running-flushes",
