@@ -117,7 +117,9 @@ int Run(int argc, char** argv) {
                 static_cast<unsigned long long>((*store)->rocks().ApproximateDiskBytes()));
   });
 
-  auto* verify = app.add_subcommand("verify", "re-execute every block from genesis and compare");
+  auto* verify = app.add_subcommand("verify",
+                                    "check every table file's block checksums, then re-execute "
+                                    "every block from genesis and compare");
   std::string scratch;
   verify->add_option("--data", data, "the store directory")->required();
   verify->add_option("--genesis", genesis_path, "genesis.json")->required();
