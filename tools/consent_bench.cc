@@ -13,6 +13,11 @@
 // 4. Prints committed tx/s, p50/p99 latency, the ratio of committed tx/s to the limit, the
 //    bench's own CPU time (it shares the machine with the node: signing and JSON encoding happen
 //    before the clock starts, HTTP runs during it), and how busy the whole machine was.
+// 5. Splits the machine's CPU per committed tx (busy share x cores x seconds / committed) into
+//    signature verification (--nodes-share / the one-core rate: every node verifies every tx
+//    once) and everything else (HTTP, JSON, mempool, block building, storage, consensus, and this
+//    bench), next to what the goal ratio would leave for everything else when every core is busy:
+//    nodes-share x (1 / goal - 1) / the one-core rate.
 // Exit 0 when every tx committed, 1 otherwise. Threads: one per connection.
 #include <sodium.h>
 #include <sys/resource.h>
@@ -325,12 +330,29 @@ int Main(int argc, char** argv) {
         "share is %.0f%% of the machine)\n",
         100.0 * machine_busy, cores, 100.0 * bench_cpu / (secs * cores));
   }
+  // Where the machine's time per committed tx went (see the top). -1 when /proc/stat is unreadable
+  // or nothing committed.
+  const double share = static_cast<double>(a.nodes_share);
+  const double verify_us = share * 1e6 / per_core;
+  const double other_budget_us =
+      a.goal > 0 ? share * (1.0 / a.goal - 1.0) * 1e6 / per_core : -1;  // -1: no goal
+  double cpu_us = -1, other_us = -1;
+  if (machine_busy >= 0 && committed.load() > 0) {
+    cpu_us = 1e6 * machine_busy * cores * secs / static_cast<double>(committed.load());
+    other_us = cpu_us - verify_us;
+    std::printf(
+        "  CPU per tx      %.1f us of the machine: %.1f us verifying its signature (%zu x 1 / "
+        "%.0f per s), %.1f us everything else (HTTP, JSON, mempool, blocks, storage, this "
+        "bench); the goal leaves %.1f us for everything else\n",
+        cpu_us, verify_us, a.nodes_share, per_core, other_us, other_budget_us);
+  }
   std::printf(
       "{\"committed\":%zu,\"tx_per_s\":%.0f,\"limit_tx_per_s\":%.0f,\"ratio\":%.4f,"
       "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"bench_cpu_s\":%.2f,\"verify_per_core_before\":%.0f,"
-      "\"verify_per_core_after\":%.0f,\"machine_busy\":%.3f}\n",
+      "\"verify_per_core_after\":%.0f,\"machine_busy\":%.3f,\"cpu_us_per_tx\":%.1f,"
+      "\"verify_us_per_tx\":%.1f,\"other_us_per_tx\":%.1f,\"other_budget_us_per_tx\":%.1f}\n",
       committed.load(), tps, limit, tps / limit, pct(0.5), pct(0.99), bench_cpu, per_core_before,
-      per_core_after, machine_busy);
+      per_core_after, machine_busy, cpu_us, verify_us, other_us, other_budget_us);
   return failed == 0 && committed == a.txs ? 0 : 1;
 }
 

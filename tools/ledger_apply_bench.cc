@@ -15,13 +15,26 @@
 // thread while the store's writer thread writes block h, as a block producer can. --pipeline 0
 // commits each block with CommitBlock before building the next (one thread does everything).
 //
+// The limit, measured in the same run (--ceiling-txs, default --txs; 0 skips it):
+// once the ledger's store is closed, two fresh RocksDB stores with the same options are written
+// with nothing computed, in synced batches of --block-txs transactions, timing only the writes:
+// - "storage ceiling": per transaction, the same records as this run wrote (per column: the same
+//   number and the same mean key and value sizes; random keys, and counters for the columns that
+//   the ledger keys by height or log position), so the ratio of apply+commit to it is the share
+//   left to building blocks;
+// - "storage floor": 3 records per transaction with random 32-byte keys and 8-byte values, the
+//   least any layout can write for what the node must find by tx id, by consent entry and by
+//   subject (no block bodies, no trees, no commits).
+//
 // Prints a table and one JSON line; exit 0. Threads: the main one and, pipelined, the store's
 // writer (RocksDB has its own for flushes and compactions).
 // Usage: ledger_apply_bench [--txs N] [--block-txs N] [--dir DIR] [--cache-mb N]
 //                           [--page-cache-mb N] [--write-buffer-mb N] [--pipeline 0|1]
+//                           [--ceiling-txs N]
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -29,6 +42,7 @@
 #include <ctime>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -151,13 +165,86 @@ ProofTiming TimeProofs(ChainStore& store, const std::vector<std::pair<SignedTx, 
   return {entries, mean[0], mean[1]};
 }
 
+// Records per column written by the ledger, summed over a run.
+struct ColumnMix {
+  uint64_t records = 0, key_bytes = 0, value_bytes = 0;
+};
+using Mix = std::array<ColumnMix, kColumnCount>;
+
+struct RawWrites {
+  double tx_per_s = 0;
+  double cpu_us_per_tx = 0;  // the whole process's CPU (RocksDB's threads too) during the writes
+};
+
+// Writes `txs` transactions' worth of `mix` (measured over `mix_txs` transactions) into a fresh
+// store at `path` with `options`, in synced batches of `block_txs` transactions, and times the
+// writes only (making the records is not counted). Per block each column gets its share of the
+// records, rounded so that the totals are exact. Keys are random, except for the columns the
+// ledger keys by height or log position, which get a counter (as sequential as the real keys).
+Result<RawWrites> TimeRawWrites(RocksOptions options, const std::string& path, const Mix& mix,
+                                uint64_t mix_txs, uint64_t txs, uint64_t block_txs) {
+  std::filesystem::remove_all(path);
+  options.path = path;
+  auto kv = RocksKv::Open(options);
+  if (!kv.ok()) return kv.status();
+  std::mt19937_64 rng(1);
+  std::array<uint64_t, kColumnCount> written{};
+  uint64_t counter = 0, done_txs = 0;
+  Clock::duration wall{};
+  double cpu_ms = 0;
+  while (done_txs < txs) {
+    const uint64_t n = std::min(block_txs, txs - done_txs);
+    done_txs += n;
+    KvBatch batch;
+    for (size_t c = 0; c < kColumnCount; ++c) {
+      const ColumnMix& m = mix[c];
+      if (m.records == 0) continue;
+      const uint64_t due =
+          static_cast<uint64_t>(static_cast<double>(m.records) * static_cast<double>(done_txs) /
+                                    static_cast<double>(mix_txs) +
+                                0.5);
+      const size_t key_size = std::max<uint64_t>(m.key_bytes / m.records, 8);
+      const size_t value_size = m.value_bytes / m.records;
+      const auto column = static_cast<Column>(c);
+      const bool sequential = column == Column::kMeta || column == Column::kHeaders ||
+                              column == Column::kBlocks || column == Column::kCommits ||
+                              column == Column::kLogNodes;
+      for (; written[c] < due; ++written[c]) {
+        Bytes key(key_size, 0);
+        if (sequential) {
+          const uint64_t k = ++counter;
+          for (size_t i = 0; i < 8; ++i) key[i] = static_cast<uint8_t>(k >> (56 - 8 * i));
+        } else {
+          for (size_t i = 0; i < key_size; i += 8) {
+            const uint64_t r = rng();
+            std::memcpy(key.data() + i, &r, std::min<size_t>(8, key_size - i));
+          }
+        }
+        batch.Put(column, std::move(key), Bytes(value_size, static_cast<uint8_t>(c)));
+      }
+    }
+    const double c0 = ProcessCpuMs();
+    const auto t0 = Clock::now();
+    if (Status st = (*kv)->Write(batch, /*sync=*/true); !st.ok()) return st;
+    wall += Clock::now() - t0;
+    cpu_ms += ProcessCpuMs() - c0;
+  }
+  kv->reset();
+  std::filesystem::remove_all(path);
+  RawWrites r;
+  r.tx_per_s = static_cast<double>(txs) / std::chrono::duration<double>(wall).count();
+  r.cpu_us_per_tx = 1e3 * cpu_ms / static_cast<double>(txs);
+  return r;
+}
+
 int Main(int argc, char** argv) {
   uint64_t total = 1'000'000, block_txs = 1000, cache_mb = 64, page_cache_mb = 64,
            write_buffer_mb = RocksOptions{}.write_buffer_bytes >> 20, pipeline = 1;
+  std::optional<uint64_t> ceiling_txs;
   std::string dir;
   const char* usage =
       "usage: ledger_apply_bench [--txs N] [--block-txs N] [--dir DIR] [--cache-mb N] "
-      "[--page-cache-mb N] [--write-buffer-mb N] [--pipeline 0|1]\n";
+      "[--page-cache-mb N] [--write-buffer-mb N] [--pipeline 0|1] [--ceiling-txs N]\n";
   std::vector<std::pair<std::string, const char*>> flags;
   if (int rc = tools::FlagPairs(argc, argv, usage, &flags); rc >= 0) return rc;
   for (const auto& [a, value] : flags) {
@@ -179,6 +266,8 @@ int Main(int argc, char** argv) {
       write_buffer_mb = v;
     else if (a == "--pipeline")
       pipeline = v;
+    else if (a == "--ceiling-txs")
+      ceiling_txs = v;
     else if (a == "--dir")
       dir = value;
     else {
@@ -195,6 +284,11 @@ int Main(int argc, char** argv) {
   }
   if (block_txs == 0 || block_txs > kMaxBlockTxs || total < block_txs) {
     std::fprintf(stderr, "need 1 <= --block-txs <= %zu and --txs >= --block-txs\n", kMaxBlockTxs);
+    return 2;
+  }
+  if (!ceiling_txs) ceiling_txs = total;  // the same size as the run: a store as large
+  if (*ceiling_txs != 0 && *ceiling_txs < block_txs) {
+    std::fprintf(stderr, "need --ceiling-txs 0 (skip) or >= --block-txs\n");
     return 2;
   }
   bool own_dir = dir.empty();
@@ -230,6 +324,7 @@ int Main(int argc, char** argv) {
   std::vector<double> writer_cpu_ms(blocks, 0.0);
   std::vector<double> build_ms;
   uint64_t records = 0, record_bytes = 0;
+  Mix mix{};  // what the ledger wrote, per column (the ceiling below writes the same)
   double build_cpu_ms = 0, write_cpu_ms = 0;
   std::vector<std::pair<SignedTx, int>> sample_early, sample_late;
   ProofTiming early{}, early_files{}, late{};
@@ -271,6 +366,12 @@ int Main(int argc, char** argv) {
     build_ms.push_back(Ms(t1 - t0));
     records += built->validated.writes.size();
     record_bytes += built->validated.writes.ByteSize();
+    for (const KvBatch::Op& op : built->validated.writes.ops()) {
+      ColumnMix& m = mix[static_cast<size_t>(op.column)];
+      ++m.records;
+      m.key_bytes += op.key.size();
+      m.value_bytes += op.value ? op.value->size() : 0;
+    }
     Commit commit;
     commit.signatures.push_back(
         SignPrecommit(validator, genesis.chain_id, h, 0, built->validated.block_hash));
@@ -409,6 +510,42 @@ int Main(int argc, char** argv) {
       early.warm_mean_us, static_cast<unsigned long long>(early.entries), late.warm_mean_us,
       static_cast<unsigned long long>(late.entries),
       late.warm_mean_us / std::max(early.warm_mean_us, 1e-9));
+
+  // The limit: the same records written alone, and the least any layout writes (see the top).
+  opened->reset();  // its flushes and compactions must not share the CPU with these writes
+  RawWrites ceiling, least_writes;
+  if (*ceiling_txs != 0) {
+    RocksOptions ro;
+    ro.block_cache_bytes = so.block_cache_bytes;
+    ro.page_cache_bytes = 0;  // only the ledger's state-tree reads use it
+    ro.write_buffer_bytes = so.write_buffer_bytes;
+    auto c = TimeRawWrites(ro, dir + "/ceiling", mix, applied, *ceiling_txs, block_txs);
+    Mix least{};
+    for (Column col : {Column::kTxIndex, Column::kConsents, Column::kSubjectIndex}) {
+      least[static_cast<size_t>(col)] = {applied, 32 * applied, 8 * applied};
+    }
+    auto f =
+        c.ok() ? TimeRawWrites(ro, dir + "/floor", least, applied, *ceiling_txs, block_txs) : c;
+    if (!c.ok() || !f.ok()) {
+      std::fprintf(stderr, "storage ceiling: %s\n", (c.ok() ? f : c).status().ToString().c_str());
+      return 1;
+    }
+    ceiling = *c;
+    least_writes = *f;
+    std::printf(
+        "  storage ceiling       %.0f tx/s, %.1f us process CPU per tx: this run's records (%.2f "
+        "per tx, %.0f bytes), nothing computed, %llu txs in synced batches of %llu; apply+commit "
+        "is %.2f of it\n",
+        ceiling.tx_per_s, ceiling.cpu_us_per_tx,
+        static_cast<double>(records) / static_cast<double>(applied),
+        static_cast<double>(record_bytes) / static_cast<double>(applied),
+        static_cast<unsigned long long>(*ceiling_txs), static_cast<unsigned long long>(block_txs),
+        tps / ceiling.tx_per_s);
+    std::printf(
+        "  storage floor         %.0f tx/s, %.1f us process CPU per tx: 3 records per tx (random "
+        "32-byte keys, 8-byte values: tx index, consent entry, subject index only)\n",
+        least_writes.tx_per_s, least_writes.cpu_us_per_tx);
+  }
   std::printf(
       "{\"txs\":%llu,\"tx_per_s\":%.0f,\"p50_block_ms\":%.2f,\"p99_block_ms\":%.2f,"
       "\"p50_build_ms\":%.2f,\"p50_write_ms\":%.2f,\"records_per_tx\":%.2f,\"build_cpu_us_per_tx\":"
@@ -416,7 +553,9 @@ int Main(int argc, char** argv) {
       "\"peak_rss_mib\":%ld,\"disk_bytes_per_tx\":%.0f,\"proof_us_small\":%.1f,"
       "\"proof_us_large\":%.1f,\"proof_us_large_old\":%.1f,\"proof_us_large_new\":%.1f,"
       "\"proof_us_small_again\":%.1f,\"proof_us_large_again\":%.1f,\"proof_us_small_files\":%.1f,"
-      "\"proof_us_small_files_again\":%.1f,\"pipeline\":%d}\n",
+      "\"proof_us_small_files_again\":%.1f,\"pipeline\":%d,\"ceiling_txs\":%llu,"
+      "\"ceiling_tx_per_s\":%.0f,\"ceiling_cpu_us_per_tx\":%.2f,\"floor_tx_per_s\":%.0f,"
+      "\"floor_cpu_us_per_tx\":%.2f}\n",
       static_cast<unsigned long long>(applied), tps, Percentile(block_ms, 0.5),
       Percentile(block_ms, 0.99), Percentile(build_ms, 0.5), Percentile(write_ms, 0.5),
       static_cast<double>(records) / static_cast<double>(applied),
@@ -424,8 +563,9 @@ int Main(int argc, char** argv) {
       1e3 * write_cpu_ms / static_cast<double>(applied), process_cpu_us_per_tx, rss_mib,
       static_cast<double>(disk) / static_cast<double>(applied), early.mean_us, late.mean_us,
       old_grants.mean_us, new_grants.mean_us, early.warm_mean_us, late.warm_mean_us,
-      early_files.mean_us, early_files.warm_mean_us, static_cast<int>(pipeline));
-  opened->reset();
+      early_files.mean_us, early_files.warm_mean_us, static_cast<int>(pipeline),
+      static_cast<unsigned long long>(*ceiling_txs), ceiling.tx_per_s, ceiling.cpu_us_per_tx,
+      least_writes.tx_per_s, least_writes.cpu_us_per_tx);
   if (own_dir) std::filesystem::remove_all(dir);
   return 0;
 }

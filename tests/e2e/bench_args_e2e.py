@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """ledger_apply_bench refuses bad arguments: exit 2, a message naming the option, and no store
-created in the --dir it was given; and a small run prints every figure in its JSON line.
+created in the --dir it was given; and a small run prints every figure in its JSON line, the
+storage ceiling and floor among them, and removes the stores it wrote those into.
 Usage: bench_args_e2e.py PATH_TO_ledger_apply_bench"""
 import json
 import subprocess
@@ -19,6 +20,8 @@ CASES = [
     (["--block-txs", "0"], "--block-txs"),
     (["--txs", "10", "--block-txs", "100"], "--txs >= --block-txs"),
     (["--no-such-flag", "1"], "unknown option --no-such-flag"),
+    (["--txs", "3000", "--ceiling-txs", "999"], "--ceiling-txs 0 (skip) or >= --block-txs"),
+    (["--ceiling-txs", "x"], "--ceiling-txs: 'x' is not a whole number"),
 ]
 
 failures = 0
@@ -44,7 +47,8 @@ FIELDS = ["txs", "tx_per_s", "p50_block_ms", "p99_block_ms", "p50_build_ms", "p5
           "peak_rss_mib", "disk_bytes_per_tx", "proof_us_small", "proof_us_large",
           "proof_us_large_old", "proof_us_large_new", "proof_us_small_again",
           "proof_us_large_again", "proof_us_small_files", "proof_us_small_files_again",
-          "pipeline"]
+          "pipeline", "ceiling_txs", "ceiling_tx_per_s", "ceiling_cpu_us_per_tx",
+          "floor_tx_per_s", "floor_cpu_us_per_tx"]
 with tempfile.TemporaryDirectory() as d:
     p = subprocess.run([BENCH, "--dir", d, "--txs", "3000"], capture_output=True, text=True,
                        timeout=120)
@@ -56,8 +60,10 @@ with tempfile.TemporaryDirectory() as d:
         missing = [f for f in FIELDS if f not in figures]
         if missing:
             problems.append(f"JSON lacks {missing}")
-        elif figures["txs"] != 3000 or figures["pipeline"] != 1:
-            problems.append(f"txs {figures['txs']}, pipeline {figures['pipeline']}")
+        elif (figures["txs"] != 3000 or figures["pipeline"] != 1 or
+              figures["ceiling_txs"] != 3000):
+            problems.append(f"txs {figures['txs']}, pipeline {figures['pipeline']}, "
+                            f"ceiling_txs {figures['ceiling_txs']}")
         else:
             not_positive = [f for f in FIELDS if not figures[f] > 0]
             if not_positive:
@@ -66,6 +72,12 @@ with tempfile.TemporaryDirectory() as d:
             problems.append("no line for the repeated proofs")
         if "read from files" not in p.stdout:
             problems.append("no line for the proofs read from files")
+        for line in ("storage ceiling", "storage floor"):
+            if line not in p.stdout:
+                problems.append(f"no {line} line")
+        # The raw-write stores are removed; the ledger's own store stays in the --dir given.
+        if sorted(os.listdir(d)) != ["db"]:
+            problems.append(f"--dir holds {sorted(os.listdir(d))}, expected only db")
     if problems:
         failures += 1
         print(f"FAIL small run: {'; '.join(problems)}")

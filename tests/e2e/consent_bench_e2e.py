@@ -97,6 +97,17 @@ class Test(Checks):
                    abs(j["limit_tx_per_s"] - cores * best) <= 1.0, j)
         self.check("p50 <= p99", 0 < j["p50_ms"] <= j["p99_ms"], j)
         self.check("table names the ratio", "ratio to limit" in out, out)
+        # CPU per tx: verification is --nodes-share (1) / the one-core rate; everything else is
+        # the rest of the machine's busy time; the goal's budget is (1 / 0.7 - 1) x that.
+        self.check("verify_us_per_tx = 1e6 / the one-core rate",
+                   abs(j["verify_us_per_tx"] - 1e6 / best) < 0.1, j)
+        self.check("other_budget_us_per_tx = (1 / 0.7 - 1) x verify_us_per_tx",
+                   abs(j["other_budget_us_per_tx"] - (1 / 0.7 - 1) * 1e6 / best) < 0.1, j)
+        if j["machine_busy"] >= 0:
+            self.check("cpu = verify + other",
+                       abs(j["cpu_us_per_tx"] - j["verify_us_per_tx"] - j["other_us_per_tx"])
+                       < 0.2 and j["cpu_us_per_tx"] > 0, j)
+            self.check("table has the CPU line", "CPU per tx" in out, out)
         code, body = self.status()
         st = json.loads(body)
         self.check("the node committed them", code == 200 and st["log_size"] >= 600, st)
