@@ -27,6 +27,9 @@
 //   entries, the subject index and the state tree (the page holding its leaf), and nothing else
 //   (no block bodies, no log, no upper tree pages, no commits).
 //
+// --dir (default: a new directory under /tmp, removed at the end) must not hold db, ceiling or
+// floor: the run refuses (exit 2) rather than reuse or remove them; it leaves its db there.
+//
 // Prints a table and one JSON line; exit 0. Threads: the main one and, pipelined, the store's
 // writer (RocksDB has its own for flushes and compactions).
 // Usage: ledger_apply_bench [--txs N] [--block-txs N] [--dir DIR] [--cache-mb N]
@@ -184,7 +187,10 @@ struct RawWrites {
 // ledger keys by height or log position, which get a counter (as sequential as the real keys).
 Result<RawWrites> TimeRawWrites(RocksOptions options, const std::string& path, const Mix& mix,
                                 uint64_t mix_txs, uint64_t txs, uint64_t block_txs) {
-  std::filesystem::remove_all(path);
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) || ec) {
+    return Status::AlreadyExists(path + " already exists: not writing over it");
+  }
   options.path = path;
   auto kv = RocksKv::Open(options);
   if (!kv.ok()) return kv.status();
@@ -293,6 +299,18 @@ int Main(int argc, char** argv) {
     return 2;
   }
   bool own_dir = dir.empty();
+  // A fresh store each run: an earlier run's store (its chain would not take these blocks) or
+  // anything else under these names is refused before anything is written.
+  for (const char* name : {"db", "ceiling", "floor"}) {
+    std::error_code ec;
+    if (!own_dir && (std::filesystem::exists(dir + "/" + name, ec) || ec)) {
+      std::fprintf(
+          stderr,
+          "%s/%s already exists: give --dir a directory without db, ceiling or floor in it\n",
+          dir.c_str(), name);
+      return 2;
+    }
+  }
   if (own_dir) {
     char tmpl[] = "/tmp/consent-apply-bench-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) return 1;

@@ -40,6 +40,27 @@ for args, expected in CASES:
             print(f"FAIL {args}: {'; '.join(problems)}")
         else:
             print(f"ok   {args}")
+# A --dir that already holds a store or one of the raw-write stores' names: refused before
+# anything is written, and what was there is left as it was.
+for name in ("db", "ceiling", "floor"):
+    with tempfile.TemporaryDirectory() as d:
+        os.mkdir(os.path.join(d, name))
+        with open(os.path.join(d, name, "mine"), "w") as f:
+            f.write("keep")
+        p = subprocess.run([BENCH, "--dir", d, "--txs", "1000"], capture_output=True, text=True,
+                           timeout=30)
+        problems = []
+        if p.returncode != 2:
+            problems.append(f"exit {p.returncode}, expected 2")
+        if f"{name} already exists" not in p.stderr:
+            problems.append(f"stderr lacks '{name} already exists': {p.stderr!r}")
+        if sorted(os.listdir(d)) != [name] or os.listdir(os.path.join(d, name)) != ["mine"]:
+            problems.append(f"--dir changed: {sorted(os.listdir(d))}")
+        if problems:
+            failures += 1
+            print(f"FAIL existing {name}: {'; '.join(problems)}")
+        else:
+            print(f"ok   existing {name} refused, left as it was")
 # A small run (3 blocks of 1,000): the last line is JSON with every figure, each a number, the
 # counts exact and the times positive.
 FIELDS = ["txs", "tx_per_s", "p50_block_ms", "p99_block_ms", "p50_build_ms", "p50_write_ms",
