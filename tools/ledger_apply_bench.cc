@@ -232,7 +232,11 @@ Result<RawWrites> TimeRawWrites(RocksOptions options, const std::string& path, c
     }
     const double c0 = ProcessCpuMs();
     const auto t0 = Clock::now();
-    if (Status st = (*kv)->Write(batch, /*sync=*/true); !st.ok()) return st;
+    if (Status st = (*kv)->Write(batch, /*sync=*/true); !st.ok()) {
+      kv->reset();
+      std::filesystem::remove_all(path, ec);  // it created the store: leave nothing behind
+      return st;
+    }
     wall += Clock::now() - t0;
     cpu_ms += ProcessCpuMs() - c0;
   }
@@ -293,7 +297,8 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "need 1 <= --block-txs <= %zu and --txs >= --block-txs\n", kMaxBlockTxs);
     return 2;
   }
-  if (!ceiling_txs) ceiling_txs = total;  // the same size as the run: a store as large
+  // By default as many as the run, so that the raw stores grow as large as the ledger's did.
+  if (!ceiling_txs) ceiling_txs = total;
   if (*ceiling_txs != 0 && *ceiling_txs < block_txs) {
     std::fprintf(stderr, "need --ceiling-txs 0 (skip) or >= --block-txs\n");
     return 2;
