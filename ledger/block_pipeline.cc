@@ -416,4 +416,19 @@ Result<KvBatch> FinalizeBlock(const Genesis& genesis, ValidatedBlock validated,
   return writes;
 }
 
+Status CheckCertifiedHeader(const Genesis& genesis, const ChainTip& tip, const Header& header,
+                            const Commit& commit, BlockCheck* check) {
+  if (check != nullptr) *check = {};
+  RETURN_IF_ERROR(CheckHeaderFields(genesis, tip, header, commit.round, check));
+  if (header.log_size < tip.log_size) {
+    return Refuse(check, BlockRejectReason::kLogSizeMismatch,
+                  "log_size " + std::to_string(header.log_size) + " is below the previous " +
+                      std::to_string(tip.log_size) + ": the log only grows");
+  }
+  if (Status st = VerifyCommit(genesis, header.height, header.Hash(), commit); !st.ok()) {
+    return Refuse(check, BlockRejectReason::kBadCommit, st.message());
+  }
+  return Status::Ok();
+}
+
 }  // namespace consent

@@ -111,4 +111,13 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
 Result<KvBatch> FinalizeBlock(const Genesis& genesis, ValidatedBlock validated,
                               const Commit& commit);
 
+// An auditor's check of one certified header (a header with its commit) following `tip`, without
+// the block: the header fields ValidateBlock checks that need no block contents (chain id, next
+// height, increasing time, prev_block_hash, validators_hash, a proposer of the commit's round or
+// an earlier one), a log_size not below the tip's (the log only grows), and the commit: a quorum
+// of the genesis validators' precommits for this header's hash. Pure. On failure the Status
+// message starts with the reason's name, as ValidateBlock's, and `check` (if given) holds it.
+Status CheckCertifiedHeader(const Genesis& genesis, const ChainTip& tip, const Header& header,
+                            const Commit& commit, BlockCheck* check);
+
 }  // namespace consent

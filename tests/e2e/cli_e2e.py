@@ -27,6 +27,11 @@ genesis of another chain or other validators even with no entries; a grant expir
 refused; --out names the errno; numbers with leading zeros are decimal; DNS that hangs is bounded
 by --timeout-ms (an LD_PRELOAD shim, built here with the C compiler if there is one).
 
+An auditor's audit: the whole chain from block 1 VALID against the genesis, a checkpoint written,
+resumed from after another block and again after kill -9; INVALID (exit 1) for another chain's
+genesis, a checkpoint whose head the node does not hold or that is ahead of it; exit 2 for a
+checkpoint of another chain, with an unknown field or a bad hash; no refused run changes it.
+
 Then consent-store warns on a running node's store, verifies the stopped node's data (block
 checksums first), finds a copy with a flipped byte in every table file INVALID, and refuses
 another chain's genesis, a malformed, missing or unreadable genesis (an input error, exit 2), a
@@ -239,6 +244,7 @@ class E2E(Checks):
         self.bad_input()
         self.ctl_edges(brand, subject, genesis)
         self.ctl_chains(brand, subject, genesis)
+        self.audit(genesis)
         self.silent_node(genesis)
         self.slow_dns()
         self.status_order()
@@ -256,10 +262,78 @@ class E2E(Checks):
         rc, out, _ = self.run("--json", "history", "--key", "me.key", "--genesis", genesis)
         self.check("history survives kill -9",
                    rc == 0 and len(json.loads(out)["entries"]) == 4, out[:200])
+        # The audit resumes from its checkpoint: the restarted node still holds that head.
+        rc, out, err = self.run("audit", "--genesis", genesis, "--checkpoint", "audit-cp.json")
+        self.check("audit from the checkpoint after kill -9: VALID", rc == 0 and
+                   out.startswith("VALID: chain e2e-chain, heights ") and
+                   "from the checkpoint in audit-cp.json" in out, f"{rc} {out}{err}")
         self.kill_under_load(brand)
         self.stop()
         self.check("clean shutdown exit 0", self.proc.returncode == 0, str(self.proc.returncode))
         self.store_tool_checks(genesis)
+
+    def audit(self, genesis):
+        """consentctl audit: the whole chain from block 1 VALID against the genesis, JSON figures
+        that match the node's status, a checkpoint written and resumed from, and INVALID (exit 1)
+        for a foreign genesis, a checkpoint whose head the node does not hold or that is ahead of
+        the node; a malformed checkpoint or one of another chain is an input error (exit 2).
+        No refused run changes the checkpoint file."""
+        _, st = self.http("GET", "/v1/status")
+        st = json.loads(st)
+        rc, out, err = self.run("--json", "audit", "--genesis", genesis)
+        j = json.loads(out) if rc == 0 else {}
+        self.check("audit: VALID from block 1 to the head", rc == 0 and j.get("valid") is True
+                   and j["from_height"] == 1 and j["to_height"] >= st["height"] and
+                   j["headers_checked"] == j["to_height"] and
+                   j["log_size"] >= st["log_size"] > 0, f"{rc} {out}{err} {st}")
+        cp = os.path.join(self.dir, "audit-cp.json")
+        rc, out, err = self.run("audit", "--genesis", genesis, "--checkpoint", "audit-cp.json")
+        self.check("audit --checkpoint: VALID, checkpoint written", rc == 0 and
+                   out.startswith("VALID: chain e2e-chain, heights 1..") and os.path.exists(cp),
+                   f"{rc} {out}{err}")
+        saved = json.load(open(cp))
+        _, hdr = self.http("GET", f"/v1/headers?from={saved['height']}&to={saved['height']}")
+        head = json.loads(hdr)["headers"][0]
+        self.check("the checkpoint records the audited head", saved["chain_id"] == "e2e-chain"
+                   and saved["header_hash"] == head["header"]["block_hash"] and
+                   saved["log_size"] == head["fields"]["log_size"] and
+                   saved["log_root"] == head["fields"]["log_root"], f"{saved} {head}")
+        # One more block, then resume from the checkpoint.
+        self.ok("audit: another grant", "grant", "--key", "me.key", "--controller",
+                json.loads(self.run("--json", "keygen", "brand", "--out", "audit-brand.key")[1])
+                ["public_key"], "--purpose", "analytics", "--wait")
+        rc, out, err = self.run("audit", "--genesis", genesis, "--checkpoint", "audit-cp.json")
+        self.check("audit resumes from the checkpoint", rc == 0 and
+                   f"heights {saved['height']}.." in out and "from the checkpoint" in out and
+                   json.load(open(cp))["height"] > saved["height"], f"{rc} {out}{err}")
+        good = open(cp).read()
+
+        def refused(name, alter, want_rc, fragment):
+            c = json.loads(good)
+            alter(c)
+            path = os.path.join(self.dir, f"audit-{name}.json")
+            text = json.dumps(c)
+            open(path, "w").write(text)
+            rc, out, err = self.run("audit", "--genesis", genesis, "--checkpoint", path)
+            self.check(f"audit, checkpoint {name}: exit {want_rc}", rc == want_rc and
+                       fragment in out + err and open(path).read() == text, f"{rc} {out}{err}")
+
+        refused("rewritten", lambda c: c.update(header_hash="00" * 32), 1,
+                "INVALID: height")
+        refused("ahead", lambda c: c.update(height=c["height"] + 10**6), 1,
+                "below the checkpoint's")
+        refused("of another chain", lambda c: c.update(chain_id="another-chain"), 2,
+                "is a checkpoint of chain another-chain")
+        refused("with an unknown field", lambda c: c.update(note="x"), 2, 'unknown field "note"')
+        refused("with a bad hash", lambda c: c.update(log_root="zz"), 2, "log_root")
+        other = json.load(open(genesis))
+        other["chain_id"] = "another-chain"
+        other_genesis = os.path.join(self.dir, "audit-other-genesis.json")
+        json.dump(other, open(other_genesis, "w"))
+        rc, out, err = self.run("audit", "--genesis", other_genesis)
+        self.check("audit against another chain's genesis: INVALID at height 1", rc == 1 and
+                   "INVALID: height 1: wrong_chain_id" in out, f"{rc} {out}{err}")
+        self.check("the checkpoint is as the last valid audit left it", open(cp).read() == good)
 
     def history_text(self, genesis, brand):
         """The plain history: entry/brand counts in good English, past expiries marked."""

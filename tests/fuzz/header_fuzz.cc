@@ -1,18 +1,41 @@
 // Fuzz target for DecodeHeader: arbitrary bytes must decode or fail cleanly, and whatever decodes
 // must re-encode to exactly the input (the encoding is canonical: one header, one byte string).
 // Also exercises the JSON face: HeaderToJson of a decoded header (with height and time_ms below
-// 2^53, as JSON requires) parses back to it.
+// 2^53, as JSON requires) parses back to it. And the auditor's check (CheckCertifiedHeader) of a
+// decoded header, after block 1 of a real chain or as block 1, never passes without a commit,
+// whatever the header says: no header is certified without the validators' signatures.
 #include <cstdint>
 #include <cstdlib>
 
 #include "ledger/block.h"
 #include "ledger/block_json.h"
+#include "ledger/block_pipeline.h"
+#include "ledger/chain_builder.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace consent;
   ByteView input(data, size);
   auto header = DecodeHeader(input);
   if (!header.ok()) return 0;
+  static const ChainBuilder::BlockRecord* first = [] {
+    static ChainBuilder chain = ChainBuilder::ForTesting("fuzz-chain", 4, 1000);
+    static auto block = chain.AddBlock(2000, {});
+    if (!block.ok()) std::abort();
+    return &*block;
+  }();
+  static const Genesis genesis = ChainBuilder::ForTesting("fuzz-chain", 4, 1000).genesis();
+  ChainTip after_first{first->header, first->header.log_size};
+  for (const ChainTip& tip : {ChainTip{}, after_first}) {
+    BlockCheck check;
+    if (CheckCertifiedHeader(genesis, tip, *header, Commit{}, &check).ok() || check.ok()) {
+      std::abort();
+    }
+    // The first block's own commit certifies only its own header.
+    const bool same = *header == first->header;
+    if (CheckCertifiedHeader(genesis, ChainTip{}, *header, first->commit, nullptr).ok() != same) {
+      std::abort();
+    }
+  }
   Bytes again = header->Encode();
   if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
   // JSON carries integers below 2^53 only (PROTOCOL.md section 1).

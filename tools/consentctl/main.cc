@@ -3,8 +3,8 @@
 // Offline: key generation, the per-brand subject id, signing grants, revocations and controller
 // registrations (to a file with --out), inspecting a signed transaction, verifying a consent
 // proof against a genesis file. With a node (--node URL, env CONSENT_NODE, default
-// http://127.0.0.1:7800): submitting what is signed, status, prove, and a customer's verified
-// history (tools/consentctl/node_commands.h).
+// http://127.0.0.1:7800): submitting what is signed, status, prove, a customer's verified
+// history, and an auditor's check of the whole chain (tools/consentctl/node_commands.h).
 // Exit codes: 0 success, 1 a negative verdict or a refused request, 2 usage or input errors.
 // Single-threaded, but for one helper thread that resolves the node's host name (http_client.h).
 #include <CLI/CLI.hpp>
@@ -649,6 +649,19 @@ int Run(int argc, char** argv) {
   history->add_option("--controller", h_controllers,
                       "also look at this brand (hex), e.g. one that never registered");
   history->callback([&] { rc = ctl::CmdHistory(node, h_key, h_genesis, h_controllers); });
+
+  // audit
+  auto* audit = app.add_subcommand(
+      "audit",
+      "check the whole chain the node serves against a genesis file: every header and commit "
+      "from block 1 (or a checkpoint) to the head, and that the log only grew");
+  std::string a_genesis, a_checkpoint;
+  audit->add_option("--genesis", a_genesis, "the chain's genesis.json (the only trust root)")
+      ->required();
+  audit->add_option("--checkpoint", a_checkpoint,
+                    "start from the head recorded in this file by an earlier audit, and record "
+                    "the new head there when valid (created if missing)");
+  audit->callback([&] { rc = ctl::CmdAudit(node, a_genesis, a_checkpoint); });
 
   try {
     app.parse(argc, argv);

@@ -51,6 +51,17 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
 int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
                const std::vector<std::string>& extra_controllers);
 
+// An auditor's check of the whole chain a node serves, trusting nothing but the genesis file:
+// every certified header from block 1 (or from the checkpoint's height) to the head follows the
+// one before it (CheckCertifiedHeader: chain id, height, time, prev_block_hash, validators,
+// proposer, a log that only grows) and carries a quorum of the genesis validators' precommits;
+// one RFC 9162 consistency proof per 1,000 headers shows the log append-only. With a checkpoint
+// file, the run starts from the head it recorded (which the node must still hold, byte for byte)
+// and, when valid, records the new head there (atomic replace). VALID exit 0; INVALID with the
+// height and reason, exit 1; a bad genesis or checkpoint file or an unreachable node, exit 2.
+int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
+             const std::string& checkpoint_path);
+
 // "2026-12-06 12:56:21Z" (UTC, to the second) for a time in ms since the Unix epoch.
 std::string IsoTime(uint64_t ms);
 
