@@ -25,6 +25,18 @@ CASES = [
 ]
 
 failures = 0
+
+
+def report(name, problems):
+    """Prints one line per case; counts it as a failure when it has problems."""
+    global failures
+    if problems:
+        failures += 1
+        print(f"FAIL {name}: {'; '.join(problems)}")
+    else:
+        print(f"ok   {name}")
+
+
 for args, expected in CASES:
     with tempfile.TemporaryDirectory() as d:
         p = subprocess.run([BENCH, "--dir", d] + args, capture_output=True, text=True, timeout=30)
@@ -35,11 +47,7 @@ for args, expected in CASES:
             problems.append(f"stderr lacks {expected!r}: {p.stderr!r}")
         if os.listdir(d):
             problems.append(f"created {os.listdir(d)} in --dir")
-        if problems:
-            failures += 1
-            print(f"FAIL {args}: {'; '.join(problems)}")
-        else:
-            print(f"ok   {args}")
+        report(str(args), problems)
 # A --dir that already holds a store or one of the raw-write stores' names: refused before
 # anything is written, and what was there is left as it was.
 for name in ("db", "ceiling", "floor"):
@@ -56,11 +64,7 @@ for name in ("db", "ceiling", "floor"):
             problems.append(f"stderr lacks '{name} already exists': {p.stderr!r}")
         if sorted(os.listdir(d)) != [name] or os.listdir(os.path.join(d, name)) != ["mine"]:
             problems.append(f"--dir changed: {sorted(os.listdir(d))}")
-        if problems:
-            failures += 1
-            print(f"FAIL existing {name}: {'; '.join(problems)}")
-        else:
-            print(f"ok   existing {name} refused, left as it was")
+        report(f"existing {name} refused, left as it was", problems)
 # A small run (3 blocks of 1,000): the last line is JSON with every figure, each a number, the
 # counts exact and the times positive.
 FIELDS = ["txs", "tx_per_s", "p50_block_ms", "p99_block_ms", "p50_build_ms", "p50_write_ms",
@@ -99,9 +103,5 @@ with tempfile.TemporaryDirectory() as d:
         # The raw-write stores are removed; the ledger's own store stays in the --dir given.
         if sorted(os.listdir(d)) != ["db"]:
             problems.append(f"--dir holds {sorted(os.listdir(d))}, expected only db")
-    if problems:
-        failures += 1
-        print(f"FAIL small run: {'; '.join(problems)}")
-    else:
-        print("ok   small run: every figure in the JSON line")
+    report("small run: every figure in the JSON line", problems)
 sys.exit(1 if failures else 0)

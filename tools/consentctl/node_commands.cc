@@ -86,6 +86,21 @@ Result<uint64_t> Uint(const json& j, const char* key) {
   return j[key].get<uint64_t>();
 }
 
+// A JSON array of at most `max` 32-byte hex hashes (a Merkle proof); `what` names it in errors.
+Result<std::vector<Hash32>> HashList(const json& a, size_t max, const char* what) {
+  if (!a.is_array() || a.size() > max) {
+    return Status::Invalid(std::string("the node's ") + what + " is not an array of at most " +
+                           std::to_string(max) + " hashes");
+  }
+  std::vector<Hash32> out;
+  for (const auto& h : a) {
+    if (!h.is_string()) return Status::Invalid(std::string(what) + ": an element is not a string");
+    ASSIGN_OR_RETURN(Hash32 x, FromHexFixed<32>(h.get<std::string>()));
+    out.push_back(x);
+  }
+  return out;
+}
+
 Result<Hash32> Hash(const json& j, const char* key) {
   ASSIGN_OR_RETURN(std::string s, Str(j, key));
   auto h = FromHexFixed<32>(s);
@@ -202,15 +217,8 @@ Result<HistoryRow> VerifyEntry(const json& e, const PublicKey& subject, const Ge
   ASSIGN_OR_RETURN(row.tx, DecodeSignedTx(enc));
   if (SignerOf(row.tx.body) != subject) return Status::Rejected("not signed by this customer");
   RETURN_IF_ERROR(VerifyTxSignature(genesis.chain_id, row.tx));
-  if (!e.contains("inclusion") || !e["inclusion"].is_array() || e["inclusion"].size() > 64) {
-    return Status::Invalid("entry has no inclusion proof");
-  }
-  std::vector<Hash32> proof;
-  for (const auto& h : e["inclusion"]) {
-    if (!h.is_string()) return Status::Invalid("inclusion proof element is not a string");
-    ASSIGN_OR_RETURN(Hash32 x, FromHexFixed<32>(h.get<std::string>()));
-    proof.push_back(x);
-  }
+  if (!e.contains("inclusion")) return Status::Invalid("entry has no inclusion proof");
+  ASSIGN_OR_RETURN(std::vector<Hash32> proof, HashList(e["inclusion"], 64, "inclusion proof"));
   Status st = merkle::VerifyInclusion(row.log_index, head.header.log_size, row.tx_id, proof,
                                       head.header.log_root);
   if (!st.ok()) return st.Prefixed("inclusion");
@@ -653,15 +661,10 @@ Status CheckConsistency(const NodeArgs& node, const Header& from, const Header& 
   if (from.log_size == 0 || from.height == to.height) return Status::Ok();  // nothing to prove
   ASSIGN_OR_RETURN(json j, GetJson(node, "/v1/log/consistency?from=" + std::to_string(from.height) +
                                              "&to=" + std::to_string(to.height)));
-  if (!j.is_object() || !j.contains("proof") || !j["proof"].is_array() || j["proof"].size() > 128) {
-    return Status::Invalid("the node's consistency proof is malformed");
+  if (!j.is_object() || !j.contains("proof")) {
+    return Status::Invalid("the node's answer has no consistency proof");
   }
-  std::vector<Hash32> proof;
-  for (const auto& h : j["proof"]) {
-    if (!h.is_string()) return Status::Invalid("the node's consistency proof is malformed");
-    ASSIGN_OR_RETURN(Hash32 x, FromHexFixed<32>(h.get<std::string>()));
-    proof.push_back(x);
-  }
+  ASSIGN_OR_RETURN(std::vector<Hash32> proof, HashList(j["proof"], 128, "consistency proof"));
   Status st =
       merkle::VerifyConsistency(from.log_size, to.log_size, from.log_root, to.log_root, proof);
   if (!st.ok()) {
