@@ -31,6 +31,8 @@ An auditor's audit: the whole chain from block 1 VALID against the genesis, a ch
 resumed from after another block and again after kill -9; INVALID (exit 1) for another chain's
 genesis, a checkpoint whose head the node does not hold or that is ahead of it; exit 2 for a
 checkpoint of another chain, with an unknown field or a bad hash; no refused run changes it.
+A lying node (a local server replaying the real chain's headers, altered) is INVALID when a
+header is missing, repeated as the next height, or carries another block's commit.
 
 Then consent-store warns on a running node's store, verifies the stopped node's data (block
 checksums first), finds a copy with a flipped byte in every table file INVALID, and refuses
@@ -334,6 +336,50 @@ class E2E(Checks):
         self.check("audit against another chain's genesis: INVALID at height 1", rc == 1 and
                    "INVALID: height 1: wrong_chain_id" in out, f"{rc} {out}{err}")
         self.check("the checkpoint is as the last valid audit left it", open(cp).read() == good)
+        self.lying_node_audit(genesis)
+
+    def lying_node_audit(self, genesis):
+        """A node that serves the real chain's first headers, altered: audit says INVALID (exit
+        1) naming the height, for a page with a header missing, a header repeated as the next
+        height, and a header whose commit is another block's."""
+        import http.server
+        _, real = self.http("GET", "/v1/headers?from=1&to=2")
+        h1, h2 = json.loads(real)["headers"]
+        swapped = json.loads(json.dumps(h2))
+        swapped["commit"] = h1["commit"]
+        cases = [("a header missing", [h1], "malformed or incomplete"),
+                 ("block 1 again as block 2", [h1, h1], "INVALID: height 1: height_not_next"),
+                 ("block 2 with block 1's commit", [h1, swapped], "INVALID: height 2: bad_commit")]
+        for name, headers, fragment in cases:
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    if self.path.startswith("/v1/status"):
+                        body = {"chain_id": "e2e-chain", "height": 2}
+                    elif self.path.startswith("/v1/headers"):
+                        body = {"headers": headers}
+                    else:
+                        self.send_response(404)
+                        self.end_headers()
+                        return
+                    data = json.dumps(body).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+
+                def log_message(self, *args):
+                    pass
+            srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            try:
+                rc, out, err = self.run("--node", f"http://127.0.0.1:{srv.server_address[1]}",
+                                        "audit", "--genesis", genesis)
+            finally:
+                srv.shutdown()
+                srv.server_close()
+            self.check(f"audit of a lying node, {name}: INVALID", rc == 1 and fragment in out,
+                       f"{rc} {out}{err}")
 
     def history_text(self, genesis, brand):
         """The plain history: entry/brand counts in good English, past expiries marked."""
@@ -693,6 +739,7 @@ int getaddrinfo(const char* node, const char* service, const struct addrinfo* hi
                     ("submit", ["submit", "grant.json"], {"CONSENT_TIMEOUT_MS": "1000"}),
                     ("history --genesis", ["history", "--key", "me.key", "--genesis", genesis],
                      {"CONSENT_TIMEOUT_MS": "1000"}),
+                    ("audit", ["audit", "--genesis", genesis], {"CONSENT_TIMEOUT_MS": "1000"}),
                     ("--timeout-ms 01000 (decimal)", ["--timeout-ms", "01000", "status"], None),
                     ("CONSENT_TIMEOUT_MS=01000 (decimal)", ["status"],
                      {"CONSENT_TIMEOUT_MS": "01000"})):
