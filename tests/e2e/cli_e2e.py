@@ -336,6 +336,14 @@ class E2E(Checks):
         self.check("audit against another chain's genesis: INVALID at height 1", rc == 1 and
                    "INVALID: height 1: wrong_chain_id" in out, f"{rc} {out}{err}")
         self.check("the checkpoint is as the last valid audit left it", open(cp).read() == good)
+        # A checkpoint that cannot be written (its folder is missing): the verdict is still
+        # printed, then exit 2 naming the path; nothing is left behind.
+        rc, out, err = self.run("audit", "--genesis", genesis, "--checkpoint",
+                                "no-such-dir/cp.json")
+        self.check("audit, checkpoint not writable: VALID printed, then exit 2 naming it",
+                   rc == 2 and out.startswith("VALID: ") and "no-such-dir/cp.json" in err and
+                   "the audit was VALID" in err and not os.path.exists(
+                       os.path.join(self.dir, "no-such-dir")), f"{rc} {out}{err}")
         self.lying_node_audit(genesis)
 
     def lying_node_audit(self, genesis):

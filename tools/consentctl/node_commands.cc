@@ -777,12 +777,13 @@ int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
     anchor = *tip.head;
   }
 
+  // The verdict is printed whether or not the checkpoint can be recorded; a checkpoint that
+  // cannot be written is then an input error (exit 2) that says the audit itself was VALID.
   bool saved = false;
+  Status save_error = Status::Ok();
   if (!checkpoint_path.empty() && tip.head) {
-    if (Status st = ReplaceFile(checkpoint_path, CheckpointJson(*tip.head)); !st.ok()) {
-      return Fail(st, kUsage);
-    }
-    saved = true;
+    save_error = ReplaceFile(checkpoint_path, CheckpointJson(*tip.head));
+    saved = save_error.ok();
   }
   const uint64_t top = tip.head ? tip.head->height : 0;
   if (node.json) {
@@ -814,6 +815,12 @@ int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
       std::printf("checkpoint %s now at height %llu (head %s)\n", checkpoint_path.c_str(),
                   static_cast<unsigned long long>(top), ToHex(tip.head->Hash()).c_str());
     }
+  }
+  if (!save_error.ok()) {
+    return Fail(Status(save_error.code(), save_error.message() +
+                                              " (the audit was VALID; the checkpoint was not "
+                                              "recorded)"),
+                kUsage);
   }
   return kOk;
 }

@@ -58,7 +58,8 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
 // one RFC 9162 consistency proof per 1,000 headers shows the log append-only. With a checkpoint
 // file, the run starts from the head it recorded (which the node must still hold, byte for byte)
 // and, when valid, records the new head there (atomic replace). VALID exit 0; INVALID with the
-// height and reason, exit 1; a bad genesis or checkpoint file or an unreachable node, exit 2.
+// height and reason, exit 1; a bad genesis or checkpoint file or an unreachable node, exit 2; a
+// checkpoint that cannot be written, exit 2 after the VALID verdict is printed.
 int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
              const std::string& checkpoint_path);
 
