@@ -5,11 +5,16 @@
 // proof of PROTOCOL.md section 9, RFC 9162 inclusion and consistency proofs with the certified
 // headers they are checked against.
 //
+// It also holds the one reader of each stored record that net/ and node/ need beyond those
+// answers (block bodies: GetBlockBody; the global log in order: LogReader), so that they never
+// decode schema:: records themselves.
+//
 // Limits: list queries are paged and capped (kMaxPageSize); header ranges are capped
 // (kMaxHeaderRange). A record that fails to decode is a Corruption error.
 // Pure (no I/O beyond the KvRead); thread-safe for concurrent calls on a thread-safe KvRead.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -105,5 +110,38 @@ struct ConsistencyInfo {
 };
 Result<ConsistencyInfo> ConsistencyBetweenHeights(const KvRead& kv, uint64_t from_height,
                                                   uint64_t to_height);
+
+// The transactions of the committed block at `height`, in block order, and the size of their
+// stored encoding (for callers that budget bytes). REQUIRES: a block is committed at `height`
+// (check the header first, e.g. GetCertifiedHeader): a missing body is Corruption, as is one that
+// does not decode.
+struct BlockBody {
+  std::vector<SignedTx> txs;
+  size_t encoded_bytes = 0;
+};
+Result<BlockBody> GetBlockBody(const KvRead& kv, uint64_t height);
+
+// Reads the committed global log from a store snapshot, in log order, for a stream's catch-up:
+// the leaf at log index i (LogTree::LeafHashAt) is the tx id; its tx index entry gives the block
+// height and position; then the block bodies are read in height order. The last block decoded is
+// kept, so reading a long block in batches decodes it once.
+// Thread-compatible (one reader per stream session).
+struct LoggedTx {
+  SignedTx tx;
+  Hash32 tx_id{};
+  uint64_t height = 0;
+  uint64_t log_index = 0;
+};
+
+class LogReader {
+ public:
+  // The committed txs with log indices [from, end), at most `max` of them. REQUIRES: `end` is at
+  // most the log size of the snapshot `kv`. A record missing or disagreeing is Corruption.
+  Result<std::vector<LoggedTx>> Read(const KvRead& kv, uint64_t from, uint64_t end, size_t max);
+
+ private:
+  uint64_t cached_height_ = 0;  // 0: nothing cached
+  std::vector<SignedTx> cached_txs_;
+};
 
 }  // namespace consent

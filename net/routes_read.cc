@@ -7,7 +7,6 @@
 #include "ledger/block_json.h"
 #include "ledger/consent_proof.h"
 #include "ledger/queries.h"
-#include "ledger/schema.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
 #include "net/api_json.h"
@@ -111,9 +110,8 @@ HttpResponse GetBlockRoute(const RouteCall& c) {
     }
   }
   QUERY_OR_ERROR(CertifiedHeader ch, GetCertifiedHeader(*snap, height));
-  QUERY_OR_ERROR(std::optional<Bytes> body, snap->Get(Column::kBlocks, schema::U64Key(height)));
-  if (!body) return StatusResponse(Status::Corruption("store has no block body"));
-  QUERY_OR_ERROR(std::vector<SignedTx> txs, schema::DecodeBlockBody(*body));
+  QUERY_OR_ERROR(BlockBody body, GetBlockBody(*snap, height));
+  const std::vector<SignedTx>& txs = body.txs;
   json::OrderedJson j = CertifiedHeaderJson(ch);
   json::OrderedJson list = json::OrderedJson::array();
   uint64_t first = ch.header.log_size - txs.size();

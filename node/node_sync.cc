@@ -10,7 +10,6 @@
 #include "crypto/hex.h"
 #include "ledger/block_pipeline.h"
 #include "ledger/queries.h"
-#include "ledger/schema.h"
 #include "node/node_internal.h"
 
 namespace consent {
@@ -89,19 +88,16 @@ void Node::ServeBlocks(PeerId peer, p2p::BlockRequest req) {
   for (uint64_t h = req.from_height; h < req.from_height + count; ++h) {
     auto certified = GetCertifiedHeader(*snap, h);
     if (!certified.ok()) break;  // past the head (NotFound) or unreadable: send what we have
-    auto got = snap->Get(Column::kBlocks, schema::U64Key(h));
-    if (!got.ok() || !got->has_value()) break;
-    const Bytes* body = &**got;
-    auto txs = schema::DecodeBlockBody(*body);
-    if (!txs.ok()) {
-      spdlog::error("block sync: stored block {} does not decode: {}", h, txs.status().ToString());
+    auto body = GetBlockBody(*snap, h);
+    if (!body.ok()) {
+      spdlog::error("block sync: stored block {}: {}", h, body.status().ToString());
       break;
     }
-    bytes += body->size() + 1024;
+    bytes += body->encoded_bytes + 1024;
     if (!resp.blocks.empty() && bytes > kMaxBlockResponseBytes) break;
     p2p::BlockWithCommit bc;
     bc.block.header = certified->header;
-    bc.block.txs = std::move(txs).value();
+    bc.block.txs = std::move(body->txs);
     bc.commit = certified->commit;
     resp.blocks.push_back(std::move(bc));
   }
