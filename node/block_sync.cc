@@ -17,6 +17,11 @@ std::optional<BlockSync::Request> BlockSync::in_flight() const {
   return in_flight_->req;
 }
 
+uint32_t BlockSync::failures(PeerId peer) const {
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? 0 : it->second.failures;
+}
+
 void BlockSync::Demote(PeerId peer) {
   auto it = peers_.find(peer);
   if (it == peers_.end()) return;
@@ -26,14 +31,16 @@ void BlockSync::Demote(PeerId peer) {
 
 std::optional<BlockSync::Request> BlockSync::Next(uint64_t mine, Clock::time_point now,
                                                   uint32_t max_count) {
-  uint64_t best = 0;
-  PeerId best_peer = 0;
-  for (const auto& [id, p] : peers_) {
-    if (p.height > best) {
-      best = p.height;
-      best_peer = id;
+  if (in_flight_) {
+    if (now - in_flight_->at < kSyncTimeout) {
+      catching_up_ = Best(mine) > mine + 1;
+      return std::nullopt;
     }
+    // Not answered in time: that peer goes to the back of the line.
+    Demote(in_flight_->req.peer);
+    in_flight_.reset();
   }
+  const uint64_t best = Best(mine);
   catching_up_ = best > mine + 1;
   if (best <= mine) {
     behind_since_.reset();
@@ -41,20 +48,50 @@ std::optional<BlockSync::Request> BlockSync::Next(uint64_t mine, Clock::time_poi
   }
   if (!behind_since_) behind_since_ = now;
   if (best == mine + 1 && now - *behind_since_ < kBehindGrace) return std::nullopt;
-  if (in_flight_ && now - in_flight_->at < kSyncTimeout) return std::nullopt;
+  // Among the peers ahead: the fewest failures, then the one asked longest ago (rotation).
+  PeerId pick = 0;
+  const PeerState* chosen = nullptr;
+  for (const auto& [id, p] : peers_) {
+    if (p.height <= mine) continue;
+    if (chosen == nullptr || p.failures < chosen->failures ||
+        (p.failures == chosen->failures && p.last_asked < chosen->last_asked)) {
+      pick = id;
+      chosen = &p;
+    }
+  }
+  if (chosen == nullptr) return std::nullopt;
   Request req;
-  req.peer = best_peer;
+  req.peer = pick;
   req.from = mine + 1;
-  req.count = static_cast<uint32_t>(std::min<uint64_t>(best - mine, max_count));
+  req.count = static_cast<uint32_t>(std::min<uint64_t>(chosen->height - mine, max_count));
   in_flight_ = InFlight{req, now};
-  peers_[best_peer].last_asked = ++requests_;
+  peers_[pick].last_asked = ++requests_;
   return req;
 }
 
-void BlockSync::OnResponse(PeerId peer, size_t applied, Clock::time_point now) {
-  (void)applied;
-  (void)now;
-  if (in_flight_ && in_flight_->req.peer == peer) in_flight_.reset();
+uint64_t BlockSync::Best(uint64_t mine) const {
+  // A peer that has failed to deliver is not believed about being far ahead while one that has
+  // not failed claims anything above `mine` (so a liar does not keep catching_up set).
+  uint64_t trusted = 0;
+  uint64_t any = 0;
+  for (const auto& [id, p] : peers_) {
+    any = std::max(any, p.height);
+    if (p.failures == 0) trusted = std::max(trusted, p.height);
+  }
+  return trusted > mine ? trusted : any;
+}
+
+void BlockSync::OnResponse(PeerId peer, uint64_t mine, size_t applied) {
+  if (!in_flight_ || in_flight_->req.peer != peer) return;  // unasked, or asked too late
+  const Request req = in_flight_->req;
+  in_flight_.reset();
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
+  if (applied > 0 || mine >= req.from) {
+    it->second.failures = 0;  // delivered (or the blocks came another way meanwhile)
+  } else {
+    Demote(peer);  // claimed to be ahead and sent nothing we could use
+  }
 }
 
 }  // namespace consent

@@ -47,15 +47,17 @@ class BlockSync {
   // `max_count`: blocks asked for at most.
   std::optional<Request> Next(uint64_t mine, Clock::time_point now, uint32_t max_count);
 
-  // A block response arrived from `peer`; `applied`: how many new blocks it brought.
-  void OnResponse(PeerId peer, size_t applied, Clock::time_point now);
+  // A block response arrived from `peer` and was processed: `applied` new blocks were committed
+  // from it, and this node is now at height `mine`. Only the answer of the peer asked counts.
+  void OnResponse(PeerId peer, uint64_t mine, size_t applied);
 
   // Whether a peer claims to be more than one block ahead of `mine` (as of the last Next).
   bool catching_up() const { return catching_up_; }
   size_t peer_count() const { return peers_.size(); }
   // Times a peer did not deliver (timeouts and empty answers), since start.
   uint64_t demotions() const { return demotions_; }
-  // Tests.
+  // Consecutive requests `peer` did not deliver (0 if unknown). Tests and logs.
+  uint32_t failures(PeerId peer) const;
   std::optional<Request> in_flight() const;
 
  private:
@@ -65,6 +67,7 @@ class BlockSync {
     uint32_t failures = 0;    // consecutive requests it did not deliver
   };
   void Demote(PeerId peer);
+  uint64_t Best(uint64_t mine) const;
 
   std::map<PeerId, PeerState> peers_;
   struct InFlight {

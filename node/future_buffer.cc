@@ -2,28 +2,47 @@
 #include "node/future_buffer.h"
 
 namespace consent {
-namespace {
 
-uint64_t MessageHeight(const p2p::Message& m) {
-  if (const auto* p = std::get_if<p2p::ProposalMsg>(&m)) return p->proposal.height;
-  if (const auto* v = std::get_if<p2p::VoteMsg>(&m)) return v->vote.height;
-  return 0;
+bool FutureBuffer::Fits(size_t n) { return n <= max_bytes_ && bytes_ + n <= max_bytes_; }
+
+bool FutureBuffer::AddProposal(PeerId peer, const SignedProposal& p) {
+  if (p.round >= kMaxFutureRounds || proposal_slots_.count({p.height, p.round})) {
+    ++dropped_;
+    return false;
+  }
+  // Sized only once its slot is free: a proposal gossiped again costs no encoding.
+  const size_t encoded_bytes = p2p::Encode(p2p::ProposalMsg{p}).size();
+  if (!Fits(encoded_bytes)) {
+    ++dropped_;
+    return false;
+  }
+  proposal_slots_.insert({p.height, p.round});
+  bytes_ += encoded_bytes;
+  entries_.push_back({p.height, {peer, p2p::ProposalMsg{p}}});
+  return true;
 }
 
-}  // namespace
-
-bool FutureBuffer::Add(PeerId peer, p2p::Message m) {
-  if (entries_.size() >= kMaxFutureMessages) return false;
-  entries_.emplace_back(peer, std::move(m));
+bool FutureBuffer::AddVote(PeerId peer, const SignedVote& v) {
+  auto slot = std::make_tuple(v.height, v.round, v.validator, static_cast<uint8_t>(v.type));
+  if (v.round >= kMaxFutureRounds || vote_slots_.count(slot) || !Fits(kVoteBytes)) {
+    ++dropped_;
+    return false;
+  }
+  vote_slots_.insert(slot);
+  bytes_ += kVoteBytes;
+  entries_.push_back({v.height, {peer, p2p::VoteMsg{v}}});
   return true;
 }
 
 std::vector<FutureBuffer::Entry> FutureBuffer::Take(uint64_t height) {
   std::vector<Entry> out;
-  for (Entry& e : entries_) {
-    if (MessageHeight(e.second) == height) out.push_back(std::move(e));
+  for (Kept& k : entries_) {
+    if (k.height == height) out.push_back(std::move(k.entry));
   }
   entries_.clear();
+  proposal_slots_.clear();
+  vote_slots_.clear();
+  bytes_ = 0;
   return out;
 }
 

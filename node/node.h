@@ -244,6 +244,7 @@ class Node final : public ApiBackend, private PeerHandler {
   std::atomic<uint64_t> cons_height_{0};
   std::atomic<uint32_t> cons_round_{0};
   std::atomic<uint8_t> cons_step_{0};
+  std::atomic<uint64_t> sync_demotions_{0};  // BlockSync::demotions(), for the metrics
 
   std::mutex listeners_mu_;
   std::vector<CommitListener*> listeners_;  // guarded by listeners_mu_
@@ -275,6 +276,7 @@ class Node final : public ApiBackend, private PeerHandler {
   uint64_t txs_left_out_ = 0;              // guarded by metrics_mu_: rejected at block building
   uint64_t rounds_started_ = 0;            // guarded by metrics_mu_
   uint64_t bad_peer_messages_ = 0;         // guarded by metrics_mu_
+  uint64_t proposal_body_mismatches_ = 0;  // guarded by metrics_mu_: relayed bodies not signed
   std::vector<uint64_t> latency_buckets_;  // guarded by metrics_mu_ (cumulative at render)
   uint64_t latency_count_ = 0;             // guarded by metrics_mu_
   double latency_sum_ = 0;                 // guarded by metrics_mu_

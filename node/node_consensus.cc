@@ -12,6 +12,7 @@
 #include "ledger/block_pipeline.h"
 #include "node/evidence_log.h"
 #include "node/node_internal.h"
+#include "node/proposal_check.h"
 #include "node/sign_state.h"
 
 namespace consent {
@@ -350,16 +351,37 @@ bool Node::EvaluateProposal(const SignedProposal& p) {
 
 void Node::OnProposalMsg(PeerId peer, const SignedProposal& p) {
   const uint64_t h = consensus_->height();
-  if (p.height != h) {
-    if (p.height == h + 1) future_.Add(peer, p2p::ProposalMsg{p});
-    return;
-  }
+  if (p.height != h && p.height != h + 1) return;
   if (consent::Status st = VerifyProposal(genesis_, p); !st.ok()) {
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
       ++bad_peer_messages_;
     }
     if (peers_ && peer != 0) peers_->Disconnect(peer, "invalid proposal: " + st.message(), true);
+    return;
+  }
+  if (p.height == h + 1) {
+    // Early, from a peer that committed h already: kept (bounded) until this node gets there.
+    // Its body is checked against its header then, against the state it builds on.
+    future_.AddProposal(peer, p);
+    return;
+  }
+  // The signature covers the header only. A body other than the one the header commits to is
+  // not the proposer's block: it must not be judged (that would taint the header's hash and so
+  // the honest block), must not reach the machine, and is the fault of the peer that relayed it
+  // (honest nodes relay only proposals they validated).
+  if (consent::Status st = CheckBodyMatchesHeader(store_->kv(), store_->tip(), p.block); !st.ok()) {
+    if (st.code() != StatusCode::kRejected) return Fatal(st.Prefixed("checking a proposal"));
+    {
+      std::lock_guard<std::mutex> lock(metrics_mu_);
+      ++bad_peer_messages_;
+      ++proposal_body_mismatches_;
+    }
+    spdlog::warn("peer {} relayed a proposal for height {} round {} whose {}", peer, p.height,
+                 p.round, st.message());
+    if (peers_ && peer != 0) {
+      peers_->Disconnect(peer, "relayed a proposal whose " + st.message(), true);
+    }
     return;
   }
   const bool valid = EvaluateProposal(p);
@@ -381,16 +403,17 @@ void Node::OnProposalMsg(PeerId peer, const SignedProposal& p) {
 
 void Node::OnVoteMsg(PeerId peer, const SignedVote& v) {
   const uint64_t h = consensus_->height();
-  if (v.height != h) {
-    if (v.height == h + 1) future_.Add(peer, p2p::VoteMsg{v});
-    return;
-  }
+  if (v.height != h && v.height != h + 1) return;
   if (consent::Status st = VerifyVote(genesis_, v); !st.ok()) {
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
       ++bad_peer_messages_;
     }
     if (peers_ && peer != 0) peers_->Disconnect(peer, "invalid vote: " + st.message(), true);
+    return;
+  }
+  if (v.height == h + 1) {
+    future_.AddVote(peer, v);  // bounded; checked again when the height starts
     return;
   }
   Handle(consensus_->OnVote(v));
@@ -439,6 +462,7 @@ void Node::RecordEvidence(const Evidence& e) {
 void Node::GossipCurrentHeight(PeerId to) {
   if (!peers_ || consensus_->step() == Step::kWaiting) return;
   for (const SignedProposal& p : consensus_->ProposalsForGossip(2)) {
+    if (!validated_.count(p.block_hash)) continue;  // only what this node found valid
     p2p::ProposalMsg m;
     m.proposal = p;
     to ? SendTo(to, m) : Broadcast(m);

@@ -154,6 +154,14 @@ std::string Node::NodeMetrics() const {
   metric("consent_peer_misbehaviour_total", "counter",
          "Peer messages refused at the consensus level (bad signature, invalid block).",
          bad_peer_messages_);
+  metric("consent_proposal_body_mismatch_total", "counter",
+         "Proposals refused because their transactions are not those the signed header commits "
+         "to (the relaying peer is cut off, not the proposer).",
+         proposal_body_mismatches_);
+  metric("consent_block_sync_demotions_total", "counter",
+         "Block requests a peer did not answer in time or answered with nothing usable (the peer "
+         "is asked again only after the other peers ahead).",
+         sync_demotions_.load());
   metric("consent_driver_dropped_total", "counter",
          "Peer messages dropped because the consensus queue was full.", dropped_events);
   metric("consent_mempool_size", "gauge", "Pending transactions.", mempool_->size());

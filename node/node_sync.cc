@@ -24,6 +24,13 @@ void Node::MaybeSync() {
   const uint64_t mine = store_->height();
   auto req = sync_.Next(mine, Clock::now(), static_cast<uint32_t>(p2p::kMaxBlocksPerResponse));
   catching_up_ = sync_.catching_up();
+  if (sync_.demotions() != sync_demotions_.load()) {
+    spdlog::info(
+        "block sync: a peer did not deliver the blocks it was asked for ({} times so far); "
+        "asking another peer ahead",
+        sync_.demotions());
+    sync_demotions_ = sync_.demotions();
+  }
   if (!req) return;
   p2p::BlockRequest m;
   m.from_height = req->from;
@@ -48,7 +55,7 @@ void Node::OnBlockResponse(PeerId peer, p2p::BlockResponse resp) {
         ++bad_peer_messages_;
       }
       spdlog::warn("block sync: peer {} sent an invalid block {}: {}", peer, h, why);
-      sync_.OnResponse(peer, applied, Clock::now());
+      sync_.OnResponse(peer, store_->height(), applied);
       if (peers_) peers_->Disconnect(peer, "invalid block " + std::to_string(h) + ": " + why, true);
     };
     if (consent::Status st = VerifyCommit(genesis_, h, hash, bc.commit); !st.ok()) {
@@ -71,7 +78,7 @@ void Node::OnBlockResponse(PeerId peer, p2p::BlockResponse resp) {
     ++applied;
     CommitDecided(std::move(v).value(), bc.commit, /*synced=*/true);
   }
-  sync_.OnResponse(peer, applied, Clock::now());
+  sync_.OnResponse(peer, store_->height(), applied);
   if (applied > 0) {
     spdlog::info("block sync: applied {} blocks from peer {}, now at height {}", applied, peer,
                  store_->height());
