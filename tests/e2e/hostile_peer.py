@@ -280,6 +280,39 @@ def ws_frame(payload, opcode=2):
     return head + mask + bytes(b ^ mask[k % 4] for k, b in enumerate(payload))
 
 
+def xor_mask(data, mask, offset=0):
+    """`data` masked with the 4-byte WebSocket `mask`, as if it started at `offset` of a payload."""
+    n = len(data)
+    if n == 0:
+        return b""
+    rot = mask[offset % 4:] + mask[:offset % 4]
+    key = (rot * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
+class PremaskedFrames:
+    """Client frames of `prefix || body` where only the prefix changes (of a fixed length): the
+    body is masked once, so a flood of 16 MiB frames costs Python little per frame."""
+
+    def __init__(self, body, prefix_len):
+        self.mask = os.urandom(4)
+        self.prefix_len = prefix_len
+        self.body_masked = xor_mask(body, self.mask, prefix_len)
+        self.n = prefix_len + len(body)
+
+    def frame(self, prefix):
+        assert len(prefix) == self.prefix_len
+        n = self.n
+        head = bytes([0x82])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 65536:
+            head += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        return head + self.mask + xor_mask(prefix, self.mask) + self.body_masked
+
+
 def ws_connect(port, host="127.0.0.1", timeout=10, source=None):
     """A TCP connection upgraded to WebSocket on /p2p: (socket, status line). `source`: a local
     address to bind first (e.g. "127.0.0.2", another client address on loopback)."""
@@ -363,6 +396,14 @@ class P2PLink:
         except OSError as e:
             raise LinkClosed(str(e))
 
+    def send_frame(self, ws_bytes):
+        """Sends an already built WebSocket frame (e.g. from PremaskedFrames)."""
+        try:
+            with self._send_lock:
+                self.sock.sendall(ws_bytes)
+        except OSError as e:
+            raise LinkClosed(str(e))
+
     def recv(self, timeout=10):
         """The next binary message, or None after `timeout` s or once the link is closed."""
         try:
@@ -390,6 +431,19 @@ class P2PLink:
                 self.goodbye = f["reason"]
             if want is None or kind == want or kind == "goodbye":
                 return kind, f
+
+    def drain(self):
+        """Every message already received, as (kind, fields), without waiting."""
+        out = []
+        while True:
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                return out
+            if item is None:
+                self._q.put(None)
+                return out
+            out.append(decode(item))
 
     def closed(self):
         return self._closed.is_set()
