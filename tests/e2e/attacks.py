@@ -246,31 +246,34 @@ class HeightLie(Attack):
 
 
 class AdmissionFill(Attack):
-    """An outsider opens `links` peer links with fresh keys and holds them."""
+    """An outsider opens `links` peer links with fresh keys to each port and holds them."""
     name = "admission fill"
 
-    def __init__(self, port, links=64):
+    def __init__(self, ports, links=64):
         super().__init__()
-        self.port, self.n = port, links
-        self.held = []
+        self.ports = ports if isinstance(ports, (list, tuple)) else [ports]
+        self.n = links
 
     def run(self):
-        self.spawn(self.loop)
+        for p in self.ports:
+            self.spawn(self.loop, p)
 
-    def loop(self):
+    def loop(self, port):
+        self.port, held = port, []
+        self.held = held
         while self.running():
-            self.held = [l for l in self.held if not l.closed()]
-            if len(self.held) < self.n:
-                link = _link(self.port, timeout=5)
+            held[:] = [l for l in held if not l.closed()]
+            if len(held) < self.n:
+                link = _link(port, timeout=5)
                 if link is None:
                     self.count("refused")
                     self.sleep(0.1)
                 else:
-                    self.held.append(link)
+                    held.append(link)
                     self.count("admitted")
             else:
                 self.sleep(0.2)
-        for l in self.held:
+        for l in held:
             l.close()
 
 
@@ -309,8 +312,9 @@ class TxFloodApi(Attack):
 
 
 class StreamStall(Attack):
-    """API clients open `streams` WebSocket streams (filtered on a controller that never appears)
-    and never read a byte."""
+    """API clients open `streams` WebSocket streams and never read a byte: half filtered on a
+    controller that never appears (they hold slots), half unfiltered (their backlog grows with
+    every committed transaction)."""
     name = "stalled streams"
 
     def __init__(self, api_port, streams=256):
@@ -325,8 +329,9 @@ class StreamStall(Attack):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         key = base64.b64encode(os.urandom(16)).decode()
-        ctl = os.urandom(32).hex()
-        s.sendall((f"GET /v1/stream?controller={ctl} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        self.count("attempts")
+        query = f"?controller={os.urandom(32).hex()}" if self.stats["attempts"] % 2 else ""
+        s.sendall((f"GET /v1/stream{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                    "Sec-WebSocket-Version: 13\r\n\r\n").encode())
         head = s.recv(256)
