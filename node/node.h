@@ -30,6 +30,11 @@
 // the node stops consensus, reports not ready and calls on_fatal (the daemon exits with an
 // error) rather than serve or sign from a state it cannot trust.
 //
+// The implementation is split by room: node.cc (wiring, threads, peer callbacks, shutdown),
+// node_txs.cc (tx intake and gossip), node_consensus.cc (the consensus driver), node_sync.cc
+// (block sync, with its bookkeeping in node/block_sync.h), node_metrics.cc (status, metrics);
+// next-height messages wait in node/future_buffer.h.
+//
 // Thread-safety: the ApiBackend methods may be called from any thread concurrently. Listeners
 // are called on the driver thread with the listener lock held: they must not block and must not
 // call Add/RemoveCommitListener. Snapshots returned by Snapshot() must be destroyed before the
@@ -55,7 +60,9 @@
 #include "ledger/store/chain_store.h"
 #include "net/api_backend.h"
 #include "net/peer_manager.h"
+#include "node/block_sync.h"
 #include "node/config.h"
+#include "node/future_buffer.h"
 #include "node/home.h"
 #include "node/mempool.h"
 
@@ -64,8 +71,6 @@ namespace consent {
 // A proposed block whose time is further than this ahead of the local clock is invalid.
 inline constexpr uint64_t kMaxFutureMs = 10000;
 inline constexpr size_t kMaxEvidence = 1000;
-// Messages for the next height kept until this node reaches it.
-inline constexpr size_t kMaxFutureMessages = 4096;
 // Driver events queued at most (peer votes/proposals beyond this are dropped; gossip resends).
 inline constexpr size_t kMaxDriverQueue = 50000;
 // Transaction batches from peers queued for admission at most.
@@ -231,15 +236,8 @@ class Node final : public ApiBackend, private PeerHandler {
   Clock::time_point last_regossip_{};
   std::map<Hash32, ValidatedBlock> validated_;  // proposals of the current height found valid
   std::set<Hash32> invalid_;                    // ... and found invalid
-  std::vector<std::pair<PeerId, p2p::Message>> future_;  // messages for the next height
-  std::map<PeerId, uint64_t> peer_heights_;
-  struct SyncRequest {
-    PeerId peer = 0;
-    uint64_t from = 0;
-    Clock::time_point at{};
-  };
-  std::optional<SyncRequest> sync_;
-  std::optional<Clock::time_point> behind_since_;
+  FutureBuffer future_;                         // messages for the next height
+  BlockSync sync_;                              // peers' heights and the block request in flight
 
   // Read by Status() from any thread.
   std::atomic<bool> catching_up_{false};
