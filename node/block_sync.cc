@@ -33,15 +33,16 @@ std::optional<BlockSync::Request> BlockSync::Next(uint64_t mine, Clock::time_poi
                                                   uint32_t max_count) {
   if (in_flight_) {
     if (now - in_flight_->at < kSyncTimeout) {
-      catching_up_ = Best(mine) > mine + 1;
+      catching_up_ = Trusted() > mine + 1;
       return std::nullopt;
     }
     // Not answered in time: that peer goes to the back of the line.
     Demote(in_flight_->req.peer);
     in_flight_.reset();
   }
-  const uint64_t best = Best(mine);
-  catching_up_ = best > mine + 1;
+  catching_up_ = Trusted() > mine + 1;
+  uint64_t best = 0;
+  for (const auto& [id, p] : peers_) best = std::max(best, p.height);
   if (best <= mine) {
     behind_since_.reset();
     return std::nullopt;
@@ -69,16 +70,14 @@ std::optional<BlockSync::Request> BlockSync::Next(uint64_t mine, Clock::time_poi
   return req;
 }
 
-uint64_t BlockSync::Best(uint64_t mine) const {
-  // A peer that has failed to deliver is not believed about being far ahead while one that has
-  // not failed claims anything above `mine` (so a liar does not keep catching_up set).
+uint64_t BlockSync::Trusted() const {
+  // A peer that has failed to deliver is not believed about being ahead (so a liar does not keep
+  // catching_up set); it is still asked, in its turn, if nobody else is ahead.
   uint64_t trusted = 0;
-  uint64_t any = 0;
   for (const auto& [id, p] : peers_) {
-    any = std::max(any, p.height);
     if (p.failures == 0) trusted = std::max(trusted, p.height);
   }
-  return trusted > mine ? trusted : any;
+  return trusted;
 }
 
 void BlockSync::OnResponse(PeerId peer, uint64_t mine, size_t applied) {

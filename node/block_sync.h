@@ -8,7 +8,8 @@
 // again only after every other peer ahead has had its turn, and never before kSyncTimeout
 // passes); a response that brings no new block counts as not delivering. So a peer that claims a
 // huge height and never answers costs at most one timeout per rotation, and honest peers ahead
-// keep being asked.
+// keep being asked. A peer that failed is still asked in its turn (it may only have been slow),
+// and when it is the only one ahead, at most once per kSyncTimeout.
 //
 // Bounds: one entry per connected peer (the PeerManager caps links at p2p.max_peers); one request
 // in flight.
@@ -51,7 +52,8 @@ class BlockSync {
   // from it, and this node is now at height `mine`. Only the answer of the peer asked counts.
   void OnResponse(PeerId peer, uint64_t mine, size_t applied);
 
-  // Whether a peer claims to be more than one block ahead of `mine` (as of the last Next).
+  // Whether a peer that has not failed to deliver claims to be more than one block ahead of
+  // `mine` (as of the last Next).
   bool catching_up() const { return catching_up_; }
   size_t peer_count() const { return peers_.size(); }
   // Times a peer did not deliver (timeouts and empty answers), since start.
@@ -67,7 +69,7 @@ class BlockSync {
     uint32_t failures = 0;    // consecutive requests it did not deliver
   };
   void Demote(PeerId peer);
-  uint64_t Best(uint64_t mine) const;
+  uint64_t Trusted() const;
 
   std::map<PeerId, PeerState> peers_;
   struct InFlight {

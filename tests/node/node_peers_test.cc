@@ -58,6 +58,7 @@ class Recorder : public PeerHandler {
       for (const SignedTx& tx : txs->txs) tx_ids_.push_back(tx.Id());
     }
     if (const auto* pm = std::get_if<p2p::ProposalMsg>(&m)) proposals_.push_back(pm->proposal);
+    if (const auto* vm = std::get_if<p2p::VoteMsg>(&m)) votes_.push_back(vm->vote);
   }
   void OnPeerDisconnected(PeerId) override {
     std::lock_guard<std::mutex> l(mu_);
@@ -83,6 +84,10 @@ class Recorder : public PeerHandler {
     std::lock_guard<std::mutex> l(mu_);
     return proposals_;
   }
+  std::vector<SignedVote> votes() {
+    std::lock_guard<std::mutex> l(mu_);
+    return votes_;
+  }
   size_t TimesReceived(const Hash32& tx_id) {
     std::lock_guard<std::mutex> l(mu_);
     return static_cast<size_t>(std::count(tx_ids_.begin(), tx_ids_.end(), tx_id));
@@ -95,6 +100,7 @@ class Recorder : public PeerHandler {
   std::vector<p2p::BlockRequest> requests_;
   std::vector<Hash32> tx_ids_;
   std::vector<SignedProposal> proposals_;
+  std::vector<SignedVote> votes_;
 };
 
 class NodePeersTest : public ::testing::Test {
@@ -300,8 +306,8 @@ TEST_F(NodePeersTest, AnInvalidBlockFromItsProposerCutsTheLink) {
   Connect(1);  // validators[(1 + 0) mod 4]: the proposer of height 1, round 0
   ASSERT_EQ(genesis_.Proposer(1, 0), keys_[1].public_key());
   Block block = BlockOneBy(1);
-  block.header.state_root.fill(7);  // wrong: not the root of an empty state
-  block.header.log_root.fill(7);
+  block.header.state_root.fill(7);  // wrong: not the root of an empty state (the log root of
+                                    // no transactions is right: the body matches the header)
   p2p::ProposalMsg p;
   p.proposal = SignProposal(keys_[1], genesis_.chain_id, 1, 0, kNoRound, block);
   ASSERT_TRUE(VerifyProposal(genesis_, p.proposal).ok());  // well signed, invalid content
@@ -330,6 +336,64 @@ TEST_F(NodePeersTest, AProposalWithABadTransactionSignatureCutsTheLink) {
   ASSERT_TRUE(WaitFor([&] { return rec_.disconnects() >= 1; }));
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(node_->Status().height, 0u);
+  EXPECT_NE(node_->NodeMetrics().find("consent_peer_misbehaviour_total 1\n"), std::string::npos);
+}
+
+// Proposal poisoning (issue 16 item 2): the proposer signs only the header hash, so anyone can
+// pair it with other transactions. Such a copy reaching the node first, from a peer that is not
+// the proposer, cuts that peer off; the header is not tainted, so the honest proposal that
+// follows is judged on its own: the node prevotes it and the proposer's link stays up.
+TEST_F(NodePeersTest, AProposalCopyWithOtherTransactionsCutsTheRelayerNotTheProposer) {
+  Connect(2);  // not the proposer of height 1 round 0
+  SigningKey alice = SigningKey::FromSeed(SeedOf(41));
+  SignedTx tx =
+      testing::SignedGrant(genesis_.chain_id, alice, keys_[2].public_key(), {"email"}, NowMs());
+  const Block block = BuiltBlockOne({tx});
+  ASSERT_EQ(block.txs.size(), 1u);
+  const SignedProposal honest = SignProposal(keys_[1], genesis_.chain_id, 1, 0, kNoRound, block);
+  p2p::ProposalMsg copy;
+  copy.proposal = honest;
+  copy.proposal.block.txs.clear();  // stripped: same header, same signature
+  ASSERT_TRUE(VerifyProposal(genesis_, copy.proposal).ok());
+  Send(copy);
+  ASSERT_TRUE(WaitFor([&] { return rec_.disconnects() >= 1; }));
+  EXPECT_NE(node_->NodeMetrics().find("consent_proposal_body_mismatch_total 1\n"),
+            std::string::npos);
+
+  Recorder proposer;
+  auto link = Link(1, &proposer);
+  ASSERT_TRUE(WaitFor([&] { return proposer.connects() >= 1 && node_->Status().peers == 1; }));
+  p2p::ProposalMsg m;
+  m.proposal = honest;
+  link->Send(proposer.peer(), std::make_shared<const Bytes>(p2p::Encode(m)));
+  EXPECT_TRUE(WaitFor([&] {
+    for (const SignedVote& v : proposer.votes()) {
+      if (v.type == VoteType::kPrevote && v.height == 1 && v.round == 0 &&
+          v.validator == keys_[0].public_key() && v.block_hash == honest.block_hash) {
+        return true;
+      }
+    }
+    return false;
+  })) << "the node did not prevote the honest proposal";
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(proposer.disconnects(), 0);
+  EXPECT_EQ(node_->Status().peers, 1u);
+  EXPECT_NE(node_->NodeMetrics().find("consent_peer_misbehaviour_total 1\n"), std::string::npos);
+  link->Stop();
+}
+
+// Next-height messages are checked before they are kept: a proposal for height 2 with a bad
+// signature cuts the link at once (it used to wait, unchecked, in the buffer).
+TEST_F(NodePeersTest, ANextHeightProposalWithABadSignatureCutsTheLink) {
+  Connect(2);
+  Block block = BlockOneBy(2);
+  block.header.height = 2;
+  p2p::ProposalMsg p;
+  p.proposal = SignProposal(keys_[2], genesis_.chain_id, 2, 0, kNoRound, block);
+  ASSERT_EQ(genesis_.Proposer(2, 0), keys_[2].public_key());
+  p.proposal.signature[0] ^= 1;
+  Send(p);
+  ASSERT_TRUE(WaitFor([&] { return rec_.disconnects() >= 1; }));
   EXPECT_NE(node_->NodeMetrics().find("consent_peer_misbehaviour_total 1\n"), std::string::npos);
 }
 
