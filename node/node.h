@@ -6,17 +6,20 @@
 // queue: peer messages, timeouts and "transactions are available". The driver does what the
 // machine asks: it builds a block from the mempool when this node proposes (up to
 // max_txs_per_block candidates in arrival order, time_ms = max(now, previous + 1)), validates
-// proposals it receives (signatures through the mempool's verified cache, so a transaction is
-// verified once per node; state rules, roots; a time no more than kMaxFutureMs ahead of its
-// clock), and before signing any proposal or vote it checks the double-sign guard and persists
-// it (node/sign_state.h) so that no restart can make it sign two different blocks at one height
-// and round. A decided block is committed in one synced batch with the commit the machine
-// assembled; then the mempool drops what the block included and re-checks the rest, and
-// CommitListeners hear the block. With one validator the same code commits each block alone.
+// proposals it receives (first that the body is the one the signed header commits to, else the
+// relaying peer is cut off and the header is not tainted: node/proposal_check.h; then signatures
+// through the mempool's verified cache, so a transaction is verified once per node; state rules,
+// roots; a time no more than kMaxFutureMs ahead of its clock), and before signing any proposal or
+// vote it checks the double-sign guard and persists it (node/sign_state.h) so that no restart can
+// make it sign two different blocks at one height and round. A decided block is committed in one
+// synced batch with the commit the machine assembled; then the mempool drops what the block
+// included and re-checks the rest, and CommitListeners hear the block. With one validator the same
+// code commits each block alone.
 //
 // Transactions submitted here (or received from a peer and admitted) are gossiped to every peer,
 // so a block built by any validator includes transactions submitted at any node. A node that
-// learns from a peer's status that it is behind fetches blocks with their commits (block sync),
+// learns from a peer's status that it is behind fetches blocks with their commits (block sync:
+// from the peers ahead in turn, demoting one that does not deliver, node/block_sync.h),
 // verifies each commit and block before applying it, reports catching_up while more than one
 // block behind, then follows consensus. A follower (key not in the validator set) does the same
 // and never signs. Equivocation (two different signed votes of one validator for one height,
