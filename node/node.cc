@@ -189,7 +189,9 @@ void Node::LoadEvidenceFile() {
   }
   for (const std::string& w : loaded->warnings) spdlog::warn("{}", w);
   std::lock_guard<std::mutex> lock(evidence_mu_);
-  for (Evidence& e : loaded->items) evidence_.push_back(std::move(e));
+  for (Evidence& e : loaded->items) {
+    if (EvidenceRoomLocked(e)) evidence_.push_back(std::move(e));
+  }
   while (evidence_.size() > kMaxEvidence) evidence_.pop_front();
   if (!evidence_.empty()) {
     spdlog::warn("{} equivocation evidence items on file ({})", loaded->items.size(),

@@ -24,7 +24,8 @@
 // block behind, then follows consensus. A follower (key not in the validator set) does the same
 // and never signs. Equivocation (two different signed votes of one validator for one height,
 // round and type) is kept (appended to <data_dir>/evidence.jsonl and reloaded at start; the last
-// kMaxEvidence in memory), logged, counted and served.
+// kMaxEvidence in memory, at most kMaxEvidencePerValidator per validator), logged, counted and
+// served.
 //
 // Idle chains make no blocks: a height's first round starts when transactions are pending (and
 // block_interval_ms after the previous block) or when a peer's proposal or vote for it arrives.
@@ -74,6 +75,9 @@ namespace consent {
 // A proposed block whose time is further than this ahead of the local clock is invalid.
 inline constexpr uint64_t kMaxFutureMs = 10000;
 inline constexpr size_t kMaxEvidence = 1000;
+// Evidence items kept (in memory and appended to the file) per validator at most: the first ones
+// are kept, so one equivocating validator cannot crowd out the evidence against the others.
+inline constexpr size_t kMaxEvidencePerValidator = 16;
 // Driver events queued at most (peer votes/proposals beyond this are dropped; gossip resends).
 inline constexpr size_t kMaxDriverQueue = 50000;
 // Transaction batches from peers queued for admission at most.
@@ -257,8 +261,11 @@ class Node final : public ApiBackend, private PeerHandler {
   uint64_t saved_lock_height_ = 0;   // driver thread: the lock last written to locked_path_
   Hash32 saved_lock_hash_{};
   mutable std::mutex evidence_mu_;
-  std::deque<Evidence> evidence_;  // guarded by evidence_mu_
-  uint64_t evidence_total_ = 0;    // guarded by evidence_mu_
+  std::deque<Evidence> evidence_;   // guarded by evidence_mu_
+  uint64_t evidence_total_ = 0;     // guarded by evidence_mu_
+  uint64_t evidence_over_cap_ = 0;  // guarded by evidence_mu_: past kMaxEvidencePerValidator
+  // True if `e` may be kept: fewer than kMaxEvidencePerValidator items of its validator held.
+  bool EvidenceRoomLocked(const Evidence& e) const;
 
   // Transactions admitted from a peer, to relay to the other peers if they are still pending
   // when due (config p2p.relay_after_ms). Bounded by the mempool's capacity.

@@ -439,6 +439,12 @@ void Node::OnEvidenceMsg(PeerId peer, const Evidence& e) {
   RecordEvidence(e);
 }
 
+bool Node::EvidenceRoomLocked(const Evidence& e) const {
+  size_t held = 0;
+  for (const Evidence& have : evidence_) held += have.a.validator == e.a.validator ? 1 : 0;
+  return held < kMaxEvidencePerValidator;
+}
+
 void Node::RecordEvidence(const Evidence& e) {
   std::lock_guard<std::mutex> lock(evidence_mu_);
   for (const Evidence& have : evidence_) {
@@ -446,6 +452,10 @@ void Node::RecordEvidence(const Evidence& e) {
         have.a.round == e.a.round && have.a.type == e.a.type) {
       return;
     }
+  }
+  if (!EvidenceRoomLocked(e)) {
+    ++evidence_over_cap_;  // that validator has enough evidence against it already
+    return;
   }
   spdlog::warn(
       "EQUIVOCATION: validator {} signed two different {}s at height {} round {}: {} and {}",

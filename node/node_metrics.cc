@@ -101,9 +101,11 @@ std::string Node::NodeMetrics() const {
       << name << ' ' << value << '\n';
   };
   uint64_t evidence_total = 0;
+  uint64_t evidence_over_cap = 0;
   {
     std::lock_guard<std::mutex> lock(evidence_mu_);
     evidence_total = evidence_total_;
+    evidence_over_cap = evidence_over_cap_;
   }
   uint64_t dropped_events = 0;
   {
@@ -138,6 +140,10 @@ std::string Node::NodeMetrics() const {
          "Equivocations (two different votes of one validator for one height, round and type) "
          "detected or received.",
          evidence_total);
+  metric("consent_evidence_over_cap_total", "counter",
+         "Equivocations not kept because their validator already has kMaxEvidencePerValidator "
+         "(16) items held.",
+         evidence_over_cap);
   if (const PageCache* pc = store_->rocks().page_cache()) {
     const PageCache::Stats ps = pc->stats();
     metric("consent_page_cache_hits_total", "counter",

@@ -339,6 +339,38 @@ TEST_F(NodePeersTest, AProposalWithABadTransactionSignatureCutsTheLink) {
   EXPECT_NE(node_->NodeMetrics().find("consent_peer_misbehaviour_total 1\n"), std::string::npos);
 }
 
+// Evidence is bounded per validator (issue 16 item 12): a validator that equivocates in many
+// rounds fills only its own kMaxEvidencePerValidator slots; evidence against another validator
+// is still kept.
+TEST_F(NodePeersTest, OneValidatorsEvidenceCannotCrowdOutAnothers) {
+  Connect(2);
+  Hash32 a{}, b{};
+  a.fill(0x11);
+  b.fill(0x22);
+  auto send_equivocation = [&](size_t who, uint32_t round) {
+    p2p::EvidenceMsg m;
+    m.evidence.a = SignVote(keys_[who], genesis_.chain_id, VoteType::kPrevote, 7, round, a);
+    m.evidence.b = SignVote(keys_[who], genesis_.chain_id, VoteType::kPrevote, 7, round, b);
+    Send(m);
+  };
+  for (uint32_t r = 0; r < kMaxEvidencePerValidator + 10; ++r) send_equivocation(1, r);
+  send_equivocation(3, 0);
+  ASSERT_TRUE(WaitFor([&] {
+    for (const Evidence& e : node_->EvidenceList()) {
+      if (e.a.validator == keys_[3].public_key()) return true;
+    }
+    return false;
+  }));
+  size_t of_one = 0;
+  for (const Evidence& e : node_->EvidenceList()) {
+    of_one += e.a.validator == keys_[1].public_key() ? 1 : 0;
+  }
+  EXPECT_EQ(of_one, kMaxEvidencePerValidator);
+  EXPECT_EQ(node_->EvidenceList().size(), kMaxEvidencePerValidator + 1);
+  EXPECT_NE(node_->NodeMetrics().find("consent_evidence_over_cap_total 10\n"), std::string::npos);
+  EXPECT_EQ(rec_.disconnects(), 0);
+}
+
 // Proposal poisoning (issue 16 item 2): the proposer signs only the header hash, so anyone can
 // pair it with other transactions. Such a copy reaching the node first, from a peer that is not
 // the proposer, cuts that peer off; the header is not tainted, so the honest proposal that
