@@ -295,11 +295,12 @@ void Node::Post(std::function<void()> fn, bool droppable) {
   cv_.notify_one();
 }
 
-void Node::PostIngest(std::function<void()> fn) {
+void Node::PostIngest(IngestKind kind, PeerId peer, std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> lock(ingest_mu_);
-    if (ingest_stop_ || ingest_queue_.size() >= kMaxIngestQueue) return;
-    ingest_queue_.push_back(std::move(fn));
+    if (ingest_stop_) return;
+    FairQueue& q = kind == IngestKind::kTxs ? ingest_txs_ : ingest_blocks_;
+    if (!q.Push(peer, std::move(fn))) return;  // counted; gossip and sync resend
   }
   ingest_cv_.notify_one();
 }
@@ -308,12 +309,19 @@ void Node::IngestLoop() {
   pthread_setname_np(pthread_self(), "consent-ingest");  // thread names show in top -H and perf
   std::unique_lock<std::mutex> lock(ingest_mu_);
   while (true) {
-    ingest_cv_.wait(lock, [this] { return ingest_stop_ || !ingest_queue_.empty(); });
+    ingest_cv_.wait(lock, [this] {
+      return ingest_stop_ || ingest_txs_.size() > 0 || ingest_blocks_.size() > 0;
+    });
     if (ingest_stop_) return;
-    std::function<void()> fn = std::move(ingest_queue_.front());
-    ingest_queue_.pop_front();
+    // The two kinds take turns, so neither starves the other.
+    ingest_blocks_turn_ = !ingest_blocks_turn_;
+    FairQueue& first = ingest_blocks_turn_ ? ingest_blocks_ : ingest_txs_;
+    FairQueue& second = ingest_blocks_turn_ ? ingest_txs_ : ingest_blocks_;
+    std::optional<FairQueue::Item> fn = first.Pop();
+    if (!fn) fn = second.Pop();
+    if (!fn) continue;
     lock.unlock();
-    fn();
+    (*fn)();
     lock.lock();
   }
 }
@@ -377,6 +385,7 @@ void Node::OnPeerConnected(const PeerInfo& peer) {
         if (tip.head) s.head_hash = tip.head->Hash();
         SendTo(id, s);
         GossipCurrentHeight(id);
+        RegossipPending(id);  // what it may have missed while not linked
         MaybeSync();
       },
       false);
@@ -384,16 +393,22 @@ void Node::OnPeerConnected(const PeerInfo& peer) {
 
 void Node::OnPeerDisconnected(PeerId peer) {
   spdlog::info("peer {} disconnected", peer);
+  {
+    std::lock_guard<std::mutex> lock(ingest_mu_);
+    ingest_txs_.RemovePeer(peer);
+    ingest_blocks_.RemovePeer(peer);
+  }
   Post([this, peer] { sync_.RemovePeer(peer); }, false);
 }
 
 void Node::OnPeerMessage(PeerId peer, p2p::Message message) {
   if (auto* txs = std::get_if<p2p::TxsMsg>(&message)) {
-    PostIngest([this, peer, t = std::move(txs->txs)]() mutable { IngestTxs(peer, std::move(t)); });
+    PostIngest(IngestKind::kTxs, peer,
+               [this, peer, t = std::move(txs->txs)]() mutable { IngestTxs(peer, std::move(t)); });
     return;
   }
   if (auto* req = std::get_if<p2p::BlockRequest>(&message)) {
-    PostIngest([this, peer, r = *req] { ServeBlocks(peer, r); });
+    PostIngest(IngestKind::kBlockRequest, peer, [this, peer, r = *req] { ServeBlocks(peer, r); });
     return;
   }
   auto msg = std::make_shared<p2p::Message>(std::move(message));

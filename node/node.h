@@ -66,6 +66,7 @@
 #include "net/peer_manager.h"
 #include "node/block_sync.h"
 #include "node/config.h"
+#include "node/fair_queue.h"
 #include "node/future_buffer.h"
 #include "node/home.h"
 #include "node/mempool.h"
@@ -80,8 +81,19 @@ inline constexpr size_t kMaxEvidence = 1000;
 inline constexpr size_t kMaxEvidencePerValidator = 16;
 // Driver events queued at most (peer votes/proposals beyond this are dropped; gossip resends).
 inline constexpr size_t kMaxDriverQueue = 50000;
-// Transaction batches from peers queued for admission at most.
+// Transaction batches from peers queued for admission at most, and per peer (node/fair_queue.h:
+// taken round-robin across peers; a full queue drops from the peer holding the most).
 inline constexpr size_t kMaxIngestQueue = 256;
+inline constexpr size_t kMaxIngestPerPeer = 32;
+// Block requests from peers queued at most, per peer, and served per second per peer (a peer
+// syncing keeps one request in flight; more is dropped and it asks again after its timeout).
+inline constexpr size_t kMaxBlockRequestQueue = 64;
+inline constexpr size_t kMaxBlockRequestsPerPeer = 2;
+inline constexpr double kBlockRequestsPerSecond = 10;
+// Pending transactions sent to a new peer link, and re-sent to every peer every
+// kRegossipPendingMs while they are still pending (oldest first), at most.
+inline constexpr size_t kMaxRegossipTxs = 2000;
+inline constexpr uint64_t kRegossipPendingMs = 10000;
 // Bytes of transactions a proposed block holds at most, so that a proposal and a block_resp of
 // one block fit in one peer frame (p2p::kMaxFrameBytes, 16 MiB).
 inline constexpr size_t kMaxBlockBytes = 15u << 20;
@@ -158,7 +170,10 @@ class Node final : public ApiBackend, private PeerHandler {
   void Post(std::function<void()> fn, bool droppable);
   void DriverLoop();
   void IngestLoop();
-  void PostIngest(std::function<void()> fn);
+  enum class IngestKind { kTxs, kBlockRequest };
+  void PostIngest(IngestKind kind, PeerId peer, std::function<void()> fn);
+  // Sends up to kMaxRegossipTxs pending transactions (oldest first) to `to` (0 = every peer).
+  void RegossipPending(PeerId to);
 
   // Driver thread only.
   void StartNextHeight();
@@ -216,10 +231,13 @@ class Node final : public ApiBackend, private PeerHandler {
   std::thread driver_;
 
   // Ingest queue.
-  std::mutex ingest_mu_;
+  mutable std::mutex ingest_mu_;
   std::condition_variable ingest_cv_;
-  bool ingest_stop_ = false;                        // guarded by ingest_mu_
-  std::deque<std::function<void()>> ingest_queue_;  // guarded by ingest_mu_
+  bool ingest_stop_ = false;                                  // guarded by ingest_mu_
+  FairQueue ingest_txs_{kMaxIngestQueue, kMaxIngestPerPeer};  // guarded by ingest_mu_
+  FairQueue ingest_blocks_{kMaxBlockRequestQueue, kMaxBlockRequestsPerPeer,
+                           kBlockRequestsPerSecond};  // guarded by ingest_mu_
+  bool ingest_blocks_turn_ = false;                   // guarded by ingest_mu_
   std::thread ingest_;
 
   std::mutex shutdown_mu_;
@@ -241,6 +259,7 @@ class Node final : public ApiBackend, private PeerHandler {
   int handle_depth_ = 0;
   Clock::time_point next_tick_{};
   Clock::time_point last_regossip_{};
+  Clock::time_point last_tx_regossip_ = Clock::now();  // first re-gossip one period after start
   std::map<Hash32, ValidatedBlock> validated_;  // proposals of the current height found valid
   std::set<Hash32> invalid_;                    // ... and found invalid
   FutureBuffer future_;                         // messages for the next height

@@ -493,6 +493,12 @@ void Node::Tick() {
   if (tip.head) s.head_hash = tip.head->Hash();
   Broadcast(s);
   RelayDue();
+  // Pending transactions go out again until committed or expired: a peer that missed them (a
+  // link that was down, a queue that was full) still gets them.
+  if (now - last_tx_regossip_ >= std::chrono::milliseconds(kRegossipPendingMs)) {
+    last_tx_regossip_ = now;
+    RegossipPending(0);
+  }
   if (now - height_started_ >= kRegossipAfter && now - last_regossip_ >= kRegossipAfter) {
     last_regossip_ = now;
     GossipCurrentHeight(0);

@@ -112,6 +112,12 @@ std::string Node::NodeMetrics() const {
     std::lock_guard<std::mutex> lock(mu_);
     dropped_events = dropped_events_;
   }
+  uint64_t ingest_txs_dropped = 0, block_requests_dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(ingest_mu_);
+    ingest_txs_dropped = ingest_txs_.dropped();
+    block_requests_dropped = ingest_blocks_.dropped();
+  }
   std::lock_guard<std::mutex> lock(metrics_mu_);
   const auto now = std::chrono::steady_clock::now();
   const double dt = std::chrono::duration<double>(now - rate_at_).count();
@@ -170,6 +176,14 @@ std::string Node::NodeMetrics() const {
          sync_demotions_.load());
   metric("consent_driver_dropped_total", "counter",
          "Peer messages dropped because the consensus queue was full.", dropped_events);
+  metric("consent_ingest_txs_dropped_total", "counter",
+         "Transaction batches from peers dropped: the peer had kMaxIngestPerPeer (32) queued, or "
+         "the queue (256) was full and this peer held the most.",
+         ingest_txs_dropped);
+  metric("consent_block_requests_dropped_total", "counter",
+         "Block requests from peers dropped: over 10 per second per peer, 2 queued per peer, or "
+         "64 queued in all.",
+         block_requests_dropped);
   metric("consent_mempool_size", "gauge", "Pending transactions.", mempool_->size());
   metric("consent_mempool_capacity", "gauge", "Pending transactions held at most.",
          mempool_->capacity());

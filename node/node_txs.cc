@@ -128,4 +128,18 @@ void Node::RelayDue() {
   }
 }
 
+void Node::RegossipPending(PeerId to) {
+  if (!peers_) return;
+  std::vector<SignedTx> txs = mempool_->Candidates(kMaxRegossipTxs);
+  if (txs.empty()) return;
+  for (size_t i = 0; i < txs.size(); i += p2p::kMaxGossipTxs) {
+    p2p::TxsMsg part;
+    const size_t end = std::min(txs.size(), i + p2p::kMaxGossipTxs);
+    part.txs.assign(std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(i)),
+                    std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(end)));
+    auto bytes = std::make_shared<const Bytes>(p2p::Encode(part));
+    to ? peers_->Send(to, bytes) : peers_->Broadcast(bytes);
+  }
+}
+
 }  // namespace consent
