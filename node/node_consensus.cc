@@ -370,7 +370,14 @@ void Node::OnProposalMsg(PeerId peer, const SignedProposal& p) {
   // not the proposer's block: it must not be judged (that would taint the header's hash and so
   // the honest block), must not reach the machine, and is the fault of the peer that relayed it
   // (honest nodes relay only proposals they validated).
-  if (consent::Status st = CheckBodyMatchesHeader(store_->kv(), store_->tip(), p.block); !st.ok()) {
+  // (A copy equal to a block already validated needs no hashing: gossip repeats proposals.)
+  auto known = validated_.find(p.block_hash);
+  const bool same_as_validated =
+      known != validated_.end() && known->second.block.txs == p.block.txs;
+  if (consent::Status st = same_as_validated
+                               ? consent::Status::Ok()
+                               : CheckBodyMatchesHeader(store_->kv(), store_->tip(), p.block);
+      !st.ok()) {
     if (st.code() != StatusCode::kRejected) return Fatal(st.Prefixed("checking a proposal"));
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
