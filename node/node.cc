@@ -63,13 +63,15 @@ NodeOptions NodeOptionsFromHome(const Home& home) {
   o.genesis = home.genesis;
   o.key = home.key;
   o.data_dir = home.DataDir();
+  o.sign_state_path = home.SignStatePath();
   o.config = home.config;
   return o;
 }
 
 Result<std::unique_ptr<Node>> Node::Open(NodeOptions options) {
-  if (options.sign_state_path.empty())
-    options.sign_state_path = options.data_dir + "/sign_state.json";
+  // Where homes made before the guard moved beside node.key kept it.
+  const std::string legacy_sign_state = options.data_dir + "/" + kSignStateFileName;
+  if (options.sign_state_path.empty()) options.sign_state_path = legacy_sign_state;
   ChainStoreOptions so;
   so.path = options.data_dir;
   so.block_cache_bytes = options.config.block_cache_mib << 20;
@@ -78,8 +80,22 @@ Result<std::unique_ptr<Node>> Node::Open(NodeOptions options) {
   // std::filesystem probe and aborted consentd).
   auto store = ChainStore::Open(so, options.genesis);
   if (!store.ok()) return StoreOpenError(store.status(), options.data_dir);
+  // After the store opened: a data directory that cannot be read is the store's error to name.
+  auto moved = MigrateSignState(legacy_sign_state, options.sign_state_path);
+  if (!moved.ok()) return moved.status().Prefixed("the double-sign guard");
+  if (!moved->empty()) spdlog::warn("{}", *moved);
   auto sign_state = LoadSignState(options.sign_state_path);
   if (!sign_state.ok()) return sign_state.status();
+  if (const auto& s = *sign_state; s && s->height > (*store)->height() + 1) {
+    // The store is behind what this key signed: data/ was restored from a backup or wiped. The
+    // guard refuses every signature at or below what it recorded, so the node syncs those heights
+    // from its peers and signs again only past them.
+    spdlog::warn(
+        "this validator signed at height {} (round {}) but the store is at height {}: data/ was "
+        "restored or wiped; it will not sign at or below height {} round {} (it syncs those "
+        "blocks from its peers; see docs/operations.md, Backups)",
+        s->height, s->round, (*store)->height(), s->height, s->round);
+  }
   std::unique_ptr<Node> node(
       new Node(std::move(options), std::move(store).value(), std::move(sign_state).value()));
   node->LoadEvidenceFile();

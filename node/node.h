@@ -83,9 +83,12 @@ inline constexpr size_t kMaxBlockResponseBytes = 8u << 20;
 
 struct NodeOptions {
   Genesis genesis;
-  KeyFile key;                  // the node key (kind validator)
-  std::string data_dir;         // the RocksDB directory (created if missing)
-  std::string sign_state_path;  // default: data_dir + "/sign_state.json"
+  KeyFile key;           // the node key (kind validator)
+  std::string data_dir;  // the RocksDB directory (created if missing)
+  // The double-sign guard; NodeOptionsFromHome puts it beside node.key (Home::SignStatePath).
+  // Empty: data_dir + "/sign_state.json" (in-process tests only). A guard found at that legacy
+  // place while this path is elsewhere is moved here at Open (MigrateSignState).
+  std::string sign_state_path;
   Config config;  // [node], [storage], [p2p], [consensus] are used here; [api] by the daemon
   // Called once, on the driver thread, if the node stops on an error.
   std::function<void(const Status&)> on_fatal;
