@@ -23,8 +23,10 @@
 // round and type) is kept (appended to <data_dir>/evidence.jsonl and reloaded at start; the last
 // kMaxEvidence in memory), logged, counted and served.
 //
-// Idle chains make no blocks: a height's first round starts when transactions are pending (and
-// block_interval_ms after the previous block) or when a peer's proposal or vote for it arrives.
+// A height's first round starts when transactions are pending (and block_interval_ms after the
+// previous block), when a peer's proposal or vote for it arrives, or, on an idle chain,
+// heartbeat_ms after the height started (an empty block, so that a live chain's head is recent;
+// heartbeat_ms 0: idle chains make no blocks).
 //
 // A storage error (committing, reading committed state, persisting the sign state) is fatal:
 // the node stops consensus, reports not ready and calls on_fatal (the daemon exits with an

@@ -417,6 +417,53 @@ TEST_F(NodeTest, ALoneValidatorRestartedBetweenLockAndCommitCommitsTheLockedBloc
   EXPECT_EQ(node->Status().log_size, 1u);
 }
 
+// An idle chain still commits: a heartbeat block heartbeat_ms after each height started, empty
+// and certified like any other, so that a live chain's head time is recent (issue 16 item 14).
+// Before heartbeats an idle chain made no block at all and this test timed out at height 0.
+TEST_F(NodeTest, AnIdleChainCommitsHeartbeatBlocks) {
+  NodeOptions o = NodeOptionsFromHome(home_);
+  o.config.heartbeat_ms = 100;
+  auto node = Node::Open(o);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while ((*node)->Status().height < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const NodeStatus st = (*node)->Status();
+  ASSERT_GE(st.height, 3u) << "no heartbeat blocks on an idle chain";
+  EXPECT_EQ(st.log_size, 0u);  // empty blocks
+  auto snap = (*node)->Snapshot();
+  auto h1 = GetCertifiedHeader(*snap, 1);
+  auto h2 = GetCertifiedHeader(*snap, 2);
+  ASSERT_TRUE(h1.ok() && h2.ok());
+  EXPECT_GT(h2->header.time_ms, h1->header.time_ms);
+  EXPECT_TRUE(VerifyCommit((*node)->genesis(), 2, h2->header.Hash(), h2->commit).ok());
+}
+
+// With heartbeat_ms = 0 an idle chain makes no block: after the block with the one grant, the
+// next height stays waiting (were 0 read as "at once", a lone validator would commit empty
+// blocks back to back and the height would run past 1).
+TEST_F(NodeTest, HeartbeatZeroLeavesAnIdleChainIdle) {
+  NodeOptions o = NodeOptionsFromHome(home_);
+  o.config.heartbeat_ms = 0;
+  auto node = Node::Open(o);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  SignedTx g = SignedGrant(Chain(), alice_, brand_.public_key(), {"email"}, NowMs() - 1000);
+  Collector c;
+  (*node)->AddCommitListener(&c);
+  ASSERT_TRUE((*node)->Submit({g})[0].status.ok());
+  ASSERT_TRUE(c.WaitForTxs(1));
+  // The block with the grant committed; the next height waits for transactions, in "waiting".
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((*node)->Status().consensus_step != "waiting" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ((*node)->Status().consensus_step, "waiting");
+  EXPECT_EQ((*node)->Status().height, 1u);
+  (*node)->RemoveCommitListener(&c);
+}
+
 // A validator whose data/ was restored from a backup (here: wiped) keeps its double-sign guard,
 // which lives beside node.key: it refuses to sign at or below the height the guard records,
 // even for a new block nobody else has seen. Before the guard moved out of data/, wiping data/
