@@ -309,25 +309,20 @@ void Node::Post(std::function<void()> fn, bool droppable) {
   cv_.notify_one();
 }
 
-void Node::PostIngest(std::function<void()> fn) {
-  {
-    std::lock_guard<std::mutex> lock(ingest_mu_);
-    if (ingest_stop_ || ingest_queue_.size() >= kMaxIngestQueue) return;
-    ingest_queue_.push_back(std::move(fn));
-  }
-  ingest_cv_.notify_one();
-}
-
 void Node::IngestLoop() {
   pthread_setname_np(pthread_self(), "consent-ingest");  // thread names show in top -H and perf
   std::unique_lock<std::mutex> lock(ingest_mu_);
   while (true) {
-    ingest_cv_.wait(lock, [this] { return ingest_stop_ || !ingest_queue_.empty(); });
+    ingest_cv_.wait(lock, [this] { return ingest_stop_ || !intake_.empty(); });
     if (ingest_stop_) return;
-    std::function<void()> fn = std::move(ingest_queue_.front());
-    ingest_queue_.pop_front();
+    std::optional<IntakeQueue::Item> item = intake_.Pop();
+    if (!item) continue;
     lock.unlock();
-    fn();
+    if (item->txs) {
+      IngestTxs(item->peer, std::move(*item->txs));
+    } else if (item->block_request) {
+      ServeBlocks(item->peer, *item->block_request);
+    }
     lock.lock();
   }
 }
@@ -391,6 +386,7 @@ void Node::OnPeerConnected(const PeerInfo& peer) {
         if (tip.head) s.head_hash = tip.head->Hash();
         SendTo(id, s);
         GossipCurrentHeight(id);
+        GossipPendingTo(id);
         MaybeSync();
       },
       false);
@@ -398,16 +394,29 @@ void Node::OnPeerConnected(const PeerInfo& peer) {
 
 void Node::OnPeerDisconnected(PeerId peer) {
   spdlog::info("peer {} disconnected", peer);
+  {
+    std::lock_guard<std::mutex> lock(ingest_mu_);
+    intake_.RemovePeer(peer);
+  }
   Post([this, peer] { sync_.RemovePeer(peer); }, false);
 }
 
 void Node::OnPeerMessage(PeerId peer, p2p::Message message) {
-  if (auto* txs = std::get_if<p2p::TxsMsg>(&message)) {
-    PostIngest([this, peer, t = std::move(txs->txs)]() mutable { IngestTxs(peer, std::move(t)); });
-    return;
-  }
-  if (auto* req = std::get_if<p2p::BlockRequest>(&message)) {
-    PostIngest([this, peer, r = *req] { ServeBlocks(peer, r); });
+  auto* txs = std::get_if<p2p::TxsMsg>(&message);
+  auto* req = std::get_if<p2p::BlockRequest>(&message);
+  if (txs || req) {
+    // The ingest thread's work, queued per peer and served in turn (node/intake_queue.h): what
+    // does not fit is dropped and counted (senders re-gossip; a syncing node asks again).
+    {
+      std::lock_guard<std::mutex> lock(ingest_mu_);
+      if (ingest_stop_) return;
+      if (txs) {
+        intake_.PushTxs(peer, std::move(txs->txs));
+      } else {
+        intake_.PushBlockRequest(peer, *req, Clock::now());
+      }
+    }
+    ingest_cv_.notify_one();
     return;
   }
   auto msg = std::make_shared<p2p::Message>(std::move(message));

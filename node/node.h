@@ -66,6 +66,7 @@
 #include "node/config.h"
 #include "node/future_buffer.h"
 #include "node/home.h"
+#include "node/intake_queue.h"
 #include "node/mempool.h"
 
 namespace consent {
@@ -75,8 +76,13 @@ inline constexpr uint64_t kMaxFutureMs = 10000;
 inline constexpr size_t kMaxEvidence = 1000;
 // Driver events queued at most (peer votes/proposals beyond this are dropped; gossip resends).
 inline constexpr size_t kMaxDriverQueue = 50000;
-// Transaction batches from peers queued for admission at most.
-inline constexpr size_t kMaxIngestQueue = 256;
+// Pending transactions sent to a peer when its link opens, at most (the rest follows in the
+// periodic re-gossip).
+inline constexpr size_t kMaxNewLinkGossipTxs = 5000;
+// Re-gossip of pending transactions: first after p2p.relay_after_ms (or this, when that is 0),
+// then doubling up to kRegossipMaxDelay, until committed or dropped from the mempool.
+inline constexpr std::chrono::milliseconds kRegossipFirstDelay{2000};
+inline constexpr std::chrono::milliseconds kRegossipMaxDelay{30000};
 // Bytes of transactions a proposed block holds at most, so that a proposal and a block_resp of
 // one block fit in one peer frame (p2p::kMaxFrameBytes, 16 MiB).
 inline constexpr size_t kMaxBlockBytes = 15u << 20;
@@ -156,7 +162,6 @@ class Node final : public ApiBackend, private PeerHandler {
   void Post(std::function<void()> fn, bool droppable);
   void DriverLoop();
   void IngestLoop();
-  void PostIngest(std::function<void()> fn);
 
   // Driver thread only.
   void StartNextHeight();
@@ -214,10 +219,10 @@ class Node final : public ApiBackend, private PeerHandler {
   std::thread driver_;
 
   // Ingest queue.
-  std::mutex ingest_mu_;
+  mutable std::mutex ingest_mu_;
   std::condition_variable ingest_cv_;
-  bool ingest_stop_ = false;                        // guarded by ingest_mu_
-  std::deque<std::function<void()>> ingest_queue_;  // guarded by ingest_mu_
+  bool ingest_stop_ = false;  // guarded by ingest_mu_
+  IntakeQueue intake_;        // guarded by ingest_mu_: per-peer fair queues (node/intake_queue.h)
   std::thread ingest_;
 
   std::mutex shutdown_mu_;
@@ -261,15 +266,21 @@ class Node final : public ApiBackend, private PeerHandler {
   std::deque<Evidence> evidence_;  // guarded by evidence_mu_
   uint64_t evidence_total_ = 0;    // guarded by evidence_mu_
 
-  // Transactions admitted from a peer, to relay to the other peers if they are still pending
-  // when due (config p2p.relay_after_ms). Bounded by the mempool's capacity.
+  // Transactions admitted here (submitted, or from a peer), to gossip again while they are still
+  // pending: first when due (p2p.relay_after_ms after admission; for a peer's, the first relay,
+  // so that a partial mesh still carries them), then with a doubling delay up to
+  // kRegossipMaxDelay, until a block takes them or the mempool drops them. So a transaction any
+  // honest node accepted reaches every validator even if a peer dropped it once (a full intake
+  // queue, a link that closed). Bounded by the mempool's capacity (the oldest due go first).
   struct RelayItem {
-    std::chrono::steady_clock::time_point due;
-    PeerId from = 0;  // the peer it came from first: not sent back there
+    PeerId from = 0;  // the peer it came from first (0: submitted here): not sent back there
     Hash32 id{};      // the tx itself stays in the mempool until it is due (or committed)
+    std::chrono::milliseconds delay{0};  // the wait before this due time
   };
+  void QueueRelay(const std::vector<Hash32>& ids, PeerId from, std::chrono::milliseconds delay);
+  void GossipPendingTo(PeerId peer);  // a new link: what is pending here, up to a bound
   std::mutex relay_mu_;
-  std::deque<RelayItem> relay_queue_;  // guarded by relay_mu_, in due order
+  std::multimap<std::chrono::steady_clock::time_point, RelayItem> relay_queue_;  // relay_mu_
 
   // Metrics.
   mutable std::mutex metrics_mu_;

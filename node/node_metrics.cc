@@ -151,6 +151,21 @@ std::string Node::NodeMetrics() const {
          "Transactions received from a peer and relayed to the other peers (still pending when "
          "p2p.relay_after_ms had passed).",
          txs_relayed_);
+  IntakeQueue::Stats intake;
+  {
+    std::lock_guard<std::mutex> ingest(ingest_mu_);
+    intake = intake_.stats();
+  }
+  metric("consent_intake_queued", "gauge",
+         "Peer transaction batches and block requests waiting for the ingest thread.",
+         intake.queued_items);
+  metric("consent_intake_tx_batches_dropped_total", "counter",
+         "Peer transaction batches dropped because the sender's (or every peer's) intake share "
+         "was full.",
+         intake.tx_batches_dropped);
+  metric("consent_intake_block_requests_dropped_total", "counter",
+         "Peer block requests dropped: over the per-peer rate or the per-peer queue bound.",
+         intake.block_requests_dropped + intake.block_requests_limited);
   metric("consent_peer_misbehaviour_total", "counter",
          "Peer messages refused at the consensus level (bad signature, invalid block).",
          bad_peer_messages_);
