@@ -60,6 +60,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vectors"))
 from e2e_common import Checks, free_port, wait_until_ok  # noqa: E402
+import cli_trust  # noqa: E402  (what consentctl trusts: issue 16 items 10, 11, 14)
 from check_vectors import encode_body, sstr  # noqa: E402  (the independent encoder)
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
@@ -96,7 +97,12 @@ class E2E(Checks):
 
     # --- helpers -------------------------------------------------------------------------
     def run(self, *args, stdin=None, env=None):
-        env = dict(os.environ, CONSENT_NODE=self.url, **(env or {}))
+        # No genesis pinned, no max age and no config file from the user running the test,
+        # unless a check sets them (tests/e2e/cli_trust.py).
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("CONSENT_GENESIS", "CONSENT_MAX_AGE", "CONSENTCTL_CONFIG")}
+        env = {**base, "CONSENT_NODE": self.url, "XDG_CONFIG_HOME": os.path.join(self.dir, "xdg"),
+               **(env or {})}
         p = subprocess.run([self.ctl, *args], cwd=self.dir, env=env, input=stdin,
                            capture_output=True, text=True, timeout=60)
         return p.returncode, p.stdout, p.stderr
@@ -246,6 +252,7 @@ class E2E(Checks):
         self.bad_input()
         self.ctl_edges(brand, subject, genesis)
         self.ctl_chains(brand, subject, genesis)
+        cli_trust.pinned_genesis(self, genesis, brand)
         self.audit(genesis)
         self.silent_node(genesis)
         self.slow_dns()

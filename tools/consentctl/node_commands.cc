@@ -167,6 +167,10 @@ Result<VerifiedHead> VerifyHead(const json& head, const Genesis& genesis) {
 // id and validator set must be the genesis's. `status` is the node's /v1/status.
 Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis) {
   ASSIGN_OR_RETURN(uint64_t height, Uint(status, "height"));
+  ASSIGN_OR_RETURN(std::string chain, Str(status, "chain_id"));
+  if (chain != genesis.chain_id) {
+    return Status::Rejected("the node is on chain " + chain + ", not " + genesis.chain_id);
+  }
   if (height > 0) {
     ASSIGN_OR_RETURN(json h, GetJson(node, "/v1/headers?from=" + std::to_string(height) +
                                                "&to=" + std::to_string(height)));
@@ -175,10 +179,6 @@ Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& g
       return Status::Invalid("the node's answer to /v1/headers is malformed");
     }
     return VerifyHead(h["headers"][0], genesis).status();
-  }
-  ASSIGN_OR_RETURN(std::string chain, Str(status, "chain_id"));
-  if (chain != genesis.chain_id) {
-    return Status::Rejected("the node is on chain " + chain + ", not " + genesis.chain_id);
   }
   std::vector<std::string> keys, want;
   if (status.contains("validators") && status["validators"].is_array()) {
@@ -192,6 +192,46 @@ Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& g
                             ", no block yet)");
   }
   return Status::Ok();
+}
+
+// The message for a node that does not serve the pinned chain: what was expected, what came.
+Status WrongChain(const NodeArgs& node, const json& status, const PinnedGenesis& pin,
+                  const Status& why) {
+  std::string got = Text(status, "chain_id");
+  return Status::Rejected("the node " + node.url +
+                          " is not on the pinned chain: expected chain id " + pin.genesis.chain_id +
+                          " (genesis " + pin.path + ", hash " + ToHex(pin.hash) + ", pinned by " +
+                          pin.from + "), the node reports chain id " +
+                          (got.empty() ? std::string("(none)") : got) + ": " + why.message());
+}
+
+// Checks a committed transaction as the node serves it (GET /v1/txs/{id}): its encoding hashes
+// to `tx_id`, and its inclusion proof leads to the log root of a head whose commit is a quorum of
+// the genesis validators. Returns a one-line summary of what was checked.
+Result<std::string> VerifyCommittedTx(const NodeArgs& node, const Hash32& tx_id,
+                                      const Genesis& genesis) {
+  ASSIGN_OR_RETURN(json j, GetJson(node, "/v1/txs/" + ToHex(tx_id)));
+  ASSIGN_OR_RETURN(Hash32 id, Hash(j, "tx_id"));
+  if (id != tx_id) return Status::Rejected("the node answered for another transaction");
+  ASSIGN_OR_RETURN(uint64_t height, Uint(j, "height"));
+  ASSIGN_OR_RETURN(uint64_t log_index, Uint(j, "log_index"));
+  ASSIGN_OR_RETURN(std::string enc_hex, Str(j, "encoding"));
+  ASSIGN_OR_RETURN(Bytes enc, FromHex(enc_hex));
+  if (TxIdOf(enc) != tx_id) return Status::Rejected("its encoding does not hash to its tx_id");
+  if (!j.contains("inclusion") || !j.contains("head")) {
+    return Status::Rejected("the answer has no inclusion proof or head");
+  }
+  ASSIGN_OR_RETURN(std::vector<Hash32> proof, HashList(j["inclusion"], 64, "inclusion proof"));
+  ASSIGN_OR_RETURN(VerifiedHead head, VerifyHead(j["head"], genesis));
+  if (head.header.height < height) {
+    return Status::Rejected("its head (height " + std::to_string(head.header.height) +
+                            ") is below the block it names (" + std::to_string(height) + ")");
+  }
+  Status st =
+      merkle::VerifyInclusion(log_index, head.header.log_size, tx_id, proof, head.header.log_root);
+  if (!st.ok()) return st.Prefixed("its inclusion proof does not verify");
+  return "log index " + std::to_string(log_index) + " is in the log of height " +
+         std::to_string(head.header.height) + ", certified by the validators of the genesis";
 }
 
 struct HistoryRow {
@@ -291,6 +331,13 @@ Result<Genesis> LoadGenesisFile(const std::string& path) {
   return g;
 }
 
+Status CheckNodeServes(const NodeArgs& node, const PinnedGenesis& pin) {
+  ASSIGN_OR_RETURN(json s, GetJson(node, "/v1/status"));
+  Status st = CheckNodeChain(node, s, pin.genesis);
+  if (st.ok() || st.code() == StatusCode::kUnavailable) return st;
+  return WrongChain(node, s, pin, st);
+}
+
 Result<std::string> FetchChainId(const NodeArgs& node) {
   ASSIGN_OR_RETURN(json s, GetJson(node, "/v1/status"));
   return Str(s, "chain_id");
@@ -336,7 +383,7 @@ int CmdStatus(const NodeArgs& node) {
 }
 
 namespace {
-int Post(const NodeArgs& node, const std::string& body, bool wait) {
+int Post(const NodeArgs& node, const std::string& body, bool wait, const PinnedGenesis* pin) {
   auto url = Url(node);
   if (!url.ok()) return Fail(url.status(), kUsage);
   auto r = HttpCall(*url, "POST", std::string("/v1/txs") + (wait ? "?wait=commit" : ""), body,
@@ -345,7 +392,7 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
   json j = json::parse(r->body, nullptr, false);
   // One result per transaction: the answer itself, or its array (a batch; "results" after a
   // commit timeout).
-  const json* batch = nullptr;
+  json* batch = nullptr;
   if (j.is_array()) {
     batch = &j;
   } else if (j.is_object() && j.contains("results") && j["results"].is_array()) {
@@ -357,7 +404,43 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
     if (rule.empty()) rule = Text(e, "code");
     return "(" + (rule.empty() ? std::string("?") : rule) + "): " + Text(e, "message");
   };
+  // Every "committed" is checked against the pinned genesis before it is printed as such: the
+  // node's inclusion proof and the commit of the head it leads to. Without a pin it is the
+  // node's word, and the output says so.
+  size_t unverified = 0, unchecked = 0;
+  auto check_committed = [&](json& o) {
+    if (Text(o, "status") != "committed") return;
+    auto id = Hash(o, "tx_id");
+    if (pin == nullptr) {
+      ++unchecked;
+      if (node.json) o["verified"] = false;
+      return;
+    }
+    Result<std::string> v =
+        id.ok() ? VerifyCommittedTx(node, *id, pin->genesis) : Result<std::string>(id.status());
+    if (node.json) {
+      o["verified"] = v.ok();
+      if (!v.ok()) o["verify_error"] = v.status().message();
+    }
+    if (!v.ok()) ++unverified;
+    if (node.json) return;  // the node's answer, with "verified" (and "verify_error") added
+    if (v.ok()) {
+      o["verified_summary"] = *v;
+    } else {
+      o["status"] = "NOT VERIFIED";
+      o["why"] = "the node says committed, but " + v.status().message();
+    }
+  };
+  if (batch != nullptr) {
+    for (auto& o : *batch) check_committed(o);
+  } else if (j.is_object() && j.contains("status")) {
+    check_committed(j);
+  }
   auto print = [&](const json& o) {
+    if (Text(o, "status") == "NOT VERIFIED") {
+      std::printf("%s NOT VERIFIED: %s\n", Text(o, "tx_id").c_str(), Text(o, "why").c_str());
+      return;
+    }
     std::string line = Text(o, "tx_id");
     std::string status = Text(o, "status");
     line += (line.empty() ? "" : " ") + (status.empty() ? std::string("?") : status);
@@ -367,6 +450,9 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
       line += " " + error_text(o["error"]);
     }
     std::printf("%s\n", line.c_str());
+    if (std::string v = Text(o, "verified_summary"); !v.empty()) {
+      std::printf("  verified: %s %s\n", v.c_str(), pin->path.c_str());
+    }
   };
   if (node.json || j.is_discarded()) {
     std::printf("%s\n", j.is_discarded() ? r->body.c_str() : j.dump(2).c_str());
@@ -382,6 +468,19 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
                   error_text(j["error"]).c_str());
     }
   }
+  if (unchecked > 0) {
+    std::fprintf(stderr,
+                 "note: \"committed\" is the node's word, unchecked: no genesis is pinned "
+                 "(pass --genesis, set CONSENT_GENESIS, or name it in the consentctl config "
+                 "file) to check the inclusion proof against the genesis validators\n");
+  }
+  if (unverified > 0) {
+    std::fprintf(stderr,
+                 "error: %zu transaction%s the node calls committed could not be verified "
+                 "against the pinned genesis %s: do not rely on %s\n",
+                 unverified, unverified == 1 ? "" : "s", pin->path.c_str(),
+                 unverified == 1 ? "it" : "them");
+  }
   if (r->status == 429) {
     std::fprintf(stderr, "rate limited; retry after %s s\n", r->retry_after.c_str());
   }
@@ -393,18 +492,22 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
       std::fprintf(stderr, "%zu of %zu transactions refused\n", refused, batch->size());
     }
   }
-  return r->status >= 200 && r->status < 300 && refused == 0 ? kOk : kNegative;
+  return r->status >= 200 && r->status < 300 && refused == 0 && unverified == 0 ? kOk : kNegative;
 }
 }  // namespace
 
-int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait) {
+int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait,
+                  const PinnedGenesis* pin) {
   auto text = ReadFileCapped(path, 1 << 20);
   if (!text.ok()) return Fail(text.status(), kUsage);
-  return Post(node, *text, wait);
+  if (pin != nullptr) {
+    if (Status st = CheckNodeServes(node, *pin); !st.ok()) return Fail(st, kUsage);
+  }
+  return Post(node, *text, wait, pin);
 }
 
-int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait) {
-  return Post(node, TxToJson(tx).dump(), wait);
+int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait, const PinnedGenesis* pin) {
+  return Post(node, TxToJson(tx).dump(), wait, pin);
 }
 
 int CmdProve(const NodeArgs& node, const std::string& subject_hex,
@@ -450,12 +553,11 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
     return Fail(Status::Invalid(key_path + " is not a customer key"), kUsage);
   }
   Genesis genesis;
-  bool trusted_node = genesis_path.empty();
-  if (!trusted_node) {
-    auto g = LoadGenesisFile(genesis_path);
-    if (!g.ok()) return Fail(g.status(), kUsage);
-    genesis = *g;
-  }
+  auto pin = LoadPinnedGenesis(genesis_path);
+  if (!pin.ok()) return Fail(pin.status(), kUsage);
+  const bool trusted_node = !pin->has_value();
+  const std::string pinned_path = trusted_node ? "" : (*pin)->path;
+  if (!trusted_node) genesis = (*pin)->genesis;
   auto s = GetJson(node, "/v1/status");
   if (!s.ok()) return FailNode(s.status());
   if (trusted_node) {
@@ -539,7 +641,7 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
 
   if (node.json) {
     json out;
-    out["verified_against"] = trusted_node ? "validators reported by the node" : genesis_path;
+    out["verified_against"] = trusted_node ? "validators reported by the node" : pinned_path;
     out["entries"] = json::array();
     for (const auto& r : rows) {
       json e;
@@ -575,7 +677,7 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
                 rows.size(), rows.size() == 1 ? "entry" : "entries", brands.size(),
                 brands.size() == 1 ? "brand" : "brands",
                 trusted_node ? "the validators the node reports (pass --genesis to check them)"
-                             : ("the validators of " + genesis_path).c_str());
+                             : ("the validators of " + pinned_path).c_str());
     for (const auto& p : problems) std::printf("NOT VERIFIED: %s\n", p.c_str());
   }
   return problems.empty() ? kOk : kNegative;
@@ -681,8 +783,15 @@ int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
              const std::string& checkpoint_path) {
   auto url = Url(node);
   if (!url.ok()) return Fail(url.status(), kUsage);
-  auto genesis = LoadGenesisFile(genesis_path);
-  if (!genesis.ok()) return Fail(genesis.status(), kUsage);
+  auto pin = LoadPinnedGenesis(genesis_path);
+  if (!pin.ok()) return Fail(pin.status(), kUsage);
+  if (!pin->has_value()) {
+    return Fail(Status::Invalid("no genesis to audit against: pass --genesis, set "
+                                "CONSENT_GENESIS, or name it as `genesis` in the consentctl "
+                                "config file"),
+                kUsage);
+  }
+  const Genesis* genesis = &(*pin)->genesis;
   std::optional<Checkpoint> cp;
   if (!checkpoint_path.empty() && ::access(checkpoint_path.c_str(), F_OK) == 0) {
     auto text = ReadFileCapped(checkpoint_path, kMaxCheckpointBytes);

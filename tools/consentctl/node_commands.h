@@ -14,6 +14,7 @@
 #include "ledger/block.h"
 #include "ledger/tx.h"
 #include "tools/consentctl/http_client.h"
+#include "tools/consentctl/trust.h"
 
 namespace consent::ctl {
 
@@ -36,11 +37,22 @@ Result<std::string> FetchChainId(const NodeArgs& node);
 // Reads and parses a genesis file (<= 1 MiB).
 Result<Genesis> LoadGenesisFile(const std::string& path);
 
+// Whether the node serves the pinned chain: its latest header carries a commit of the pinned
+// genesis validators (before block 1: its chain id and validators are the genesis's). kRejected
+// names the chain id and genesis hash expected and the chain id the node reports; kUnavailable
+// when the node cannot be reached.
+Status CheckNodeServes(const NodeArgs& node, const PinnedGenesis& pin);
+
 int CmdStatus(const NodeArgs& node);
-// POSTs the file's JSON (one tx or an array) as it is.
-int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait);
-// Submits one signed tx; prints the outcome.
-int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait);
+// POSTs the file's JSON (one tx or an array) as it is. With `pin`, the node must serve the pinned
+// chain (else exit 2, before sending), and every result the node calls committed is checked (its
+// inclusion proof against a head certified by the pinned validators) before it is printed as
+// committed; one that does not verify is printed NOT VERIFIED, exit 1. Without a pin, a note on
+// stderr says that "committed" is the node's word.
+int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait,
+                  const PinnedGenesis* pin);
+// Submits one signed tx; prints the outcome, checked as CmdSubmitFile's.
+int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait, const PinnedGenesis* pin);
 int CmdProve(const NodeArgs& node, const std::string& subject_hex,
              const std::string& controller_hex, const std::string& purpose,
              std::optional<uint64_t> at_ms, const std::string& out);

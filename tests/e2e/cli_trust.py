@@ -1,0 +1,202 @@
+"""What consentctl trusts (issue 16, items 10, 11 and 14), driven by cli_e2e.py against its real
+consentd: a pinned genesis (config file, CONSENT_GENESIS, --genesis) makes consentctl refuse a
+node of another chain and check a "committed" answer's inclusion proof and commit; the customer's
+history asks the node only about the brands listed beside the key file; verify, history and audit
+refuse a head older than --max-age. Lying nodes are local servers in front of the real one
+(LyingNode), passing its answers through or altering them. Standard library only."""
+import http.client
+import http.server
+import json
+import os
+import threading
+
+
+class LyingNode:
+    """A local HTTP server in front of the real node at `port`: every request is passed through,
+    then `alter(method, path, status, body_bytes)` may return (status, body_bytes) to send
+    instead (or None to pass the answer as it is). Counts the requests by path in `seen`."""
+
+    def __init__(self, port, alter=None):
+        self.seen = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def relay(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                outer.seen.append((method, self.path))
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                c.request(method, self.path, body=body,
+                          headers={"Content-Type": "application/json"} if body else {})
+                r = c.getresponse()
+                status, data = r.status, r.read()
+                c.close()
+                if alter:
+                    changed = alter(method, self.path, status, data)
+                    if changed is not None:
+                        status, data = changed
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self.relay("GET")
+
+            def do_POST(self):
+                self.relay("POST")
+
+            def log_message(self, *args):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _json_alter(fn):
+    """An alter() that edits JSON answers with fn(method, path, obj) -> obj or None."""
+    def alter(method, path, status, data):
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            return None
+        new = fn(method, path, obj)
+        return None if new is None else (status, json.dumps(new).encode())
+    return alter
+
+
+def pinned_genesis(t, genesis, brand):
+    """Item 10: consentctl and the chain it is pinned to."""
+    other = json.load(open(genesis))
+    other["chain_id"] = "another-chain"
+    other_genesis = os.path.join(t.dir, "trust-other-genesis.json")
+    json.dump(other, open(other_genesis, "w"))
+    # A per-user config file naming the genesis (relative to the config file's folder).
+    xdg = os.path.join(t.dir, "xdg-pinned")
+    os.makedirs(os.path.join(xdg, "consentctl"), exist_ok=True)
+    open(os.path.join(xdg, "consentctl", "config.toml"), "w").write(
+        f'# pinned by the e2e test\ngenesis = "{os.path.relpath(genesis, os.path.join(xdg, "consentctl"))}"\n')
+    pinned = {"XDG_CONFIG_HOME": xdg}
+    grant = ["grant", "--key", "me2.key", "--controller", brand, "--wait", "--purpose"]
+
+    rc, out, err = t.run(*grant, "trust.pinned", env=pinned)
+    t.check("pinned by the config file: committed and verified", rc == 0
+            and " committed at height " in out and "verified: log index " in out
+            and "certified by the validators of the genesis" in out, f"{rc} {out}{err}")
+    rc, out, err = t.run(*grant, "trust.unpinned")
+    t.check("no genesis pinned: committed, and said to be the node's word", rc == 0
+            and "committed" in out and "the node's word, unchecked" in err, f"{rc} {out}{err}")
+    rc, out, err = t.run("--json", *grant, "trust.unpinned.json")
+    j = json.loads(out) if rc == 0 else {}
+    t.check("--json, no genesis pinned: verified false", j.get("status") == "committed"
+            and j.get("verified") is False, f"{rc} {out}{err}")
+    rc, out, err = t.run(*grant, "trust.other", env={"CONSENT_GENESIS": other_genesis})
+    t.check("CONSENT_GENESIS of another chain: the real node refused before signing, exit 2",
+            rc == 2 and "expected chain id another-chain" in err
+            and "reports chain id e2e-chain" in err and out == "", f"{rc} {out}{err}")
+    rc, out, err = t.run(*grant, "trust.flag", "--genesis", other_genesis, env=pinned)
+    t.check("--genesis wins over the config file", rc == 2 and "another-chain" in err,
+            f"{rc} {out}{err}")
+    bad_xdg = os.path.join(t.dir, "xdg-bad")
+    os.makedirs(os.path.join(bad_xdg, "consentctl"), exist_ok=True)
+    open(os.path.join(bad_xdg, "consentctl", "config.toml"), "w").write('genesis = 5\n')
+    rc, out, err = t.run(*grant, "trust.bad", env={"XDG_CONFIG_HOME": bad_xdg})
+    t.check("a malformed config file: exit 2 naming it", rc == 2 and "config.toml" in err
+            and "genesis must be a string" in err, f"{rc} {out}{err}")
+    # verify and audit take the pinned genesis when --genesis is not given.
+    rc, out, err = t.run("audit", env=pinned)
+    t.check("audit with the pinned genesis: VALID", rc == 0 and out.startswith("VALID: chain"),
+            f"{rc} {out}{err}")
+    rc, out, err = t.run("audit")
+    t.check("audit with no genesis at all: exit 2, says how to pin one", rc == 2
+            and "CONSENT_GENESIS" in err, f"{rc} {out}{err}")
+
+    # A lying node that reports another chain id (and claims "committed" for anything).
+    def other_chain(method, path, obj):
+        if path.startswith("/v1/status"):
+            obj["chain_id"] = "another-chain"
+            return obj
+        if method == "POST":
+            return {"tx_id": "ab" * 32, "status": "committed", "height": 5, "log_index": 3}
+        return None
+    with LyingNode(t.port, _json_alter(other_chain)) as liar:
+        rc, out, err = t.run("--node", liar.url, *grant, "trust.liar", env=pinned)
+        posted = [p for m, p in liar.seen if m == "POST"]
+    t.check("a node reporting another chain id: refused, exit 2, naming both chains", rc == 2
+            and "expected chain id e2e-chain" in err and "reports chain id another-chain" in err
+            and "hash " in err and not posted, f"{rc} {out}{err} {posted}")
+
+    # A lying node that passes the grant on, then serves an altered inclusion proof.
+    def altered_inclusion(method, path, obj):
+        if method == "GET" and path.startswith("/v1/txs/") and "inclusion" in obj:
+            inc = obj["inclusion"]
+            if inc:
+                inc[0] = ("1" if inc[0][0] != "1" else "2") + inc[0][1:]
+            else:
+                obj["inclusion"] = ["00" * 32]
+            return obj
+        return None
+    with LyingNode(t.port, _json_alter(altered_inclusion)) as liar:
+        rc, out, err = t.run("--node", liar.url, *grant, "trust.altered", env=pinned)
+    t.check("a node with an altered inclusion proof: NOT VERIFIED, exit 1", rc == 1
+            and "NOT VERIFIED: the node says committed, but its inclusion proof does not verify"
+            in out and "could not be verified" in err and " committed at height" not in out,
+            f"{rc} {out}{err}")
+    # A lying node that answers "committed" without passing the transaction on.
+    # The POST must not reach the real node: answer it here, from the signed body's id.
+    t.ok("a grant signed offline for the swallowing node", "grant", "--key", "me2.key",
+         "--controller", brand, "--purpose", "trust.swallowed", "--genesis", genesis, "--out",
+         "trust-swallowed.json")
+    tx_id = json.loads(t.run("--json", "inspect", "trust-swallowed.json", "--genesis",
+                             genesis)[1])["tx_id"]
+
+    class Swallowing(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.answer(200, {"tx_id": tx_id, "status": "committed", "height": 2,
+                              "log_index": 1})
+
+        def do_GET(self):
+            c = http.client.HTTPConnection("127.0.0.1", t.port, timeout=60)
+            c.request("GET", self.path)
+            r = c.getresponse()
+            self.answer(r.status, json.loads(r.read()))
+            c.close()
+
+        def answer(self, status, obj):
+            data = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Swallowing)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        rc, out, err = t.run("--node", f"http://127.0.0.1:{srv.server_address[1]}", "submit",
+                             "trust-swallowed.json", "--wait", env=pinned)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    t.check("a node claiming committed for a tx it never committed: NOT VERIFIED, exit 1",
+            rc == 1 and f"{tx_id} NOT VERIFIED: the node says committed, but the node answered 404"
+            in out, f"{rc} {out}{err}")
