@@ -200,3 +200,51 @@ def pinned_genesis(t, genesis, brand):
     t.check("a node claiming committed for a tx it never committed: NOT VERIFIED, exit 1",
             rc == 1 and f"{tx_id} NOT VERIFIED: the node says committed, but the node answered 404"
             in out, f"{rc} {out}{err}")
+
+
+def history_privacy(t, genesis, brand):
+    """Item 11: history asks the node only about the brands listed beside the key file; a full
+    directory scan is an explicit option that warns what it reveals."""
+    import shutil
+    import stat
+    unrelated = json.loads(t.run("--json", "keygen", "brand", "--out", "unrelated.key")[1])[
+        "public_key"]
+    t.ok("register a brand the customer never dealt with", "register", "--key", "unrelated.key",
+         "--name", "Unrelated Brand", "--wait")
+    listed_path = os.path.join(t.dir, "me.key.brands")
+    listed = open(listed_path).read().split() if os.path.exists(listed_path) else []
+    t.check("me.key.brands lists controller keys only, 0600, with the brand and not the other",
+            brand in listed and unrelated not in listed and all(len(k) == 64 for k in listed)
+            and stat.S_IMODE(os.stat(listed_path).st_mode) == 0o600, f"{listed}")
+    # The customer's subject keys, derived with a copy of the key (its own list is beside it).
+    shutil.copy(os.path.join(t.dir, "me.key"), os.path.join(t.dir, "probe.key"))
+
+    def subject_at(controller):
+        return t.run("id", "--key", "probe.key", "--controller", controller)[1].strip()
+    want = {subject_at(k) for k in listed}
+    hidden = subject_at(unrelated)
+
+    def asked(seen):
+        return {p.split("/")[3] for m, p in seen if p.startswith("/v1/subjects/")}
+    with LyingNode(t.port) as proxy:
+        rc, out, err = t.run("--node", proxy.url, "history", "--key", "me.key", "--genesis",
+                             genesis)
+        got = asked(proxy.seen)
+    t.check("history asks only about the listed brands", rc == 0 and got == want
+            and hidden not in got and "--scan-directory" not in err,
+            f"{rc} asked {len(got)} subjects, want {len(want)}, hidden asked: {hidden in got} "
+            f"{out}{err}")
+    with LyingNode(t.port) as proxy:
+        rc, out, err = t.run("--node", proxy.url, "history", "--key", "me.key", "--genesis",
+                             genesis, "--scan-directory")
+        got = asked(proxy.seen)
+    t.check("history --scan-directory: asks about every brand, after a warning", rc == 0
+            and hidden in got and want <= got and "warning: --scan-directory asks" in err
+            and "link" in err, f"{rc} {len(got)} {err}")
+    t.check("--scan-directory records only brands with entries",
+            unrelated not in open(listed_path).read(), open(listed_path).read())
+    shutil.copy(os.path.join(t.dir, "me.key"), os.path.join(t.dir, "badlist.key"))
+    open(os.path.join(t.dir, "badlist.key.brands"), "w").write(f"{brand}\nnot-a-key\n")
+    rc, out, err = t.run("history", "--key", "badlist.key", "--genesis", genesis)
+    t.check("a malformed brand list: exit 2 naming the file and line", rc == 2
+            and "badlist.key.brands:2" in err, f"{rc} {out}{err}")

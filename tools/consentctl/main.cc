@@ -23,6 +23,7 @@
 #include "ledger/subject_key.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
+#include "tools/consentctl/brand_list.h"
 #include "tools/consentctl/node_commands.h"
 
 namespace consent {
@@ -271,6 +272,10 @@ int Run(int argc, char** argv) {
       rc = Fail(k.status());
       return;
     }
+    // Recorded for `history`; the subject key is printed whether or not that works.
+    if (Status st = ctl::RememberBrand(id_key, *c); !st.ok()) {
+      std::fprintf(stderr, "warning: %s\n", st.message().c_str());
+    }
     if (node.json) {
       nlohmann::ordered_json j;
       j["subject"] = ToHex(k->public_key());
@@ -312,6 +317,10 @@ int Run(int argc, char** argv) {
     auto key = CustomerKeyFor(g_key, *c);
     if (!key.ok()) {
       rc = Fail(key.status());
+      return;
+    }
+    if (Status st = ctl::RememberBrand(g_key, *c); !st.ok()) {
+      rc = Fail(st);
       return;
     }
     GrantTx g;
@@ -388,6 +397,10 @@ int Run(int argc, char** argv) {
     auto key = CustomerKeyFor(r_key, *c);
     if (!key.ok()) {
       rc = Fail(key.status());
+      return;
+    }
+    if (Status st = ctl::RememberBrand(r_key, *c); !st.ok()) {
+      rc = Fail(st);
       return;
     }
     RevokeTx r;
@@ -674,7 +687,8 @@ int Run(int argc, char** argv) {
   // history
   auto* history = app.add_subcommand(
       "history",
-      "every grant and revoke this customer made, across all registered brands, verified");
+      "every grant and revoke this customer made, verified, at the brands recorded beside the "
+      "key file (KEY.brands, written by grant, revoke and id)");
   std::string h_key, h_genesis;
   std::vector<std::string> h_controllers;
   history->add_option("--key", h_key, "customer key file")->required();
@@ -683,8 +697,12 @@ int Run(int argc, char** argv) {
                       "CONSENT_GENESIS, or `genesis` in the consentctl config file; without "
                       "one, the validators the node reports)");
   history->add_option("--controller", h_controllers,
-                      "also look at this brand (hex), e.g. one that never registered");
-  history->callback([&] { rc = ctl::CmdHistory(node, h_key, h_genesis, h_controllers); });
+                      "also look at this brand (hex), e.g. one not recorded beside the key file");
+  bool h_scan = false;
+  history->add_flag("--scan-directory", h_scan,
+                    "look at every brand of the directory, not only those recorded in KEY.brands "
+                    "(warns: the node learns that all these subject keys are one person's)");
+  history->callback([&] { rc = ctl::CmdHistory(node, h_key, h_genesis, h_controllers, h_scan); });
 
   // audit
   auto* audit = app.add_subcommand(

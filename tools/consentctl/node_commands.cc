@@ -2,6 +2,7 @@
 #include "tools/consentctl/node_commands.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "ledger/subject_key.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
+#include "tools/consentctl/brand_list.h"
 
 namespace consent::ctl {
 namespace {
@@ -324,6 +326,43 @@ Status WriteNewFile(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+Status ReplaceFile(const std::string& path, const std::string& text, mode_t mode) {
+  // A temporary file of a unique name in the same folder (rename is atomic within a file system).
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  std::string tmp = path + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+  auto fail = [&](const char* what) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    return Status::IoError(std::string(what) + " " + path + ": " + std::strerror(e));
+  };
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      ::close(fd);
+      return fail("cannot write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
+    ::close(fd);
+    return fail("cannot write");
+  }
+  if (::close(fd) != 0) return fail("cannot write");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot replace");
+  // The rename itself is durable once the folder is synced.
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
+
 Result<Genesis> LoadGenesisFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, 1 << 20));
   auto g = ParseGenesis(text);
@@ -544,7 +583,7 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
 }
 
 int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
-               const std::vector<std::string>& extra_controllers) {
+               const std::vector<std::string>& extra_controllers, bool scan_directory) {
   auto url = Url(node);
   if (!url.ok()) return Fail(url.status(), kUsage);
   auto key = ReadKeyFile(key_path);
@@ -579,8 +618,13 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
   // reported as certified by validators that never signed anything of this node's.
   if (Status st = CheckNodeChain(node, *s, genesis); !st.ok()) return FailNode(st);
 
-  // Brands: the directory, paged, plus any named on the command line.
-  std::map<PublicKey, std::string> brands;
+  // Brands: those the customer dealt with (the list beside the key file) and any named on the
+  // command line; with --scan-directory, every brand of the directory. The directory itself is
+  // read in full either way, for the brands' names: every client reads the same pages, so that
+  // tells the node nothing about this customer.
+  auto listed = ReadBrandList(key_path);
+  if (!listed.ok()) return Fail(listed.status(), kUsage);
+  std::map<PublicKey, std::string> directory;
   std::string cursor;
   for (int page = 0; page < 10000; ++page) {
     auto d =
@@ -592,18 +636,40 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
     for (const auto& c : (*d)["controllers"]) {
       auto pk = Hash(c, "controller");
       if (!pk.ok()) return Fail(pk.status(), kNegative);
-      brands[*pk] = Text(c, "name");
+      directory[*pk] = Text(c, "name");
     }
     if (!d->contains("next_cursor") || !(*d)["next_cursor"].is_string()) break;
     cursor = (*d)["next_cursor"].get<std::string>();
   }
+  std::map<PublicKey, std::string> brands;
+  auto name_of = [&](const PublicKey& k) {
+    auto it = directory.find(k);
+    return it == directory.end() ? std::string("(not registered)") : it->second;
+  };
+  for (const auto& k : *listed) brands.emplace(k, name_of(k));
   for (const auto& hex : extra_controllers) {
     auto pk = FromHexFixed<32>(hex);
     if (!pk.ok()) return Fail(pk.status().Prefixed("--controller"), kUsage);
-    brands.emplace(*pk, "(not registered)");
+    brands.emplace(*pk, name_of(*pk));
+  }
+  if (scan_directory) {
+    size_t added = 0;
+    for (const auto& [k, name] : directory) added += brands.emplace(k, name).second ? 1 : 0;
+    std::fprintf(stderr,
+                 "warning: --scan-directory asks %s about your subject key at each of %zu "
+                 "brands you have not recorded, back to back: whoever runs that node can link "
+                 "all these keys to one person. Brands where entries are found are added to %s.\n",
+                 node.url.c_str(), added, BrandListPath(key_path).c_str());
+  } else if (brands.empty()) {
+    std::fprintf(stderr,
+                 "note: no brands are recorded in %s (grant, revoke and id record them): name "
+                 "one with --controller, or use --scan-directory (which tells the node that "
+                 "your keys belong together)\n",
+                 BrandListPath(key_path).c_str());
   }
 
   std::vector<HistoryRow> rows;
+  std::vector<PublicKey> found;  // with --scan-directory: brands with entries, to record
   std::vector<std::string> problems;
   std::map<uint64_t, VerifiedHead> heads;
   for (const auto& [controller, name] : brands) {
@@ -631,6 +697,7 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
         row->brand = name;
         row->controller = controller;
         rows.push_back(std::move(row).value());
+        if (scan_directory) found.push_back(controller);
       }
       if (!h->contains("next") || !(*h)["next"].is_number_unsigned()) break;
       from = (*h)["next"].get<uint64_t>();
@@ -638,6 +705,11 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
   }
   std::sort(rows.begin(), rows.end(),
             [](const HistoryRow& a, const HistoryRow& b) { return a.log_index < b.log_index; });
+  for (const auto& k : found) {
+    if (Status st = RememberBrand(key_path, k); !st.ok()) {
+      std::fprintf(stderr, "warning: %s\n", st.message().c_str());
+    }
+  }
 
   if (node.json) {
     json out;
@@ -724,37 +796,6 @@ std::string CheckpointJson(const Header& h) {
   j["log_size"] = h.log_size;
   j["log_root"] = ToHex(h.log_root);
   return j.dump(2) + "\n";
-}
-
-// Replaces `path` with `text` atomically (a temporary file beside it, then rename), so that an
-// interrupted run leaves the previous checkpoint.
-Status ReplaceFile(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError("cannot write " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::IoError("cannot write " + tmp + ": " + std::strerror(e));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Status::IoError("cannot write " + tmp + ": " + std::strerror(e));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Status::IoError("cannot replace " + path + ": " + std::strerror(e));
-  }
-  return Status::Ok();
 }
 
 // The RFC 9162 consistency proof between two audited heads, fetched from the node and checked
@@ -891,7 +932,7 @@ int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
   bool saved = false;
   Status save_error = Status::Ok();
   if (!checkpoint_path.empty() && tip.head) {
-    save_error = ReplaceFile(checkpoint_path, CheckpointJson(*tip.head));
+    save_error = ReplaceFile(checkpoint_path, CheckpointJson(*tip.head), 0644);
     saved = save_error.ok();
   }
   const uint64_t top = tip.head ? tip.head->height : 0;

@@ -6,6 +6,8 @@
 // node). Single-threaded.
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +34,11 @@ Result<std::string> ReadFileCapped(const std::string& path, size_t limit);
 // and a failure names its reason ("cannot write PATH: Permission denied"), leaving no file.
 Status WriteNewFile(const std::string& path, const std::string& text);
 
+// Replaces `path` with `text` atomically: a temporary file beside it (unique name), written,
+// given `mode`, fsynced, renamed over `path`, and the folder fsynced. On failure `path` is as it
+// was and no temporary file is left.
+Status ReplaceFile(const std::string& path, const std::string& text, mode_t mode);
+
 // The node's chain id (GET /v1/status).
 Result<std::string> FetchChainId(const NodeArgs& node);
 // Reads and parses a genesis file (<= 1 MiB).
@@ -56,12 +63,15 @@ int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait, const PinnedGe
 int CmdProve(const NodeArgs& node, const std::string& subject_hex,
              const std::string& controller_hex, const std::string& purpose,
              std::optional<uint64_t> at_ms, const std::string& out);
-// Every grant and revoke of the customer whose master secret is in key_path, across every brand
-// in the directory plus `extra_controllers`, each verified. `genesis_path` empty: the validator set
-// is taken from the node (and the output says so). The node's latest header is checked against
-// the validators first, so that a node of another chain is refused even with no entries.
+// Every grant and revoke of the customer whose master secret is in key_path, at the brands listed
+// beside the key file (tools/consentctl/brand_list.h) plus `extra_controllers` (with
+// `scan_directory`: every brand of the directory, after a warning on stderr of what that tells
+// the node; brands with entries are then recorded), each verified. `genesis_path` empty: the
+// pinned genesis, else the validator set the node reports (and the output says so). The node's
+// latest header is checked against the validators first, so that a node of another chain is
+// refused even with no entries.
 int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
-               const std::vector<std::string>& extra_controllers);
+               const std::vector<std::string>& extra_controllers, bool scan_directory);
 
 // An auditor's check of the whole chain a node serves, trusting nothing but the genesis file:
 // every certified header from block 1 (or from the checkpoint's height) to the head follows the
