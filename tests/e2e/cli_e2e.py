@@ -165,7 +165,9 @@ class E2E(Checks):
             self.ok(f"prove {name}", *args)
             vargs = ["--json", "verify", path, "--genesis", genesis]
             if at:
-                vargs += ["--at-ms", str(at)]
+                # Judged up to two minutes after its block: stale under the default --max-age
+                # (60 s), which cli_trust.stale_proofs tests.
+                vargs += ["--at-ms", str(at), "--max-age", "5m"]
             rc, out, err = self.run(*vargs)
             verdict = json.loads(out) if out.strip().startswith("{") else {}
             return rc, verdict, path
@@ -254,6 +256,8 @@ class E2E(Checks):
         self.ctl_chains(brand, subject, genesis)
         cli_trust.pinned_genesis(self, genesis, brand)
         cli_trust.history_privacy(self, genesis, brand)
+        cli_trust.stale_proofs(self, genesis, granted_proof)
+        cli_trust.cut_off_follower(self, self.consentd)
         self.audit(genesis)
         self.silent_node(genesis)
         self.slow_dns()

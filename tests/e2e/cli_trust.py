@@ -248,3 +248,148 @@ def history_privacy(t, genesis, brand):
     rc, out, err = t.run("history", "--key", "badlist.key", "--genesis", genesis)
     t.check("a malformed brand list: exit 2 naming the file and line", rc == 2
             and "badlist.key.brands:2" in err, f"{rc} {out}{err}")
+
+
+def stale_proofs(t, genesis, proof_path):
+    """Item 14, the CLI half: verify prints the proof's age and refuses one older than --max-age
+    (default 60 s; --at-ms makes the age deterministic), --max-age 0 disables the check."""
+    proof = json.load(open(os.path.join(t.dir, proof_path)))
+    block_ms = proof["header"]["time_ms"]
+    base = ["verify", proof_path, "--genesis", genesis]
+    rc, out, err = t.run(*base, "--at-ms", str(block_ms + 120_000))
+    t.check("verify of a proof 120 s old (default --max-age 60 s): STALE, exit 1", rc == 1
+            and out.startswith("STALE: the proof's block (height ") and "2 min 0 s old" in out
+            and "older than --max-age 60 s" in out, f"{rc} {out}{err}")
+    rc, out, err = t.run("--json", *base, "--at-ms", str(block_ms + 120_000))
+    j = json.loads(out) if out.strip().startswith("{") else {}
+    t.check("--json verify of a stale proof: fresh false, age 120000 ms", rc == 1
+            and j.get("valid") is True and j.get("fresh") is False
+            and j.get("age_ms") == 120_000 and j.get("max_age_ms") == 60_000, f"{rc} {out}{err}")
+    rc, out, err = t.run(*base, "--at-ms", str(block_ms + 120_000), "--expect", "granted")
+    t.check("--expect on a stale proof exits 1", rc == 1, f"{rc} {out}{err}")
+    rc, out, err = t.run(*base, "--at-ms", str(block_ms + 1_000))
+    t.check("verify of a proof 1 s old: VALID, age printed", rc == 0
+            and out.startswith("VALID: ") and "(1.0 s before the time judged; --max-age 60 s)"
+            in out, f"{rc} {out}{err}")
+    for flag in ("0", "5m"):
+        rc, out, err = t.run(*base, "--at-ms", str(block_ms + 120_000), "--max-age", flag)
+        t.check(f"verify --max-age {flag} accepts the 120 s old proof", rc == 0
+                and out.startswith("VALID: "), f"{rc} {out}{err}")
+    rc, out, err = t.run(*base, "--at-ms", str(block_ms + 120_000),
+                         env={"CONSENT_MAX_AGE": "3m"})
+    t.check("CONSENT_MAX_AGE 3m accepts it too", rc == 0, f"{rc} {out}{err}")
+    for bad in ("60", "-1s", "1y", "99999999s"):
+        rc, out, err = t.run(*base, "--max-age", bad)
+        t.check(f"verify --max-age {bad}: usage error naming it", rc == 2
+                and f'"{bad}"' in err, f"{rc} {out}{err}")
+
+
+def cut_off_follower(t, consentd):
+    """Item 14 against real processes: a validator and a follower; once the validator is gone,
+    the follower's /readyz is 503 (cause no_peer) with a warning in its log and the head's age in
+    its metrics, and history and audit at it refuse its old head (--max-age 1s, once the head is
+    older than that: a bounded wait on the clock, not a threshold)."""
+    import random
+    import socket
+    import subprocess
+    import time
+    from e2e_common import wait_until_ok
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(20000, 31990)
+        try:
+            socks = []
+            for p in range(base, base + 4):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            for s in socks:
+                s.close()
+            break
+        except OSError:
+            for s in socks:
+                s.close()
+    out_dir = os.path.join(t.dir, "cutoff")
+    r = subprocess.run([consentd, "testnet", "--validators", "1", "--followers", "1", "--out",
+                        out_dir, "--base-port", str(base), "--chain-id", "cutoff-chain"],
+                       capture_output=True, text=True, timeout=60)
+    if not t.check("consentd testnet 1+1", r.returncode == 0, r.stderr):
+        return
+    procs = {}
+
+    def start(i):
+        log = open(os.path.join(out_dir, f"node{i}.log"), "ab")
+        procs[i] = subprocess.Popen([consentd, "start", "--home", os.path.join(out_dir, f"node{i}")],
+                                    stdout=log, stderr=subprocess.STDOUT)
+
+    def get(i, path):
+        c = http.client.HTTPConnection("127.0.0.1", base + 2 * i, timeout=30)
+        c.request("GET", path)
+        resp = c.getresponse()
+        body = resp.read()
+        c.close()
+        return resp.status, body
+
+    def wait_for(cond, seconds):
+        deadline = time.time() + seconds * float(os.environ.get("CONSENT_E2E_SLOW", "1"))
+        while time.time() < deadline:
+            try:
+                if cond():
+                    return True
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.1)
+        return False
+    cut_genesis = os.path.join(out_dir, "node0", "genesis.json")
+    follower = f"http://127.0.0.1:{base + 2}"
+    try:
+        start(0)
+        start(1)
+        wait_until_ok(lambda: get(0, "/readyz")[0], 30, "the validator did not become ready")
+        t.ok("cut-off: a brand registers at the validator", "--node", f"http://127.0.0.1:{base}",
+             "register", "--key", "brand.key", "--name", "Cutoff Brand", "--wait")
+        t.check("cut-off: the follower syncs and is ready", wait_for(
+            lambda: get(1, "/readyz")[0] == 200 and json.loads(get(1, "/readyz")[1])["height"]
+            >= 1, 30), get(1, "/readyz"))
+        procs[0].kill()
+        procs[0].wait(timeout=30)
+        t.check("cut-off: the follower with no peer answers /readyz 503, cause no_peer",
+                wait_for(lambda: get(1, "/readyz")[0] == 503
+                         and json.loads(get(1, "/readyz")[1]).get("cause") == "no_peer", 30),
+                get(1, "/readyz"))
+        st, body = get(1, "/readyz")
+        j = json.loads(body)
+        t.check("cut-off: the 503 is JSON with the reason", j.get("ready") is False
+                and j["error"]["code"] == "not_ready" and "no peer" in j["error"]["message"]
+                and j.get("peers") == 0 and j.get("height", 0) >= 1, body)
+        st, metrics = get(1, "/metrics")
+        t.check("cut-off: /metrics has consent_head_age_seconds and consent_ready 0",
+                b"\nconsent_head_age_seconds " in metrics and b"\nconsent_ready 0\n" in metrics,
+                metrics[-400:])
+        log_path = os.path.join(out_dir, "node1.log")
+        t.check("cut-off: the follower's log warns that it is not ready", wait_for(
+            lambda: "not ready: a follower with no peer link" in open(log_path).read(), 30),
+            open(log_path).read()[-600:])
+        head_ms = json.loads(get(1, "/v1/status")[1])["time_ms"]
+        while time.time() * 1000 < head_ms + 1_500:
+            time.sleep(0.05)
+        rc, out, err = t.run("--node", follower, "history", "--key", "me.key", "--genesis",
+                             cut_genesis, "--max-age", "1s")
+        t.check("cut-off: history at the follower, head older than --max-age 1s: exit 1",
+                rc == 1 and "the node's head (height " in err and "older than --max-age 1.0 s"
+                in err, f"{rc} {out}{err}")
+        cp = os.path.join(t.dir, "cutoff-cp.json")
+        rc, out, err = t.run("--node", follower, "audit", "--genesis", cut_genesis,
+                             "--checkpoint", cp, "--max-age", "1s")
+        t.check("cut-off: audit at the follower: STALE, exit 1, no checkpoint written", rc == 1
+                and out.startswith("STALE: the node's head") and not os.path.exists(cp),
+                f"{rc} {out}{err}")
+        rc, out, err = t.run("--node", follower, "audit", "--genesis", cut_genesis)
+        t.check("cut-off: audit with the default --max-age (60 s): VALID, the age printed",
+                rc == 0 and out.startswith("VALID: chain cutoff-chain") and " old (--max-age 60 s)"
+                in out, f"{rc} {out}{err}")
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)

@@ -464,7 +464,18 @@ int Run(int argc, char** argv) {
                    "time: granted, revoked, expired or none (for scripts: `verify ... --expect "
                    "granted && send`)")
       ->check(CLI::IsMember({"granted", "revoked", "expired", "none"}));
+  std::string v_max_age;
+  verify->add_option("--max-age", v_max_age,
+                     "refuse (exit 1, STALE) a proof whose block is older than this at the time "
+                     "judged: 60s, 5m, 2h, 0 = no check (default 60s, or env CONSENT_MAX_AGE, or "
+                     "max_age in the config file); the validators commit a block every few "
+                     "seconds, so an old proof comes from a cut-off or lying node");
   verify->callback([&] {
+    auto max_age = ctl::ResolveMaxAge(v_max_age);
+    if (!max_age.ok()) {
+      rc = Fail(max_age.status());
+      return;
+    }
     auto pinned = ctl::LoadPinnedGenesis(v_genesis);
     if (!pinned.ok()) {
       rc = Fail(pinned.status());
@@ -509,8 +520,14 @@ int Run(int argc, char** argv) {
     }
     Result<ProofVerdict> verdict = proof.ok() ? VerifyConsentProof(*proof, *genesis, at)
                                               : Result<ProofVerdict>(proof.status());
-    const bool expected =
-        verdict.ok() && (v_expect.empty() || v_expect == ProofStatusName(verdict->status));
+    // Fresh: the proof's block is at most --max-age before the time judged.
+    const Status fresh = verdict.ok() ? ctl::CheckFresh("the proof's block", verdict->height,
+                                                        verdict->time_ms, verdict->at_ms, *max_age)
+                                      : Status::Ok();
+    const uint64_t age_ms =
+        verdict.ok() && verdict->at_ms > verdict->time_ms ? verdict->at_ms - verdict->time_ms : 0;
+    const bool expected = verdict.ok() && fresh.ok() &&
+                          (v_expect.empty() || v_expect == ProofStatusName(verdict->status));
     if (node.json) {
       nlohmann::ordered_json j;
       j["valid"] = verdict.ok();
@@ -521,6 +538,10 @@ int Run(int argc, char** argv) {
         j["proof_status"] = ProofStatusName(verdict->claimed);
         j["height"] = verdict->height;
         j["block_time_ms"] = verdict->time_ms;
+        j["age_ms"] = age_ms;
+        j["max_age_ms"] = *max_age;
+        j["fresh"] = fresh.ok();
+        if (!fresh.ok()) j["stale"] = fresh.message();
         j["subject"] = ToHex(proof->subject);
         j["controller"] = ToHex(proof->controller);
         j["purpose"] = proof->purpose;
@@ -529,6 +550,11 @@ int Run(int argc, char** argv) {
         j["error"] = verdict.status().message();  // the same field as inspect's
       }
       std::printf("%s\n", j.dump(2).c_str());
+    } else if (verdict.ok() && !fresh.ok()) {
+      std::printf("STALE: %s\n", fresh.message().c_str());
+      std::printf("  (otherwise a valid proof: %s at height %llu; it says nothing of now)\n",
+                  ProofStatusName(verdict->status),
+                  static_cast<unsigned long long>(verdict->height));
     } else if (verdict.ok()) {
       const ProofVerdict& v = *verdict;
       std::string until;
@@ -543,8 +569,10 @@ int Run(int argc, char** argv) {
                   ToHex(proof->subject).c_str(), ToHex(proof->controller).c_str(),
                   proof->purpose.c_str());
       std::printf(
-          "  the state at height %llu, block time %s, certified by the genesis validators\n",
-          static_cast<unsigned long long>(v.height), ctl::IsoTime(v.time_ms).c_str());
+          "  the state at height %llu, block time %s (%s before the time judged; --max-age "
+          "%s), certified by the genesis validators\n",
+          static_cast<unsigned long long>(v.height), ctl::IsoTime(v.time_ms).c_str(),
+          ctl::AgeText(age_ms).c_str(), *max_age ? ctl::AgeText(*max_age).c_str() : "off");
       if (v.claimed != v.status) {
         std::printf("  the proof itself says %s: that was for the time it was asked for\n",
                     ProofStatusName(v.claimed));
@@ -702,7 +730,19 @@ int Run(int argc, char** argv) {
   history->add_flag("--scan-directory", h_scan,
                     "look at every brand of the directory, not only those recorded in KEY.brands "
                     "(warns: the node learns that all these subject keys are one person's)");
-  history->callback([&] { rc = ctl::CmdHistory(node, h_key, h_genesis, h_controllers, h_scan); });
+  std::string h_max_age;
+  history->add_option("--max-age", h_max_age,
+                      "refuse (exit 1) a node whose head is older than this: 60s, 5m, 0 = no "
+                      "check (default 60s, or env CONSENT_MAX_AGE, or max_age in the config "
+                      "file)");
+  history->callback([&] {
+    auto max_age = ctl::ResolveMaxAge(h_max_age);
+    if (!max_age.ok()) {
+      rc = Fail(max_age.status());
+      return;
+    }
+    rc = ctl::CmdHistory(node, h_key, h_genesis, h_controllers, h_scan, *max_age);
+  });
 
   // audit
   auto* audit = app.add_subcommand(
@@ -716,7 +756,19 @@ int Run(int argc, char** argv) {
   audit->add_option("--checkpoint", a_checkpoint,
                     "start from the head recorded in this file by an earlier audit, and record "
                     "the new head there when valid (created if missing)");
-  audit->callback([&] { rc = ctl::CmdAudit(node, a_genesis, a_checkpoint); });
+  std::string a_max_age;
+  audit->add_option("--max-age", a_max_age,
+                    "refuse (exit 1, STALE; the checkpoint unchanged) a head older than this: "
+                    "60s, 5m, 0 = no check (default 60s, or env CONSENT_MAX_AGE, or max_age in "
+                    "the config file)");
+  audit->callback([&] {
+    auto max_age = ctl::ResolveMaxAge(a_max_age);
+    if (!max_age.ok()) {
+      rc = Fail(max_age.status());
+      return;
+    }
+    rc = ctl::CmdAudit(node, a_genesis, a_checkpoint, *max_age);
+  });
 
   try {
     app.parse(argc, argv);

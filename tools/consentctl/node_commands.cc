@@ -167,7 +167,8 @@ Result<VerifiedHead> VerifyHead(const json& head, const Genesis& genesis) {
 // Whether the node serves the chain of `genesis`, whatever it is then asked: its latest header
 // must carry a commit of the genesis validators. Before block 1 (no header, no commit) its chain
 // id and validator set must be the genesis's. `status` is the node's /v1/status.
-Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis) {
+Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis,
+                      std::optional<Header>* head = nullptr) {
   ASSIGN_OR_RETURN(uint64_t height, Uint(status, "height"));
   ASSIGN_OR_RETURN(std::string chain, Str(status, "chain_id"));
   if (chain != genesis.chain_id) {
@@ -180,7 +181,9 @@ Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& g
         h["headers"].size() != 1) {
       return Status::Invalid("the node's answer to /v1/headers is malformed");
     }
-    return VerifyHead(h["headers"][0], genesis).status();
+    ASSIGN_OR_RETURN(VerifiedHead v, VerifyHead(h["headers"][0], genesis));
+    if (head != nullptr) *head = v.header;
+    return Status::Ok();
   }
   std::vector<std::string> keys, want;
   if (status.contains("validators") && status["validators"].is_array()) {
@@ -583,7 +586,8 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
 }
 
 int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
-               const std::vector<std::string>& extra_controllers, bool scan_directory) {
+               const std::vector<std::string>& extra_controllers, bool scan_directory,
+               uint64_t max_age_ms) {
   auto url = Url(node);
   if (!url.ok()) return Fail(url.status(), kUsage);
   auto key = ReadKeyFile(key_path);
@@ -616,7 +620,14 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
 
   // The node's chain is checked first, so that a history with no entries (or no brands) is not
   // reported as certified by validators that never signed anything of this node's.
-  if (Status st = CheckNodeChain(node, *s, genesis); !st.ok()) return FailNode(st);
+  std::optional<Header> latest;
+  if (Status st = CheckNodeChain(node, *s, genesis, &latest); !st.ok()) return FailNode(st);
+  // Fresh: the node's head, and every history page's, is at most max_age_ms old.
+  const uint64_t now_ms = NowMs();
+  if (latest) {
+    Status st = CheckFresh("the node's head", latest->height, latest->time_ms, now_ms, max_age_ms);
+    if (!st.ok()) return Fail(st, kNegative);
+  }
 
   // Brands: those the customer dealt with (the list beside the key file) and any named on the
   // command line; with --scan-directory, every brand of the directory. The directory itself is
@@ -687,6 +698,12 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
       if (no_head && (*h)["entries"].empty()) break;
       auto head = VerifyHead((*h)["head"], genesis);
       if (!head.ok()) return Fail(head.status(), kNegative);
+      if (Status st = CheckFresh("the node's head", head->header.height, head->header.time_ms,
+                                 now_ms, max_age_ms);
+          !st.ok()) {
+        return Fail(st, kNegative);
+      }
+      if (!latest || head->header.height > latest->height) latest = head->header;
       if ((*h)["entries"].empty()) break;
       for (const auto& e : (*h)["entries"]) {
         auto row = VerifyEntry(e, subject.public_key(), genesis, *head);
@@ -726,12 +743,12 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
       out["entries"].push_back(e);
     }
     out["problems"] = problems;
+    if (latest) {
+      out["head_height"] = latest->height;
+      out["head_age_ms"] = now_ms > latest->time_ms ? now_ms - latest->time_ms : 0;
+    }
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    const uint64_t now_ms =
-        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
     std::printf("%-21s %-8s %-24s %-32s %-31s %s\n", "issued (UTC)", "action", "brand", "purposes",
                 "expires (UTC)", "block");
     for (const auto& r : rows) {
@@ -750,6 +767,12 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
                 brands.size() == 1 ? "brand" : "brands",
                 trusted_node ? "the validators the node reports (pass --genesis to check them)"
                              : ("the validators of " + pinned_path).c_str());
+    if (latest) {
+      std::printf("the node's head: height %llu, block time %s, %s old (--max-age %s)\n",
+                  static_cast<unsigned long long>(latest->height), IsoTime(latest->time_ms).c_str(),
+                  AgeText(now_ms > latest->time_ms ? now_ms - latest->time_ms : 0).c_str(),
+                  max_age_ms ? AgeText(max_age_ms).c_str() : "off");
+    }
     for (const auto& p : problems) std::printf("NOT VERIFIED: %s\n", p.c_str());
   }
   return problems.empty() ? kOk : kNegative;
@@ -821,7 +844,7 @@ Status CheckConsistency(const NodeArgs& node, const Header& from, const Header& 
 }  // namespace
 
 int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
-             const std::string& checkpoint_path) {
+             const std::string& checkpoint_path, uint64_t max_age_ms) {
   auto url = Url(node);
   if (!url.ok()) return Fail(url.status(), kUsage);
   auto pin = LoadPinnedGenesis(genesis_path);
@@ -927,6 +950,31 @@ int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
     anchor = *tip.head;
   }
 
+  // A valid chain whose head is old: this node is cut off, or hides newer blocks. Refused; the
+  // checkpoint is left as it was (a refused run changes nothing).
+  const uint64_t now_ms = NowMs();
+  const uint64_t age_ms = tip.head && now_ms > tip.head->time_ms ? now_ms - tip.head->time_ms : 0;
+  if (tip.head) {
+    Status st =
+        CheckFresh("the node's head", tip.head->height, tip.head->time_ms, now_ms, max_age_ms);
+    if (!st.ok()) {
+      if (node.json) {
+        json j;
+        j["valid"] = true;
+        j["fresh"] = false;
+        j["reason"] = st.message();
+        j["to_height"] = tip.head->height;
+        j["head_age_ms"] = age_ms;
+        std::printf("%s\n", j.dump().c_str());
+      } else {
+        std::printf("STALE: %s (heights %llu..%llu are otherwise valid)\n", st.message().c_str(),
+                    static_cast<unsigned long long>(first),
+                    static_cast<unsigned long long>(tip.head->height));
+      }
+      return kNegative;
+    }
+  }
+
   // The verdict is printed whether or not the checkpoint can be recorded; a checkpoint that
   // cannot be written is then an input error (exit 2) that says the audit itself was VALID.
   bool saved = false;
@@ -947,6 +995,8 @@ int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
     j["log_size"] = tip.log_size;
     j["head_hash"] = tip.head ? ToHex(tip.head->Hash()) : std::string();
     j["checkpoint_saved"] = saved;
+    j["fresh"] = true;
+    if (tip.head) j["head_age_ms"] = age_ms;
     std::printf("%s\n", j.dump().c_str());
   } else if (!tip.head) {
     std::printf("VALID: chain %s has no block yet; the node's validators are the genesis's\n",
@@ -961,6 +1011,9 @@ int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
         static_cast<unsigned long long>(tip.log_size), static_cast<unsigned long long>(proofs),
         proofs == 1 ? "proof" : "proofs",
         cp ? (", from the checkpoint in " + checkpoint_path).c_str() : "");
+    std::printf("the head's block time is %s, %s old (--max-age %s)\n",
+                IsoTime(tip.head->time_ms).c_str(), AgeText(age_ms).c_str(),
+                max_age_ms ? AgeText(max_age_ms).c_str() : "off");
     if (saved) {
       std::printf("checkpoint %s now at height %llu (head %s)\n", checkpoint_path.c_str(),
                   static_cast<unsigned long long>(top), ToHex(tip.head->Hash()).c_str());

@@ -69,9 +69,11 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
 // the node; brands with entries are then recorded), each verified. `genesis_path` empty: the
 // pinned genesis, else the validator set the node reports (and the output says so). The node's
 // latest header is checked against the validators first, so that a node of another chain is
-// refused even with no entries.
+// refused even with no entries; a head (that one, or a history page's) older than `max_age_ms`
+// (0: no bound) is refused, exit 1.
 int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
-               const std::vector<std::string>& extra_controllers, bool scan_directory);
+               const std::vector<std::string>& extra_controllers, bool scan_directory,
+               uint64_t max_age_ms);
 
 // An auditor's check of the whole chain a node serves, trusting nothing but the genesis file:
 // every certified header from block 1 (or from the checkpoint's height) to the head follows the
@@ -82,8 +84,10 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
 // and, when valid, records the new head there (atomic replace). VALID exit 0; INVALID with the
 // height and reason, exit 1; a bad genesis or checkpoint file or an unreachable node, exit 2; a
 // checkpoint that cannot be written, exit 2 after the VALID verdict is printed.
+// A head older than `max_age_ms` (0: no bound) is STALE, exit 1, and the checkpoint is left as
+// it was.
 int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
-             const std::string& checkpoint_path);
+             const std::string& checkpoint_path, uint64_t max_age_ms);
 
 // "2026-12-06 12:56:21Z" (UTC, to the second) for a time in ms since the Unix epoch.
 std::string IsoTime(uint64_t ms);
