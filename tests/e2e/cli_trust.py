@@ -348,6 +348,12 @@ def cut_off_follower(t, consentd):
         wait_until_ok(lambda: get(0, "/readyz")[0], 30, "the validator did not become ready")
         t.ok("cut-off: a brand registers at the validator", "--node", f"http://127.0.0.1:{base}",
              "register", "--key", "brand.key", "--name", "Cutoff Brand", "--wait")
+        brand = t.run("--json", "keygen", "brand", "--out", "cutoff-brand.key")[1]
+        brand = json.loads(brand)["public_key"]
+        t.ok("cut-off: the customer grants at the validator", "--node",
+             f"http://127.0.0.1:{base}", "grant", "--key", "me.key", "--controller", brand,
+             "--purpose", "cutoff.mail", "--genesis", os.path.join(out_dir, "node0",
+                                                                    "genesis.json"), "--wait")
         t.check("cut-off: the follower syncs and is ready", wait_for(
             lambda: get(1, "/readyz")[0] == 200 and json.loads(get(1, "/readyz")[1])["height"]
             >= 1, 30), get(1, "/readyz"))
@@ -373,6 +379,17 @@ def cut_off_follower(t, consentd):
         head_ms = json.loads(get(1, "/v1/status")[1])["time_ms"]
         while time.time() * 1000 < head_ms + 1_500:
             time.sleep(0.05)
+        # The story: the cut-off follower still serves a valid proof of the grant (a
+        # revocation elsewhere would be missing from it); once its head is older than the bound,
+        # `verify --expect granted` refuses it.
+        subject = t.run("id", "--key", "me.key", "--controller", brand)[1].strip()
+        rc, out, err = t.run("--node", follower, "prove", "--subject", subject, "--controller",
+                             brand, "--purpose", "cutoff.mail", "--out", "cutoff-proof.json")
+        t.check("cut-off: the follower still serves a proof", rc == 0, f"{rc} {out}{err}")
+        rc, out, err = t.run("verify", "cutoff-proof.json", "--genesis", cut_genesis,
+                             "--expect", "granted", "--max-age", "1s")
+        t.check("cut-off: verify --expect granted of the follower's old proof: STALE, exit 1",
+                rc == 1 and out.startswith("STALE: ") and "granted" in out, f"{rc} {out}{err}")
         rc, out, err = t.run("--node", follower, "history", "--key", "me.key", "--genesis",
                              cut_genesis, "--max-age", "1s")
         t.check("cut-off: history at the follower, head older than --max-age 1s: exit 1",
