@@ -1,4 +1,5 @@
-// Readiness of the node for clients (net/readiness.h).
+// Readiness of the node for clients (net/readiness.h). Pure functions; ReadinessWatch is
+// thread-compatible.
 #include "net/readiness.h"
 
 #include <chrono>

@@ -1,4 +1,5 @@
 // consentctl audit: an auditor's check of the whole chain a node serves (node_commands.h).
+// Single-threaded.
 #include "tools/consentctl/node_commands.h"
 
 #include <fcntl.h>

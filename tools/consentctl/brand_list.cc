@@ -1,4 +1,4 @@
-// The customer's local brand list (tools/consentctl/brand_list.h).
+// The customer's local brand list (tools/consentctl/brand_list.h). Thread-compatible.
 #include "tools/consentctl/brand_list.h"
 
 #include <unistd.h>

@@ -1,4 +1,5 @@
 // consentctl history: a customer's grants and revocations, each verified (node_commands.h).
+// Single-threaded.
 #include "tools/consentctl/node_commands.h"
 
 #include <fcntl.h>

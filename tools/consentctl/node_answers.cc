@@ -1,4 +1,4 @@
-// Reading a node's answers (tools/consentctl/node_answers.h).
+// Reading a node's answers (tools/consentctl/node_answers.h). Single-threaded.
 #include "tools/consentctl/node_answers.h"
 
 #include <algorithm>

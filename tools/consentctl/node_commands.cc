@@ -1,5 +1,5 @@
 // consentctl's node commands: status, submit, prove, and the files they read and write
-// (history.cc and audit.cc hold the two longer commands).
+// (history.cc and audit.cc hold the two longer commands). Single-threaded.
 #include "tools/consentctl/node_commands.h"
 
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// consentctl's trust root and freshness rules (tools/consentctl/trust.h).
+// consentctl's trust root and freshness rules (tools/consentctl/trust.h). Thread-compatible.
 #include "tools/consentctl/trust.h"
 
 #include <toml++/toml.h>
