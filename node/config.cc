@@ -367,7 +367,7 @@ const std::vector<Field>& Fields() {
     v.push_back(IntField(
         "api", "ready_max_head_age_ms",
         "/readyz answers 503 when the head is older than this many ms (from block 1 on; 0 = no "
-        "bound); keep it several times the validators' heartbeat_ms",
+        "bound); keep it several times consensus.heartbeat_ms",
         [](auto& c) -> auto& { return c.api.ready_max_head_age_ms; }, 0, kU32));
     // [p2p]
     v.push_back(StringField(
@@ -422,6 +422,11 @@ const std::vector<Field>& Fields() {
         "consensus", "max_timeout_ms",
         "cap on every timeout however many rounds; at least each base timeout",
         [](auto& c) -> auto& { return c.consensus.max_timeout_ms; }, 1, kMaxTimeout));
+    v.push_back(IntField(
+        "consensus", "heartbeat_ms",
+        "an idle validator starts a round (an empty block) this long after the height started, "
+        "so a live chain's head is never older than about this; 0 = idle chains make no blocks",
+        [](auto& c) -> auto& { return c.heartbeat_ms; }, 0, 3'600'000));
     return v;
   }();
   return fields;
@@ -610,10 +615,10 @@ bool operator==(const Config& a, const Config& b) {
          a.consensus.precommit_base_ms == b.consensus.precommit_base_ms &&
          a.consensus.precommit_delta_ms == b.consensus.precommit_delta_ms &&
          a.consensus.max_timeout_ms == b.consensus.max_timeout_ms &&
-         x.listen_address == y.listen_address && x.port == y.port && x.threads == y.threads &&
-         x.max_connections == y.max_connections && x.max_header_bytes == y.max_header_bytes &&
-         x.max_body_bytes == y.max_body_bytes && x.request_timeout_ms == y.request_timeout_ms &&
-         x.idle_timeout_ms == y.idle_timeout_ms &&
+         a.heartbeat_ms == b.heartbeat_ms && x.listen_address == y.listen_address &&
+         x.port == y.port && x.threads == y.threads && x.max_connections == y.max_connections &&
+         x.max_header_bytes == y.max_header_bytes && x.max_body_bytes == y.max_body_bytes &&
+         x.request_timeout_ms == y.request_timeout_ms && x.idle_timeout_ms == y.idle_timeout_ms &&
          x.wait_commit_timeout_ms == y.wait_commit_timeout_ms &&
          x.max_txs_per_request == y.max_txs_per_request &&
          x.write_rate_per_s == y.write_rate_per_s && x.write_burst == y.write_burst &&

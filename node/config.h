@@ -57,6 +57,10 @@ struct Config {
   // [consensus]: timeout(round) = base + round * delta, capped at max_timeout_ms. Bases and max
   // 1..600000 ms, deltas 0..600000 ms, max_timeout_ms >= every base.
   ConsensusParams consensus;
+  // A validator with nothing to propose starts a round (an empty block) this long after its
+  // height started, so an idle chain's head is never older than about this; 0 = never (idle
+  // chains then make no blocks, and a stale head cannot be told from an idle one). 0..3600000.
+  uint32_t heartbeat_ms = 5000;
 
   // [api]
   ApiServerOptions api;

@@ -23,12 +23,19 @@
 // round and type) is kept (appended to <data_dir>/evidence.jsonl and reloaded at start; the last
 // kMaxEvidence in memory), logged, counted and served.
 //
-// Idle chains make no blocks: a height's first round starts when transactions are pending (and
-// block_interval_ms after the previous block) or when a peer's proposal or vote for it arrives.
+// A height's first round starts when transactions are pending (and block_interval_ms after the
+// previous block), when a peer's proposal or vote for it arrives, or, on an idle chain,
+// heartbeat_ms after the height started (an empty block, so that a live chain's head is recent;
+// heartbeat_ms 0: idle chains make no blocks).
 //
 // A storage error (committing, reading committed state, persisting the sign state) is fatal:
 // the node stops consensus, reports not ready and calls on_fatal (the daemon exits with an
 // error) rather than serve or sign from a state it cannot trust.
+//
+// The implementation is split by room: node.cc (wiring, threads, peer callbacks, shutdown),
+// node_txs.cc (tx intake and gossip), node_consensus.cc (the consensus driver), node_sync.cc
+// (block sync, with its bookkeeping in node/block_sync.h), node_metrics.cc (status, metrics);
+// next-height messages wait in node/future_buffer.h.
 //
 // Thread-safety: the ApiBackend methods may be called from any thread concurrently. Listeners
 // are called on the driver thread with the listener lock held: they must not block and must not
@@ -55,7 +62,9 @@
 #include "ledger/store/chain_store.h"
 #include "net/api_backend.h"
 #include "net/peer_manager.h"
+#include "node/block_sync.h"
 #include "node/config.h"
+#include "node/future_buffer.h"
 #include "node/home.h"
 #include "node/mempool.h"
 
@@ -64,8 +73,6 @@ namespace consent {
 // A proposed block whose time is further than this ahead of the local clock is invalid.
 inline constexpr uint64_t kMaxFutureMs = 10000;
 inline constexpr size_t kMaxEvidence = 1000;
-// Messages for the next height kept until this node reaches it.
-inline constexpr size_t kMaxFutureMessages = 4096;
 // Driver events queued at most (peer votes/proposals beyond this are dropped; gossip resends).
 inline constexpr size_t kMaxDriverQueue = 50000;
 // Transaction batches from peers queued for admission at most.
@@ -78,9 +85,12 @@ inline constexpr size_t kMaxBlockResponseBytes = 8u << 20;
 
 struct NodeOptions {
   Genesis genesis;
-  KeyFile key;                  // the node key (kind validator)
-  std::string data_dir;         // the RocksDB directory (created if missing)
-  std::string sign_state_path;  // default: data_dir + "/sign_state.json"
+  KeyFile key;           // the node key (kind validator)
+  std::string data_dir;  // the RocksDB directory (created if missing)
+  // The double-sign guard; NodeOptionsFromHome puts it beside node.key (Home::SignStatePath).
+  // Empty: data_dir + "/sign_state.json" (in-process tests only). A guard found at that legacy
+  // place while this path is elsewhere is moved here at Open (MigrateSignState).
+  std::string sign_state_path;
   Config config;  // [node], [storage], [p2p], [consensus] are used here; [api] by the daemon
   // Called once, on the driver thread, if the node stops on an error.
   std::function<void(const Status&)> on_fatal;
@@ -231,15 +241,8 @@ class Node final : public ApiBackend, private PeerHandler {
   Clock::time_point last_regossip_{};
   std::map<Hash32, ValidatedBlock> validated_;  // proposals of the current height found valid
   std::set<Hash32> invalid_;                    // ... and found invalid
-  std::vector<std::pair<PeerId, p2p::Message>> future_;  // messages for the next height
-  std::map<PeerId, uint64_t> peer_heights_;
-  struct SyncRequest {
-    PeerId peer = 0;
-    uint64_t from = 0;
-    Clock::time_point at{};
-  };
-  std::optional<SyncRequest> sync_;
-  std::optional<Clock::time_point> behind_since_;
+  FutureBuffer future_;                         // messages for the next height
+  BlockSync sync_;                              // peers' heights and the block request in flight
 
   // Read by Status() from any thread.
   std::atomic<bool> catching_up_{false};
