@@ -364,6 +364,11 @@ const std::vector<Field>& Fields() {
     v.push_back(IntField(
         "api", "ws_max_streams", "concurrent WebSocket streams at most",
         [](auto& c) -> auto& { return c.api.ws_max_streams; }, 0, 100'000));
+    v.push_back(IntField(
+        "api", "ready_max_head_age_ms",
+        "/readyz answers 503 when the head is older than this many ms (from block 1 on; 0 = no "
+        "bound); keep it several times consensus.heartbeat_ms",
+        [](auto& c) -> auto& { return c.api.ready_max_head_age_ms; }, 0, kU32));
     // [p2p]
     v.push_back(StringField(
         "p2p", "listen_address", "IP address this node accepts peer links on",
@@ -618,7 +623,8 @@ bool operator==(const Config& a, const Config& b) {
          x.max_txs_per_request == y.max_txs_per_request &&
          x.write_rate_per_s == y.write_rate_per_s && x.write_burst == y.write_burst &&
          x.ws_max_message_bytes == y.ws_max_message_bytes &&
-         x.ws_max_queue_bytes == y.ws_max_queue_bytes && x.ws_max_streams == y.ws_max_streams;
+         x.ws_max_queue_bytes == y.ws_max_queue_bytes && x.ws_max_streams == y.ws_max_streams &&
+         x.ready_max_head_age_ms == y.ready_max_head_age_ms;
 }
 
 }  // namespace consent

@@ -120,7 +120,7 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
     prev = line;
     line.clear();
   }
-  EXPECT_EQ(settings, 40u);  // 5 node, 2 storage, 2 log, 15 api, 8 p2p, 8 consensus
+  EXPECT_EQ(settings, 41u);  // 5 node, 2 storage, 2 log, 16 api, 8 p2p, 8 consensus
   EXPECT_EQ(commented, settings);
 }
 
