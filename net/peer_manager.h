@@ -96,6 +96,8 @@ class PeerHandler {
   virtual void OnPeerDisconnected(PeerId peer) = 0;
 };
 
+class PeerManagerImpl;  // net/peer_manager_impl.h, internal
+
 class PeerManager {
  public:
   PeerManager(PeerManagerOptions options, PeerHandler* handler);
@@ -126,8 +128,7 @@ class PeerManager {
   std::string Metrics() const;
 
  private:
-  class Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<PeerManagerImpl> impl_;
 };
 
 }  // namespace consent
