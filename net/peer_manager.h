@@ -3,10 +3,10 @@
 //
 // A link, inbound or outbound, becomes usable only after the handshake: each side sends hello
 // (chain id, genesis hash, protocol version, node key, a fresh random 32-byte challenge, height)
-// and answers the other's hello with hello_ack, a signature over HandshakeMessage(..., the other
-// side's challenge). A wrong chain id, genesis hash or protocol version, a bad signature, this
-// node's own key, a key already connected, or a key that is banned ends the link with a goodbye
-// naming the reason. The handshake must finish within handshake_timeout_ms.
+// and answers the other's hello with hello_ack, a signature over HandshakeMessage(transcript of
+// both hellos in role order, its own role). A wrong chain id, genesis hash or protocol version, a
+// bad signature, this node's own key, a key already connected, or a key that is banned ends the
+// link with a goodbye naming the reason. The handshake must finish within handshake_timeout_ms.
 //
 // After the handshake, each decoded message goes to the PeerHandler. The link itself enforces:
 // frames are binary and at most max_frame_bytes (Beast's read limit: a larger frame closes the
@@ -33,7 +33,9 @@
 //
 // Thread-safety: every public method is thread-safe. Handler callbacks run on the manager's I/O
 // thread: they must be quick (post real work elsewhere) and may call Send/Broadcast/Disconnect
-// (not Stop, which joins that thread).
+// (not Stop, which joins that thread). Handshake (protocol version 2): each side's hello_ack signs
+// the transcript of both hellos in role order (p2p::HandshakeMessage), so a proof is valid only
+// on the link it was made for: a relay or a byte-forwarder between two nodes gets no link.
 #pragma once
 
 #include <cstdint>

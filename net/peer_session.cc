@@ -187,7 +187,7 @@ void PeerSession::OnOpen(beast::error_code ec) {
   }
   ws_open_ = true;
   phase_ = Phase::kHello;
-  p2p::Hello hello;
+  p2p::Hello& hello = own_hello_;
   hello.chain_id = mgr_->opt_.chain_id;
   hello.genesis_hash = mgr_->opt_.genesis_hash;
   hello.protocol_version = p2p::kProtocolVersion;
@@ -263,15 +263,22 @@ void PeerSession::OnMessage(p2p::Message m) {
     }
     if (hello->protocol_version != p2p::kProtocolVersion) {
       return Refuse("unsupported protocol version " + std::to_string(hello->protocol_version) +
-                    " (this node speaks " + std::to_string(p2p::kProtocolVersion) + ")");
+                    ": this node speaks " + std::to_string(p2p::kProtocolVersion) +
+                    (hello->protocol_version < p2p::kProtocolVersion
+                         ? " (version 1 handshakes can be relayed; upgrade the peer)"
+                         : ""));
     }
     if (hello->node_key == mgr_->key_.public_key()) return Refuse("self connection");
     if (mgr_->IsKeyBanned(hello->node_key)) return Refuse("banned");
     key_ = hello->node_key;
     height_.store(hello->height);
+    // Sign this link's transcript (both hellos, in role order) as this node's role: the
+    // signature is worth nothing on any other link, so answering at once relays nothing.
+    transcript_ =
+        outbound_ ? p2p::TranscriptOf(own_hello_, *hello) : p2p::TranscriptOf(*hello, own_hello_);
     p2p::HelloAck ack;
     ack.signature = mgr_->key_.Sign(p2p::HandshakeMessage(
-        o.chain_id, o.genesis_hash, mgr_->key_.public_key(), hello->challenge));
+        transcript_, outbound_ ? p2p::LinkRole::kDialer : p2p::LinkRole::kAcceptor));
     Push(std::make_shared<const Bytes>(p2p::Encode(ack)), false);
     phase_ = Phase::kAck;
     return;
@@ -279,7 +286,8 @@ void PeerSession::OnMessage(p2p::Message m) {
   if (phase_ == Phase::kAck) {
     auto* ack = std::get_if<p2p::HelloAck>(&m);
     if (!ack) return Misbehave(std::string("expected hello_ack, got ") + p2p::MessageName(m));
-    Bytes expected = p2p::HandshakeMessage(o.chain_id, o.genesis_hash, key_, challenge_);
+    Bytes expected = p2p::HandshakeMessage(
+        transcript_, outbound_ ? p2p::LinkRole::kAcceptor : p2p::LinkRole::kDialer);
     if (!VerifySignature(key_, expected, ack->signature)) {
       if (outbound_) mgr_->Ban(std::nullopt, address_);
       return Refuse("bad handshake signature");

@@ -142,6 +142,8 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   bool ws_open_ = false, authenticated_ = false, connected_ = false;
   bool writing_ = false, close_started_ = false;
   Hash32 challenge_{};
+  p2p::Hello own_hello_;                 // as sent (set when the WebSocket opens)
+  p2p::HandshakeTranscript transcript_;  // both hellos in role order (set on the peer's hello)
   PublicKey key_{};
   std::string close_reason_;
   std::deque<Out> queue_;

@@ -269,17 +269,23 @@ class RawPeer {
     return h;
   }
 
-  // Sends `hello`, reads the manager's hello (kept in server_hello_).
+  // Sends `hello` (kept in sent_hello_), reads the manager's hello (kept in server_hello_).
   bool SendHello(const p2p::Hello& hello) {
+    sent_hello_ = hello;
     if (!Send(hello)) return false;
+    return ReadServerHello();
+  }
+  // Reads the manager's hello (it sends it as soon as the WebSocket is open).
+  bool ReadServerHello() {
     auto m = Read();
     if (!m || !std::holds_alternative<p2p::Hello>(*m)) return false;
     server_hello_ = std::get<p2p::Hello>(*m);
     return true;
   }
+  // This client dials, so it signs the transcript (its hello, the manager's) as the dialer.
   p2p::HelloAck GoodAck() const {
-    return p2p::HelloAck{key_.Sign(
-        p2p::HandshakeMessage(kChainId, Genesis(), key_.public_key(), server_hello_.challenge))};
+    return p2p::HelloAck{key_.Sign(p2p::HandshakeMessage(
+        p2p::TranscriptOf(sent_hello_, server_hello_), p2p::LinkRole::kDialer))};
   }
 
   // The whole handshake as an honest node; true when the manager's hello_ack verified.
@@ -287,10 +293,10 @@ class RawPeer {
     if (!Connect(port) || !SendHello(MakeHello()) || !Send(GoodAck())) return false;
     auto m = Read();
     if (!m || !std::holds_alternative<p2p::HelloAck>(*m)) return false;
-    return VerifySignature(
-        server_hello_.node_key,
-        p2p::HandshakeMessage(kChainId, Genesis(), server_hello_.node_key, challenge_),
-        std::get<p2p::HelloAck>(*m).signature);
+    return VerifySignature(server_hello_.node_key,
+                           p2p::HandshakeMessage(p2p::TranscriptOf(sent_hello_, server_hello_),
+                                                 p2p::LinkRole::kAcceptor),
+                           std::get<p2p::HelloAck>(*m).signature);
   }
 
   const p2p::Hello& server_hello() const { return server_hello_; }
@@ -322,7 +328,7 @@ class RawPeer {
   asio::io_context ioc_;
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
-  p2p::Hello server_hello_;
+  p2p::Hello sent_hello_, server_hello_;
   bool closed_ = false;
 };
 
@@ -394,7 +400,7 @@ TEST(PeerManager, HandshakeRefusalsNameTheReason) {
   std::vector<Case> cases = {
       {"chain", [](p2p::Hello& h) { h.chain_id = "other-chain"; }, "wrong chain id"},
       {"genesis", [](p2p::Hello& h) { h.genesis_hash.fill(0x48); }, "wrong genesis hash"},
-      {"version", [](p2p::Hello& h) { h.protocol_version = 2; }, "unsupported protocol version 2"},
+      {"version", [](p2p::Hello& h) { h.protocol_version = 3; }, "unsupported protocol version 3"},
       {"self", [&](p2p::Hello& h) { h.node_key = m.key; }, "self connection"},
   };
   size_t failures = 0;
@@ -430,6 +436,120 @@ TEST(PeerManager, HandshakeRefusalsNameTheReason) {
   RawPeer again(21);
   EXPECT_TRUE(again.Handshake(port));
   EXPECT_TRUE(WaitFor([&] { return m.peers() == 1; }));
+}
+
+// ---- Handshake relay (issue 16 item 1) ----------------------------------------------------------
+// An outsider with no key sits between two honest nodes that are already linked. It never
+// signs anything: it only passes on what each node says. Each node must refuse the outsider's
+// links ("bad handshake signature"), keep its honest link, and ban nobody, even after the
+// outsider sends a malformed frame on each link.
+
+struct LinkedPair {
+  LinkedPair() : a(1), b(2, [this](PeerManagerOptions& o) { o.persistent_peers = {a.address()}; }) {
+    EXPECT_TRUE(WaitFor([&] { return a.PeerWithKey(b.key) && b.PeerWithKey(a.key); }))
+        << a.log.All() << b.log.All();
+    a_link = a.PeerWithKey(b.key)->id;
+    b_link = b.PeerWithKey(a.key)->id;
+  }
+  // Both still linked through the same link each, nobody banned, and the link carries messages.
+  void ExpectUntouched() {
+    EXPECT_EQ(a.manager->Peers().size(), 1u) << a.log.All();
+    EXPECT_EQ(b.manager->Peers().size(), 1u) << b.log.All();
+    ASSERT_TRUE(a.PeerWithKey(b.key));
+    ASSERT_TRUE(b.PeerWithKey(a.key));
+    EXPECT_EQ(a.PeerWithKey(b.key)->id, a_link);
+    EXPECT_EQ(b.PeerWithKey(a.key)->id, b_link);
+    EXPECT_TRUE(a.MetricIs("consent_peer_bans_total", 0)) << a.manager->Metrics();
+    EXPECT_TRUE(b.MetricIs("consent_peer_bans_total", 0)) << b.manager->Metrics();
+    size_t before = b.handler.Count<p2p::StatusMsg>();
+    a.manager->Broadcast(Frame(p2p::StatusMsg{77, Hash32{}}));
+    EXPECT_TRUE(WaitFor([&] { return b.handler.Count<p2p::StatusMsg>() == before + 1; }));
+  }
+  Node a;
+  Node b;
+  PeerId a_link = 0, b_link = 0;
+};
+
+// The relay of the issue: to A it claims B's key with its own challenge; to B it claims A's key
+// with A's challenge, so that B's answer would have signed A's challenge under protocol 1.
+TEST(PeerManager, RelayedHandshakeIsRefusedAndBansNobody) {
+  LinkedPair net;
+  RawPeer to_a(50), to_b(51);
+  ASSERT_TRUE(to_a.Connect(net.a.manager->listen_port()));
+  ASSERT_TRUE(to_a.ReadServerHello());
+  const p2p::Hello hello_a = to_a.server_hello();
+  ASSERT_TRUE(to_b.Connect(net.b.manager->listen_port()));
+  ASSERT_TRUE(to_b.ReadServerHello());
+  p2p::Hello claim_b = to_a.MakeHello();
+  claim_b.node_key = net.b.key;
+  ASSERT_TRUE(to_a.Send(claim_b));
+  ASSERT_TRUE(to_b.Send(hello_a));  // A's own hello: A's key and A's challenge
+  auto ack_from_a = to_a.Read();
+  auto ack_from_b = to_b.Read();
+  ASSERT_TRUE(ack_from_a && std::holds_alternative<p2p::HelloAck>(*ack_from_a));
+  ASSERT_TRUE(ack_from_b && std::holds_alternative<p2p::HelloAck>(*ack_from_b));
+  ASSERT_TRUE(to_a.Send(*ack_from_b));  // B's proof, relayed to A
+  auto reason = to_a.ReadGoodbye();
+  ASSERT_TRUE(reason);
+  EXPECT_EQ(*reason, "bad handshake signature");
+  // The malformed frame that used to get B's key banned at A.
+  (void)to_a.Send(Bytes{0x01, 0xff});
+  (void)to_b.Send(Bytes{0x01, 0xff});
+  EXPECT_TRUE(to_a.ReadUntilClosed());
+  EXPECT_TRUE(to_b.ReadUntilClosed());
+  EXPECT_TRUE(WaitFor([&] {
+    return net.a.MetricIs("consent_peer_handshake_failures_total", 1) &&
+           net.b.MetricIs("consent_peer_handshake_failures_total", 1);
+  })) << net.a.manager->Metrics()
+      << net.b.manager->Metrics();
+  net.ExpectUntouched();
+}
+
+// A transparent forwarder: it dials both and passes every frame on unchanged, so each node sees
+// the other's real hello and hello_ack. Each node is the acceptor of its link and signs as one;
+// neither accepts an acceptor's signature as the dialer's proof.
+TEST(PeerManager, ForwardedHandshakeIsRefusedByBothEnds) {
+  LinkedPair net;
+  RawPeer to_a(52), to_b(53);
+  ASSERT_TRUE(to_a.Connect(net.a.manager->listen_port()));
+  ASSERT_TRUE(to_a.ReadServerHello());
+  ASSERT_TRUE(to_b.Connect(net.b.manager->listen_port()));
+  ASSERT_TRUE(to_b.ReadServerHello());
+  ASSERT_TRUE(to_a.Send(to_b.server_hello()));
+  ASSERT_TRUE(to_b.Send(to_a.server_hello()));
+  auto ack_from_a = to_a.Read();
+  auto ack_from_b = to_b.Read();
+  ASSERT_TRUE(ack_from_a && std::holds_alternative<p2p::HelloAck>(*ack_from_a));
+  ASSERT_TRUE(ack_from_b && std::holds_alternative<p2p::HelloAck>(*ack_from_b));
+  ASSERT_TRUE(to_a.Send(*ack_from_b));
+  ASSERT_TRUE(to_b.Send(*ack_from_a));
+  auto reason_a = to_a.ReadGoodbye();
+  auto reason_b = to_b.ReadGoodbye();
+  ASSERT_TRUE(reason_a && reason_b);
+  EXPECT_EQ(*reason_a, "bad handshake signature");
+  EXPECT_EQ(*reason_b, "bad handshake signature");
+  (void)to_a.Send(Bytes{0x01, 0xff});
+  (void)to_b.Send(Bytes{0x01, 0xff});
+  EXPECT_TRUE(to_a.ReadUntilClosed());
+  EXPECT_TRUE(to_b.ReadUntilClosed());
+  net.ExpectUntouched();
+}
+
+// Protocol 1 nodes are refused with a goodbye that says why, before anything is signed.
+TEST(PeerManager, ProtocolVersionOneIsRefused) {
+  Node m(1);
+  RawPeer raw(20);
+  ASSERT_TRUE(raw.Connect(m.manager->listen_port()));
+  p2p::Hello hello = raw.MakeHello();
+  hello.protocol_version = 1;
+  ASSERT_TRUE(raw.SendHello(hello));
+  auto m1 = raw.Read();  // the goodbye comes first: no hello_ack was signed for it
+  ASSERT_TRUE(m1);
+  ASSERT_TRUE(std::holds_alternative<p2p::Goodbye>(*m1)) << p2p::MessageName(*m1);
+  EXPECT_EQ(std::get<p2p::Goodbye>(*m1).reason,
+            "unsupported protocol version 1: this node speaks 2 (version 1 handshakes can be "
+            "relayed; upgrade the peer)");
+  EXPECT_EQ(m.peers(), 0u);
 }
 
 TEST(PeerManager, HandshakeTimeout) {
