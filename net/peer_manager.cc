@@ -55,6 +55,12 @@ Status PeerManagerImpl::Start() {
   RETURN_IF_ERROR(CheckChainId(opt_.chain_id).Prefixed("peer manager"));
   if (opt_.max_msgs_per_sec == 0) return Status::Invalid("max_msgs_per_sec must be at least 1");
   if (opt_.max_frame_bytes < 1024) return Status::Invalid("max_frame_bytes must be >= 1024");
+  if (opt_.guest_msgs_per_sec == 0 || opt_.guest_bytes_per_sec == 0 ||
+      !(opt_.handshakes_per_ip_per_sec > 0) || opt_.max_pending_per_ip == 0) {
+    return Status::Invalid(
+        "guest_msgs_per_sec, guest_bytes_per_sec, handshakes_per_ip_per_sec and "
+        "max_pending_per_ip must be positive");
+  }
   if (opt_.backoff_min_ms == 0 || opt_.backoff_min_ms > opt_.backoff_max_ms) {
     return Status::Invalid("backoff: need 0 < backoff_min_ms <= backoff_max_ms");
   }
@@ -148,26 +154,59 @@ void PeerManagerImpl::OnAccept(boost::system::error_code ec, tcp::socket socket)
     auto remote = socket.remote_endpoint(rec);
     std::string address = rec ? std::string("unknown")
                               : remote.address().to_string() + ":" + std::to_string(remote.port());
+    const std::string ip = rec ? address : IpKey(remote.address());
     std::shared_ptr<PeerSession> s;
+    std::string refusal;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (pending_inbound_ < opt_.max_pending_handshakes) {
+      size_t& from_ip = pending_by_ip_[ip];
+      if (pending_inbound_ >= opt_.max_pending_handshakes) {
+        refused_pending_.fetch_add(1);
+        refusal =
+            "too many pending handshakes (" + std::to_string(opt_.max_pending_handshakes) + ")";
+      } else if (from_ip >= opt_.max_pending_per_ip) {
+        refused_pending_ip_.fetch_add(1);
+        refusal = "too many pending handshakes from " + ip + " (max_pending_per_ip " +
+                  std::to_string(opt_.max_pending_per_ip) + ")";
+      } else if (!handshake_rate_.Take(ip, Clock::now())) {
+        refused_rate_ip_.fetch_add(1);
+        refusal = "too many handshakes from " + ip + " (handshakes_per_ip_per_sec " +
+                  std::to_string(opt_.handshakes_per_ip_per_sec) + ")";
+      } else {
         ++pending_inbound_;
+        ++from_ip;
         PeerId id = next_id_++;
-        s = std::make_shared<PeerSession>(this, id, false, std::nullopt, address,
+        s = std::make_shared<PeerSession>(this, id, false, std::nullopt, address, ip,
                                           std::move(socket));
         sessions_.emplace(id, s);
       }
+      if (from_ip == 0) pending_by_ip_.erase(ip);
     }
     if (s) {
       s->StartInbound();
     } else {
-      Log("p2p: refused " + address + ": too many pending handshakes");
-      boost::system::error_code ignored;
-      socket.close(ignored);
+      RefuseConnection(socket, address, refusal);
     }
   }
   DoAccept();
+}
+
+void PeerManagerImpl::RefuseConnection(tcp::socket& socket, const std::string& address,
+                                       const std::string& why) {
+  Log("p2p: refused " + address + ": " + why);
+  handshake_failures_.fetch_add(1);
+  // One non-blocking write: whatever does not fit in the socket buffer is not waited for.
+  const std::string body = "p2p: " + why + "\n";
+  const std::string response =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: consentd-p2p\r\n"
+      "Content-Type: text/plain\r\nConnection: close\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  boost::system::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(response), ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
 }
 
 void PeerManagerImpl::Dial(size_t index) {
@@ -193,7 +232,7 @@ void PeerManagerImpl::Dial(size_t index) {
       }
     }
     PeerId id = next_id_++;
-    s = std::make_shared<PeerSession>(this, id, true, index, p.address,
+    s = std::make_shared<PeerSession>(this, id, true, index, p.address, std::string(),
                                       tcp::socket(asio::make_strand(ioc_)));
     sessions_.emplace(id, s);
   }
@@ -253,11 +292,49 @@ void PeerManagerImpl::Ban(const std::optional<PublicKey>& key, const std::string
   bans_.fetch_add(1);
 }
 
+bool PeerManagerImpl::IsPriorityLocked(const PeerSession& s) const {
+  if (s.outbound()) return true;
+  if (opt_.is_validator && opt_.is_validator(s.key())) return true;
+  for (const auto& [index, key] : persistent_keys_) {
+    if (key == s.key()) return true;
+  }
+  return false;
+}
+
+std::shared_ptr<PeerSession> PeerManagerImpl::PickEvictionLocked() const {
+  std::map<std::string, size_t> guests_by_ip;
+  for (const auto& [key, link] : by_key_) {
+    if (!link->priority()) ++guests_by_ip[link->ip()];
+  }
+  std::shared_ptr<PeerSession> victim;
+  size_t victim_ip_count = 0;
+  for (const auto& [key, link] : by_key_) {
+    if (link->priority()) continue;
+    size_t n = guests_by_ip[link->ip()];
+    if (!victim || n > victim_ip_count || (n == victim_ip_count && link->id() > victim->id())) {
+      victim = link;
+      victim_ip_count = n;
+    }
+  }
+  return victim;
+}
+
+void PeerManagerImpl::ReleasePendingLocked(PeerSession* s) {
+  if (s->outbound() || !s->counted_pending_) return;
+  s->counted_pending_ = false;
+  --pending_inbound_;
+  auto it = pending_by_ip_.find(s->ip());
+  if (it != pending_by_ip_.end() && --it->second == 0) pending_by_ip_.erase(it);
+}
+
 std::optional<std::string> PeerManagerImpl::Admit(const std::shared_ptr<PeerSession>& s,
-                                                  std::shared_ptr<PeerSession>* replaced) {
+                                                  std::shared_ptr<PeerSession>* replaced,
+                                                  std::shared_ptr<PeerSession>* evicted) {
   std::lock_guard<std::mutex> lock(mu_);
   auto ban = banned_keys_.find(s->key());
   if (ban != banned_keys_.end() && ban->second > Clock::now()) return "banned";
+  if (s->persistent()) persistent_keys_[*s->persistent()] = s->key();
+  const bool priority = IsPriorityLocked(*s);
   auto it = by_key_.find(s->key());
   if (it != by_key_.end()) {
     const PeerSession& old = *it->second;
@@ -267,14 +344,36 @@ std::optional<std::string> PeerManagerImpl::Admit(const std::shared_ptr<PeerSess
     const PublicKey& new_dialer = s->outbound() ? self : s->key();
     bool keep_new = new_dialer == old_dialer ? true : new_dialer < old_dialer;
     if (!keep_new) return "duplicate link";
+    s->set_priority(priority);
     *replaced = it->second;
     it->second = s;
   } else {
-    if (by_key_.size() >= opt_.max_peers) return "too many peers";
+    if (!priority) {
+      size_t from_ip = 0;
+      for (const auto& [key, link] : by_key_) {
+        if (!link->priority() && link->ip() == s->ip()) ++from_ip;
+      }
+      if (from_ip >= opt_.max_inbound_per_ip) {
+        refused_inbound_ip_.fetch_add(1);
+        return "too many links from " + s->ip() + " (max_inbound_per_ip " +
+               std::to_string(opt_.max_inbound_per_ip) + ")";
+      }
+      if (by_key_.size() >= opt_.max_peers) {
+        refused_full_.fetch_add(1);
+        return "too many peers";
+      }
+    } else if (by_key_.size() >= opt_.max_peers) {
+      // A validator or persistent peer always gets a slot: a guest makes room, if there is one.
+      if (auto victim = PickEvictionLocked()) {
+        by_key_.erase(victim->key());
+        evictions_.fetch_add(1);
+        *evicted = std::move(victim);
+      }
+    }
+    s->set_priority(priority);
     by_key_.emplace(s->key(), s);
   }
-  if (!s->outbound()) --pending_inbound_;
-  s->counted_pending_ = false;
+  ReleasePendingLocked(s.get());
   return std::nullopt;
 }
 
@@ -287,8 +386,7 @@ void PeerManagerImpl::Unlist(PeerSession* s) {
 void PeerManagerImpl::OnSessionEnd(PeerSession* s, bool was_ready, bool lived_long) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!s->outbound() && s->counted_pending_) --pending_inbound_;
-    s->counted_pending_ = false;
+    ReleasePendingLocked(s);
     if (was_ready) {
       auto it = by_key_.find(s->key());
       if (it != by_key_.end() && it->second.get() == s) by_key_.erase(it);
@@ -371,6 +469,32 @@ std::string PeerManagerImpl::Metrics() const {
   add("consent_peer_bans_total", "counter", "Peers banned for misbehaviour.", bans_.load());
   add("consent_peer_handshake_failures_total", "counter",
       "Links refused or failed before the handshake completed.", handshake_failures_.load());
+  out +=
+      "# HELP consent_peer_refused_total Inbound links refused by an admission limit.\n"
+      "# TYPE consent_peer_refused_total counter\n";
+  const std::pair<const char*, uint64_t> refused[] = {
+      {"pending_total", refused_pending_.load()},
+      {"pending_per_ip", refused_pending_ip_.load()},
+      {"handshake_rate", refused_rate_ip_.load()},
+      {"inbound_per_ip", refused_inbound_ip_.load()},
+      {"max_peers", refused_full_.load()}};
+  for (const auto& [reason, n] : refused) {
+    out += std::string("consent_peer_refused_total{reason=\"") + reason + "\"} " +
+           std::to_string(n) + "\n";
+  }
+  size_t validators = 0, guests = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, link] : by_key_) {
+      if (opt_.is_validator && opt_.is_validator(key)) ++validators;
+      if (!link->priority()) ++guests;
+    }
+  }
+  add("consent_validator_peers", "gauge", "Peer links to current validators.", validators);
+  add("consent_guest_peers", "gauge",
+      "Peer links that are neither validators, persistent peers nor dialled by this node.", guests);
+  add("consent_peer_evictions_total", "counter",
+      "Guest links closed to make room for a validator or persistent peer.", evictions_.load());
   return out;
 }
 

@@ -17,10 +17,14 @@
 #include <thread>
 #include <vector>
 
+#include "net/peer_admission.h"
 #include "net/peer_manager.h"
 #include "net/peer_session.h"
 
 namespace consent {
+
+// IPs whose handshake pace is remembered at once (net/peer_admission.h); ~100 bytes each.
+inline constexpr size_t kMaxTrackedIps = 4096;
 
 class PeerManagerImpl {
  public:
@@ -29,7 +33,9 @@ class PeerManagerImpl {
         handler_(handler),
         key_(SigningKey::FromSeed(opt_.node_seed)),
         mgr_strand_(asio::make_strand(ioc_)),
-        acceptor_(mgr_strand_) {}
+        acceptor_(mgr_strand_),
+        handshake_rate_(std::max(opt_.handshakes_per_ip_per_sec, 1e-3),
+                        std::max(2.0 * opt_.handshakes_per_ip_per_sec, 1.0), kMaxTrackedIps) {}
 
   ~PeerManagerImpl() { Stop(); }
 
@@ -69,10 +75,18 @@ class PeerManagerImpl {
   // Called by sessions (on their strands).
   bool IsKeyBanned(const PublicKey& key);
   void Ban(const std::optional<PublicKey>& key, const std::string& address);
-  // After the handshake: registers the link, or says why not. Sets *replaced to a link that
-  // this one replaces (it must then be closed with "duplicate link").
+  // After the handshake: registers the link (and marks it priority or guest), or says why not.
+  // Sets *replaced to a link that this one replaces (to be closed with "duplicate link") and
+  // *evicted to a guest link unlisted to make room for this priority link (to be closed).
   std::optional<std::string> Admit(const std::shared_ptr<PeerSession>& s,
-                                   std::shared_ptr<PeerSession>* replaced);
+                                   std::shared_ptr<PeerSession>* replaced,
+                                   std::shared_ptr<PeerSession>* evicted);
+  // REQUIRES: mu_ held.
+  bool IsPriorityLocked(const PeerSession& s) const;
+  std::shared_ptr<PeerSession> PickEvictionLocked() const;
+  void ReleasePendingLocked(PeerSession* s);
+  // Refuses an inbound connection before the upgrade: "HTTP/1.1 503" with the reason, closed.
+  void RefuseConnection(tcp::socket& socket, const std::string& address, const std::string& why);
   void OnSessionEnd(PeerSession* s, bool was_ready, bool lived_long);
   void Unlist(PeerSession* s);
   std::shared_ptr<PeerSession> FindReady(PeerId id) const;
@@ -100,8 +114,14 @@ class PeerManagerImpl {
   std::map<PublicKey, Clock::time_point> banned_keys_;        // mu_
   std::map<std::string, Clock::time_point> banned_addrs_;     // mu_
   size_t pending_inbound_ = 0;                                // mu_
+  std::map<std::string, size_t> pending_by_ip_;               // IpKey -> pending inbound; mu_
+  PerIpRate handshake_rate_;                                  // mu_
+  std::map<size_t, PublicKey> persistent_keys_;  // persistent index -> key proven on a dial; mu_
 
   std::atomic<uint64_t> msgs_in_{0}, msgs_out_{0}, dropped_{0}, bans_{0}, handshake_failures_{0};
+  // Refusals by admission rule, and guest links evicted for priority links.
+  std::atomic<uint64_t> refused_pending_{0}, refused_pending_ip_{0}, refused_rate_ip_{0},
+      refused_inbound_ip_{0}, refused_full_{0}, evictions_{0};
 
   friend class PeerSession;
 };

@@ -16,6 +16,7 @@ constexpr const char* kPath = "/p2p";
 constexpr auto kStableLink = std::chrono::seconds(10);  // a link this old resets the backoff
 constexpr uint32_t kCloseGraceMs = 2000;                // goodbye + close handshake, at most
 constexpr size_t kMaxUpgradeHeaderBytes = 8192;
+constexpr size_t kKeptReadBufferBytes = 64 << 10;  // a larger read buffer is released after use
 
 std::string KeyName(const PublicKey& k) { return ToHex(ByteView(k.data(), 8)); }
 
@@ -32,17 +33,22 @@ std::string Printable(std::string_view s, size_t max) {
 }  // namespace
 
 PeerSession::PeerSession(PeerManagerImpl* mgr, PeerId id, bool outbound,
-                         std::optional<size_t> persistent, std::string address, tcp::socket socket)
+                         std::optional<size_t> persistent, std::string address, std::string ip,
+                         tcp::socket socket)
     : mgr_(mgr),
       id_(id),
       outbound_(outbound),
       persistent_(persistent),
       address_(std::move(address)),
+      ip_(std::move(ip)),
       ws_(std::move(socket)),
       handshake_timer_(ws_.get_executor()),
-      close_timer_(ws_.get_executor()) {
+      close_timer_(ws_.get_executor()),
+      read_timer_(ws_.get_executor()) {
   tokens_ = Burst();
-  refilled_ = Clock::now();
+  refilled_ = bytes_refilled_ = Clock::now();
+  byte_tokens_ = std::max(static_cast<double>(mgr_->opt_.guest_bytes_per_sec),
+                          static_cast<double>(mgr_->opt_.max_frame_bytes));
   RandomBytes(challenge_.data(), challenge_.size());
 }
 
@@ -213,18 +219,40 @@ void PeerSession::OnRead(beast::error_code ec) {
     return Finish();
   }
   ByteView data(static_cast<const uint8_t*>(buffer_.data().data()), buffer_.size());
+  const size_t size = data.size();
   // While closing, frames are drained and dropped until the peer's close frame.
   if (phase_ < Phase::kClosing) OnFrame(data);
   buffer_.consume(buffer_.size());
-  if (phase_ != Phase::kDone) DoRead();  // a read stays pending until the link ends
+  // A large frame's buffer is not kept for the life of the link.
+  if (buffer_.capacity() > kKeptReadBufferBytes) buffer_.shrink_to_fit();
+  if (phase_ == Phase::kDone) return;
+  // A read stays pending until the link ends; a guest over its byte budget waits first.
+  const double wait_s = ReadPause(size);
+  if (wait_s <= 0) return DoRead();
+  read_timer_.expires_after(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s)));
+  read_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec && self->phase_ != Phase::kDone) self->DoRead();
+  });
+}
+
+double PeerSession::ReadPause(size_t frame_bytes) {
+  if (priority_.load()) return 0;
+  const double rate = static_cast<double>(mgr_->opt_.guest_bytes_per_sec);
+  const double burst = std::max(rate, static_cast<double>(mgr_->opt_.max_frame_bytes));
+  const Clock::time_point now = Clock::now();
+  byte_tokens_ = std::min(
+      burst, byte_tokens_ + std::chrono::duration<double>(now - bytes_refilled_).count() * rate);
+  bytes_refilled_ = now;
+  byte_tokens_ -= static_cast<double>(frame_bytes);
+  return byte_tokens_ >= 0 ? 0 : -byte_tokens_ / rate;
 }
 
 void PeerSession::OnFrame(ByteView data) {
   msgs_in_.fetch_add(1);
   mgr_->msgs_in_.fetch_add(1);
   if (!TakeToken()) {
-    return Misbehave("rate limit exceeded (" + std::to_string(mgr_->opt_.max_msgs_per_sec) +
-                     " messages/s)");
+    return Misbehave("rate limit exceeded (" + std::to_string(MsgRate()) + " messages/s)");
   }
   if (!ws_.got_binary()) return Misbehave("text frame");
   auto message = p2p::Decode(data);
@@ -234,7 +262,7 @@ void PeerSession::OnFrame(ByteView data) {
 
 bool PeerSession::TakeToken() {
   Clock::time_point now = Clock::now();
-  double rate = mgr_->opt_.max_msgs_per_sec;
+  double rate = MsgRate();
   tokens_ =
       std::min(Burst(), tokens_ + std::chrono::duration<double>(now - refilled_).count() * rate);
   refilled_ = now;
@@ -298,12 +326,19 @@ void PeerSession::OnMessage(p2p::Message m) {
       asio::post(mgr_->mgr_strand_,
                  [mgr = mgr_, i = *persistent_, key = key_] { mgr->LearnKey(i, key); });
     }
-    std::shared_ptr<PeerSession> replaced;
-    if (auto refusal = mgr_->Admit(shared_from_this(), &replaced)) return Refuse(*refusal);
+    std::shared_ptr<PeerSession> replaced, evicted;
+    if (auto refusal = mgr_->Admit(shared_from_this(), &replaced, &evicted)) {
+      return Refuse(*refusal);
+    }
     if (replaced) {
       mgr_->Log("p2p: " + Name() + " replaces link " + std::to_string(replaced->id()) +
                 " to the same key: duplicate link");
       replaced->PostClose("duplicate link", false);
+    }
+    if (evicted) {
+      mgr_->Log("p2p: evicted guest link " + std::to_string(evicted->id()) + " from " +
+                evicted->address() + " to make room for " + Name());
+      evicted->PostClose("evicted: slot needed for a validator or persistent peer", false);
     }
     phase_ = Phase::kReady;
     ready_at_ = Clock::now();
@@ -428,6 +463,7 @@ void PeerSession::Finish() {
   phase_ = Phase::kDone;
   handshake_timer_.cancel();
   close_timer_.cancel();
+  read_timer_.cancel();
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).socket().close(ignored);
   while (!queue_.empty()) {
@@ -441,6 +477,10 @@ void PeerSession::Finish() {
   }
 }
 
-double PeerSession::Burst() const { return 2.0 * mgr_->opt_.max_msgs_per_sec; }
+uint32_t PeerSession::MsgRate() const {
+  return priority_.load() ? mgr_->opt_.max_msgs_per_sec : mgr_->opt_.guest_msgs_per_sec;
+}
+
+double PeerSession::Burst() const { return 2.0 * MsgRate(); }
 
 }  // namespace consent

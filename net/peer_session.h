@@ -40,8 +40,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
  public:
   using Strand = asio::strand<asio::io_context::executor_type>;
 
+  // `ip`: the IpKey of an inbound link's remote address (net/peer_admission.h); "" if outbound.
   PeerSession(PeerManagerImpl* mgr, PeerId id, bool outbound, std::optional<size_t> persistent,
-              std::string address, tcp::socket socket);
+              std::string address, std::string ip, tcp::socket socket);
 
   bool counted_pending_ =
       true;  // an inbound link counted in pending_inbound_; PeerManagerImpl::mu_
@@ -51,6 +52,10 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   const std::string& address() const { return address_; }
   const PublicKey& key() const { return key_; }  // REQUIRES: admitted (set before Admit)
   std::optional<size_t> persistent() const { return persistent_; }
+  const std::string& ip() const { return ip_; }
+  // A validator's, a persistent peer's or an outbound link (set by the manager when admitted).
+  bool priority() const { return priority_.load(); }
+  void set_priority(bool p) { priority_.store(p); }
 
   PeerInfo Info() const;
   void SetHeight(uint64_t h) { height_.store(h); }
@@ -72,7 +77,11 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
     bool counted;
   };
 
+  uint32_t MsgRate() const;  // messages a second: max_msgs_per_sec, or guest_msgs_per_sec
   double Burst() const;
+  // Seconds to wait before the next read after a frame of `frame_bytes`: 0 for priority links;
+  // for guests, what keeps their reads within guest_bytes_per_sec.
+  double ReadPause(size_t frame_bytes);
 
   void ArmHandshakeTimer();
 
@@ -132,8 +141,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   const bool outbound_;
   const std::optional<size_t> persistent_;
   const std::string address_;
+  const std::string ip_;
   websocket::stream<beast::tcp_stream> ws_;
-  asio::steady_timer handshake_timer_, close_timer_;
+  asio::steady_timer handshake_timer_, close_timer_, read_timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
   std::optional<http::response<http::string_body>> reject_;
@@ -147,8 +157,9 @@ class PeerSession : public std::enable_shared_from_this<PeerSession> {
   PublicKey key_{};
   std::string close_reason_;
   std::deque<Out> queue_;
-  double tokens_ = 0;
-  Clock::time_point refilled_, ready_at_;
+  double tokens_ = 0, byte_tokens_ = 0;
+  Clock::time_point refilled_, bytes_refilled_, ready_at_;
+  std::atomic<bool> priority_{false};
 
   std::atomic<size_t> queued_msgs_{0}, queued_bytes_{0};
   std::atomic<uint64_t> height_{0}, msgs_in_{0}, msgs_out_{0}, dropped_out_{0};

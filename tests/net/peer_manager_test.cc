@@ -21,12 +21,14 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #pragma GCC diagnostic pop
 
 #include "crypto/ed25519.h"
+#include "net/peer_admission.h"
 
 namespace consent {
 namespace {
@@ -186,6 +188,7 @@ struct Node {
     o.backoff_max_ms = 400;
     o.handshake_timeout_ms = 3000;
     o.ban_seconds = 60;
+    o.handshakes_per_ip_per_sec = 1000;  // tests open many links from 127.0.0.1
     o.current_height = [seed_byte] { return uint64_t{seed_byte} * 100; };
     o.log = log.Hook();
     if (tweak) tweak(o);
@@ -552,6 +555,182 @@ TEST(PeerManager, ProtocolVersionOneIsRefused) {
   EXPECT_EQ(m.peers(), 0u);
 }
 
+// ---- Admission (issue 16 item 6) ----------------------------------------------------------------
+
+// What a plain TCP client gets from the p2p port: the HTTP answer to an upgrade, or "".
+std::string UpgradeAnswer(uint16_t port) {
+  asio::io_context ioc;
+  tcp::socket s(ioc);
+  beast::error_code ec;
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return "";
+  std::string req =
+      "GET /p2p HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  asio::write(s, asio::buffer(req), ec);
+  std::string out;
+  char buf[1024];
+  for (;;) {
+    size_t n = s.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec || out.find("\r\n\r\n") != std::string::npos) break;
+  }
+  // The body of a refusal follows the header (the 101 of an upgrade has none).
+  if (out.rfind("HTTP/1.1 503", 0) == 0) {
+    for (;;) {
+      size_t n = s.read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      out.append(buf, n);
+    }
+  }
+  return out;
+}
+
+TEST(PeerAdmission, IpKeys) {
+  auto key = [](const char* a) { return IpKey(asio::ip::make_address(a)); };
+  EXPECT_EQ(key("127.0.0.1"), "127.0.0.1");
+  EXPECT_EQ(key("::ffff:10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  EXPECT_EQ(key("2001:db8:1:2::ffff"), key("2001:db8:1:2:aaaa::1"));
+  EXPECT_NE(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+}
+
+TEST(PeerAdmission, PerIpRateIsBoundedAndRefills) {
+  PerIpRate rate(/*per_sec=*/2, /*burst=*/2, /*max_ips=*/3);
+  auto t0 = PerIpRate::Clock::now();
+  EXPECT_TRUE(rate.Take("a", t0));
+  EXPECT_TRUE(rate.Take("a", t0));
+  EXPECT_FALSE(rate.Take("a", t0));
+  EXPECT_TRUE(rate.Take("a", t0 + Ms(500)));  // 2/s: one more after 0.5 s
+  EXPECT_TRUE(rate.Take("b", t0));
+  EXPECT_TRUE(rate.Take("c", t0));
+  EXPECT_TRUE(rate.Take("d", t0));  // a fourth IP: room is made, the map stays at 3
+  EXPECT_LE(rate.tracked(), 3u);
+}
+
+TEST(PeerManager, GuestsAreCappedPerIp) {
+  Node m(1, [](PeerManagerOptions& o) { o.max_inbound_per_ip = 2; });
+  RawPeer g1(60), g2(61), g3(62);
+  ASSERT_TRUE(g1.Handshake(m.manager->listen_port()));
+  ASSERT_TRUE(g2.Handshake(m.manager->listen_port()));
+  ASSERT_TRUE(WaitFor([&] { return m.peers() == 2; }));
+  ASSERT_TRUE(g3.Handshake(m.manager->listen_port()));  // proven, then refused
+  auto reason = g3.ReadGoodbye();
+  ASSERT_TRUE(reason);
+  EXPECT_EQ(*reason, "too many links from 127.0.0.1 (max_inbound_per_ip 2)");
+  EXPECT_EQ(m.peers(), 2u);
+  EXPECT_NE(m.manager->Metrics().find("consent_peer_refused_total{reason=\"inbound_per_ip\"} 1"),
+            std::string::npos)
+      << m.manager->Metrics();
+  EXPECT_TRUE(m.MetricIs("consent_peer_bans_total", 0));
+  // A validator from the same IP is not a guest: it is admitted.
+  Node v(1, [](PeerManagerOptions& o) {
+    o.max_inbound_per_ip = 1;
+    o.is_validator = [](const PublicKey& k) { return k == KeyOf(70); };
+  });
+  RawPeer guest(63), validator(70);
+  ASSERT_TRUE(guest.Handshake(v.manager->listen_port()));
+  ASSERT_TRUE(validator.Handshake(v.manager->listen_port()));
+  EXPECT_TRUE(WaitFor([&] { return v.peers() == 2 && v.MetricIs("consent_validator_peers", 1); }))
+      << v.manager->Metrics();
+}
+
+TEST(PeerManager, ValidatorsAndPersistentPeersEvictAGuestWhenFull) {
+  Node m(1, [](PeerManagerOptions& o) {
+    o.max_peers = 2;
+    o.is_validator = [](const PublicKey& k) { return k == KeyOf(70); };
+  });
+  RawPeer g1(60), g2(61);
+  ASSERT_TRUE(g1.Handshake(m.manager->listen_port()));
+  ASSERT_TRUE(WaitFor([&] { return m.peers() == 1; }));
+  ASSERT_TRUE(g2.Handshake(m.manager->listen_port()));
+  ASSERT_TRUE(WaitFor([&] { return m.peers() == 2; }));
+  // Full: another guest is refused...
+  RawPeer g3(62);
+  ASSERT_TRUE(g3.Handshake(m.manager->listen_port()));
+  auto refused = g3.ReadGoodbye();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(*refused, "too many peers");
+  // ...a validator is admitted, and the newest guest makes room.
+  RawPeer validator(70);
+  ASSERT_TRUE(validator.Handshake(m.manager->listen_port()));
+  auto evicted = g2.ReadGoodbye();
+  ASSERT_TRUE(evicted);
+  EXPECT_EQ(*evicted, "evicted: slot needed for a validator or persistent peer");
+  EXPECT_TRUE(WaitFor([&] {
+    return m.peers() == 2 && m.PeerWithKey(KeyOf(70)) && m.PeerWithKey(KeyOf(60)) &&
+           m.MetricIs("consent_peer_evictions_total", 1) && m.MetricIs("consent_guest_peers", 1);
+  })) << m.manager->Metrics();
+  // A persistent peer (this node dials it) gets a slot too: the guest goes.
+  uint16_t pp = FreePort();
+  Node m2(4, [&](PeerManagerOptions& o) {
+    o.max_peers = 1;
+    o.persistent_peers = {"127.0.0.1:" + std::to_string(pp)};
+  });
+  RawPeer g4(64);
+  ASSERT_TRUE(g4.Handshake(m2.manager->listen_port()));
+  ASSERT_TRUE(WaitFor([&] { return m2.peers() == 1; }));
+  Node p(3, [&](PeerManagerOptions& o) { o.listen_port = pp; });
+  auto gone = g4.ReadGoodbye();
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(*gone, "evicted: slot needed for a validator or persistent peer");
+  EXPECT_TRUE(WaitFor([&] { return m2.peers() == 1 && m2.PeerWithKey(p.key).has_value(); }))
+      << m2.log.All();
+}
+
+TEST(PeerManager, PendingHandshakesAreCappedPerIp) {
+  Node m(1, [](PeerManagerOptions& o) { o.max_pending_per_ip = 2; });
+  RawPeer p1(60), p2(61);
+  ASSERT_TRUE(p1.Connect(m.manager->listen_port()));  // upgraded, no hello: pending
+  ASSERT_TRUE(p2.Connect(m.manager->listen_port()));
+  std::string answer = UpgradeAnswer(m.manager->listen_port());
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+  EXPECT_NE(answer.find("too many pending handshakes from 127.0.0.1 (max_pending_per_ip 2)"),
+            std::string::npos)
+      << answer;
+  EXPECT_NE(m.manager->Metrics().find("consent_peer_refused_total{reason=\"pending_per_ip\"} 1"),
+            std::string::npos);
+  // Once one finishes its handshake, there is room again.
+  ASSERT_TRUE(p1.SendHello(p1.MakeHello()));
+  ASSERT_TRUE(p1.Send(p1.GoodAck()));
+  ASSERT_TRUE(WaitFor([&] { return m.peers() == 1; }));
+  RawPeer p3(62);
+  EXPECT_TRUE(p3.Handshake(m.manager->listen_port()));
+}
+
+TEST(PeerManager, HandshakesArePacedPerIp) {
+  Node m(1, [](PeerManagerOptions& o) { o.handshakes_per_ip_per_sec = 0.01; });  // burst 1
+  RawPeer first(60);
+  ASSERT_TRUE(first.Handshake(m.manager->listen_port()));
+  std::string answer = UpgradeAnswer(m.manager->listen_port());
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+  EXPECT_NE(answer.find("too many handshakes from 127.0.0.1"), std::string::npos) << answer;
+  EXPECT_EQ(m.peers(), 1u);
+}
+
+TEST(PeerManager, GuestsHaveTheirOwnMessageRate) {
+  Node m(1, [](PeerManagerOptions& o) {
+    o.guest_msgs_per_sec = 20;  // burst 40
+    o.is_validator = [](const PublicKey& k) { return k == KeyOf(70); };
+  });
+  RawPeer guest(60), validator(70);
+  ASSERT_TRUE(guest.Handshake(m.manager->listen_port()));
+  ASSERT_TRUE(validator.Handshake(m.manager->listen_port()));
+  ASSERT_TRUE(WaitFor([&] { return m.peers() == 2; }));
+  for (int i = 0; i < 200; ++i) {
+    if (!validator.Send(p2p::StatusMsg{static_cast<uint64_t>(i), Hash32{}})) break;
+  }
+  for (int i = 0; i < 200; ++i) {
+    if (!guest.Send(p2p::StatusMsg{static_cast<uint64_t>(i), Hash32{}})) break;
+  }
+  auto reason = guest.ReadGoodbye();
+  ASSERT_TRUE(reason);
+  EXPECT_EQ(*reason, "rate limit exceeded (20 messages/s)");
+  // The validator's 200 were within max_msgs_per_sec (20000): still linked.
+  EXPECT_TRUE(WaitFor([&] { return m.handler.Count<p2p::StatusMsg>() >= 200; }));
+  EXPECT_TRUE(m.PeerWithKey(KeyOf(70)).has_value());
+}
+
 TEST(PeerManager, HandshakeTimeout) {
   Node m(1, [](PeerManagerOptions& o) { o.handshake_timeout_ms = 300; });
   RawPeer raw(20);
@@ -604,6 +783,7 @@ class PeerMisbehaviour : public ::testing::Test {
     m_ = std::make_unique<Node>(1, [](PeerManagerOptions& o) {
       o.max_frame_bytes = 2048;
       o.max_msgs_per_sec = 50;  // burst 100
+      o.guest_msgs_per_sec = 50;
     });
     honest_ = std::make_unique<Node>(2, [&](PeerManagerOptions& o) {
       o.listen = false;
