@@ -333,7 +333,11 @@ std::optional<std::string> PeerManagerImpl::Admit(const std::shared_ptr<PeerSess
   std::lock_guard<std::mutex> lock(mu_);
   auto ban = banned_keys_.find(s->key());
   if (ban != banned_keys_.end() && ban->second > Clock::now()) return "banned";
-  if (s->persistent()) persistent_keys_[*s->persistent()] = s->key();
+  if (s->persistent()) {
+    persistent_keys_[*s->persistent()] = s->key();
+    // A link this key opened to us before we proved it on our dial is a persistent peer's too.
+    if (auto it = by_key_.find(s->key()); it != by_key_.end()) it->second->set_priority(true);
+  }
   const bool priority = IsPriorityLocked(*s);
   auto it = by_key_.find(s->key());
   if (it != by_key_.end()) {
