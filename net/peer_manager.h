@@ -7,6 +7,8 @@
 // both hellos in role order, its own role). A wrong chain id, genesis hash or protocol version, a
 // bad signature, this node's own key, a key already connected, or a key that is banned ends the
 // link with a goodbye naming the reason. The handshake must finish within handshake_timeout_ms.
+// The transcript (protocol version 2) binds a proof to its link: a relay, or a forwarder that
+// dials two nodes and passes their messages on, gets no link (docs/protocol.md, "Peer protocol").
 //
 // After the handshake, each decoded message goes to the PeerHandler. The link itself enforces:
 // frames are binary and at most max_frame_bytes (Beast's read limit: a larger frame closes the
@@ -46,9 +48,8 @@
 //
 // Thread-safety: every public method is thread-safe. Handler callbacks run on the manager's I/O
 // thread: they must be quick (post real work elsewhere) and may call Send/Broadcast/Disconnect
-// (not Stop, which joins that thread). Handshake (protocol version 2): each side's hello_ack signs
-// the transcript of both hellos in role order (p2p::HandshakeMessage), so a proof is valid only
-// on the link it was made for: a relay or a byte-forwarder between two nodes gets no link.
+// (not Stop, which joins that thread). is_validator is called on that thread under the manager's
+// lock: it must be quick, thread-safe, and must not call the manager.
 #pragma once
 
 #include <cstdint>
