@@ -22,6 +22,7 @@ namespace consent {
 namespace {
 
 constexpr auto kStopGrace = std::chrono::seconds(2);
+constexpr size_t kMaxRefusalDrainBytes = 8192;  // an upgrade request read before a refusal
 
 Result<tcp::endpoint> ParseEndpoint(const std::string& s) {
   size_t colon = s.rfind(':');
@@ -206,6 +207,9 @@ void PeerManagerImpl::RefuseConnection(tcp::socket& socket, const std::string& a
   socket.non_blocking(true, ignored);
   socket.write_some(asio::buffer(response), ignored);
   socket.shutdown(tcp::socket::shutdown_send, ignored);
+  // Closing with unread bytes sends a reset, which can overtake the answer: drain what is there.
+  char drain[kMaxRefusalDrainBytes];
+  socket.read_some(asio::buffer(drain), ignored);
   socket.close(ignored);
 }
 
