@@ -396,6 +396,25 @@ const std::vector<Field>& Fields() {
         "a transaction received from a peer is relayed to the other peers if still pending after "
         "this many milliseconds; 0 = relay at once",
         [](auto& c) -> auto& { return c.p2p_relay_after_ms; }, 0, 60'000));
+    v.push_back(IntField(
+        "p2p", "max_inbound_per_ip",
+        "links from one IP (IPv6: one /64) that are neither validators nor persistent peers",
+        [](auto& c) -> auto& { return c.p2p_max_inbound_per_ip; }, 1, 1000));
+    v.push_back(IntField(
+        "p2p", "max_pending_per_ip", "inbound links still in their handshake, per IP",
+        [](auto& c) -> auto& { return c.p2p_max_pending_per_ip; }, 1, 1000));
+    v.push_back(FloatField(
+        "p2p", "handshakes_per_ip_per_sec",
+        "new inbound links accepted per second per IP (burst: 2 s worth)",
+        [](auto& c) -> auto& { return c.p2p_handshakes_per_ip_per_sec; }, 0.01, 10'000));
+    v.push_back(IntField(
+        "p2p", "guest_msgs_per_sec",
+        "messages per second from a peer that is neither a validator nor a persistent peer",
+        [](auto& c) -> auto& { return c.p2p_guest_msgs_per_sec; }, 1, 1'000'000));
+    v.push_back(IntField(
+        "p2p", "guest_bytes_per_sec",
+        "bytes per second read from such a peer (it is paused, not cut off, when over)",
+        [](auto& c) -> auto& { return c.p2p_guest_bytes_per_sec; }, 1024, int64_t{1} << 32));
     // [consensus]
     constexpr int64_t kMaxTimeout = 600'000;
     v.push_back(IntField(
@@ -608,6 +627,11 @@ bool operator==(const Config& a, const Config& b) {
          a.p2p_ban_seconds == b.p2p_ban_seconds &&
          a.p2p_max_msgs_per_sec == b.p2p_max_msgs_per_sec &&
          a.p2p_relay_after_ms == b.p2p_relay_after_ms &&
+         a.p2p_max_inbound_per_ip == b.p2p_max_inbound_per_ip &&
+         a.p2p_max_pending_per_ip == b.p2p_max_pending_per_ip &&
+         a.p2p_handshakes_per_ip_per_sec == b.p2p_handshakes_per_ip_per_sec &&
+         a.p2p_guest_msgs_per_sec == b.p2p_guest_msgs_per_sec &&
+         a.p2p_guest_bytes_per_sec == b.p2p_guest_bytes_per_sec &&
          a.consensus.propose_base_ms == b.consensus.propose_base_ms &&
          a.consensus.propose_delta_ms == b.consensus.propose_delta_ms &&
          a.consensus.prevote_base_ms == b.consensus.prevote_base_ms &&

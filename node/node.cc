@@ -150,6 +150,15 @@ consent::Status Node::StartPeers() {
   po.max_peers = options_.config.p2p_max_peers;
   po.ban_seconds = options_.config.p2p_ban_seconds;
   po.max_msgs_per_sec = options_.config.p2p_max_msgs_per_sec;
+  po.max_inbound_per_ip = options_.config.p2p_max_inbound_per_ip;
+  po.max_pending_per_ip = options_.config.p2p_max_pending_per_ip;
+  po.handshakes_per_ip_per_sec = options_.config.p2p_handshakes_per_ip_per_sec;
+  po.guest_msgs_per_sec = options_.config.p2p_guest_msgs_per_sec;
+  po.guest_bytes_per_sec = options_.config.p2p_guest_bytes_per_sec;
+  po.is_validator = [vals = genesis_.validators](const PublicKey& k) {  // always get a slot
+    return std::any_of(vals.begin(), vals.end(),
+                       [&](const Validator& v) { return v.public_key == k; });
+  };
   ChainStore* store = store_.get();
   po.current_height = [store] { return store->height(); };
   peers_ = std::make_unique<PeerManager>(po, static_cast<PeerHandler*>(this));
