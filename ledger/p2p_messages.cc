@@ -13,7 +13,7 @@
 namespace consent::p2p {
 namespace {
 
-constexpr std::string_view kHandshakeTag = "consent-ledger/p2p-handshake/v1";
+constexpr std::string_view kHandshakeTag = "consent-ledger/p2p-handshake/v2";
 // A header is ~250 bytes (a 64-byte chain id at most); anything larger is not a header.
 constexpr size_t kMaxHeaderBytes = 1024;
 // Smallest encodings, for the count-vs-bytes-left check in Reader::Count.
@@ -260,10 +260,29 @@ Result<Message> ReadGoodbye(Reader& r) {
 
 }  // namespace
 
-Bytes HandshakeMessage(std::string_view chain_id, const Hash32& genesis_hash,
-                       const PublicKey& signer, const Hash32& challenge) {
-  Writer w(kHandshakeTag.size() + 4 + chain_id.size() + 3 * 32);
-  w.Tag(kHandshakeTag).Str(chain_id).Fixed(genesis_hash).Fixed(signer).Fixed(challenge);
+HandshakeTranscript TranscriptOf(const Hello& dialer, const Hello& acceptor) {
+  HandshakeTranscript t;
+  t.chain_id = acceptor.chain_id;
+  t.genesis_hash = acceptor.genesis_hash;
+  t.protocol_version = acceptor.protocol_version;
+  t.dialer_key = dialer.node_key;
+  t.dialer_challenge = dialer.challenge;
+  t.acceptor_key = acceptor.node_key;
+  t.acceptor_challenge = acceptor.challenge;
+  return t;
+}
+
+Bytes HandshakeMessage(const HandshakeTranscript& t, LinkRole signer) {
+  Writer w(kHandshakeTag.size() + 4 + t.chain_id.size() + 32 + 4 + 4 * 32 + 1);
+  w.Tag(kHandshakeTag)
+      .Str(t.chain_id)
+      .Fixed(t.genesis_hash)
+      .U32(t.protocol_version)
+      .Fixed(t.dialer_key)
+      .Fixed(t.dialer_challenge)
+      .Fixed(t.acceptor_key)
+      .Fixed(t.acceptor_challenge)
+      .U8(static_cast<uint8_t>(signer));
   return std::move(w).Take();
 }
 

@@ -7,7 +7,7 @@
 // frame := u8 version (=1) || u8 type || payload
 //   1 hello      : str chain_id || hash genesis_hash || u32 protocol_version || key node_key
 //                  || hash challenge || u64 height       (sent first, by both sides)
-//   2 hello_ack  : sig over HandshakeMessage(chain_id, genesis_hash, signer, peer challenge)
+//   2 hello_ack  : sig over HandshakeMessage(transcript of both hellos, the signer's role)
 //   3 status     : u64 height || hash head_hash
 //   4 txs        : list<bytes tx>                (<= kMaxGossipTxs, each <= kMaxTxBytes)
 //   5 proposal   : u64 height || u32 round || u32 pol_round || key proposer || sig
@@ -34,16 +34,13 @@
 namespace consent::p2p {
 
 inline constexpr uint8_t kWireVersion = 1;
-inline constexpr uint32_t kProtocolVersion = 1;
+// 2: hello_ack signs the transcript of both hellos in role order (1 signed only the other side's
+// challenge, so a third party could relay one node's answer to another). Nodes refuse any other.
+inline constexpr uint32_t kProtocolVersion = 2;
 inline constexpr size_t kMaxFrameBytes = 16u << 20;  // a block of kMaxBlockTxs txs of max size
 inline constexpr size_t kMaxGossipTxs = 1000;
 inline constexpr size_t kMaxBlocksPerResponse = 50;
 inline constexpr size_t kMaxGoodbyeBytes = 256;
-
-// handshake_msg = tag("consent-ledger/p2p-handshake/v1") || str chain_id || hash genesis_hash
-//   || key signer || hash challenge   (the challenge the OTHER side sent in its hello)
-Bytes HandshakeMessage(std::string_view chain_id, const Hash32& genesis_hash,
-                       const PublicKey& signer, const Hash32& challenge);
 
 struct Hello {
   std::string chain_id;
@@ -54,6 +51,32 @@ struct Hello {
   uint64_t height = 0;
   bool operator==(const Hello&) const = default;
 };
+// Which end of a link a node is: the dialer opened the connection, the acceptor accepted it.
+enum class LinkRole : uint8_t { kDialer = 1, kAcceptor = 2 };
+
+// What the two ends of one link said in their hellos, in role order. Both ends build the same
+// transcript; each signs it with its own role. A signature binds the link: a node that is the
+// acceptor on two links (a relay or a byte-forwarder that dialled both nodes) signs itself as
+// acceptor, which the other node, also an acceptor, never accepts as a dialer's proof.
+struct HandshakeTranscript {
+  std::string chain_id;
+  Hash32 genesis_hash{};
+  uint32_t protocol_version = kProtocolVersion;
+  PublicKey dialer_key{};
+  Hash32 dialer_challenge{};
+  PublicKey acceptor_key{};
+  Hash32 acceptor_challenge{};
+};
+
+// The transcript of a link from its two hellos. Chain id, genesis hash and protocol version are
+// the acceptor's (REQUIRES: the caller checked that both hellos agree on them).
+HandshakeTranscript TranscriptOf(const Hello& dialer, const Hello& acceptor);
+
+// handshake_msg = tag("consent-ledger/p2p-handshake/v2") || str chain_id || hash genesis_hash
+//   || u32 protocol_version || key dialer_key || hash dialer_challenge || key acceptor_key
+//   || hash acceptor_challenge || u8 signer_role (1 = dialer, 2 = acceptor)
+Bytes HandshakeMessage(const HandshakeTranscript& t, LinkRole signer);
+
 struct HelloAck {
   Signature signature{};
   bool operator==(const HelloAck&) const = default;

@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <thread>
@@ -13,6 +14,7 @@
 
 #include "net/api_server.h"
 #include "net/http_session.h"
+#include "net/readiness.h"
 #include "net/server_state.h"
 
 namespace consent {
@@ -45,6 +47,7 @@ class ApiServerImpl : public ApiServer {
     port_ = acceptor_.local_endpoint().port();
     if (o.threads == 0) return Status::Invalid("threads must be at least 1");
     DoAccept();
+    WatchReadiness();
     for (size_t i = 0; i < o.threads; ++i) {
       threads_.emplace_back([this] {
         pthread_setname_np(pthread_self(), "consent-api");
@@ -65,6 +68,7 @@ class ApiServerImpl : public ApiServer {
       boost::system::error_code ec;
       acceptor_.close(ec);
     });
+    asio::post(ioc_, [this] { watch_timer_.cancel(); });
     state_->ShutdownAll();
     // Give sessions a moment to say goodbye (WebSocket close frames), then stop.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -82,6 +86,23 @@ class ApiServerImpl : public ApiServer {
                            [this](boost::system::error_code ec, tcp::socket socket) {
                              OnAccept(ec, std::move(socket));
                            });
+  }
+
+  // Every kWatchMs, judges readiness as /readyz would and logs what ReadinessWatch lets through,
+  // so that an operator hears of a cut-off node even when nothing probes /readyz.
+  static constexpr auto kWatchMs = std::chrono::milliseconds(5'000);
+  void WatchReadiness() {
+    watch_timer_.expires_after(kWatchMs);
+    watch_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || state_->stopping.load()) return;
+      const uint64_t now = WallClockMs();
+      const Readiness r =
+          JudgeReadiness(state_->backend.Status(), now, state_->options.ready_max_head_age_ms);
+      if (auto line = watch_.Observe(r, now); line && state_->options.warn) {
+        state_->options.warn(*line);
+      }
+      WatchReadiness();
+    });
   }
 
   void OnAccept(boost::system::error_code ec, tcp::socket socket) {
@@ -105,6 +126,8 @@ class ApiServerImpl : public ApiServer {
   asio::io_context ioc_;
   std::shared_ptr<ServerState> state_;
   tcp::acceptor acceptor_;
+  asio::steady_timer watch_timer_{ioc_};  // on ioc_ (one handler at a time: its own chain)
+  ReadinessWatch watch_;                  // touched only by the watch_timer_ handler
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   bool stopped_ = false;

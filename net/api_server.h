@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,12 @@ struct ApiServerOptions {
   size_t ws_max_message_bytes = 64 * 1024;
   size_t ws_max_queue_bytes = 4 << 20;  // per stream consumer; beyond it: closed, resumable
   size_t ws_max_streams = 256;
+  // /readyz is 503 when the head is older than this (from block 1 on; 0 = no bound): six
+  // heartbeats of the validators (consensus.heartbeat_ms, 5,000), see net/readiness.h.
+  uint64_t ready_max_head_age_ms = 30'000;
+  // Where the server's warnings go (a node that turned not ready, and again every minute while
+  // it stays so); none: not logged. Set by consentd to its logger.
+  std::function<void(const std::string&)> warn;
 };
 
 class ApiServer {

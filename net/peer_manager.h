@@ -3,10 +3,12 @@
 //
 // A link, inbound or outbound, becomes usable only after the handshake: each side sends hello
 // (chain id, genesis hash, protocol version, node key, a fresh random 32-byte challenge, height)
-// and answers the other's hello with hello_ack, a signature over HandshakeMessage(..., the other
-// side's challenge). A wrong chain id, genesis hash or protocol version, a bad signature, this
-// node's own key, a key already connected, or a key that is banned ends the link with a goodbye
-// naming the reason. The handshake must finish within handshake_timeout_ms.
+// and answers the other's hello with hello_ack, a signature over HandshakeMessage(transcript of
+// both hellos in role order, its own role). A wrong chain id, genesis hash or protocol version, a
+// bad signature, this node's own key, a key already connected, or a key that is banned ends the
+// link with a goodbye naming the reason. The handshake must finish within handshake_timeout_ms.
+// The transcript (protocol version 2) binds a proof to its link: a relay, or a forwarder that
+// dials two nodes and passes their messages on, gets no link (docs/protocol.md, "Peer protocol").
 //
 // After the handshake, each decoded message goes to the PeerHandler. The link itself enforces:
 // frames are binary and at most max_frame_bytes (Beast's read limit: a larger frame closes the
@@ -26,6 +28,19 @@
 // close the other with goodbye "duplicate link". A persistent address whose key is connected
 // through another link is not redialled until that link closes.
 //
+// Admission. A link is a priority link if this node dialled it (persistent peers), if its key is
+// a persistent peer's (learned when dialling it), or if is_validator(key). Priority links always
+// get a slot: past max_peers, one guest link is evicted for them (goodbye "evicted: ..."; from
+// the IP with the most guest links, the newest), or, with no guest left, they are admitted above
+// max_peers (so at most max_peers + validators + persistent peers links). Every other link is a
+// guest: at most max_inbound_per_ip of them from one IP (an IPv6 /64), at most
+// guest_msgs_per_sec messages a second (more is misbehaviour, as for max_msgs_per_sec), and its
+// frames are read at most guest_bytes_per_sec (burst: one max_frame_bytes frame; the link is
+// paused, not punished). Before the handshake: at most max_pending_per_ip inbound connections
+// per IP in the upgrade or handshake, and at most handshakes_per_ip_per_sec new ones a second
+// (burst 2 s worth), since each costs a signature and a verification. A connection refused
+// before the upgrade gets "HTTP/1.1 503" with the reason as its body; after it, a goodbye.
+//
 // Bans: a key is banned only once it has proven itself (hello_ack verified), so that nobody can
 // get an honest key banned by claiming it in a hello; misbehaviour before that bans only the
 // address of an outbound peer. A frame over max_frame_bytes is refused by Beast itself, which
@@ -33,7 +48,8 @@
 //
 // Thread-safety: every public method is thread-safe. Handler callbacks run on the manager's I/O
 // thread: they must be quick (post real work elsewhere) and may call Send/Broadcast/Disconnect
-// (not Stop, which joins that thread).
+// (not Stop, which joins that thread). is_validator is called on that thread under the manager's
+// lock: it must be quick, thread-safe, and must not call the manager.
 #pragma once
 
 #include <cstdint>
@@ -80,6 +96,13 @@ struct PeerManagerOptions {
   uint32_t idle_timeout_ms = 30000;  // websocket ping/timeout (Beast's suggested settings)
   // Inbound connections still in the HTTP upgrade or the handshake; more are closed at once.
   size_t max_pending_handshakes = 64;
+  // Admission (see the file comment): which keys are the current validators' (empty = none).
+  std::function<bool(const PublicKey&)> is_validator;
+  size_t max_inbound_per_ip = 8;            // guest links past the handshake, per IP (IPv6: /64)
+  size_t max_pending_per_ip = 8;            // inbound links in the upgrade or handshake, per IP
+  double handshakes_per_ip_per_sec = 10;    // inbound connections accepted per IP; burst 2 s worth
+  uint32_t guest_msgs_per_sec = 2000;       // a guest's message rate (priority: max_msgs_per_sec)
+  uint64_t guest_bytes_per_sec = 4u << 20;  // a guest's frames are read at most this fast
   // The height this node reports in its hello.
   std::function<uint64_t()> current_height;
   // Optional: one line per notable event (refusals, misbehaviour, goodbyes received, dial
@@ -95,6 +118,8 @@ class PeerHandler {
   virtual void OnPeerMessage(PeerId peer, p2p::Message message) = 0;
   virtual void OnPeerDisconnected(PeerId peer) = 0;
 };
+
+class PeerManagerImpl;  // net/peer_manager_impl.h, internal
 
 class PeerManager {
  public:
@@ -122,12 +147,12 @@ class PeerManager {
   size_t peer_count() const;
   std::vector<PeerInfo> Peers() const;
   // Prometheus lines: consent_peers, consent_peer_messages_{in,out}_total,
-  // consent_peer_dropped_total, consent_peer_bans_total, consent_peer_handshake_failures_total.
+  // consent_peer_dropped_total, consent_peer_bans_total, consent_peer_handshake_failures_total,
+  // consent_peer_refused_total{reason=...}, consent_peer_evictions_total.
   std::string Metrics() const;
 
  private:
-  class Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<PeerManagerImpl> impl_;
 };
 
 }  // namespace consent

@@ -11,6 +11,7 @@
 #include "ledger/tx_json.h"
 #include "net/api_json.h"
 #include "net/http_metrics.h"
+#include "net/readiness.h"
 #include "net/routes.h"
 
 namespace consent {
@@ -303,14 +304,14 @@ HttpResponse ReadyzRoute(const RouteCall& c) {
   PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
   (void)q;
   NodeStatus s = c.ctx.backend.Status();
-  if (!s.ready) {
-    return ErrorResponse(503, "not_ready",
-                         s.catching_up ? "the node is catching up" : "the node is not ready");
-  }
-  json::OrderedJson j = json::OrderedJson::object();
-  j["ready"] = true;
+  const Readiness r = JudgeReadiness(s, WallClockMs(), c.ctx.options.ready_max_head_age_ms);
+  json::OrderedJson j = r.ready ? json::OrderedJson::object() : ErrorJson("not_ready", r.reason);
+  j["ready"] = r.ready;
+  if (!r.ready) j["cause"] = r.cause;
   j["height"] = s.height;
-  return JsonResponse(200, j);
+  if (r.head_age_ms) j["head_age_ms"] = *r.head_age_ms;
+  j["peers"] = s.peers;
+  return JsonResponse(r.ready ? 200 : 503, j);
 }
 
 HttpResponse MetricsRoute(const RouteCall& c) {
@@ -320,6 +321,8 @@ HttpResponse MetricsRoute(const RouteCall& c) {
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = c.ctx.backend.NodeMetrics();
   if (!r.body.empty() && r.body.back() != '\n') r.body.push_back('\n');
+  r.body += ReadinessMetrics(
+      JudgeReadiness(c.ctx.backend.Status(), WallClockMs(), c.ctx.options.ready_max_head_age_ms));
   if (c.ctx.metrics) r.body += c.ctx.metrics->Render();
   return r;
 }

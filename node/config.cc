@@ -364,6 +364,11 @@ const std::vector<Field>& Fields() {
     v.push_back(IntField(
         "api", "ws_max_streams", "concurrent WebSocket streams at most",
         [](auto& c) -> auto& { return c.api.ws_max_streams; }, 0, 100'000));
+    v.push_back(IntField(
+        "api", "ready_max_head_age_ms",
+        "/readyz answers 503 when the head is older than this many ms (from block 1 on; 0 = no "
+        "bound); keep it several times consensus.heartbeat_ms",
+        [](auto& c) -> auto& { return c.api.ready_max_head_age_ms; }, 0, kU32));
     // [p2p]
     v.push_back(StringField(
         "p2p", "listen_address", "IP address this node accepts peer links on",
@@ -391,6 +396,25 @@ const std::vector<Field>& Fields() {
         "a transaction received from a peer is relayed to the other peers if still pending after "
         "this many milliseconds; 0 = relay at once",
         [](auto& c) -> auto& { return c.p2p_relay_after_ms; }, 0, 60'000));
+    v.push_back(IntField(
+        "p2p", "max_inbound_per_ip",
+        "links from one IP (IPv6: one /64) that are neither validators nor persistent peers",
+        [](auto& c) -> auto& { return c.p2p_max_inbound_per_ip; }, 1, 1000));
+    v.push_back(IntField(
+        "p2p", "max_pending_per_ip", "inbound links still in their handshake, per IP",
+        [](auto& c) -> auto& { return c.p2p_max_pending_per_ip; }, 1, 1000));
+    v.push_back(FloatField(
+        "p2p", "handshakes_per_ip_per_sec",
+        "new inbound links accepted per second per IP (burst: 2 s worth)",
+        [](auto& c) -> auto& { return c.p2p_handshakes_per_ip_per_sec; }, 0.01, 10'000));
+    v.push_back(IntField(
+        "p2p", "guest_msgs_per_sec",
+        "messages per second from a peer that is neither a validator nor a persistent peer",
+        [](auto& c) -> auto& { return c.p2p_guest_msgs_per_sec; }, 1, 1'000'000));
+    v.push_back(IntField(
+        "p2p", "guest_bytes_per_sec",
+        "bytes per second read from such a peer (it is paused, not cut off, when over)",
+        [](auto& c) -> auto& { return c.p2p_guest_bytes_per_sec; }, 1024, int64_t{1} << 32));
     // [consensus]
     constexpr int64_t kMaxTimeout = 600'000;
     v.push_back(IntField(
@@ -417,6 +441,11 @@ const std::vector<Field>& Fields() {
         "consensus", "max_timeout_ms",
         "cap on every timeout however many rounds; at least each base timeout",
         [](auto& c) -> auto& { return c.consensus.max_timeout_ms; }, 1, kMaxTimeout));
+    v.push_back(IntField(
+        "consensus", "heartbeat_ms",
+        "an idle validator starts a round (an empty block) this long after the height started, "
+        "so a live chain's head is never older than about this; 0 = idle chains make no blocks",
+        [](auto& c) -> auto& { return c.heartbeat_ms; }, 0, 3'600'000));
     return v;
   }();
   return fields;
@@ -598,6 +627,11 @@ bool operator==(const Config& a, const Config& b) {
          a.p2p_ban_seconds == b.p2p_ban_seconds &&
          a.p2p_max_msgs_per_sec == b.p2p_max_msgs_per_sec &&
          a.p2p_relay_after_ms == b.p2p_relay_after_ms &&
+         a.p2p_max_inbound_per_ip == b.p2p_max_inbound_per_ip &&
+         a.p2p_max_pending_per_ip == b.p2p_max_pending_per_ip &&
+         a.p2p_handshakes_per_ip_per_sec == b.p2p_handshakes_per_ip_per_sec &&
+         a.p2p_guest_msgs_per_sec == b.p2p_guest_msgs_per_sec &&
+         a.p2p_guest_bytes_per_sec == b.p2p_guest_bytes_per_sec &&
          a.consensus.propose_base_ms == b.consensus.propose_base_ms &&
          a.consensus.propose_delta_ms == b.consensus.propose_delta_ms &&
          a.consensus.prevote_base_ms == b.consensus.prevote_base_ms &&
@@ -605,15 +639,16 @@ bool operator==(const Config& a, const Config& b) {
          a.consensus.precommit_base_ms == b.consensus.precommit_base_ms &&
          a.consensus.precommit_delta_ms == b.consensus.precommit_delta_ms &&
          a.consensus.max_timeout_ms == b.consensus.max_timeout_ms &&
-         x.listen_address == y.listen_address && x.port == y.port && x.threads == y.threads &&
-         x.max_connections == y.max_connections && x.max_header_bytes == y.max_header_bytes &&
-         x.max_body_bytes == y.max_body_bytes && x.request_timeout_ms == y.request_timeout_ms &&
-         x.idle_timeout_ms == y.idle_timeout_ms &&
+         a.heartbeat_ms == b.heartbeat_ms && x.listen_address == y.listen_address &&
+         x.port == y.port && x.threads == y.threads && x.max_connections == y.max_connections &&
+         x.max_header_bytes == y.max_header_bytes && x.max_body_bytes == y.max_body_bytes &&
+         x.request_timeout_ms == y.request_timeout_ms && x.idle_timeout_ms == y.idle_timeout_ms &&
          x.wait_commit_timeout_ms == y.wait_commit_timeout_ms &&
          x.max_txs_per_request == y.max_txs_per_request &&
          x.write_rate_per_s == y.write_rate_per_s && x.write_burst == y.write_burst &&
          x.ws_max_message_bytes == y.ws_max_message_bytes &&
-         x.ws_max_queue_bytes == y.ws_max_queue_bytes && x.ws_max_streams == y.ws_max_streams;
+         x.ws_max_queue_bytes == y.ws_max_queue_bytes && x.ws_max_streams == y.ws_max_streams &&
+         x.ready_max_head_age_ms == y.ready_max_head_age_ms;
 }
 
 }  // namespace consent

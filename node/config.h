@@ -53,10 +53,21 @@ struct Config {
   uint32_t p2p_ban_seconds = 60;          // a misbehaving peer is refused this long, 0..86400
   uint32_t p2p_max_msgs_per_sec = 20000;  // per peer, 1..1000000
   uint32_t p2p_relay_after_ms = 2000;     // relay peers' txs still pending after this, 0..60000
+  // Admission of peers that are neither validators nor persistent peers ("guests"); see
+  // PeerManagerOptions (net/peer_manager.h) and docs/security.md.
+  size_t p2p_max_inbound_per_ip = 8;            // guest links per IP, 1..1000
+  size_t p2p_max_pending_per_ip = 8;            // handshakes in progress per IP, 1..1000
+  double p2p_handshakes_per_ip_per_sec = 10;    // new inbound links per IP, 0.01..10000
+  uint32_t p2p_guest_msgs_per_sec = 2000;       // per guest, 1..1000000
+  uint64_t p2p_guest_bytes_per_sec = 4u << 20;  // per guest, 1024..2^32
 
   // [consensus]: timeout(round) = base + round * delta, capped at max_timeout_ms. Bases and max
   // 1..600000 ms, deltas 0..600000 ms, max_timeout_ms >= every base.
   ConsensusParams consensus;
+  // A validator with nothing to propose starts a round (an empty block) this long after its
+  // height started, so an idle chain's head is never older than about this; 0 = never (idle
+  // chains then make no blocks, and a stale head cannot be told from an idle one). 0..3600000.
+  uint32_t heartbeat_ms = 5000;
 
   // [api]
   ApiServerOptions api;

@@ -175,7 +175,9 @@ int RunStart(const std::string& dir) {
   options.on_fatal = [&waiter](const Status& st) { waiter.Fatal(st); };
   auto node = Node::Open(options);
   if (!node.ok()) return FailLogged("cannot start", node.status());
-  auto server = ApiServer::Start(home->config.api, **node);
+  ApiServerOptions api = home->config.api;
+  api.warn = [](const std::string& line) { spdlog::warn("api: {}", line); };
+  auto server = ApiServer::Start(api, **node);
   if (!server.ok()) return FailLogged("cannot start the API", server.status());
   const NodeStatus status = (*node)->Status();
   spdlog::info("consentd started: API {}, chain {}, height {}, {} key {}, home {}, allocator {}",

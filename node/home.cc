@@ -123,6 +123,8 @@ uint64_t NowMs() {
                                    .count());
 }
 
+std::string Home::SignStatePath() const { return dir + "/" + kSignStateFileName; }
+
 std::string Home::DataDir() const {
   fs::path p(config.data_dir);
   return p.is_absolute() ? p.string() : (fs::path(dir) / p).string();

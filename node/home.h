@@ -5,6 +5,7 @@
 //     genesis.json  the chain (PROTOCOL.md section 5); after init, this node its sole validator
 //     config.toml   every setting with its default (node/config.h)
 //     data/         the RocksDB store (config [node] data_dir; created empty by init)
+//     sign_state.json  a validator's double-sign guard, written before its first signature
 //
 // Init is atomic: the files are written into a fresh sibling directory that is then renamed to
 // DIR, so an interrupted init leaves no half-made home. An existing home is never overwritten.
@@ -26,6 +27,10 @@ inline constexpr char kDefaultChainId[] = "consent-dev";
 inline constexpr char kKeyFileName[] = "node.key";
 inline constexpr char kGenesisFileName[] = "genesis.json";
 inline constexpr char kConfigFileName[] = "config.toml";
+// The validator's double-sign guard (node/sign_state.h). It lives beside node.key, not in data/,
+// so that restoring or wiping data/ cannot roll it back; a home made before it moved has it in
+// data/, and the node moves it at start (MigrateSignState).
+inline constexpr char kSignStateFileName[] = "sign_state.json";
 
 struct InitOptions {
   std::string home;
@@ -66,6 +71,8 @@ struct Home {
   bool is_validator = false;
   // config.data_dir, resolved against dir when relative.
   std::string DataDir() const;
+  // DIR/sign_state.json: the double-sign guard, beside node.key.
+  std::string SignStatePath() const;
 };
 
 // Loads and validates DIR/config.toml, DIR/genesis.json and DIR/node.key. Errors name the file:

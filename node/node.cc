@@ -63,13 +63,15 @@ NodeOptions NodeOptionsFromHome(const Home& home) {
   o.genesis = home.genesis;
   o.key = home.key;
   o.data_dir = home.DataDir();
+  o.sign_state_path = home.SignStatePath();
   o.config = home.config;
   return o;
 }
 
 Result<std::unique_ptr<Node>> Node::Open(NodeOptions options) {
-  if (options.sign_state_path.empty())
-    options.sign_state_path = options.data_dir + "/sign_state.json";
+  // Where homes made before the guard moved beside node.key kept it.
+  const std::string legacy_sign_state = options.data_dir + "/" + kSignStateFileName;
+  if (options.sign_state_path.empty()) options.sign_state_path = legacy_sign_state;
   ChainStoreOptions so;
   so.path = options.data_dir;
   so.block_cache_bytes = options.config.block_cache_mib << 20;
@@ -78,8 +80,22 @@ Result<std::unique_ptr<Node>> Node::Open(NodeOptions options) {
   // std::filesystem probe and aborted consentd).
   auto store = ChainStore::Open(so, options.genesis);
   if (!store.ok()) return StoreOpenError(store.status(), options.data_dir);
+  // After the store opened: a data directory that cannot be read is the store's error to name.
+  auto moved = MigrateSignState(legacy_sign_state, options.sign_state_path);
+  if (!moved.ok()) return moved.status().Prefixed("the double-sign guard");
+  if (!moved->empty()) spdlog::warn("{}", *moved);
   auto sign_state = LoadSignState(options.sign_state_path);
   if (!sign_state.ok()) return sign_state.status();
+  if (const auto& s = *sign_state; s && s->height > (*store)->height() + 1) {
+    // The store is behind what this key signed: data/ was restored from a backup or wiped. The
+    // guard refuses every signature at or below what it recorded, so the node syncs those heights
+    // from its peers and signs again only past them.
+    spdlog::warn(
+        "this validator signed at height {} (round {}) but the store is at height {}: data/ was "
+        "restored or wiped; it will not sign at or below height {} round {} (it syncs those "
+        "blocks from its peers; see docs/operations.md, Backups)",
+        s->height, s->round, (*store)->height(), s->height, s->round);
+  }
   std::unique_ptr<Node> node(
       new Node(std::move(options), std::move(store).value(), std::move(sign_state).value()));
   node->LoadEvidenceFile();
@@ -134,6 +150,15 @@ consent::Status Node::StartPeers() {
   po.max_peers = options_.config.p2p_max_peers;
   po.ban_seconds = options_.config.p2p_ban_seconds;
   po.max_msgs_per_sec = options_.config.p2p_max_msgs_per_sec;
+  po.max_inbound_per_ip = options_.config.p2p_max_inbound_per_ip;
+  po.max_pending_per_ip = options_.config.p2p_max_pending_per_ip;
+  po.handshakes_per_ip_per_sec = options_.config.p2p_handshakes_per_ip_per_sec;
+  po.guest_msgs_per_sec = options_.config.p2p_guest_msgs_per_sec;
+  po.guest_bytes_per_sec = options_.config.p2p_guest_bytes_per_sec;
+  po.is_validator = [vals = genesis_.validators](const PublicKey& k) {  // always get a slot
+    return std::any_of(vals.begin(), vals.end(),
+                       [&](const Validator& v) { return v.public_key == k; });
+  };
   ChainStore* store = store_.get();
   po.current_height = [store] { return store->height(); };
   peers_ = std::make_unique<PeerManager>(po, static_cast<PeerHandler*>(this));
@@ -295,33 +320,20 @@ void Node::Post(std::function<void()> fn, bool droppable) {
   cv_.notify_one();
 }
 
-void Node::PostIngest(IngestKind kind, PeerId peer, std::function<void()> fn) {
-  {
-    std::lock_guard<std::mutex> lock(ingest_mu_);
-    if (ingest_stop_) return;
-    FairQueue& q = kind == IngestKind::kTxs ? ingest_txs_ : ingest_blocks_;
-    if (!q.Push(peer, std::move(fn))) return;  // counted; gossip and sync resend
-  }
-  ingest_cv_.notify_one();
-}
-
 void Node::IngestLoop() {
   pthread_setname_np(pthread_self(), "consent-ingest");  // thread names show in top -H and perf
   std::unique_lock<std::mutex> lock(ingest_mu_);
   while (true) {
-    ingest_cv_.wait(lock, [this] {
-      return ingest_stop_ || ingest_txs_.size() > 0 || ingest_blocks_.size() > 0;
-    });
+    ingest_cv_.wait(lock, [this] { return ingest_stop_ || !intake_.empty(); });
     if (ingest_stop_) return;
-    // The two kinds take turns, so neither starves the other.
-    ingest_blocks_turn_ = !ingest_blocks_turn_;
-    FairQueue& first = ingest_blocks_turn_ ? ingest_blocks_ : ingest_txs_;
-    FairQueue& second = ingest_blocks_turn_ ? ingest_txs_ : ingest_blocks_;
-    std::optional<FairQueue::Item> fn = first.Pop();
-    if (!fn) fn = second.Pop();
-    if (!fn) continue;
+    std::optional<IntakeQueue::Item> item = intake_.Pop();
+    if (!item) continue;
     lock.unlock();
-    (*fn)();
+    if (item->txs) {
+      IngestTxs(item->peer, std::move(*item->txs));
+    } else if (item->block_request) {
+      ServeBlocks(item->peer, *item->block_request);
+    }
     lock.lock();
   }
 }
@@ -385,7 +397,7 @@ void Node::OnPeerConnected(const PeerInfo& peer) {
         if (tip.head) s.head_hash = tip.head->Hash();
         SendTo(id, s);
         GossipCurrentHeight(id);
-        RegossipPending(id);  // what it may have missed while not linked
+        GossipPendingTo(id);
         MaybeSync();
       },
       false);
@@ -395,20 +407,27 @@ void Node::OnPeerDisconnected(PeerId peer) {
   spdlog::info("peer {} disconnected", peer);
   {
     std::lock_guard<std::mutex> lock(ingest_mu_);
-    ingest_txs_.RemovePeer(peer);
-    ingest_blocks_.RemovePeer(peer);
+    intake_.RemovePeer(peer);
   }
   Post([this, peer] { sync_.RemovePeer(peer); }, false);
 }
 
 void Node::OnPeerMessage(PeerId peer, p2p::Message message) {
-  if (auto* txs = std::get_if<p2p::TxsMsg>(&message)) {
-    PostIngest(IngestKind::kTxs, peer,
-               [this, peer, t = std::move(txs->txs)]() mutable { IngestTxs(peer, std::move(t)); });
-    return;
-  }
-  if (auto* req = std::get_if<p2p::BlockRequest>(&message)) {
-    PostIngest(IngestKind::kBlockRequest, peer, [this, peer, r = *req] { ServeBlocks(peer, r); });
+  auto* txs = std::get_if<p2p::TxsMsg>(&message);
+  auto* req = std::get_if<p2p::BlockRequest>(&message);
+  if (txs || req) {
+    // The ingest thread's work, queued per peer and served in turn (node/intake_queue.h): what
+    // does not fit is dropped and counted (senders re-gossip; a syncing node asks again).
+    {
+      std::lock_guard<std::mutex> lock(ingest_mu_);
+      if (ingest_stop_) return;
+      if (txs) {
+        intake_.PushTxs(peer, std::move(txs->txs));
+      } else {
+        intake_.PushBlockRequest(peer, *req, Clock::now());
+      }
+    }
+    ingest_cv_.notify_one();
     return;
   }
   auto msg = std::make_shared<p2p::Message>(std::move(message));

@@ -27,8 +27,10 @@
 // kMaxEvidence in memory, at most kMaxEvidencePerValidator per validator), logged, counted and
 // served.
 //
-// Idle chains make no blocks: a height's first round starts when transactions are pending (and
-// block_interval_ms after the previous block) or when a peer's proposal or vote for it arrives.
+// A height's first round starts when transactions are pending (and block_interval_ms after the
+// previous block), when a peer's proposal or vote for it arrives, or, on an idle chain,
+// heartbeat_ms after the height started (an empty block, so that a live chain's head is recent;
+// heartbeat_ms 0: idle chains make no blocks).
 //
 // A storage error (committing, reading committed state, persisting the sign state) is fatal:
 // the node stops consensus, reports not ready and calls on_fatal (the daemon exits with an
@@ -66,9 +68,9 @@
 #include "net/peer_manager.h"
 #include "node/block_sync.h"
 #include "node/config.h"
-#include "node/fair_queue.h"
 #include "node/future_buffer.h"
 #include "node/home.h"
+#include "node/intake_queue.h"
 #include "node/mempool.h"
 
 namespace consent {
@@ -81,19 +83,13 @@ inline constexpr size_t kMaxEvidence = 1000;
 inline constexpr size_t kMaxEvidencePerValidator = 16;
 // Driver events queued at most (peer votes/proposals beyond this are dropped; gossip resends).
 inline constexpr size_t kMaxDriverQueue = 50000;
-// Transaction batches from peers queued for admission at most, and per peer (node/fair_queue.h:
-// taken round-robin across peers; a full queue drops from the peer holding the most).
-inline constexpr size_t kMaxIngestQueue = 256;
-inline constexpr size_t kMaxIngestPerPeer = 32;
-// Block requests from peers queued at most, per peer, and served per second per peer (a peer
-// syncing keeps one request in flight; more is dropped and it asks again after its timeout).
-inline constexpr size_t kMaxBlockRequestQueue = 64;
-inline constexpr size_t kMaxBlockRequestsPerPeer = 2;
-inline constexpr double kBlockRequestsPerSecond = 10;
-// Pending transactions sent to a new peer link, and re-sent to every peer every
-// kRegossipPendingMs while they are still pending (oldest first), at most.
-inline constexpr size_t kMaxRegossipTxs = 2000;
-inline constexpr uint64_t kRegossipPendingMs = 10000;
+// Pending transactions sent to a peer when its link opens, at most (the rest follows in the
+// periodic re-gossip).
+inline constexpr size_t kMaxNewLinkGossipTxs = 5000;
+// Re-gossip of pending transactions: first after p2p.relay_after_ms (or this, when that is 0),
+// then doubling up to kRegossipMaxDelay, until committed or dropped from the mempool.
+inline constexpr std::chrono::milliseconds kRegossipFirstDelay{2000};
+inline constexpr std::chrono::milliseconds kRegossipMaxDelay{30000};
 // Bytes of transactions a proposed block holds at most, so that a proposal and a block_resp of
 // one block fit in one peer frame (p2p::kMaxFrameBytes, 16 MiB).
 inline constexpr size_t kMaxBlockBytes = 15u << 20;
@@ -102,9 +98,12 @@ inline constexpr size_t kMaxBlockResponseBytes = 8u << 20;
 
 struct NodeOptions {
   Genesis genesis;
-  KeyFile key;                  // the node key (kind validator)
-  std::string data_dir;         // the RocksDB directory (created if missing)
-  std::string sign_state_path;  // default: data_dir + "/sign_state.json"
+  KeyFile key;           // the node key (kind validator)
+  std::string data_dir;  // the RocksDB directory (created if missing)
+  // The double-sign guard; NodeOptionsFromHome puts it beside node.key (Home::SignStatePath).
+  // Empty: data_dir + "/sign_state.json" (in-process tests only). A guard found at that legacy
+  // place while this path is elsewhere is moved here at Open (MigrateSignState).
+  std::string sign_state_path;
   Config config;  // [node], [storage], [p2p], [consensus] are used here; [api] by the daemon
   // Called once, on the driver thread, if the node stops on an error.
   std::function<void(const Status&)> on_fatal;
@@ -170,10 +169,6 @@ class Node final : public ApiBackend, private PeerHandler {
   void Post(std::function<void()> fn, bool droppable);
   void DriverLoop();
   void IngestLoop();
-  enum class IngestKind { kTxs, kBlockRequest };
-  void PostIngest(IngestKind kind, PeerId peer, std::function<void()> fn);
-  // Sends up to kMaxRegossipTxs pending transactions (oldest first) to `to` (0 = every peer).
-  void RegossipPending(PeerId to);
 
   // Driver thread only.
   void StartNextHeight();
@@ -233,11 +228,8 @@ class Node final : public ApiBackend, private PeerHandler {
   // Ingest queue.
   mutable std::mutex ingest_mu_;
   std::condition_variable ingest_cv_;
-  bool ingest_stop_ = false;                                  // guarded by ingest_mu_
-  FairQueue ingest_txs_{kMaxIngestQueue, kMaxIngestPerPeer};  // guarded by ingest_mu_
-  FairQueue ingest_blocks_{kMaxBlockRequestQueue, kMaxBlockRequestsPerPeer,
-                           kBlockRequestsPerSecond};  // guarded by ingest_mu_
-  bool ingest_blocks_turn_ = false;                   // guarded by ingest_mu_
+  bool ingest_stop_ = false;  // guarded by ingest_mu_
+  IntakeQueue intake_;        // guarded by ingest_mu_: per-peer fair queues (node/intake_queue.h)
   std::thread ingest_;
 
   std::mutex shutdown_mu_;
@@ -259,7 +251,6 @@ class Node final : public ApiBackend, private PeerHandler {
   int handle_depth_ = 0;
   Clock::time_point next_tick_{};
   Clock::time_point last_regossip_{};
-  Clock::time_point last_tx_regossip_ = Clock::now();  // first re-gossip one period after start
   std::map<Hash32, ValidatedBlock> validated_;  // proposals of the current height found valid
   std::set<Hash32> invalid_;                    // ... and found invalid
   FutureBuffer future_;                         // messages for the next height
@@ -286,15 +277,21 @@ class Node final : public ApiBackend, private PeerHandler {
   // True if `e` may be kept: fewer than kMaxEvidencePerValidator items of its validator held.
   bool EvidenceRoomLocked(const Evidence& e) const;
 
-  // Transactions admitted from a peer, to relay to the other peers if they are still pending
-  // when due (config p2p.relay_after_ms). Bounded by the mempool's capacity.
+  // Transactions admitted here (submitted, or from a peer), to gossip again while they are still
+  // pending: first when due (p2p.relay_after_ms after admission; for a peer's, the first relay,
+  // so that a partial mesh still carries them), then with a doubling delay up to
+  // kRegossipMaxDelay, until a block takes them or the mempool drops them. So a transaction any
+  // honest node accepted reaches every validator even if a peer dropped it once (a full intake
+  // queue, a link that closed). Bounded by the mempool's capacity (the oldest due go first).
   struct RelayItem {
-    std::chrono::steady_clock::time_point due;
-    PeerId from = 0;  // the peer it came from first: not sent back there
+    PeerId from = 0;  // the peer it came from first (0: submitted here): not sent back there
     Hash32 id{};      // the tx itself stays in the mempool until it is due (or committed)
+    std::chrono::milliseconds delay{0};  // the wait before this due time
   };
+  void QueueRelay(const std::vector<Hash32>& ids, PeerId from, std::chrono::milliseconds delay);
+  void GossipPendingTo(PeerId peer);  // a new link: what is pending here, up to a bound
   std::mutex relay_mu_;
-  std::deque<RelayItem> relay_queue_;  // guarded by relay_mu_, in due order
+  std::multimap<std::chrono::steady_clock::time_point, RelayItem> relay_queue_;  // relay_mu_
 
   // Metrics.
   mutable std::mutex metrics_mu_;

@@ -75,7 +75,21 @@ void Node::StartNextHeight() {
 
 void Node::MaybeTxsAvailable() {
   if (!validator_ || consensus_->step() != Step::kWaiting || consensus_->decided()) return;
-  if (mempool_->size() == 0) return;
+  if (mempool_->size() == 0) {
+    // Idle: a heartbeat block heartbeat_ms after this height started, so that the head of a live
+    // chain is never much older than that and a stale head is provable (tools compare its time
+    // with their clock). Every validator starts the round, so a proposer that is down is skipped
+    // by the round timeouts as for any block.
+    const uint32_t heartbeat = options_.config.heartbeat_ms;
+    if (heartbeat == 0) return;
+    const auto due = height_started_ + std::chrono::milliseconds(heartbeat);
+    if (Clock::now() < due) {
+      txs_wake_at_ = due;
+      return;
+    }
+    Handle(consensus_->OnTxsAvailable());
+    return;
+  }
   const auto ready_at = last_commit_ + std::chrono::milliseconds(options_.config.block_interval_ms);
   if (Clock::now() < ready_at) {
     txs_wake_at_ = ready_at;
@@ -500,12 +514,6 @@ void Node::Tick() {
   if (tip.head) s.head_hash = tip.head->Hash();
   Broadcast(s);
   RelayDue();
-  // Pending transactions go out again until committed or expired: a peer that missed them (a
-  // link that was down, a queue that was full) still gets them.
-  if (now - last_tx_regossip_ >= std::chrono::milliseconds(kRegossipPendingMs)) {
-    last_tx_regossip_ = now;
-    RegossipPending(0);
-  }
   if (now - height_started_ >= kRegossipAfter && now - last_regossip_ >= kRegossipAfter) {
     last_regossip_ = now;
     GossipCurrentHeight(0);

@@ -112,12 +112,6 @@ std::string Node::NodeMetrics() const {
     std::lock_guard<std::mutex> lock(mu_);
     dropped_events = dropped_events_;
   }
-  uint64_t ingest_txs_dropped = 0, block_requests_dropped = 0;
-  {
-    std::lock_guard<std::mutex> lock(ingest_mu_);
-    ingest_txs_dropped = ingest_txs_.dropped();
-    block_requests_dropped = ingest_blocks_.dropped();
-  }
   std::lock_guard<std::mutex> lock(metrics_mu_);
   const auto now = std::chrono::steady_clock::now();
   const double dt = std::chrono::duration<double>(now - rate_at_).count();
@@ -163,6 +157,21 @@ std::string Node::NodeMetrics() const {
          "Transactions received from a peer and relayed to the other peers (still pending when "
          "p2p.relay_after_ms had passed).",
          txs_relayed_);
+  IntakeQueue::Stats intake;
+  {
+    std::lock_guard<std::mutex> ingest(ingest_mu_);
+    intake = intake_.stats();
+  }
+  metric("consent_intake_queued", "gauge",
+         "Peer transaction batches and block requests waiting for the ingest thread.",
+         intake.queued_items);
+  metric("consent_intake_tx_batches_dropped_total", "counter",
+         "Peer transaction batches dropped because the sender's (or every peer's) intake share "
+         "was full.",
+         intake.tx_batches_dropped);
+  metric("consent_intake_block_requests_dropped_total", "counter",
+         "Peer block requests dropped: over the per-peer rate or the per-peer queue bound.",
+         intake.block_requests_dropped + intake.block_requests_limited);
   metric("consent_peer_misbehaviour_total", "counter",
          "Peer messages refused at the consensus level (bad signature, invalid block).",
          bad_peer_messages_);
@@ -176,14 +185,6 @@ std::string Node::NodeMetrics() const {
          sync_demotions_.load());
   metric("consent_driver_dropped_total", "counter",
          "Peer messages dropped because the consensus queue was full.", dropped_events);
-  metric("consent_ingest_txs_dropped_total", "counter",
-         "Transaction batches from peers dropped: the peer had kMaxIngestPerPeer (32) queued, or "
-         "the queue (256) was full and this peer held the most.",
-         ingest_txs_dropped);
-  metric("consent_block_requests_dropped_total", "counter",
-         "Block requests from peers dropped: over 10 per second per peer, 2 queued per peer, or "
-         "64 queued in all.",
-         block_requests_dropped);
   metric("consent_mempool_size", "gauge", "Pending transactions.", mempool_->size());
   metric("consent_mempool_capacity", "gauge", "Pending transactions held at most.",
          mempool_->capacity());

@@ -1,6 +1,8 @@
 // Node, transaction intake and gossip (node/node.h): API submissions (admitted, then gossiped to
 // every peer), batches from peers (admitted on the ingest thread; a peer that sends a
-// transaction with a bad signature is cut off) and the delayed relay of those still pending.
+// transaction with a bad signature is cut off), the relay of those still pending, and their
+// re-gossip with a doubling delay until a block takes them (and to each new link), so that a
+// transaction any honest node accepted reaches the validators even if one gossip was dropped.
 // Thread-safety: Submit from any thread; IngestTxs on the ingest thread; RelayDue on the driver.
 #include "node/node.h"
 
@@ -12,6 +14,15 @@
 #include "node/node_internal.h"
 
 namespace consent {
+namespace {
+
+// The first re-gossip of a transaction admitted here: p2p.relay_after_ms after admission (a
+// peer's transaction is then relayed for the first time), or kRegossipFirstDelay when that is 0.
+std::chrono::milliseconds RelayFirstDelay(uint32_t relay_after_ms) {
+  return relay_after_ms > 0 ? std::chrono::milliseconds(relay_after_ms) : kRegossipFirstDelay;
+}
+
+}  // namespace
 
 std::vector<SubmitOutcome> Node::Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) {
   if (!validator_ && (!peers_ || peers_->peer_count() == 0)) {
@@ -30,13 +41,15 @@ std::vector<SubmitOutcome> Node::Submit(std::vector<SignedTx> txs, std::vector<H
   if (gossiping) copy = txs;
   std::vector<SubmitOutcome> out = mempool_->Submit(std::move(txs), std::move(ids));
   p2p::TxsMsg gossip;
-  bool any_new = false;
+  std::vector<Hash32> new_ids;
   for (size_t i = 0; i < out.size(); ++i) {
     if (!out[i].status.ok() || out[i].duplicate) continue;
-    any_new = true;
+    new_ids.push_back(out[i].tx_id);
     if (gossiping) gossip.txs.push_back(std::move(copy[i]));
   }
-  if (any_new) {
+  if (!new_ids.empty()) {
+    // Gossiped now, and again while pending: a peer may have dropped this batch.
+    QueueRelay(new_ids, 0, RelayFirstDelay(options_.config.p2p_relay_after_ms));
     if (!gossip.txs.empty()) {
       for (size_t i = 0; i < gossip.txs.size(); i += p2p::kMaxGossipTxs) {
         p2p::TxsMsg part;
@@ -75,18 +88,9 @@ void Node::IngestTxs(PeerId peer, std::vector<SignedTx> txs) {
   // carries a transaction across a partial mesh (a follower behind one validator, a cut link),
   // at the cost of that delay.
   const uint32_t after_ms = options_.config.p2p_relay_after_ms;
-  if (after_ms > 0) {
-    const auto due = Clock::now() + std::chrono::milliseconds(after_ms);
-    std::lock_guard<std::mutex> lock(relay_mu_);
-    size_t queued = 0;
-    for (; queued < relay_ids.size() && relay_queue_.size() < options_.config.mempool_capacity;
-         ++queued) {
-      relay_queue_.push_back({due, peer, relay_ids[queued]});
-    }
-    relay_ids.erase(relay_ids.begin(), relay_ids.begin() + static_cast<std::ptrdiff_t>(queued));
-  }
-  if (relay_ids.empty()) return;
-  // Relaying at once, or the queue is full: those still pending (a block may have taken some).
+  QueueRelay(relay_ids, peer, RelayFirstDelay(after_ms));
+  if (after_ms > 0) return;
+  // Relaying at once: those still pending (a block may have taken some).
   p2p::TxsMsg relay;
   relay.txs = mempool_->Pending(relay_ids);
   if (!relay.txs.empty()) {
@@ -98,22 +102,55 @@ void Node::IngestTxs(PeerId peer, std::vector<SignedTx> txs) {
   }
 }
 
+void Node::QueueRelay(const std::vector<Hash32>& ids, PeerId from,
+                      std::chrono::milliseconds delay) {
+  if (!peers_ || ids.empty()) return;
+  const auto due = Clock::now() + delay;
+  std::lock_guard<std::mutex> lock(relay_mu_);
+  for (const Hash32& id : ids) {
+    // Bounded by the mempool's capacity: entries of transactions no longer pending leave when
+    // due; while it is full, a new one waits for the next link's or block's gossip instead.
+    if (relay_queue_.size() >= options_.config.mempool_capacity) break;
+    relay_queue_.emplace(due, RelayItem{from, id, delay});
+  }
+}
+
+void Node::GossipPendingTo(PeerId peer) {
+  if (!peers_) return;
+  std::vector<SignedTx> txs = mempool_->Candidates(kMaxNewLinkGossipTxs);
+  for (size_t i = 0; i < txs.size(); i += p2p::kMaxGossipTxs) {
+    p2p::TxsMsg part;
+    const size_t end = std::min(txs.size(), i + p2p::kMaxGossipTxs);
+    part.txs.assign(std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(i)),
+                    std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(end)));
+    SendTo(peer, part);
+  }
+}
+
 void Node::RelayDue() {
   if (!peers_) return;
   std::vector<RelayItem> due;
   {
     const auto now = Clock::now();
     std::lock_guard<std::mutex> lock(relay_mu_);
-    while (!relay_queue_.empty() && relay_queue_.front().due <= now) {
-      due.push_back(std::move(relay_queue_.front()));
-      relay_queue_.pop_front();
+    while (!relay_queue_.empty() && relay_queue_.begin()->first <= now) {
+      due.push_back(relay_queue_.begin()->second);
+      relay_queue_.erase(relay_queue_.begin());
     }
   }
-  std::map<PeerId, std::vector<Hash32>> by_source;
-  for (const RelayItem& item : due) by_source[item.from].push_back(item.id);
-  for (auto& [from, ids] : by_source) {
+  std::map<PeerId, std::vector<const RelayItem*>> by_source;
+  for (const RelayItem& item : due) by_source[item.from].push_back(&item);
+  for (auto& [from, items] : by_source) {
+    std::vector<Hash32> ids;
+    for (const RelayItem* item : items) ids.push_back(item->id);
+    std::vector<Hash32> pending_ids;
     std::vector<SignedTx> txs = mempool_->Pending(ids);  // those a block has not taken yet
     if (txs.empty()) continue;
+    // Still pending: again later, after twice the wait (the same for the whole group).
+    for (const SignedTx& tx : txs) pending_ids.push_back(tx.Id());
+    const auto next =
+        std::min(kRegossipMaxDelay, std::max(kRegossipFirstDelay, 2 * items.front()->delay));
+    QueueRelay(pending_ids, from, next);
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
       txs_relayed_ += txs.size();
@@ -125,20 +162,6 @@ void Node::RelayDue() {
                       std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(end)));
       peers_->Broadcast(std::make_shared<const Bytes>(p2p::Encode(part)), from);
     }
-  }
-}
-
-void Node::RegossipPending(PeerId to) {
-  if (!peers_) return;
-  std::vector<SignedTx> txs = mempool_->Candidates(kMaxRegossipTxs);
-  if (txs.empty()) return;
-  for (size_t i = 0; i < txs.size(); i += p2p::kMaxGossipTxs) {
-    p2p::TxsMsg part;
-    const size_t end = std::min(txs.size(), i + p2p::kMaxGossipTxs);
-    part.txs.assign(std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(i)),
-                    std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(end)));
-    auto bytes = std::make_shared<const Bytes>(p2p::Encode(part));
-    to ? peers_->Send(to, bytes) : peers_->Broadcast(bytes);
   }
 }
 

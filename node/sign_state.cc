@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <tuple>
 
 #include "crypto/hex.h"
 #include "ledger/json_strict.h"
@@ -127,6 +128,36 @@ Status ReplaceFileDurably(const std::string& path, std::string_view bytes) {
 
 Status SaveSignState(const std::string& path, const SignState& state) {
   return ReplaceFileDurably(path, SignStateToJson(state));
+}
+
+}  // namespace consent
+
+namespace consent {
+
+Result<std::string> MigrateSignState(const std::string& legacy_path, const std::string& path) {
+  if (legacy_path == path) return std::string();
+  auto legacy = LoadSignState(legacy_path);
+  if (!legacy.ok()) return legacy.status();
+  if (!legacy->has_value()) return std::string();
+  auto current = LoadSignState(path);
+  if (!current.ok()) return current.status();
+  const SignState& old = **legacy;
+  auto order = [](const SignState& s) { return std::make_tuple(s.height, s.round, s.step); };
+  std::string line;
+  if (!current->has_value() || order(**current) < order(old)) {
+    RETURN_IF_ERROR(SaveSignState(path, old));
+    line = "moved the double-sign guard (height " + std::to_string(old.height) + ") from " +
+           legacy_path + " to " + path;
+  } else {
+    line = "removed the stale double-sign guard " + legacy_path + " (height " +
+           std::to_string(old.height) + "); " + path + " has signed later (height " +
+           std::to_string((*current)->height) + ")";
+  }
+  if (::unlink(legacy_path.c_str()) != 0) {
+    return Status::IoError("cannot remove " + legacy_path + " after moving it to " + path + ": " +
+                           Errno());
+  }
+  return line;
 }
 
 }  // namespace consent

@@ -82,6 +82,11 @@ Status Build(const std::string& dir, Testnet& net, const std::vector<KeyFile>& k
     config.p2p_listen = true;
     config.p2p_persistent_peers = n.persistent_peers;
     config.p2p_max_peers = std::max(config.p2p_max_peers, total - 1);
+    // Every node of a testnet dials from 127.0.0.1: the per-IP caps must fit all of them.
+    config.p2p_max_inbound_per_ip = std::max(config.p2p_max_inbound_per_ip, total);
+    config.p2p_max_pending_per_ip = std::max(config.p2p_max_pending_per_ip, total);
+    config.p2p_handshakes_per_ip_per_sec =
+        std::max(config.p2p_handshakes_per_ip_per_sec, static_cast<double>(total));
     InitOptions init;
     init.home = dir + "/" + n.name;
     init.key = keys[i];

@@ -561,32 +561,54 @@ json P2pFrames(const Genesis& genesis, const json& headers, const std::vector<Si
   SigningKey a = ValidatorKey(0), b = ValidatorKey(1);
   Hash32 block2 = BlockOf(headers, txs, 2).header.Hash();
 
+  // One link: validator 0 dialled validator 1. Both hellos, then both hello_acks, each over the
+  // transcript of the two hellos in role order, ended by the signer's role.
+  auto hello_entry = [](const p2p::Hello& h) {
+    return json{{"chain_id", h.chain_id},
+                {"genesis_hash", ToHex(h.genesis_hash)},
+                {"protocol_version", h.protocol_version},
+                {"node_key", ToHex(h.node_key)},
+                {"challenge", ToHex(h.challenge)},
+                {"height", h.height}};
+  };
   p2p::Hello hello;
   hello.chain_id = kChainId;
   hello.genesis_hash = genesis_hash;
   hello.node_key = a.public_key();
   hello.challenge = challenge_a;
   hello.height = 3;
-  out.push_back(Frame("hello from validator 0", "hello", hello,
-                      {{"chain_id", hello.chain_id},
-                       {"genesis_hash", ToHex(hello.genesis_hash)},
-                       {"protocol_version", hello.protocol_version},
-                       {"node_key", ToHex(hello.node_key)},
-                       {"challenge", ToHex(hello.challenge)},
-                       {"height", hello.height}}));
+  out.push_back(Frame("hello from validator 0 (the dialer)", "hello", hello, hello_entry(hello)));
+  p2p::Hello hello_b = hello;
+  hello_b.node_key = b.public_key();
+  hello_b.challenge = Sha256(AsBytes("vector challenge b"));
+  hello_b.height = 2;
+  out.push_back(
+      Frame("hello from validator 1 (the acceptor)", "hello", hello_b, hello_entry(hello_b)));
 
-  // Validator 1 answers validator 0's hello: it signs validator 0's challenge.
-  Bytes hs = p2p::HandshakeMessage(kChainId, genesis_hash, b.public_key(), challenge_a);
-  p2p::HelloAck ack{b.Sign(hs)};
-  out.push_back(Frame("hello_ack by validator 1 to the hello above", "hello_ack", ack,
-                      {{"signature", ToHex(ack.signature)},
-                       {"handshake",
-                        {{"chain_id", kChainId},
-                         {"genesis_hash", ToHex(genesis_hash)},
-                         {"signer", ToHex(b.public_key())},
-                         {"signer_seed", ToHex(SeedFor("validator 1"))},
-                         {"challenge", ToHex(challenge_a)},
-                         {"message", ToHex(hs)}}}}));
+  const p2p::HandshakeTranscript transcript = p2p::TranscriptOf(hello, hello_b);
+  auto ack_entry = [&](const char* name, const SigningKey& key, const char* seed_name,
+                       p2p::LinkRole role) {
+    Bytes hs = p2p::HandshakeMessage(transcript, role);
+    p2p::HelloAck ack{key.Sign(hs)};
+    return Frame(name, "hello_ack", ack,
+                 {{"signature", ToHex(ack.signature)},
+                  {"handshake",
+                   {{"role", role == p2p::LinkRole::kDialer ? "dialer" : "acceptor"},
+                    {"chain_id", transcript.chain_id},
+                    {"genesis_hash", ToHex(transcript.genesis_hash)},
+                    {"protocol_version", transcript.protocol_version},
+                    {"dialer_key", ToHex(transcript.dialer_key)},
+                    {"dialer_challenge", ToHex(transcript.dialer_challenge)},
+                    {"acceptor_key", ToHex(transcript.acceptor_key)},
+                    {"acceptor_challenge", ToHex(transcript.acceptor_challenge)},
+                    {"signer", ToHex(key.public_key())},
+                    {"signer_seed", ToHex(SeedFor(seed_name))},
+                    {"message", ToHex(hs)}}}});
+  };
+  out.push_back(ack_entry("hello_ack by validator 1, the acceptor, on that link", b, "validator 1",
+                          p2p::LinkRole::kAcceptor));
+  out.push_back(ack_entry("hello_ack by validator 0, the dialer, on that link", a, "validator 0",
+                          p2p::LinkRole::kDialer));
 
   p2p::StatusMsg status{
       3, Must(FromHexFixed<32>(headers[2]["block_hash"].get<std::string>()), "head hash")};

@@ -60,6 +60,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vectors"))
 from e2e_common import Checks, free_port, wait_until_ok  # noqa: E402
+import cli_trust  # noqa: E402  (what consentctl trusts: issue 16 items 10, 11, 14)
 from check_vectors import encode_body, sstr  # noqa: E402  (the independent encoder)
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
@@ -96,7 +97,12 @@ class E2E(Checks):
 
     # --- helpers -------------------------------------------------------------------------
     def run(self, *args, stdin=None, env=None):
-        env = dict(os.environ, CONSENT_NODE=self.url, **(env or {}))
+        # No genesis pinned, no max age and no config file from the user running the test,
+        # unless a check sets them (tests/e2e/cli_trust.py).
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("CONSENT_GENESIS", "CONSENT_MAX_AGE", "CONSENTCTL_CONFIG")}
+        env = {**base, "CONSENT_NODE": self.url, "XDG_CONFIG_HOME": os.path.join(self.dir, "xdg"),
+               **(env or {})}
         p = subprocess.run([self.ctl, *args], cwd=self.dir, env=env, input=stdin,
                            capture_output=True, text=True, timeout=60)
         return p.returncode, p.stdout, p.stderr
@@ -159,7 +165,9 @@ class E2E(Checks):
             self.ok(f"prove {name}", *args)
             vargs = ["--json", "verify", path, "--genesis", genesis]
             if at:
-                vargs += ["--at-ms", str(at)]
+                # Judged up to two minutes after its block: stale under the default --max-age
+                # (60 s), which cli_trust.stale_proofs tests.
+                vargs += ["--at-ms", str(at), "--max-age", "5m"]
             rc, out, err = self.run(*vargs)
             verdict = json.loads(out) if out.strip().startswith("{") else {}
             return rc, verdict, path
@@ -246,6 +254,10 @@ class E2E(Checks):
         self.bad_input()
         self.ctl_edges(brand, subject, genesis)
         self.ctl_chains(brand, subject, genesis)
+        cli_trust.pinned_genesis(self, genesis, brand)
+        cli_trust.history_privacy(self, genesis, brand)
+        cli_trust.stale_proofs(self, genesis, granted_proof)
+        cli_trust.cut_off_follower(self, self.consentd)
         self.audit(genesis)
         self.silent_node(genesis)
         self.slow_dns()
@@ -261,9 +273,11 @@ class E2E(Checks):
         b, a = json.loads(before), json.loads(after)
         self.check("height survives kill -9", a["height"] == b["height"], f"{b} {a}")
         self.check("log survives kill -9", a["log_size"] == b["log_size"])
+        # Five: the four above, and the audit's grant to a brand that never registered (listed
+        # in me.key.brands by that grant).
         rc, out, _ = self.run("--json", "history", "--key", "me.key", "--genesis", genesis)
         self.check("history survives kill -9",
-                   rc == 0 and len(json.loads(out)["entries"]) == 4, out[:200])
+                   rc == 0 and len(json.loads(out)["entries"]) == 5, out[:200])
         # The audit resumes from its checkpoint: the restarted node still holds that head.
         rc, out, err = self.run("audit", "--genesis", genesis, "--checkpoint", "audit-cp.json")
         self.check("audit from the checkpoint after kill -9: VALID", rc == 0 and

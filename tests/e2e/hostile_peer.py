@@ -36,7 +36,7 @@ bts = lambda b: u32(len(b)) + b
 sstr = lambda s: bts(s.encode("utf-8") if isinstance(s, str) else s)
 
 WIRE_VERSION = 1
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # the handshake (docs/protocol.md, "Peer protocol"); 1 is refused by nodes
 TYPES = {"hello": 1, "hello_ack": 2, "status": 3, "txs": 4, "proposal": 5, "vote": 6,
          "block_req": 7, "block_resp": 8, "evidence": 9, "goodbye": 10}
 NAMES = {v: k for k, v in TYPES.items()}
@@ -69,8 +69,21 @@ def seed_of_keyfile(path):
     raise ValueError(f"{path}: no secret in the key file")
 
 
-def handshake_message(chain_id, genesis_hash, signer, challenge):
-    """What a hello_ack signs (protocol version 1): the signer and the OTHER side's challenge."""
+DIALER, ACCEPTOR = 1, 2  # a link's roles: who opened the connection, who accepted it
+
+
+def handshake_message(chain_id, genesis_hash, dialer_key, dialer_challenge, acceptor_key,
+                      acceptor_challenge, signer_role, protocol_version=PROTOCOL_VERSION):
+    """What a hello_ack signs (protocol version 2): the transcript of both hellos in role order
+    (dialer's key and challenge, then the acceptor's), ended by the signer's role."""
+    return (b"consent-ledger/p2p-handshake/v2" + sstr(chain_id) + genesis_hash +
+            u32(protocol_version) + dialer_key + dialer_challenge + acceptor_key +
+            acceptor_challenge + u8(signer_role))
+
+
+def handshake_message_v1(chain_id, genesis_hash, signer, challenge):
+    """Protocol version 1 (relayable, refused by current nodes): the signer and the OTHER side's
+    challenge. Kept to talk to old builds."""
     return b"consent-ledger/p2p-handshake/v1" + sstr(chain_id) + genesis_hash + signer + challenge
 
 
@@ -367,16 +380,23 @@ class P2PLink:
         self.node_hello = f
         self.chain_id = chain_id or f["chain_id"]
         self.genesis_hash = genesis_hash or f["genesis_hash"]
-        self.hello = enc_hello(self.chain_id, self.genesis_hash, self.key, self.challenge, height)
+        # Speak the node's protocol version (2; 1 only for old builds).
+        self.protocol_version = f["protocol_version"]
+        self.hello = enc_hello(self.chain_id, self.genesis_hash, self.key, self.challenge, height,
+                               protocol_version=self.protocol_version)
         self.send(self.hello)
         if complete:
             self.complete_handshake(timeout)
 
-    # The handshake (protocol version 1).
+    # The handshake: we dialled, so we sign the transcript (our hello, the node's) as the dialer.
     def ack_for(self, node_hello):
         """Our hello_ack frame answering the node's hello."""
+        if self.protocol_version == 1:
+            return enc_hello_ack(sign(self.seed, handshake_message_v1(
+                self.chain_id, self.genesis_hash, self.key, node_hello["challenge"])))
         return enc_hello_ack(sign(self.seed, handshake_message(
-            self.chain_id, self.genesis_hash, self.key, node_hello["challenge"])))
+            self.chain_id, self.genesis_hash, self.key, self.challenge, node_hello["node_key"],
+            node_hello["challenge"], DIALER, self.protocol_version)))
 
     def complete_handshake(self, timeout=10):
         self.send(self.ack_for(self.node_hello))

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include "crypto/hex.h"
@@ -371,18 +372,66 @@ TEST(P2pMessages, GoodbyeReasonCap) {
   EXPECT_TRUE(Contains(DecodeError(bad.bytes()), "goodbye: reason: not valid UTF-8"));
 }
 
+// The acceptor's hello on the golden link: key of seed 02, challenge 32 x 0x33.
+Hello SampleAcceptorHello() {
+  Hello h = SampleHello();
+  h.node_key = KeyFor(2).public_key();
+  h.challenge = Filled(0x33);
+  h.height = 0;
+  return h;
+}
+
 TEST(P2pMessages, HandshakeMessageLayout) {
-  Bytes m = HandshakeMessage("c", Filled(1), Filled(2), Filled(3));
+  HandshakeTranscript t = TranscriptOf(SampleHello(), SampleAcceptorHello());
+  Bytes m = HandshakeMessage(t, LinkRole::kAcceptor);
   Writer w;
-  w.Tag("consent-ledger/p2p-handshake/v1")
-      .Str("c")
-      .Fixed(Filled(1))
-      .Fixed(Filled(2))
-      .Fixed(Filled(3));
+  w.Tag("consent-ledger/p2p-handshake/v2")
+      .Str(kChain)
+      .Fixed(Filled(0x11))
+      .U32(2)
+      .Fixed(KeyFor(1).public_key())
+      .Fixed(Filled(0x22))
+      .Fixed(KeyFor(2).public_key())
+      .Fixed(Filled(0x33))
+      .U8(2);
   EXPECT_EQ(m, w.bytes());
-  // Binds every input.
-  EXPECT_NE(m, HandshakeMessage("d", Filled(1), Filled(2), Filled(3)));
-  EXPECT_NE(m, HandshakeMessage("c", Filled(1), Filled(2), Filled(4)));
+  EXPECT_EQ(kProtocolVersion, 2u);
+  // Binds every input, and the role.
+  auto changed = [&](const std::function<void(HandshakeTranscript&)>& f) {
+    HandshakeTranscript c = t;
+    f(c);
+    return HandshakeMessage(c, LinkRole::kAcceptor);
+  };
+  EXPECT_NE(m, HandshakeMessage(t, LinkRole::kDialer));
+  EXPECT_NE(m, changed([](HandshakeTranscript& c) { c.chain_id = "other"; }));
+  EXPECT_NE(m, changed([](HandshakeTranscript& c) { c.genesis_hash = Filled(9); }));
+  EXPECT_NE(m, changed([](HandshakeTranscript& c) { c.protocol_version = 1; }));
+  EXPECT_NE(m, changed([](HandshakeTranscript& c) { c.dialer_key = Filled(9); }));
+  EXPECT_NE(m, changed([](HandshakeTranscript& c) { c.dialer_challenge = Filled(9); }));
+  EXPECT_NE(m, changed([](HandshakeTranscript& c) { c.acceptor_key = Filled(9); }));
+  EXPECT_NE(m, changed([](HandshakeTranscript& c) { c.acceptor_challenge = Filled(9); }));
+}
+
+// The relay of issue 16: B's answer on the outsider's link to B can never be A's proof of B.
+TEST(P2pMessages, HandshakeProofsDoNotTransferBetweenLinks) {
+  Hello a = SampleHello();          // node A (key 01)
+  Hello b = SampleAcceptorHello();  // node B (key 02)
+  Hello claims_b = a;               // the outsider, to A: "I am B" with its own challenge
+  claims_b.node_key = b.node_key;
+  claims_b.challenge = Filled(0x44);
+  // A is the acceptor of the outsider's link and wants B's signature as the dialer.
+  Bytes a_wants = HandshakeMessage(TranscriptOf(claims_b, a), LinkRole::kDialer);
+  // Relay: to B the outsider presents A's own hello (A's key and challenge); B signs as acceptor.
+  Bytes b_signs = HandshakeMessage(TranscriptOf(a, b), LinkRole::kAcceptor);
+  EXPECT_NE(a_wants, b_signs);
+  // Forwarder: A sees B's real hello as the dialer's; B signs its own link as acceptor.
+  Bytes a_wants_fwd = HandshakeMessage(TranscriptOf(b, a), LinkRole::kDialer);
+  Bytes b_signs_fwd = HandshakeMessage(TranscriptOf(a, b), LinkRole::kAcceptor);
+  EXPECT_NE(a_wants_fwd, b_signs_fwd);
+  EXPECT_FALSE(VerifySignature(b.node_key, a_wants_fwd, KeyFor(2).Sign(b_signs_fwd)));
+  // An honest link: both sides build the same transcript.
+  EXPECT_EQ(HandshakeMessage(TranscriptOf(a, b), LinkRole::kDialer),
+            HandshakeMessage(TranscriptOf(a, b), LinkRole::kDialer));
 }
 
 // Golden frames, computed by this code from fixed inputs; the same hex is in docs/protocol.md.
@@ -391,7 +440,7 @@ TEST(P2pMessages, GoldenHelloFrame) {
             "0101"                                                              // version, type
             "0000000e636f6e73656e742d746573742e31"                              // chain_id
             "1111111111111111111111111111111111111111111111111111111111111111"  // genesis_hash
-            "00000001"                                                          // protocol_version
+            "00000002"                                                          // protocol_version
             "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"  // node_key
             "2222222222222222222222222222222222222222222222222222222222222222"  // challenge
             "0000000000000007");                                                // height
@@ -412,11 +461,13 @@ TEST(P2pMessages, GoldenVoteFrame) {
 }
 
 TEST(P2pMessages, GoldenHandshakeSignature) {
-  Bytes msg = HandshakeMessage(kChain, Filled(0x11), KeyFor(1).public_key(), Filled(0x22));
-  EXPECT_EQ(ToHex(Encode(HelloAck{KeyFor(1).Sign(msg)})),
+  // The acceptor (key 02) answers the dialer's SampleHello: signer_role 2.
+  Bytes msg =
+      HandshakeMessage(TranscriptOf(SampleHello(), SampleAcceptorHello()), LinkRole::kAcceptor);
+  EXPECT_EQ(ToHex(Encode(HelloAck{KeyFor(2).Sign(msg)})),
             "0102"
-            "2b8a3846cd21a0d5f6d96f811056cf55a90e5359ff40dcbca97b0dca3078f71d"
-            "9ad8e5cb0d450d17ee6ad605d1bde5304efb9f162eb3e52b177dfb4f3d456c05");
+            "aa8776be3e6075ee5ba83613cad90a1fa15b660e0d3c286692e3f7e3d4381e0e"
+            "2fafcfd55ebb5c76acfb638307c61451409becd79e817c44d34351d03274920d");
 }
 
 // The fuzz seeds (tests/fuzz/corpus/p2p_messages) are real frames: all decode but the two bad ones.

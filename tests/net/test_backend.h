@@ -154,6 +154,7 @@ class TestBackend : public ApiBackend {
     }
     s.mempool_capacity = 1000;
     s.ready = ready_.load();
+    s.validator = true;  // the chain's one validator (a follower with no peer is not ready)
     s.validators = genesis_.validators;
     return s;
   }

@@ -45,6 +45,11 @@ TEST(ConfigTest, DefaultsMatchTheSpec) {
   EXPECT_EQ(c.p2p_ban_seconds, 60u);
   EXPECT_EQ(c.p2p_max_msgs_per_sec, 20000u);
   EXPECT_EQ(c.p2p_relay_after_ms, 2000u);
+  EXPECT_EQ(c.p2p_max_inbound_per_ip, 8u);
+  EXPECT_EQ(c.p2p_max_pending_per_ip, 8u);
+  EXPECT_EQ(c.p2p_handshakes_per_ip_per_sec, 10.0);
+  EXPECT_EQ(c.p2p_guest_msgs_per_sec, 2000u);
+  EXPECT_EQ(c.p2p_guest_bytes_per_sec, 4u << 20);
   EXPECT_EQ(c.consensus.propose_base_ms, 1000u);
   EXPECT_EQ(c.consensus.propose_delta_ms, 500u);
   EXPECT_EQ(c.consensus.prevote_base_ms, 500u);
@@ -120,7 +125,7 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
     prev = line;
     line.clear();
   }
-  EXPECT_EQ(settings, 39u);  // 5 node, 2 storage, 2 log, 15 api, 8 p2p, 7 consensus
+  EXPECT_EQ(settings, 46u);  // 5 node, 2 storage, 2 log, 16 api, 13 p2p, 8 consensus
   EXPECT_EQ(commented, settings);
 }
 
@@ -134,6 +139,11 @@ TEST(ConfigTest, EverySettingChangesAndRoundTrips) {
   c.block_cache_mib = 256;
   c.page_cache_mib = 0;
   c.p2p_relay_after_ms = 0;
+  c.p2p_max_inbound_per_ip = 3;
+  c.p2p_max_pending_per_ip = 4;
+  c.p2p_handshakes_per_ip_per_sec = 2.5;
+  c.p2p_guest_msgs_per_sec = 100;
+  c.p2p_guest_bytes_per_sec = 65536;
   c.log_level = "debug";
   c.log_format = LogFormat::kJson;
   c.p2p_listen_address = "::1";
@@ -179,6 +189,11 @@ TEST(ConfigTest, EqualityCoversP2pAndConsensus) {
       [](Config& c) { c.p2p_max_peers = 3; },
       [](Config& c) { c.p2p_ban_seconds = 3; },
       [](Config& c) { c.p2p_max_msgs_per_sec = 3; },
+      [](Config& c) { c.p2p_max_inbound_per_ip = 3; },
+      [](Config& c) { c.p2p_max_pending_per_ip = 3; },
+      [](Config& c) { c.p2p_handshakes_per_ip_per_sec = 3; },
+      [](Config& c) { c.p2p_guest_msgs_per_sec = 3; },
+      [](Config& c) { c.p2p_guest_bytes_per_sec = 3000; },
       [](Config& c) { c.consensus.propose_base_ms = 3; },
       [](Config& c) { c.consensus.propose_delta_ms = 3; },
       [](Config& c) { c.consensus.prevote_base_ms = 3; },

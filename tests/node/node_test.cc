@@ -142,8 +142,10 @@ TEST_F(NodeTest, GrantRevokeProveAndRestart) {
   }
   EXPECT_EQ(log_index, 3u);
 
-  // The double-sign guard on disk names the last block this validator precommitted.
-  auto guard = LoadSignState(home_.DataDir() + "/sign_state.json");
+  // The double-sign guard on disk, beside node.key and not in data/, names the last block this
+  // validator precommitted.
+  EXPECT_FALSE(std::filesystem::exists(home_.DataDir() + "/sign_state.json"));
+  auto guard = LoadSignState(home_.SignStatePath());
   ASSERT_TRUE(guard.ok()) << guard.status().ToString();
   ASSERT_TRUE(guard->has_value());
   EXPECT_EQ((*guard)->height, blocks.back()->header.height);
@@ -413,6 +415,82 @@ TEST_F(NodeTest, ALoneValidatorRestartedBetweenLockAndCommitCommitsTheLockedBloc
   ASSERT_EQ(node->Status().height, 1u) << "height 1 never committed";
   EXPECT_EQ(node->Status().head_hash, hash);
   EXPECT_EQ(node->Status().log_size, 1u);
+}
+
+// An idle chain still commits: a heartbeat block heartbeat_ms after each height started, empty
+// and certified like any other, so that a live chain's head time is recent (issue 16 item 14).
+// Before heartbeats an idle chain made no block at all and this test timed out at height 0.
+TEST_F(NodeTest, AnIdleChainCommitsHeartbeatBlocks) {
+  NodeOptions o = NodeOptionsFromHome(home_);
+  o.config.heartbeat_ms = 100;
+  auto node = Node::Open(o);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while ((*node)->Status().height < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const NodeStatus st = (*node)->Status();
+  ASSERT_GE(st.height, 3u) << "no heartbeat blocks on an idle chain";
+  EXPECT_EQ(st.log_size, 0u);  // empty blocks
+  auto snap = (*node)->Snapshot();
+  auto h1 = GetCertifiedHeader(*snap, 1);
+  auto h2 = GetCertifiedHeader(*snap, 2);
+  ASSERT_TRUE(h1.ok() && h2.ok());
+  EXPECT_GT(h2->header.time_ms, h1->header.time_ms);
+  EXPECT_TRUE(VerifyCommit((*node)->genesis(), 2, h2->header.Hash(), h2->commit).ok());
+}
+
+// With heartbeat_ms = 0 an idle chain makes no block: after the block with the one grant, the
+// next height stays waiting (were 0 read as "at once", a lone validator would commit empty
+// blocks back to back and the height would run past 1).
+TEST_F(NodeTest, HeartbeatZeroLeavesAnIdleChainIdle) {
+  NodeOptions o = NodeOptionsFromHome(home_);
+  o.config.heartbeat_ms = 0;
+  auto node = Node::Open(o);
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  SignedTx g = SignedGrant(Chain(), alice_, brand_.public_key(), {"email"}, NowMs() - 1000);
+  Collector c;
+  (*node)->AddCommitListener(&c);
+  ASSERT_TRUE((*node)->Submit({g})[0].status.ok());
+  ASSERT_TRUE(c.WaitForTxs(1));
+  // The block with the grant committed; the next height waits for transactions, in "waiting".
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((*node)->Status().consensus_step != "waiting" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ((*node)->Status().consensus_step, "waiting");
+  EXPECT_EQ((*node)->Status().height, 1u);
+  (*node)->RemoveCommitListener(&c);
+}
+
+// A validator whose data/ was restored from a backup (here: wiped) keeps its double-sign guard,
+// which lives beside node.key: it refuses to sign at or below the height the guard records,
+// even for a new block nobody else has seen. Before the guard moved out of data/, wiping data/
+// wiped the guard too, and the node signed height 1 again at once.
+TEST_F(NodeTest, ARestoredStoreCannotRollTheGuardBack) {
+  const Hash32 other = Sha256(AsBytes("a block this key signed before the restore"));
+  const SignState before{2, 0, 3, other, kNoRound, Hash32{}};
+  ASSERT_TRUE(SaveSignState(home_.SignStatePath(), before).ok());
+  auto node = OpenNode();
+  ASSERT_TRUE(node);
+  SignedTx g = SignedGrant(Chain(), alice_, brand_.public_key(), {"email"}, NowMs() - 1000);
+  auto out = node->Submit({g});
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(out[0].status.ok()) << out[0].status.ToString();
+  // A lone validator that may sign proposes and commits height 1 at once. One that may not lets
+  // the propose step time out and waits in prevote for a prevote it may not sign: wait for that
+  // step, then nothing may have been signed.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (node->Status().consensus_step != "prevote" && node->Status().height == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(node->Status().consensus_step, "prevote");
+  EXPECT_EQ(node->Status().height, 0u) << "signed below its guard after a restore";
+  auto guard = LoadSignState(home_.SignStatePath());
+  ASSERT_TRUE(guard.ok() && guard->has_value());
+  EXPECT_EQ(**guard, before) << "the guard moved backwards";
 }
 
 // The order of the two files a lone validator needs after a kill: at every moment a new sign

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+
+#include "crypto/sha256.h"
 
 #include "node/node.h"
 #include "node_test_util.h"
@@ -104,11 +107,61 @@ TEST(SignStateTest, ANodeRefusesToStartOnADamagedGuard) {
   ASSERT_TRUE(home.ok());
   home->config.p2p_port = 0;
   NodeOptions options = NodeOptionsFromHome(*home);
-  WriteText(home->DataDir() + "/sign_state.json", "{\"height\": 1");
-  auto node = Node::Open(options);
-  ASSERT_FALSE(node.ok());
-  EXPECT_EQ(node.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(node.status().message().find("double-sign guard"), std::string::npos);
+  // Beside node.key (where it lives), and at data/ (where homes made before kept it).
+  for (const std::string& path : {home->SignStatePath(), home->DataDir() + "/sign_state.json"}) {
+    WriteText(path, "{\"height\": 1");
+    auto node = Node::Open(options);
+    ASSERT_FALSE(node.ok()) << path;
+    EXPECT_EQ(node.status().code(), StatusCode::kCorruption) << path;
+    EXPECT_NE(node.status().message().find("double-sign guard"), std::string::npos) << path;
+    EXPECT_TRUE(std::filesystem::exists(path)) << "a damaged guard is left for the operator";
+    std::filesystem::remove(path);
+  }
+}
+
+// Homes made before the guard moved beside node.key kept it in data/: it is moved at start,
+// keeping whichever of two guards signed later, and a missing legacy file changes nothing.
+TEST(SignStateTest, MigrateMovesTheLegacyGuardAndKeepsTheLaterOne) {
+  TempDir tmp;
+  const std::string legacy = tmp.path() + "/legacy.json", path = tmp.path() + "/guard.json";
+  const Hash32 a = Sha256(AsBytes("a")), b = Sha256(AsBytes("b"));
+  auto moved = MigrateSignState(legacy, path);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_TRUE(moved->empty());
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  ASSERT_TRUE(SaveSignState(legacy, SignState{7, 1, 2, a, kNoRound, Hash32{}}).ok());
+  moved = MigrateSignState(legacy, path);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_NE(moved->find("moved"), std::string::npos) << *moved;
+  EXPECT_FALSE(std::filesystem::exists(legacy));
+  auto got = LoadSignState(path);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->height, 7u);
+
+  // A legacy guard that signed later (a node that ran an old binary after the move) wins.
+  ASSERT_TRUE(SaveSignState(legacy, SignState{9, 0, 1, b, kNoRound, Hash32{}}).ok());
+  ASSERT_TRUE(MigrateSignState(legacy, path).ok());
+  got = LoadSignState(path);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->height, 9u);
+  EXPECT_EQ((*got)->block_hash, b);
+
+  // An older legacy guard (a restored data/) is removed; the current one stays.
+  ASSERT_TRUE(SaveSignState(legacy, SignState{3, 0, 3, a, kNoRound, Hash32{}}).ok());
+  moved = MigrateSignState(legacy, path);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_NE(moved->find("stale"), std::string::npos) << *moved;
+  EXPECT_FALSE(std::filesystem::exists(legacy));
+  got = LoadSignState(path);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->height, 9u);
+
+  // A damaged current guard: an error, and the legacy file is left where it was.
+  ASSERT_TRUE(SaveSignState(legacy, SignState{3, 0, 3, a, kNoRound, Hash32{}}).ok());
+  WriteText(path, "not json");
+  EXPECT_FALSE(MigrateSignState(legacy, path).ok());
+  EXPECT_TRUE(std::filesystem::exists(legacy));
 }
 
 }  // namespace

@@ -280,8 +280,14 @@ def vote_msg(chain, vtype, height, rnd, block_hash):
     return b"consent-ledger/vote/v1" + sstr(chain) + u8(vtype) + u64(height) + u32(rnd) + block_hash
 
 
-def handshake_msg(chain, genesis_hash, signer, challenge):
-    return b"consent-ledger/p2p-handshake/v1" + sstr(chain) + genesis_hash + signer + challenge
+ROLES = {"dialer": 1, "acceptor": 2}
+
+
+def handshake_msg(chain, genesis_hash, version, dialer_key, dialer_challenge, acceptor_key,
+                  acceptor_challenge, role):
+    """Protocol version 2: the transcript of both hellos in role order, then the signer's role."""
+    return (b"consent-ledger/p2p-handshake/v2" + sstr(chain) + genesis_hash + u32(version) +
+            dialer_key + dialer_challenge + acceptor_key + acceptor_challenge + u8(ROLES[role]))
 
 
 def pub_of(seed):
@@ -533,16 +539,24 @@ def check_p2p(c, v, chain):
             got = ("refused", str(e))
         c.eq(n + " decodes to its fields", got, (typ, strip_seeds(f)))
         if typ == "hello":
-            hellos[f["challenge"]] = f
+            hellos[(f["node_key"], f["challenge"])] = f
         elif typ == "hello_ack":
             hs = f["handshake"]
-            hello = hellos.get(hs["challenge"])
-            c.ok(n + " answers a hello's challenge", hello is not None)
-            if hello:
-                c.eq(n + " handshake chain and genesis", (hs["chain_id"], hs["genesis_hash"]),
-                     (hello["chain_id"], hello["genesis_hash"]))
-            msg = handshake_msg(hs["chain_id"], unhex(hs["genesis_hash"]), unhex(hs["signer"]),
-                                unhex(hs["challenge"]))
+            dialer = hellos.get((hs["dialer_key"], hs["dialer_challenge"]))
+            acceptor = hellos.get((hs["acceptor_key"], hs["acceptor_challenge"]))
+            c.ok(n + " transcript is of two hellos above", dialer is not None and
+                 acceptor is not None)
+            if dialer and acceptor:
+                for hello in (dialer, acceptor):
+                    c.eq(n + " handshake chain, genesis and version",
+                         (hs["chain_id"], hs["genesis_hash"], hs["protocol_version"]),
+                         (hello["chain_id"], hello["genesis_hash"], hello["protocol_version"]))
+                c.eq(n + " signer is the hello of its role",
+                     hs["signer"], (dialer if hs["role"] == "dialer" else acceptor)["node_key"])
+            msg = handshake_msg(hs["chain_id"], unhex(hs["genesis_hash"]), hs["protocol_version"],
+                                unhex(hs["dialer_key"]), unhex(hs["dialer_challenge"]),
+                                unhex(hs["acceptor_key"]), unhex(hs["acceptor_challenge"]),
+                                hs["role"])
             c.eq(n + " handshake_msg", msg.hex(), hs["message"])
             seed = unhex(hs["signer_seed"])
             c.eq(n + " signer key from seed", pub_of(seed).hex(), hs["signer"])

@@ -23,6 +23,7 @@
 #include "ledger/subject_key.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
+#include "tools/consentctl/brand_list.h"
 #include "tools/consentctl/node_commands.h"
 
 namespace consent {
@@ -127,11 +128,26 @@ Result<SigningKey> CustomerKeyFor(const std::string& key_path, const PublicKey& 
   return DeriveSubjectKey(kf.secret, controller);
 }
 
-// Signs `body` for the chain (given, or the node's), then writes it to `out_path` or, without
-// one, submits it to the node.
+// Signs `body` for the chain (given, the pinned genesis's, or the node's), then writes it to
+// `out_path` or, without one, submits it to the node. With a pinned genesis, the node must serve
+// its chain (checked before signing; exit 2 otherwise) and a "committed" answer is verified.
 int EmitTx(const ctl::NodeArgs& node, std::string chain_id, TxBody body, const SigningKey& key,
-           const std::string& out_path, bool wait) {
-  if (chain_id.empty()) {
+           const std::string& out_path, bool wait, const std::string& genesis_flag) {
+  auto pinned = ctl::LoadPinnedGenesis(genesis_flag);
+  if (!pinned.ok()) return Fail(pinned.status());
+  const ctl::PinnedGenesis* pin = pinned->has_value() ? &**pinned : nullptr;
+  if (pin != nullptr) {
+    const std::string& want = pin->genesis.chain_id;
+    if (!chain_id.empty() && chain_id != want && out_path.empty()) {
+      return Fail(Status::Invalid(
+          "--chain-id " + chain_id + " is not the chain of the pinned genesis " + pin->path + " (" +
+          want + ", pinned by " + pin->from + "); use --out to sign for another chain offline"));
+    }
+    if (chain_id.empty()) chain_id = want;
+    if (out_path.empty()) {
+      if (Status st = ctl::CheckNodeServes(node, *pin); !st.ok()) return Fail(st);
+    }
+  } else if (chain_id.empty()) {
     auto c = ctl::FetchChainId(node);
     if (!c.ok()) {
       return Fail(c.status().Prefixed("cannot learn the chain id from " + node.url +
@@ -155,7 +171,7 @@ int EmitTx(const ctl::NodeArgs& node, std::string chain_id, TxBody body, const S
   }
   auto tx = SignTx(chain_id, std::move(body), key);
   if (!tx.ok()) return Fail(tx.status());
-  if (out_path.empty()) return ctl::SubmitTx(node, *tx, wait);
+  if (out_path.empty()) return ctl::SubmitTx(node, *tx, wait, pin);
   Status st = WriteOut(out_path, TxToJson(*tx).dump(2) + "\n");
   if (!st.ok()) return Fail(st);
   std::fprintf(stderr, "signed %s %s\n", TxKindName(KindOf(tx->body)), ToHex(tx->Id()).c_str());
@@ -165,6 +181,7 @@ int EmitTx(const ctl::NodeArgs& node, std::string chain_id, TxBody body, const S
 struct Common {
   std::string chain_id;  // empty: ask the node
   std::string out;       // empty: submit to the node
+  std::string genesis;   // empty: CONSENT_GENESIS or the config file's, if any
   uint64_t issued_at_ms = 0;
   uint64_t nonce = 0;
   bool wait = false;
@@ -174,7 +191,13 @@ struct Common {
                   "write the signed JSON here ('-' = stdout) instead of submitting it");
     c->add_option("--issued-at-ms", issued_at_ms, "issue time (default: now)")->transform(kUint53);
     c->add_option("--nonce", nonce, "nonce (default: random)")->transform(kUint53);
-    c->add_flag("--wait", wait, "when submitting, wait until the transaction is committed");
+    c->add_flag("--wait", wait,
+                "when submitting, wait until the transaction is committed (checked against the "
+                "pinned genesis, if any)");
+    c->add_option("--genesis", genesis,
+                  "the chain's genesis.json: sign only for its chain, refuse a node of another, "
+                  "and verify \"committed\" (default: env CONSENT_GENESIS, or `genesis` in "
+                  "$XDG_CONFIG_HOME/consentctl/config.toml)");
   }
   uint64_t Issued() const { return issued_at_ms ? issued_at_ms : NowMs(); }
   uint64_t Nonce() const { return nonce ? nonce : RandomNonce(); }
@@ -249,6 +272,10 @@ int Run(int argc, char** argv) {
       rc = Fail(k.status());
       return;
     }
+    // Recorded for `history`; the subject key is printed whether or not that works.
+    if (Status st = ctl::RememberBrand(id_key, *c); !st.ok()) {
+      std::fprintf(stderr, "warning: %s\n", st.message().c_str());
+    }
     if (node.json) {
       nlohmann::ordered_json j;
       j["subject"] = ToHex(k->public_key());
@@ -290,6 +317,10 @@ int Run(int argc, char** argv) {
     auto key = CustomerKeyFor(g_key, *c);
     if (!key.ok()) {
       rc = Fail(key.status());
+      return;
+    }
+    if (Status st = ctl::RememberBrand(g_key, *c); !st.ok()) {
+      rc = Fail(st);
       return;
     }
     GrantTx g;
@@ -338,7 +369,7 @@ int Run(int argc, char** argv) {
       return;
     }
     g.nonce = gc.Nonce();
-    rc = EmitTx(node, gc.chain_id, g, *key, gc.out, gc.wait);
+    rc = EmitTx(node, gc.chain_id, g, *key, gc.out, gc.wait, gc.genesis);
   });
 
   // revoke
@@ -368,6 +399,10 @@ int Run(int argc, char** argv) {
       rc = Fail(key.status());
       return;
     }
+    if (Status st = ctl::RememberBrand(r_key, *c); !st.ok()) {
+      rc = Fail(st);
+      return;
+    }
     RevokeTx r;
     r.subject = key->public_key();
     r.controller = *c;
@@ -375,7 +410,7 @@ int Run(int argc, char** argv) {
     std::sort(r.purposes.begin(), r.purposes.end());
     r.issued_at_ms = rcm.Issued();
     r.nonce = rcm.Nonce();
-    rc = EmitTx(node, rcm.chain_id, r, *key, rcm.out, rcm.wait);
+    rc = EmitTx(node, rcm.chain_id, r, *key, rcm.out, rcm.wait, rcm.genesis);
   });
 
   // register
@@ -403,7 +438,7 @@ int Run(int argc, char** argv) {
     r.contact_uri = reg_contact;
     r.issued_at_ms = regc.Issued();
     r.nonce = regc.Nonce();
-    rc = EmitTx(node, regc.chain_id, r, key, regc.out, regc.wait);
+    rc = EmitTx(node, regc.chain_id, r, key, regc.out, regc.wait, regc.genesis);
   });
 
   // verify
@@ -414,8 +449,9 @@ int Run(int argc, char** argv) {
   verify
       ->add_option("proof", v_proof, "proof JSON from `consentctl prove` or the API ('-' = stdin)")
       ->required();
-  verify->add_option("--genesis", v_genesis, "the chain's genesis.json (the only trust root)")
-      ->required();
+  verify->add_option("--genesis", v_genesis,
+                     "the chain's genesis.json, the only trust root (default: env "
+                     "CONSENT_GENESIS, or `genesis` in the consentctl config file)");
   std::string v_expect;
   verify
       ->add_option("--at-ms", v_at,
@@ -428,17 +464,30 @@ int Run(int argc, char** argv) {
                    "time: granted, revoked, expired or none (for scripts: `verify ... --expect "
                    "granted && send`)")
       ->check(CLI::IsMember({"granted", "revoked", "expired", "none"}));
+  std::string v_max_age;
+  verify->add_option("--max-age", v_max_age,
+                     "refuse (exit 1, STALE) a proof whose block is older than this at the time "
+                     "judged: 60s, 5m, 2h, 0 = no check (default 60s, or env CONSENT_MAX_AGE, or "
+                     "max_age in the config file); the validators commit a block every few "
+                     "seconds, so an old proof comes from a cut-off or lying node");
   verify->callback([&] {
-    auto genesis_text = ctl::ReadFileCapped(v_genesis, 1 << 20);
-    if (!genesis_text.ok()) {
-      rc = Fail(genesis_text.status());
+    auto max_age = ctl::ResolveMaxAge(v_max_age);
+    if (!max_age.ok()) {
+      rc = Fail(max_age.status());
       return;
     }
-    auto genesis = ParseGenesis(*genesis_text);
-    if (!genesis.ok()) {
-      rc = Fail(genesis.status().Prefixed(v_genesis));
+    auto pinned = ctl::LoadPinnedGenesis(v_genesis);
+    if (!pinned.ok()) {
+      rc = Fail(pinned.status());
       return;
     }
+    if (!pinned->has_value()) {
+      rc = Fail(Status::Invalid(
+          "no genesis to verify against: pass --genesis, set CONSENT_GENESIS, or name it as "
+          "`genesis` in the consentctl config file"));
+      return;
+    }
+    const Genesis* genesis = &(*pinned)->genesis;
     std::string text;
     if (v_proof == "-") {
       std::stringstream ss;
@@ -471,8 +520,14 @@ int Run(int argc, char** argv) {
     }
     Result<ProofVerdict> verdict = proof.ok() ? VerifyConsentProof(*proof, *genesis, at)
                                               : Result<ProofVerdict>(proof.status());
-    const bool expected =
-        verdict.ok() && (v_expect.empty() || v_expect == ProofStatusName(verdict->status));
+    // Fresh: the proof's block is at most --max-age before the time judged.
+    const Status fresh = verdict.ok() ? ctl::CheckFresh("the proof's block", verdict->height,
+                                                        verdict->time_ms, verdict->at_ms, *max_age)
+                                      : Status::Ok();
+    const uint64_t age_ms =
+        verdict.ok() && verdict->at_ms > verdict->time_ms ? verdict->at_ms - verdict->time_ms : 0;
+    const bool expected = verdict.ok() && fresh.ok() &&
+                          (v_expect.empty() || v_expect == ProofStatusName(verdict->status));
     if (node.json) {
       nlohmann::ordered_json j;
       j["valid"] = verdict.ok();
@@ -483,6 +538,10 @@ int Run(int argc, char** argv) {
         j["proof_status"] = ProofStatusName(verdict->claimed);
         j["height"] = verdict->height;
         j["block_time_ms"] = verdict->time_ms;
+        j["age_ms"] = age_ms;
+        j["max_age_ms"] = *max_age;
+        j["fresh"] = fresh.ok();
+        if (!fresh.ok()) j["stale"] = fresh.message();
         j["subject"] = ToHex(proof->subject);
         j["controller"] = ToHex(proof->controller);
         j["purpose"] = proof->purpose;
@@ -491,6 +550,11 @@ int Run(int argc, char** argv) {
         j["error"] = verdict.status().message();  // the same field as inspect's
       }
       std::printf("%s\n", j.dump(2).c_str());
+    } else if (verdict.ok() && !fresh.ok()) {
+      std::printf("STALE: %s\n", fresh.message().c_str());
+      std::printf("  (otherwise a valid proof: %s at height %llu; it says nothing of now)\n",
+                  ProofStatusName(verdict->status),
+                  static_cast<unsigned long long>(verdict->height));
     } else if (verdict.ok()) {
       const ProofVerdict& v = *verdict;
       std::string until;
@@ -505,8 +569,10 @@ int Run(int argc, char** argv) {
                   ToHex(proof->subject).c_str(), ToHex(proof->controller).c_str(),
                   proof->purpose.c_str());
       std::printf(
-          "  the state at height %llu, block time %s, certified by the genesis validators\n",
-          static_cast<unsigned long long>(v.height), ctl::IsoTime(v.time_ms).c_str());
+          "  the state at height %llu, block time %s (%s before the time judged; --max-age "
+          "%s), certified by the genesis validators\n",
+          static_cast<unsigned long long>(v.height), ctl::IsoTime(v.time_ms).c_str(),
+          ctl::AgeText(age_ms).c_str(), *max_age ? ctl::AgeText(*max_age).c_str() : "off");
       if (v.claimed != v.status) {
         std::printf("  the proof itself says %s: that was for the time it was asked for\n",
                     ProofStatusName(v.claimed));
@@ -566,14 +632,12 @@ int Run(int argc, char** argv) {
         rc = Fail(st.Prefixed("--chain-id"));
         return;
       }
-    } else if (!i_genesis.empty()) {
-      auto g = ctl::LoadGenesisFile(i_genesis);
-      if (!g.ok()) {
-        rc = Fail(g.status());
-        return;
-      }
-      chain = g->chain_id;
-      from = "the genesis " + i_genesis;
+    } else if (auto pin = ctl::LoadPinnedGenesis(i_genesis); !pin.ok()) {
+      rc = Fail(pin.status());
+      return;
+    } else if (pin->has_value()) {
+      chain = (*pin)->genesis.chain_id;
+      from = "the genesis " + (*pin)->path;
     } else {
       auto c = ctl::FetchChainId(node);
       if (!c.ok()) {
@@ -611,7 +675,18 @@ int Run(int argc, char** argv) {
   bool sub_wait = false;
   submit->add_option("file", sub_file, "transaction JSON a customer signed")->required();
   submit->add_flag("--wait", sub_wait, "wait until committed");
-  submit->callback([&] { rc = ctl::CmdSubmitFile(node, sub_file, sub_wait); });
+  std::string sub_genesis;
+  submit->add_option("--genesis", sub_genesis,
+                     "the chain's genesis.json: refuse a node of another chain and verify "
+                     "\"committed\" (default: env CONSENT_GENESIS, or the config file's)");
+  submit->callback([&] {
+    auto pin = ctl::LoadPinnedGenesis(sub_genesis);
+    if (!pin.ok()) {
+      rc = Fail(pin.status());
+      return;
+    }
+    rc = ctl::CmdSubmitFile(node, sub_file, sub_wait, pin->has_value() ? &**pin : nullptr);
+  });
 
   // status
   auto* status = app.add_subcommand("status", "the node's chain, height, head and mempool");
@@ -640,15 +715,34 @@ int Run(int argc, char** argv) {
   // history
   auto* history = app.add_subcommand(
       "history",
-      "every grant and revoke this customer made, across all registered brands, verified");
+      "every grant and revoke this customer made, verified, at the brands recorded beside the "
+      "key file (KEY.brands, written by grant, revoke and id)");
   std::string h_key, h_genesis;
   std::vector<std::string> h_controllers;
   history->add_option("--key", h_key, "customer key file")->required();
   history->add_option("--genesis", h_genesis,
-                      "genesis.json to verify the node's head against (recommended)");
+                      "genesis.json to verify the node's head against (default: env "
+                      "CONSENT_GENESIS, or `genesis` in the consentctl config file; without "
+                      "one, the validators the node reports)");
   history->add_option("--controller", h_controllers,
-                      "also look at this brand (hex), e.g. one that never registered");
-  history->callback([&] { rc = ctl::CmdHistory(node, h_key, h_genesis, h_controllers); });
+                      "also look at this brand (hex), e.g. one not recorded beside the key file");
+  bool h_scan = false;
+  history->add_flag("--scan-directory", h_scan,
+                    "look at every brand of the directory, not only those recorded in KEY.brands "
+                    "(warns: the node learns that all these subject keys are one person's)");
+  std::string h_max_age;
+  history->add_option("--max-age", h_max_age,
+                      "refuse (exit 1) a node whose head is older than this: 60s, 5m, 0 = no "
+                      "check (default 60s, or env CONSENT_MAX_AGE, or max_age in the config "
+                      "file)");
+  history->callback([&] {
+    auto max_age = ctl::ResolveMaxAge(h_max_age);
+    if (!max_age.ok()) {
+      rc = Fail(max_age.status());
+      return;
+    }
+    rc = ctl::CmdHistory(node, h_key, h_genesis, h_controllers, h_scan, *max_age);
+  });
 
   // audit
   auto* audit = app.add_subcommand(
@@ -656,12 +750,25 @@ int Run(int argc, char** argv) {
       "check the whole chain the node serves against a genesis file: every header and commit "
       "from block 1 (or a checkpoint) to the head, and that the log only grew");
   std::string a_genesis, a_checkpoint;
-  audit->add_option("--genesis", a_genesis, "the chain's genesis.json (the only trust root)")
-      ->required();
+  audit->add_option("--genesis", a_genesis,
+                    "the chain's genesis.json, the only trust root (default: env "
+                    "CONSENT_GENESIS, or `genesis` in the consentctl config file)");
   audit->add_option("--checkpoint", a_checkpoint,
                     "start from the head recorded in this file by an earlier audit, and record "
                     "the new head there when valid (created if missing)");
-  audit->callback([&] { rc = ctl::CmdAudit(node, a_genesis, a_checkpoint); });
+  std::string a_max_age;
+  audit->add_option("--max-age", a_max_age,
+                    "refuse (exit 1, STALE; the checkpoint unchanged) a head older than this: "
+                    "60s, 5m, 0 = no check (default 60s, or env CONSENT_MAX_AGE, or max_age in "
+                    "the config file)");
+  audit->callback([&] {
+    auto max_age = ctl::ResolveMaxAge(a_max_age);
+    if (!max_age.ok()) {
+      rc = Fail(max_age.status());
+      return;
+    }
+    rc = ctl::CmdAudit(node, a_genesis, a_checkpoint, *max_age);
+  });
 
   try {
     app.parse(argc, argv);

@@ -1,7 +1,9 @@
-// consentctl's node commands.
+// consentctl's node commands: status, submit, prove, and the files they read and write
+// (history.cc and audit.cc hold the two longer commands). Single-threaded.
 #include "tools/consentctl/node_commands.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include <cstring>
 #include <ctime>
 #include <map>
-#include <nlohmann/json.hpp>
 
 #include "crypto/hex.h"
 #include "crypto/keyfile.h"
@@ -20,220 +21,50 @@
 #include "ledger/subject_key.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
+#include "tools/consentctl/brand_list.h"
+#include "tools/consentctl/node_answers.h"
 
 namespace consent::ctl {
 namespace {
 
-// Ordered: what the node sent is printed in its own order (status, submit), not sorted.
-using json = nlohmann::ordered_json;
-
-constexpr int kOk = 0;
-constexpr int kNegative = 1;
-constexpr int kUsage = 2;
-
-int Fail(const Status& st, int code) {
-  std::fprintf(stderr, "error: %s\n", st.message().c_str());
-  return code;
+// The message for a node that does not serve the pinned chain: what was expected, what came.
+Status WrongChain(const NodeArgs& node, const json& status, const PinnedGenesis& pin,
+                  const Status& why) {
+  std::string got = Text(status, "chain_id");
+  return Status::Rejected("the node " + node.url +
+                          " is not on the pinned chain: expected chain id " + pin.genesis.chain_id +
+                          " (genesis " + pin.path + ", hash " + ToHex(pin.hash) + ", pinned by " +
+                          pin.from + "), the node reports chain id " +
+                          (got.empty() ? std::string("(none)") : got) + ": " + why.message());
 }
 
-// A failed node call: an unreachable or silent node is exit 2 (like a bad URL), anything the node
-// answered (an HTTP error, a malformed answer) exit 1.
-int FailNode(const Status& st) {
-  return Fail(st, st.code() == StatusCode::kUnavailable ? kUsage : kNegative);
-}
-
-Result<HttpUrl> Url(const NodeArgs& node) { return ParseHttpUrl(node.url); }
-
-// o[key] for printing: a string as it is, a number as its digits, anything else (null, missing,
-// an object) as "". Never throws, whatever the node sent.
-std::string Text(const json& o, const char* key) {
-  if (!o.is_object()) return "";
-  auto it = o.find(key);
-  if (it == o.end()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_number() || it->is_boolean()) return it->dump();
-  return "";
-}
-
-// GET and parse a JSON answer; an HTTP error becomes a Status with the node's message.
-Result<json> GetJson(const NodeArgs& node, const std::string& target) {
-  ASSIGN_OR_RETURN(HttpUrl url, Url(node));
-  ASSIGN_OR_RETURN(HttpResponse r, HttpCall(url, "GET", target, "", node.timeout_ms));
-  json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-  if (r.status != 200) {
-    std::string msg = "the node answered " + std::to_string(r.status);
-    if (j.is_object() && j.contains("error") && j["error"].is_object() &&
-        j["error"].contains("message") && j["error"]["message"].is_string()) {
-      msg += ": " + j["error"]["message"].get<std::string>();
-    }
-    return r.status == 404 ? Status::NotFound(msg) : Status::Rejected(msg);
-  }
-  if (j.is_discarded()) return Status::Invalid("the node's answer to " + target + " is not JSON");
-  return j;
-}
-
-Result<std::string> Str(const json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) {
-    return Status::Invalid(std::string("the node's answer has no string \"") + key + "\"");
-  }
-  return j[key].get<std::string>();
-}
-
-Result<uint64_t> Uint(const json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_number_unsigned()) {
-    return Status::Invalid(std::string("the node's answer has no number \"") + key + "\"");
-  }
-  return j[key].get<uint64_t>();
-}
-
-// A JSON array of at most `max` 32-byte hex hashes (a Merkle proof); `what` names it in errors.
-Result<std::vector<Hash32>> HashList(const json& a, size_t max, const char* what) {
-  if (!a.is_array() || a.size() > max) {
-    return Status::Invalid(std::string("the node's ") + what + " is not an array of at most " +
-                           std::to_string(max) + " hashes");
-  }
-  std::vector<Hash32> out;
-  for (const auto& h : a) {
-    if (!h.is_string()) return Status::Invalid(std::string(what) + ": an element is not a string");
-    ASSIGN_OR_RETURN(Hash32 x, FromHexFixed<32>(h.get<std::string>()));
-    out.push_back(x);
-  }
-  return out;
-}
-
-Result<Hash32> Hash(const json& j, const char* key) {
-  ASSIGN_OR_RETURN(std::string s, Str(j, key));
-  auto h = FromHexFixed<32>(s);
-  if (!h.ok()) return h.status().Prefixed(key);
-  return *h;
-}
-
-// A head as the history route gives it ({"header": {..., "encoding"}, "commit": {...}}), checked
-// against the genesis: the header decodes and its commit is a quorum of genesis validators.
-struct VerifiedHead {
-  Header header;
-};
-
-// A certified header as the node serves it ({"header": {..., "encoding"}, "commit": {...}}),
-// decoded but not yet checked: the header from its canonical encoding (the JSON fields beside it
-// are not trusted), the commit from its JSON.
-struct Certified {
-  Header header;
-  Commit commit;
-};
-
-Result<Certified> ParseCertified(const json& head) {
-  if (!head.is_object() || !head.contains("header") || !head.contains("commit")) {
-    return Status::Invalid("the node's certified header has no header or commit");
-  }
-  Certified out;
-  ASSIGN_OR_RETURN(std::string enc_hex, Str(head["header"], "encoding"));
+// Checks a committed transaction as the node serves it (GET /v1/txs/{id}): its encoding hashes
+// to `tx_id`, and its inclusion proof leads to the log root of a head whose commit is a quorum of
+// the genesis validators. Returns a one-line summary of what was checked.
+Result<std::string> VerifyCommittedTx(const NodeArgs& node, const Hash32& tx_id,
+                                      const Genesis& genesis) {
+  ASSIGN_OR_RETURN(json j, GetJson(node, "/v1/txs/" + ToHex(tx_id)));
+  ASSIGN_OR_RETURN(Hash32 id, Hash(j, "tx_id"));
+  if (id != tx_id) return Status::Rejected("the node answered for another transaction");
+  ASSIGN_OR_RETURN(uint64_t height, Uint(j, "height"));
+  ASSIGN_OR_RETURN(uint64_t log_index, Uint(j, "log_index"));
+  ASSIGN_OR_RETURN(std::string enc_hex, Str(j, "encoding"));
   ASSIGN_OR_RETURN(Bytes enc, FromHex(enc_hex));
-  ASSIGN_OR_RETURN(out.header, DecodeHeader(enc));
-  const json& c = head["commit"];
-  if (!c.is_object() || !c.contains("round") || !c["round"].is_number_unsigned() ||
-      !c.contains("signatures") || !c["signatures"].is_array() ||
-      c["signatures"].size() > kMaxValidators) {
-    return Status::Invalid("the node's commit is malformed");
+  if (TxIdOf(enc) != tx_id) return Status::Rejected("its encoding does not hash to its tx_id");
+  if (!j.contains("inclusion") || !j.contains("head")) {
+    return Status::Rejected("the answer has no inclusion proof or head");
   }
-  if (c["round"].get<uint64_t>() > UINT32_MAX)
-    return Status::Invalid("the node's commit round is out of range");
-  out.commit.round = static_cast<uint32_t>(c["round"].get<uint64_t>());
-  for (const auto& s : c["signatures"]) {
-    CommitSig cs;
-    ASSIGN_OR_RETURN(std::string v, Str(s, "validator"));
-    ASSIGN_OR_RETURN(std::string sig, Str(s, "signature"));
-    ASSIGN_OR_RETURN(cs.validator, FromHexFixed<32>(v));
-    ASSIGN_OR_RETURN(cs.signature, FromHexFixed<64>(sig));
-    out.commit.signatures.push_back(cs);
+  ASSIGN_OR_RETURN(std::vector<Hash32> proof, HashList(j["inclusion"], 64, "inclusion proof"));
+  ASSIGN_OR_RETURN(VerifiedHead head, VerifyHead(j["head"], genesis));
+  if (head.header.height < height) {
+    return Status::Rejected("its head (height " + std::to_string(head.header.height) +
+                            ") is below the block it names (" + std::to_string(height) + ")");
   }
-  return out;
-}
-
-Result<VerifiedHead> VerifyHead(const json& head, const Genesis& genesis) {
-  ASSIGN_OR_RETURN(Certified c, ParseCertified(head));
-  const Header& header = c.header;
-  if (header.chain_id != genesis.chain_id) {
-    return Status::Rejected("the node's head is for chain " + header.chain_id + ", not " +
-                            genesis.chain_id);
-  }
-  Status st = VerifyCommit(genesis, header.height, header.Hash(), c.commit);
-  if (!st.ok()) return st.Prefixed("the node's head commit");
-  return VerifiedHead{header};
-}
-
-// Whether the node serves the chain of `genesis`, whatever it is then asked: its latest header
-// must carry a commit of the genesis validators. Before block 1 (no header, no commit) its chain
-// id and validator set must be the genesis's. `status` is the node's /v1/status.
-Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis) {
-  ASSIGN_OR_RETURN(uint64_t height, Uint(status, "height"));
-  if (height > 0) {
-    ASSIGN_OR_RETURN(json h, GetJson(node, "/v1/headers?from=" + std::to_string(height) +
-                                               "&to=" + std::to_string(height)));
-    if (!h.is_object() || !h.contains("headers") || !h["headers"].is_array() ||
-        h["headers"].size() != 1) {
-      return Status::Invalid("the node's answer to /v1/headers is malformed");
-    }
-    return VerifyHead(h["headers"][0], genesis).status();
-  }
-  ASSIGN_OR_RETURN(std::string chain, Str(status, "chain_id"));
-  if (chain != genesis.chain_id) {
-    return Status::Rejected("the node is on chain " + chain + ", not " + genesis.chain_id);
-  }
-  std::vector<std::string> keys, want;
-  if (status.contains("validators") && status["validators"].is_array()) {
-    for (const auto& v : status["validators"]) keys.push_back(Text(v, "public_key"));
-  }
-  for (const auto& v : genesis.validators) want.push_back(ToHex(v.public_key));
-  std::sort(keys.begin(), keys.end());
-  std::sort(want.begin(), want.end());
-  if (keys != want) {
-    return Status::Rejected("the node's validators are not those of the genesis (chain " + chain +
-                            ", no block yet)");
-  }
-  return Status::Ok();
-}
-
-struct HistoryRow {
-  std::string brand;
-  PublicKey controller{};
-  SignedTx tx;
-  Hash32 tx_id{};
-  uint64_t height = 0;
-  uint64_t log_index = 0;
-};
-
-// Checks one history entry: the encoding is the tx_id, the tx is signed by `subject` for this
-// chain, and it is included at log_index under the verified head.
-Result<HistoryRow> VerifyEntry(const json& e, const PublicKey& subject, const Genesis& genesis,
-                               const VerifiedHead& head) {
-  HistoryRow row;
-  ASSIGN_OR_RETURN(row.tx_id, Hash(e, "tx_id"));
-  ASSIGN_OR_RETURN(row.height, Uint(e, "height"));
-  ASSIGN_OR_RETURN(row.log_index, Uint(e, "log_index"));
-  ASSIGN_OR_RETURN(std::string enc_hex, Str(e, "encoding"));
-  ASSIGN_OR_RETURN(Bytes enc, FromHex(enc_hex));
-  if (TxIdOf(enc) != row.tx_id) return Status::Rejected("encoding does not hash to its tx_id");
-  ASSIGN_OR_RETURN(row.tx, DecodeSignedTx(enc));
-  if (SignerOf(row.tx.body) != subject) return Status::Rejected("not signed by this customer");
-  RETURN_IF_ERROR(VerifyTxSignature(genesis.chain_id, row.tx));
-  if (!e.contains("inclusion")) return Status::Invalid("entry has no inclusion proof");
-  ASSIGN_OR_RETURN(std::vector<Hash32> proof, HashList(e["inclusion"], 64, "inclusion proof"));
-  Status st = merkle::VerifyInclusion(row.log_index, head.header.log_size, row.tx_id, proof,
-                                      head.header.log_root);
-  if (!st.ok()) return st.Prefixed("inclusion");
-  return row;
-}
-
-std::string Purposes(const SignedTx& tx) {
-  const std::vector<std::string>* p = nullptr;
-  if (const auto* g = std::get_if<GrantTx>(&tx.body)) p = &g->purposes;
-  if (const auto* r = std::get_if<RevokeTx>(&tx.body)) p = &r->purposes;
-  if (p == nullptr) return "";
-  if (p->empty()) return "(all)";
-  std::string out;
-  for (const auto& s : *p) out += (out.empty() ? "" : ",") + s;
-  return out;
+  Status st =
+      merkle::VerifyInclusion(log_index, head.header.log_size, tx_id, proof, head.header.log_root);
+  if (!st.ok()) return st.Prefixed("its inclusion proof does not verify");
+  return "log index " + std::to_string(log_index) + " is in the log of height " +
+         std::to_string(head.header.height) + ", certified by the validators of the genesis";
 }
 
 }  // namespace
@@ -284,11 +115,55 @@ Status WriteNewFile(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+Status ReplaceFile(const std::string& path, const std::string& text, mode_t mode) {
+  // A temporary file of a unique name in the same folder (rename is atomic within a file system).
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  std::string tmp = path + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+  auto fail = [&](const char* what) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    return Status::IoError(std::string(what) + " " + path + ": " + std::strerror(e));
+  };
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      ::close(fd);
+      return fail("cannot write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
+    ::close(fd);
+    return fail("cannot write");
+  }
+  if (::close(fd) != 0) return fail("cannot write");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot replace");
+  // The rename itself is durable once the folder is synced.
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
+
 Result<Genesis> LoadGenesisFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFileCapped(path, 1 << 20));
   auto g = ParseGenesis(text);
   if (!g.ok()) return g.status().Prefixed(path);
   return g;
+}
+
+Status CheckNodeServes(const NodeArgs& node, const PinnedGenesis& pin) {
+  ASSIGN_OR_RETURN(json s, GetJson(node, "/v1/status"));
+  Status st = CheckNodeChain(node, s, pin.genesis);
+  if (st.ok() || st.code() == StatusCode::kUnavailable) return st;
+  return WrongChain(node, s, pin, st);
 }
 
 Result<std::string> FetchChainId(const NodeArgs& node) {
@@ -336,7 +211,7 @@ int CmdStatus(const NodeArgs& node) {
 }
 
 namespace {
-int Post(const NodeArgs& node, const std::string& body, bool wait) {
+int Post(const NodeArgs& node, const std::string& body, bool wait, const PinnedGenesis* pin) {
   auto url = Url(node);
   if (!url.ok()) return Fail(url.status(), kUsage);
   auto r = HttpCall(*url, "POST", std::string("/v1/txs") + (wait ? "?wait=commit" : ""), body,
@@ -345,7 +220,7 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
   json j = json::parse(r->body, nullptr, false);
   // One result per transaction: the answer itself, or its array (a batch; "results" after a
   // commit timeout).
-  const json* batch = nullptr;
+  json* batch = nullptr;
   if (j.is_array()) {
     batch = &j;
   } else if (j.is_object() && j.contains("results") && j["results"].is_array()) {
@@ -357,7 +232,43 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
     if (rule.empty()) rule = Text(e, "code");
     return "(" + (rule.empty() ? std::string("?") : rule) + "): " + Text(e, "message");
   };
+  // Every "committed" is checked against the pinned genesis before it is printed as such: the
+  // node's inclusion proof and the commit of the head it leads to. Without a pin it is the
+  // node's word, and the output says so.
+  size_t unverified = 0, unchecked = 0;
+  auto check_committed = [&](json& o) {
+    if (Text(o, "status") != "committed") return;
+    auto id = Hash(o, "tx_id");
+    if (pin == nullptr) {
+      ++unchecked;
+      if (node.json) o["verified"] = false;
+      return;
+    }
+    Result<std::string> v =
+        id.ok() ? VerifyCommittedTx(node, *id, pin->genesis) : Result<std::string>(id.status());
+    if (node.json) {
+      o["verified"] = v.ok();
+      if (!v.ok()) o["verify_error"] = v.status().message();
+    }
+    if (!v.ok()) ++unverified;
+    if (node.json) return;  // the node's answer, with "verified" (and "verify_error") added
+    if (v.ok()) {
+      o["verified_summary"] = *v;
+    } else {
+      o["status"] = "NOT VERIFIED";
+      o["why"] = "the node says committed, but " + v.status().message();
+    }
+  };
+  if (batch != nullptr) {
+    for (auto& o : *batch) check_committed(o);
+  } else if (j.is_object() && j.contains("status")) {
+    check_committed(j);
+  }
   auto print = [&](const json& o) {
+    if (Text(o, "status") == "NOT VERIFIED") {
+      std::printf("%s NOT VERIFIED: %s\n", Text(o, "tx_id").c_str(), Text(o, "why").c_str());
+      return;
+    }
     std::string line = Text(o, "tx_id");
     std::string status = Text(o, "status");
     line += (line.empty() ? "" : " ") + (status.empty() ? std::string("?") : status);
@@ -367,6 +278,9 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
       line += " " + error_text(o["error"]);
     }
     std::printf("%s\n", line.c_str());
+    if (std::string v = Text(o, "verified_summary"); !v.empty()) {
+      std::printf("  verified: %s %s\n", v.c_str(), pin->path.c_str());
+    }
   };
   if (node.json || j.is_discarded()) {
     std::printf("%s\n", j.is_discarded() ? r->body.c_str() : j.dump(2).c_str());
@@ -382,6 +296,19 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
                   error_text(j["error"]).c_str());
     }
   }
+  if (unchecked > 0) {
+    std::fprintf(stderr,
+                 "note: \"committed\" is the node's word, unchecked: no genesis is pinned "
+                 "(pass --genesis, set CONSENT_GENESIS, or name it in the consentctl config "
+                 "file) to check the inclusion proof against the genesis validators\n");
+  }
+  if (unverified > 0) {
+    std::fprintf(stderr,
+                 "error: %zu transaction%s the node calls committed could not be verified "
+                 "against the pinned genesis %s: do not rely on %s\n",
+                 unverified, unverified == 1 ? "" : "s", pin->path.c_str(),
+                 unverified == 1 ? "it" : "them");
+  }
   if (r->status == 429) {
     std::fprintf(stderr, "rate limited; retry after %s s\n", r->retry_after.c_str());
   }
@@ -393,18 +320,22 @@ int Post(const NodeArgs& node, const std::string& body, bool wait) {
       std::fprintf(stderr, "%zu of %zu transactions refused\n", refused, batch->size());
     }
   }
-  return r->status >= 200 && r->status < 300 && refused == 0 ? kOk : kNegative;
+  return r->status >= 200 && r->status < 300 && refused == 0 && unverified == 0 ? kOk : kNegative;
 }
 }  // namespace
 
-int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait) {
+int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait,
+                  const PinnedGenesis* pin) {
   auto text = ReadFileCapped(path, 1 << 20);
   if (!text.ok()) return Fail(text.status(), kUsage);
-  return Post(node, *text, wait);
+  if (pin != nullptr) {
+    if (Status st = CheckNodeServes(node, *pin); !st.ok()) return Fail(st, kUsage);
+  }
+  return Post(node, *text, wait, pin);
 }
 
-int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait) {
-  return Post(node, TxToJson(tx).dump(), wait);
+int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait, const PinnedGenesis* pin) {
+  return Post(node, TxToJson(tx).dump(), wait, pin);
 }
 
 int CmdProve(const NodeArgs& node, const std::string& subject_hex,
@@ -437,391 +368,6 @@ int CmdProve(const NodeArgs& node, const std::string& subject_hex,
   std::fprintf(
       stderr, "wrote the proof to %s; check it with: consentctl verify %s --genesis GENESIS%s\n",
       out.c_str(), out.c_str(), at_ms ? (" --at-ms " + std::to_string(*at_ms)).c_str() : "");
-  return kOk;
-}
-
-int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
-               const std::vector<std::string>& extra_controllers) {
-  auto url = Url(node);
-  if (!url.ok()) return Fail(url.status(), kUsage);
-  auto key = ReadKeyFile(key_path);
-  if (!key.ok()) return Fail(key.status(), kUsage);
-  if (key->kind != KeyKind::kCustomer) {
-    return Fail(Status::Invalid(key_path + " is not a customer key"), kUsage);
-  }
-  Genesis genesis;
-  bool trusted_node = genesis_path.empty();
-  if (!trusted_node) {
-    auto g = LoadGenesisFile(genesis_path);
-    if (!g.ok()) return Fail(g.status(), kUsage);
-    genesis = *g;
-  }
-  auto s = GetJson(node, "/v1/status");
-  if (!s.ok()) return FailNode(s.status());
-  if (trusted_node) {
-    // No genesis file: take the validator set from the node. The output says so.
-    auto chain = Str(*s, "chain_id");
-    if (!chain.ok()) return Fail(chain.status(), kNegative);
-    genesis.chain_id = *chain;
-    if (!(*s).contains("validators") || !(*s)["validators"].is_array()) {
-      return Fail(Status::Invalid("the node's status lists no validators"), kNegative);
-    }
-    for (const auto& v : (*s)["validators"]) {
-      auto pk = Hash(v, "public_key");
-      if (!pk.ok()) return Fail(pk.status(), kNegative);
-      genesis.validators.push_back({Text(v, "name"), *pk});
-    }
-  }
-
-  // The node's chain is checked first, so that a history with no entries (or no brands) is not
-  // reported as certified by validators that never signed anything of this node's.
-  if (Status st = CheckNodeChain(node, *s, genesis); !st.ok()) return FailNode(st);
-
-  // Brands: the directory, paged, plus any named on the command line.
-  std::map<PublicKey, std::string> brands;
-  std::string cursor;
-  for (int page = 0; page < 10000; ++page) {
-    auto d =
-        GetJson(node, "/v1/controllers?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor));
-    if (!d.ok()) return FailNode(d.status());
-    if (!d->contains("controllers") || !(*d)["controllers"].is_array()) {
-      return Fail(Status::Invalid("the node's directory is malformed"), kNegative);
-    }
-    for (const auto& c : (*d)["controllers"]) {
-      auto pk = Hash(c, "controller");
-      if (!pk.ok()) return Fail(pk.status(), kNegative);
-      brands[*pk] = Text(c, "name");
-    }
-    if (!d->contains("next_cursor") || !(*d)["next_cursor"].is_string()) break;
-    cursor = (*d)["next_cursor"].get<std::string>();
-  }
-  for (const auto& hex : extra_controllers) {
-    auto pk = FromHexFixed<32>(hex);
-    if (!pk.ok()) return Fail(pk.status().Prefixed("--controller"), kUsage);
-    brands.emplace(*pk, "(not registered)");
-  }
-
-  std::vector<HistoryRow> rows;
-  std::vector<std::string> problems;
-  std::map<uint64_t, VerifiedHead> heads;
-  for (const auto& [controller, name] : brands) {
-    SigningKey subject = DeriveSubjectKey(key->secret, controller);
-    uint64_t from = 0;
-    for (int page = 0; page < 100000; ++page) {
-      auto h = GetJson(node, "/v1/subjects/" + ToHex(subject.public_key()) +
-                                 "/history?limit=1000&from=" + std::to_string(from));
-      if (!h.ok()) return FailNode(h.status());
-      if (!h->contains("entries") || !(*h)["entries"].is_array()) {
-        return Fail(Status::Invalid("the node's history is malformed"), kNegative);
-      }
-      // Every head is checked, with or without entries (null only before block 1).
-      const bool no_head = !h->contains("head") || (*h)["head"].is_null();
-      if (no_head && (*h)["entries"].empty()) break;
-      auto head = VerifyHead((*h)["head"], genesis);
-      if (!head.ok()) return Fail(head.status(), kNegative);
-      if ((*h)["entries"].empty()) break;
-      for (const auto& e : (*h)["entries"]) {
-        auto row = VerifyEntry(e, subject.public_key(), genesis, *head);
-        if (!row.ok()) {
-          problems.push_back("brand " + name + ": " + row.status().message());
-          continue;
-        }
-        row->brand = name;
-        row->controller = controller;
-        rows.push_back(std::move(row).value());
-      }
-      if (!h->contains("next") || !(*h)["next"].is_number_unsigned()) break;
-      from = (*h)["next"].get<uint64_t>();
-    }
-  }
-  std::sort(rows.begin(), rows.end(),
-            [](const HistoryRow& a, const HistoryRow& b) { return a.log_index < b.log_index; });
-
-  if (node.json) {
-    json out;
-    out["verified_against"] = trusted_node ? "validators reported by the node" : genesis_path;
-    out["entries"] = json::array();
-    for (const auto& r : rows) {
-      json e;
-      e["brand"] = r.brand;
-      e["controller"] = ToHex(r.controller);
-      e["tx_id"] = ToHex(r.tx_id);
-      e["height"] = r.height;
-      e["log_index"] = r.log_index;
-      e["tx"] = TxToJson(r.tx);
-      out["entries"].push_back(e);
-    }
-    out["problems"] = problems;
-    std::printf("%s\n", out.dump(2).c_str());
-  } else {
-    const uint64_t now_ms =
-        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count());
-    std::printf("%-21s %-8s %-24s %-32s %-31s %s\n", "issued (UTC)", "action", "brand", "purposes",
-                "expires (UTC)", "block");
-    for (const auto& r : rows) {
-      uint64_t expires = 0;
-      if (const auto* g = std::get_if<GrantTx>(&r.tx.body)) expires = g->expires_at_ms;
-      // A past expiry is marked: that grant no longer holds, whatever came after it.
-      std::string exp =
-          expires == 0 ? "-" : IsoTime(expires) + (expires <= now_ms ? " (expired)" : "");
-      std::printf("%-21s %-8s %-24.24s %-32.32s %-31s %llu\n",
-                  IsoTime(IssuedAtOf(r.tx.body)).c_str(), TxKindName(KindOf(r.tx.body)),
-                  r.brand.c_str(), Purposes(r.tx).c_str(), exp.c_str(),
-                  static_cast<unsigned long long>(r.height));
-    }
-    std::printf("%zu %s across %zu %s, each inclusion-checked against a head certified by %s\n",
-                rows.size(), rows.size() == 1 ? "entry" : "entries", brands.size(),
-                brands.size() == 1 ? "brand" : "brands",
-                trusted_node ? "the validators the node reports (pass --genesis to check them)"
-                             : ("the validators of " + genesis_path).c_str());
-    for (const auto& p : problems) std::printf("NOT VERIFIED: %s\n", p.c_str());
-  }
-  return problems.empty() ? kOk : kNegative;
-}
-
-namespace {
-
-// What `audit --checkpoint FILE` keeps between runs: the last audited head.
-struct Checkpoint {
-  std::string chain_id;
-  uint64_t height = 0;
-  Hash32 header_hash{};
-  uint64_t log_size = 0;
-  Hash32 log_root{};
-};
-
-constexpr size_t kMaxCheckpointBytes = 64 << 10;
-
-Result<Checkpoint> ParseCheckpoint(const std::string& text) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return Status::Invalid("not a JSON object");
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& k = it.key();
-    if (k != "chain_id" && k != "height" && k != "header_hash" && k != "log_size" &&
-        k != "log_root") {
-      return Status::Invalid("unknown field \"" + k + "\"");
-    }
-  }
-  Checkpoint cp;
-  ASSIGN_OR_RETURN(cp.chain_id, Str(j, "chain_id"));
-  ASSIGN_OR_RETURN(cp.height, Uint(j, "height"));
-  ASSIGN_OR_RETURN(cp.header_hash, Hash(j, "header_hash"));
-  ASSIGN_OR_RETURN(cp.log_size, Uint(j, "log_size"));
-  ASSIGN_OR_RETURN(cp.log_root, Hash(j, "log_root"));
-  if (cp.height == 0) return Status::Invalid("height must be at least 1");
-  return cp;
-}
-
-std::string CheckpointJson(const Header& h) {
-  json j;
-  j["chain_id"] = h.chain_id;
-  j["height"] = h.height;
-  j["header_hash"] = ToHex(h.Hash());
-  j["log_size"] = h.log_size;
-  j["log_root"] = ToHex(h.log_root);
-  return j.dump(2) + "\n";
-}
-
-// Replaces `path` with `text` atomically (a temporary file beside it, then rename), so that an
-// interrupted run leaves the previous checkpoint.
-Status ReplaceFile(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError("cannot write " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::IoError("cannot write " + tmp + ": " + std::strerror(e));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Status::IoError("cannot write " + tmp + ": " + std::strerror(e));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return Status::IoError("cannot replace " + path + ": " + std::strerror(e));
-  }
-  return Status::Ok();
-}
-
-// The RFC 9162 consistency proof between two audited heads, fetched from the node and checked
-// against the sizes and roots of the headers the audit verified (not those in the answer).
-Status CheckConsistency(const NodeArgs& node, const Header& from, const Header& to) {
-  if (from.log_size == 0 || from.height == to.height) return Status::Ok();  // nothing to prove
-  ASSIGN_OR_RETURN(json j, GetJson(node, "/v1/log/consistency?from=" + std::to_string(from.height) +
-                                             "&to=" + std::to_string(to.height)));
-  if (!j.is_object() || !j.contains("proof")) {
-    return Status::Invalid("the node's answer has no consistency proof");
-  }
-  ASSIGN_OR_RETURN(std::vector<Hash32> proof, HashList(j["proof"], 128, "consistency proof"));
-  Status st =
-      merkle::VerifyConsistency(from.log_size, to.log_size, from.log_root, to.log_root, proof);
-  if (!st.ok()) {
-    return Status::Rejected("the log at height " + std::to_string(to.height) +
-                            " does not extend the log at height " + std::to_string(from.height) +
-                            ": " + st.message());
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
-int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
-             const std::string& checkpoint_path) {
-  auto url = Url(node);
-  if (!url.ok()) return Fail(url.status(), kUsage);
-  auto genesis = LoadGenesisFile(genesis_path);
-  if (!genesis.ok()) return Fail(genesis.status(), kUsage);
-  std::optional<Checkpoint> cp;
-  if (!checkpoint_path.empty() && ::access(checkpoint_path.c_str(), F_OK) == 0) {
-    auto text = ReadFileCapped(checkpoint_path, kMaxCheckpointBytes);
-    if (!text.ok()) return Fail(text.status(), kUsage);
-    auto parsed = ParseCheckpoint(*text);
-    if (!parsed.ok()) return Fail(parsed.status().Prefixed(checkpoint_path), kUsage);
-    if (parsed->chain_id != genesis->chain_id) {
-      return Fail(Status::Invalid(checkpoint_path + " is a checkpoint of chain " +
-                                  parsed->chain_id + ", not " + genesis->chain_id),
-                  kUsage);
-    }
-    cp = *parsed;
-  }
-  auto status = GetJson(node, "/v1/status");
-  if (!status.ok()) return FailNode(status.status());
-  auto head_height = Uint(*status, "height");
-  if (!head_height.ok()) return Fail(head_height.status(), kNegative);
-
-  // Everything below ends in a verdict: INVALID (exit 1) names the height and what is wrong.
-  auto invalid = [&](const std::string& why) {
-    if (node.json) {
-      json j;
-      j["valid"] = false;
-      j["reason"] = why;
-      std::printf("%s\n", j.dump().c_str());
-    } else {
-      std::printf("INVALID: %s\n", why.c_str());
-    }
-    return kNegative;
-  };
-  if (*head_height == 0 && !cp) {
-    Status st = CheckNodeChain(node, *status, *genesis);
-    if (!st.ok()) return invalid(st.message());
-  }
-  if (cp && *head_height < cp->height) {
-    return invalid("the node's head is at height " + std::to_string(*head_height) +
-                   ", below the checkpoint's " + std::to_string(cp->height) +
-                   ": it cannot show that its chain extends the one audited before");
-  }
-
-  // Walk the certified headers from block 1 (or the checkpoint's height) to the head, 1,000 per
-  // request (the API's page): each header must follow the one before it and carry a quorum of
-  // the genesis validators. At the end of each page, the log must extend the log of the page
-  // before (one RFC 9162 consistency proof per page).
-  ChainTip tip;
-  std::optional<Header> anchor;  // the last head whose log was proved consistent
-  uint64_t headers = 0, proofs = 0;
-  const uint64_t first = cp ? cp->height : 1;
-  for (uint64_t from = first; from <= *head_height; from += 1000) {
-    const uint64_t to = std::min<uint64_t>(*head_height, from + 999);
-    auto page =
-        GetJson(node, "/v1/headers?from=" + std::to_string(from) + "&to=" + std::to_string(to));
-    if (!page.ok()) return FailNode(page.status());
-    if (!page->is_object() || !page->contains("headers") || !(*page)["headers"].is_array() ||
-        (*page)["headers"].size() != to - from + 1) {
-      return invalid("the node's answer for headers " + std::to_string(from) + ".." +
-                     std::to_string(to) + " is malformed or incomplete");
-    }
-    for (const auto& item : (*page)["headers"]) {
-      auto c = ParseCertified(item);
-      if (!c.ok()) {
-        return invalid("height " + std::to_string(tip.head ? tip.head->height + 1 : first) + ": " +
-                       c.status().message());
-      }
-      const Header& h = c->header;
-      if (cp && !tip.head) {
-        // The checkpoint's own header: the node must still hold the very block audited before.
-        if (h.height != cp->height || h.Hash() != cp->header_hash) {
-          return invalid("height " + std::to_string(cp->height) + ": the node's header hashes to " +
-                         ToHex(h.Hash()) + ", the checkpoint recorded " + ToHex(cp->header_hash) +
-                         ": the chain was rewritten since that audit");
-        }
-        if (h.log_size != cp->log_size || h.log_root != cp->log_root) {
-          return invalid("the checkpoint's log does not match its own header");
-        }
-        Status st = VerifyCommit(*genesis, h.height, h.Hash(), c->commit);
-        if (!st.ok()) return invalid("height " + std::to_string(h.height) + ": " + st.message());
-      } else {
-        Status st = CheckCertifiedHeader(*genesis, tip, h, c->commit, nullptr);
-        if (!st.ok()) return invalid("height " + std::to_string(h.height) + ": " + st.message());
-      }
-      tip.head = h;
-      tip.log_size = h.log_size;
-      if (!anchor) anchor = h;
-      ++headers;
-    }
-    if (Status st = CheckConsistency(node, *anchor, *tip.head); !st.ok()) {
-      if (st.code() == StatusCode::kUnavailable) return FailNode(st);
-      return invalid(st.message());
-    }
-    if (anchor->height != tip.head->height && anchor->log_size > 0) ++proofs;
-    anchor = *tip.head;
-  }
-
-  // The verdict is printed whether or not the checkpoint can be recorded; a checkpoint that
-  // cannot be written is then an input error (exit 2) that says the audit itself was VALID.
-  bool saved = false;
-  Status save_error = Status::Ok();
-  if (!checkpoint_path.empty() && tip.head) {
-    save_error = ReplaceFile(checkpoint_path, CheckpointJson(*tip.head));
-    saved = save_error.ok();
-  }
-  const uint64_t top = tip.head ? tip.head->height : 0;
-  if (node.json) {
-    json j;
-    j["valid"] = true;
-    j["chain_id"] = genesis->chain_id;
-    j["from_height"] = first;
-    j["to_height"] = top;
-    j["headers_checked"] = headers;
-    j["consistency_proofs"] = proofs;
-    j["log_size"] = tip.log_size;
-    j["head_hash"] = tip.head ? ToHex(tip.head->Hash()) : std::string();
-    j["checkpoint_saved"] = saved;
-    std::printf("%s\n", j.dump().c_str());
-  } else if (!tip.head) {
-    std::printf("VALID: chain %s has no block yet; the node's validators are the genesis's\n",
-                genesis->chain_id.c_str());
-  } else {
-    std::printf(
-        "VALID: chain %s, heights %llu..%llu: %llu headers, each following the one before and "
-        "committed by a quorum of the genesis validators; the log grew to %llu entries, "
-        "append-only (%llu consistency %s)%s\n",
-        genesis->chain_id.c_str(), static_cast<unsigned long long>(first),
-        static_cast<unsigned long long>(top), static_cast<unsigned long long>(headers),
-        static_cast<unsigned long long>(tip.log_size), static_cast<unsigned long long>(proofs),
-        proofs == 1 ? "proof" : "proofs",
-        cp ? (", from the checkpoint in " + checkpoint_path).c_str() : "");
-    if (saved) {
-      std::printf("checkpoint %s now at height %llu (head %s)\n", checkpoint_path.c_str(),
-                  static_cast<unsigned long long>(top), ToHex(tip.head->Hash()).c_str());
-    }
-  }
-  if (!save_error.ok()) {
-    return Fail(Status(save_error.code(), save_error.message() +
-                                              " (the audit was VALID; the checkpoint was not "
-                                              "recorded)"),
-                kUsage);
-  }
   return kOk;
 }
 

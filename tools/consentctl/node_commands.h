@@ -1,10 +1,13 @@
 // consentctl commands that talk to a node's HTTP API (docs/api.md): status, submit, prove,
 // history, and the submission path of grant/revoke/register. Every answer a user relies on is
-// checked here, not taken on trust: history entries are inclusion-checked against a head whose
-// commit is verified against the genesis validators. Exit codes follow consentctl's: 0 success,
+// checked here, not taken on trust: history entries, and every "committed" when a genesis is
+// pinned (trust.h), are inclusion-checked against a head whose commit is verified against the
+// genesis validators, and heads older than --max-age are refused. Exit codes follow consentctl's: 0 success,
 // 1 a negative verdict or a refused request, 2 usage or input errors (including an unreachable
 // node). Single-threaded.
 #pragma once
+
+#include <sys/types.h>
 
 #include <optional>
 #include <string>
@@ -14,6 +17,7 @@
 #include "ledger/block.h"
 #include "ledger/tx.h"
 #include "tools/consentctl/http_client.h"
+#include "tools/consentctl/trust.h"
 
 namespace consent::ctl {
 
@@ -31,25 +35,46 @@ Result<std::string> ReadFileCapped(const std::string& path, size_t limit);
 // and a failure names its reason ("cannot write PATH: Permission denied"), leaving no file.
 Status WriteNewFile(const std::string& path, const std::string& text);
 
+// Replaces `path` with `text` atomically: a temporary file beside it (unique name), written,
+// given `mode`, fsynced, renamed over `path`, and the folder fsynced. On failure `path` is as it
+// was and no temporary file is left.
+Status ReplaceFile(const std::string& path, const std::string& text, mode_t mode);
+
 // The node's chain id (GET /v1/status).
 Result<std::string> FetchChainId(const NodeArgs& node);
 // Reads and parses a genesis file (<= 1 MiB).
 Result<Genesis> LoadGenesisFile(const std::string& path);
 
+// Whether the node serves the pinned chain: its latest header carries a commit of the pinned
+// genesis validators (before block 1: its chain id and validators are the genesis's). kRejected
+// names the chain id and genesis hash expected and the chain id the node reports; kUnavailable
+// when the node cannot be reached.
+Status CheckNodeServes(const NodeArgs& node, const PinnedGenesis& pin);
+
 int CmdStatus(const NodeArgs& node);
-// POSTs the file's JSON (one tx or an array) as it is.
-int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait);
-// Submits one signed tx; prints the outcome.
-int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait);
+// POSTs the file's JSON (one tx or an array) as it is. With `pin`, the node must serve the pinned
+// chain (else exit 2, before sending), and every result the node calls committed is checked (its
+// inclusion proof against a head certified by the pinned validators) before it is printed as
+// committed; one that does not verify is printed NOT VERIFIED, exit 1. Without a pin, a note on
+// stderr says that "committed" is the node's word.
+int CmdSubmitFile(const NodeArgs& node, const std::string& path, bool wait,
+                  const PinnedGenesis* pin);
+// Submits one signed tx; prints the outcome, checked as CmdSubmitFile's.
+int SubmitTx(const NodeArgs& node, const SignedTx& tx, bool wait, const PinnedGenesis* pin);
 int CmdProve(const NodeArgs& node, const std::string& subject_hex,
              const std::string& controller_hex, const std::string& purpose,
              std::optional<uint64_t> at_ms, const std::string& out);
-// Every grant and revoke of the customer whose master secret is in key_path, across every brand
-// in the directory plus `extra_controllers`, each verified. `genesis_path` empty: the validator set
-// is taken from the node (and the output says so). The node's latest header is checked against
-// the validators first, so that a node of another chain is refused even with no entries.
+// Every grant and revoke of the customer whose master secret is in key_path, at the brands listed
+// beside the key file (tools/consentctl/brand_list.h) plus `extra_controllers` (with
+// `scan_directory`: every brand of the directory, after a warning on stderr of what that tells
+// the node; brands with entries are then recorded), each verified. `genesis_path` empty: the
+// pinned genesis, else the validator set the node reports (and the output says so). The node's
+// latest header is checked against the validators first, so that a node of another chain is
+// refused even with no entries; a head (that one, or a history page's) older than `max_age_ms`
+// (0: no bound) is refused, exit 1.
 int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::string& genesis_path,
-               const std::vector<std::string>& extra_controllers);
+               const std::vector<std::string>& extra_controllers, bool scan_directory,
+               uint64_t max_age_ms);
 
 // An auditor's check of the whole chain a node serves, trusting nothing but the genesis file:
 // every certified header from block 1 (or from the checkpoint's height) to the head follows the
@@ -60,8 +85,10 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
 // and, when valid, records the new head there (atomic replace). VALID exit 0; INVALID with the
 // height and reason, exit 1; a bad genesis or checkpoint file or an unreachable node, exit 2; a
 // checkpoint that cannot be written, exit 2 after the VALID verdict is printed.
+// A head older than `max_age_ms` (0: no bound) is STALE, exit 1, and the checkpoint is left as
+// it was.
 int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
-             const std::string& checkpoint_path);
+             const std::string& checkpoint_path, uint64_t max_age_ms);
 
 // "2026-12-06 12:56:21Z" (UTC, to the second) for a time in ms since the Unix epoch.
 std::string IsoTime(uint64_t ms);

@@ -1,0 +1,163 @@
+// Reading a node's answers (tools/consentctl/node_answers.h). Single-threaded.
+#include "tools/consentctl/node_answers.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "crypto/hex.h"
+
+namespace consent::ctl {
+
+int Fail(const Status& st, int code) {
+  std::fprintf(stderr, "error: %s\n", st.message().c_str());
+  return code;
+}
+
+// A failed node call: an unreachable or silent node is exit 2 (like a bad URL), anything the node
+// answered (an HTTP error, a malformed answer) exit 1.
+int FailNode(const Status& st) {
+  return Fail(st, st.code() == StatusCode::kUnavailable ? kUsage : kNegative);
+}
+
+Result<HttpUrl> Url(const NodeArgs& node) { return ParseHttpUrl(node.url); }
+
+// o[key] for printing: a string as it is, a number as its digits, anything else (null, missing,
+// an object) as "". Never throws, whatever the node sent.
+std::string Text(const json& o, const char* key) {
+  if (!o.is_object()) return "";
+  auto it = o.find(key);
+  if (it == o.end()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number() || it->is_boolean()) return it->dump();
+  return "";
+}
+
+// GET and parse a JSON answer; an HTTP error becomes a Status with the node's message.
+Result<json> GetJson(const NodeArgs& node, const std::string& target) {
+  ASSIGN_OR_RETURN(HttpUrl url, Url(node));
+  ASSIGN_OR_RETURN(HttpResponse r, HttpCall(url, "GET", target, "", node.timeout_ms));
+  json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (r.status != 200) {
+    std::string msg = "the node answered " + std::to_string(r.status);
+    if (j.is_object() && j.contains("error") && j["error"].is_object() &&
+        j["error"].contains("message") && j["error"]["message"].is_string()) {
+      msg += ": " + j["error"]["message"].get<std::string>();
+    }
+    return r.status == 404 ? Status::NotFound(msg) : Status::Rejected(msg);
+  }
+  if (j.is_discarded()) return Status::Invalid("the node's answer to " + target + " is not JSON");
+  return j;
+}
+
+Result<std::string> Str(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) {
+    return Status::Invalid(std::string("the node's answer has no string \"") + key + "\"");
+  }
+  return j[key].get<std::string>();
+}
+
+Result<uint64_t> Uint(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_number_unsigned()) {
+    return Status::Invalid(std::string("the node's answer has no number \"") + key + "\"");
+  }
+  return j[key].get<uint64_t>();
+}
+
+// A JSON array of at most `max` 32-byte hex hashes (a Merkle proof); `what` names it in errors.
+Result<std::vector<Hash32>> HashList(const json& a, size_t max, const char* what) {
+  if (!a.is_array() || a.size() > max) {
+    return Status::Invalid(std::string("the node's ") + what + " is not an array of at most " +
+                           std::to_string(max) + " hashes");
+  }
+  std::vector<Hash32> out;
+  for (const auto& h : a) {
+    if (!h.is_string()) return Status::Invalid(std::string(what) + ": an element is not a string");
+    ASSIGN_OR_RETURN(Hash32 x, FromHexFixed<32>(h.get<std::string>()));
+    out.push_back(x);
+  }
+  return out;
+}
+
+Result<Hash32> Hash(const json& j, const char* key) {
+  ASSIGN_OR_RETURN(std::string s, Str(j, key));
+  auto h = FromHexFixed<32>(s);
+  if (!h.ok()) return h.status().Prefixed(key);
+  return *h;
+}
+
+Result<Certified> ParseCertified(const json& head) {
+  if (!head.is_object() || !head.contains("header") || !head.contains("commit")) {
+    return Status::Invalid("the node's certified header has no header or commit");
+  }
+  Certified out;
+  ASSIGN_OR_RETURN(std::string enc_hex, Str(head["header"], "encoding"));
+  ASSIGN_OR_RETURN(Bytes enc, FromHex(enc_hex));
+  ASSIGN_OR_RETURN(out.header, DecodeHeader(enc));
+  const json& c = head["commit"];
+  if (!c.is_object() || !c.contains("round") || !c["round"].is_number_unsigned() ||
+      !c.contains("signatures") || !c["signatures"].is_array() ||
+      c["signatures"].size() > kMaxValidators) {
+    return Status::Invalid("the node's commit is malformed");
+  }
+  if (c["round"].get<uint64_t>() > UINT32_MAX)
+    return Status::Invalid("the node's commit round is out of range");
+  out.commit.round = static_cast<uint32_t>(c["round"].get<uint64_t>());
+  for (const auto& s : c["signatures"]) {
+    CommitSig cs;
+    ASSIGN_OR_RETURN(std::string v, Str(s, "validator"));
+    ASSIGN_OR_RETURN(std::string sig, Str(s, "signature"));
+    ASSIGN_OR_RETURN(cs.validator, FromHexFixed<32>(v));
+    ASSIGN_OR_RETURN(cs.signature, FromHexFixed<64>(sig));
+    out.commit.signatures.push_back(cs);
+  }
+  return out;
+}
+
+Result<VerifiedHead> VerifyHead(const json& head, const Genesis& genesis) {
+  ASSIGN_OR_RETURN(Certified c, ParseCertified(head));
+  const Header& header = c.header;
+  if (header.chain_id != genesis.chain_id) {
+    return Status::Rejected("the node's head is for chain " + header.chain_id + ", not " +
+                            genesis.chain_id);
+  }
+  Status st = VerifyCommit(genesis, header.height, header.Hash(), c.commit);
+  if (!st.ok()) return st.Prefixed("the node's head commit");
+  return VerifiedHead{header};
+}
+
+// Whether the node serves the chain of `genesis`, whatever it is then asked: its latest header
+// must carry a commit of the genesis validators. Before block 1 (no header, no commit) its chain
+// id and validator set must be the genesis's. `status` is the node's /v1/status.
+Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis,
+                      std::optional<Header>* head) {
+  ASSIGN_OR_RETURN(uint64_t height, Uint(status, "height"));
+  ASSIGN_OR_RETURN(std::string chain, Str(status, "chain_id"));
+  if (chain != genesis.chain_id) {
+    return Status::Rejected("the node is on chain " + chain + ", not " + genesis.chain_id);
+  }
+  if (height > 0) {
+    ASSIGN_OR_RETURN(json h, GetJson(node, "/v1/headers?from=" + std::to_string(height) +
+                                               "&to=" + std::to_string(height)));
+    if (!h.is_object() || !h.contains("headers") || !h["headers"].is_array() ||
+        h["headers"].size() != 1) {
+      return Status::Invalid("the node's answer to /v1/headers is malformed");
+    }
+    ASSIGN_OR_RETURN(VerifiedHead v, VerifyHead(h["headers"][0], genesis));
+    if (head != nullptr) *head = v.header;
+    return Status::Ok();
+  }
+  std::vector<std::string> keys, want;
+  if (status.contains("validators") && status["validators"].is_array()) {
+    for (const auto& v : status["validators"]) keys.push_back(Text(v, "public_key"));
+  }
+  for (const auto& v : genesis.validators) want.push_back(ToHex(v.public_key));
+  std::sort(keys.begin(), keys.end());
+  std::sort(want.begin(), want.end());
+  if (keys != want) {
+    return Status::Rejected("the node's validators are not those of the genesis (chain " + chain +
+                            ", no block yet)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace consent::ctl
