@@ -261,8 +261,9 @@ class Test:
             print(f"     future: a sanitizer build: the RSS bound is {bound} MiB", flush=True)
         pid = net.procs[0].pid
         base = self.blocks_in_window(net)
-        # An idle chain stays at one height, so nothing for the next height is ever taken out of
-        # the buffer: the flood's worst case for memory.
+        # An idle chain stays long at one height (until a heartbeat block, if the validators make
+        # them), so nothing for the next height is taken out of the buffer meanwhile: the flood's
+        # worst case for memory.
         load.paused.set()
         time.sleep(1)
         before = hp.vm_rss_kib(pid)
