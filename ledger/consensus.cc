@@ -105,6 +105,68 @@ SignedProposal SignProposal(const SigningKey& key, std::string_view chain_id, ui
   return p;
 }
 
+SignedProposalRef RefOf(const SignedProposal& p) {
+  return SignedProposalRef{p.height, p.round, p.pol_round, p.block_hash, p.proposer, p.signature};
+}
+
+Evidence VoteEquivocation(const SignedVote& a, const SignedVote& b) {
+  Evidence e;
+  e.a = a;
+  e.b = b;
+  return e;
+}
+
+Evidence ProposalEquivocation(const SignedProposal& a, const SignedProposal& b) {
+  Evidence e;
+  e.kind = EvidenceKind::kDuplicateProposal;
+  e.pa = RefOf(a);
+  e.pb = RefOf(b);
+  return e;
+}
+
+namespace {
+
+Status VerifyProposalRef(const Genesis& genesis, const SignedProposalRef& p) {
+  if (genesis.validators.empty()) return Status::Invalid("proposal: genesis has no validators");
+  const PublicKey& expected = genesis.Proposer(p.height, p.round);
+  if (p.proposer != expected) {
+    return Status::Rejected("proposal: signer " + KeyPrefix(p.proposer) +
+                            " is not the proposer of height " + std::to_string(p.height) +
+                            ", round " + std::to_string(p.round));
+  }
+  Bytes msg = ProposalMessage(genesis.chain_id, p.height, p.round, p.pol_round, p.block_hash);
+  if (!VerifySignature(p.proposer, msg, p.signature)) {
+    return Status::BadSignature("proposal: invalid signature by " + KeyPrefix(p.proposer) +
+                                " for height " + std::to_string(p.height) + ", round " +
+                                std::to_string(p.round));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckEvidence(const Genesis& genesis, const Evidence& e) {
+  if (e.kind == EvidenceKind::kDuplicateVote) {
+    const SignedVote& a = e.a;
+    const SignedVote& b = e.b;
+    if (!(a.validator == b.validator && a.height == b.height && a.round == b.round &&
+          a.type == b.type && a.block_hash != b.block_hash)) {
+      return Status::Invalid("the two votes do not conflict");
+    }
+    RETURN_IF_ERROR(VerifyVote(genesis, a).Prefixed("vote_a"));
+    return VerifyVote(genesis, b).Prefixed("vote_b");
+  }
+  if (e.kind != EvidenceKind::kDuplicateProposal) return Status::Invalid("unknown evidence kind");
+  const SignedProposalRef& a = e.pa;
+  const SignedProposalRef& b = e.pb;
+  if (!(a.proposer == b.proposer && a.height == b.height && a.round == b.round &&
+        (a.block_hash != b.block_hash || a.pol_round != b.pol_round))) {
+    return Status::Invalid("the two proposals do not conflict");
+  }
+  RETURN_IF_ERROR(VerifyProposalRef(genesis, a).Prefixed("proposal_a"));
+  return VerifyProposalRef(genesis, b).Prefixed("proposal_b");
+}
+
 Status VerifyProposal(const Genesis& genesis, const SignedProposal& p) {
   if (genesis.validators.empty()) return Status::Invalid("proposal: genesis has no validators");
   if (p.block.header.Hash() != p.block_hash) {
@@ -444,7 +506,7 @@ Output Consensus::OnVote(const SignedVote& v) {
     auto key = std::make_tuple(*who, v.round, static_cast<uint8_t>(v.type));
     if (evidence_count_ < kMaxEvidencePerHeight && equivocated_.insert(key).second) {
       ++evidence_count_;
-      out.evidence.push_back({it->second, v});
+      out.evidence.push_back(VoteEquivocation(it->second, v));
     }
     // Counted for its value too when that value can matter (see the header), bounded.
     const bool relevant = v.block_hash == kNil || proposal_hashes_.count(v.block_hash) != 0;

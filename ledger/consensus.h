@@ -105,11 +105,48 @@ SignedProposal SignProposal(const SigningKey& key, std::string_view chain_id, ui
 // genesis.Proposer(height, r) for some r <= pol_round.
 Status VerifyProposal(const Genesis& genesis, const SignedProposal& proposal);
 
-// Evidence: two different signed votes of one validator for one (height, round, type).
+// A proposal's signed part without its block: what the proposer signed (proposal_msg), enough
+// to prove that it signed two different proposals for one height and round.
+struct SignedProposalRef {
+  uint64_t height = 0;
+  uint32_t round = 0;
+  uint32_t pol_round = kNoRound;
+  Hash32 block_hash{};
+  PublicKey proposer{};
+  Signature signature{};
+  bool operator==(const SignedProposalRef&) const = default;
+};
+SignedProposalRef RefOf(const SignedProposal& p);
+
+enum class EvidenceKind : uint8_t { kDuplicateVote = 1, kDuplicateProposal = 2 };
+
+// Evidence of equivocation: two different signed votes of one validator for one (height, round,
+// type) (kDuplicateVote: a, b), or two different signed proposals of one proposer for one
+// (height, round) (kDuplicateProposal: pa, pb; different block_hash or pol_round).
 struct Evidence {
+  EvidenceKind kind = EvidenceKind::kDuplicateVote;
   SignedVote a;
   SignedVote b;
+  SignedProposalRef pa;
+  SignedProposalRef pb;
+  const PublicKey& signer() const {
+    return kind == EvidenceKind::kDuplicateVote ? a.validator : pa.proposer;
+  }
+  uint64_t height() const { return kind == EvidenceKind::kDuplicateVote ? a.height : pa.height; }
+  uint32_t round() const { return kind == EvidenceKind::kDuplicateVote ? a.round : pa.round; }
+  // The same offence (kind, signer, height, round and, for votes, type): kept once.
+  bool SameOffence(const Evidence& o) const {
+    return kind == o.kind && signer() == o.signer() && height() == o.height() &&
+           round() == o.round() && (kind != EvidenceKind::kDuplicateVote || a.type == o.a.type);
+  }
 };
+Evidence VoteEquivocation(const SignedVote& a, const SignedVote& b);
+Evidence ProposalEquivocation(const SignedProposal& a, const SignedProposal& b);
+
+// Checks evidence from outside (a peer, a file): the two items are signed by one validator of
+// `genesis` (both signatures verify; a proposal's signer is the proposer of its height and
+// round) for the same height and round (and vote type), and differ. Pure.
+Status CheckEvidence(const Genesis& genesis, const Evidence& e);
 
 enum class Step : uint8_t { kWaiting = 0, kPropose = 1, kPrevote = 2, kPrecommit = 3 };
 enum class TimeoutKind : uint8_t { kPropose = 1, kPrevote = 2, kPrecommit = 3 };

@@ -32,6 +32,7 @@ enum Type : uint8_t {
   kBlockResp = 8,
   kEvidence = 9,
   kGoodbye = 10,
+  kProposalEvidence = 11,
 };
 
 std::string Indexed(std::string_view field, size_t i) {
@@ -52,6 +53,15 @@ void WriteVote(Writer& w, const SignedVote& v) {
       .Fixed(v.block_hash)
       .Fixed(v.validator)
       .Fixed(v.signature);
+}
+
+void WriteProposalRef(Writer& w, const SignedProposalRef& p) {
+  w.U64(p.height)
+      .U32(p.round)
+      .U32(p.pol_round)
+      .Fixed(p.block_hash)
+      .Fixed(p.proposer)
+      .Fixed(p.signature);
 }
 
 struct EncodeVisitor {
@@ -97,6 +107,12 @@ struct EncodeVisitor {
     }
   }
   void operator()(const EvidenceMsg& m) {
+    if (m.evidence.kind == EvidenceKind::kDuplicateProposal) {
+      w.U8(kProposalEvidence);
+      WriteProposalRef(w, m.evidence.pa);
+      WriteProposalRef(w, m.evidence.pb);
+      return;
+    }
     w.U8(kEvidence);
     WriteVote(w, m.evidence.a);
     WriteVote(w, m.evidence.b);
@@ -251,6 +267,25 @@ Result<Message> ReadEvidence(Reader& r) {
   return Message(std::move(m));
 }
 
+Status ReadProposalRef(Reader& r, const std::string& f, SignedProposalRef* p) {
+  RETURN_IF_ERROR(r.U64(&p->height, f + "height"));
+  RETURN_IF_ERROR(r.U32(&p->round, f + "round"));
+  RETURN_IF_ERROR(r.U32(&p->pol_round, f + "pol_round"));
+  RETURN_IF_ERROR(r.Fixed(&p->block_hash, f + "block_hash"));
+  RETURN_IF_ERROR(r.Fixed(&p->proposer, f + "proposer"));
+  RETURN_IF_ERROR(r.Fixed(&p->signature, f + "signature"));
+  return Status::Ok();
+}
+
+Result<Message> ReadProposalEvidence(Reader& r) {
+  EvidenceMsg m;
+  m.evidence.kind = EvidenceKind::kDuplicateProposal;
+  RETURN_IF_ERROR(ReadProposalRef(r, "proposal_evidence: a.", &m.evidence.pa));
+  RETURN_IF_ERROR(ReadProposalRef(r, "proposal_evidence: b.", &m.evidence.pb));
+  RETURN_IF_ERROR(r.ExpectEnd("proposal_evidence"));
+  return Message(std::move(m));
+}
+
 Result<Message> ReadGoodbye(Reader& r) {
   Goodbye m;
   RETURN_IF_ERROR(r.Str(&m.reason, kMaxGoodbyeBytes, "goodbye: reason"));
@@ -291,6 +326,10 @@ const char* MessageName(const Message& m) {
                                            "proposal", "vote",      "block_req", "block_resp",
                                            "evidence", "goodbye"};
   static_assert(std::size(kNames) == std::variant_size_v<Message>);
+  if (const auto* e = std::get_if<EvidenceMsg>(&m);
+      e != nullptr && e->evidence.kind == EvidenceKind::kDuplicateProposal) {
+    return "proposal_evidence";
+  }
   return kNames[m.index()];
 }
 
@@ -335,6 +374,8 @@ Result<Message> Decode(ByteView frame) {
       return ReadEvidence(r);
     case kGoodbye:
       return ReadGoodbye(r);
+    case kProposalEvidence:
+      return ReadProposalEvidence(r);
     default:
       return Status::Invalid("frame: type: unknown message type " + std::to_string(type));
   }

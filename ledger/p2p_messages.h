@@ -18,6 +18,9 @@
 //                  || u32 commit_round || list<(key, sig)>
 //   9 evidence   : vote || vote    (each as in type 6, without the frame prefix)
 //  10 goodbye    : str reason      (sent before closing; reason <= 256 bytes)
+//  11 proposal_evidence : proposal_ref || proposal_ref  (an EvidenceMsg of kind
+//                  kDuplicateProposal), proposal_ref := u64 height || u32 round || u32 pol_round
+//                  || hash block_hash || key proposer || sig   (what proposal_msg signs)
 #pragma once
 
 #include <cstdint>
@@ -109,7 +112,7 @@ struct BlockResponse {
   std::vector<BlockWithCommit> blocks;
 };
 struct EvidenceMsg {
-  Evidence evidence;
+  Evidence evidence;  // kind kDuplicateVote: type 9; kDuplicateProposal: type 11
 };
 struct Goodbye {
   std::string reason;

@@ -52,8 +52,32 @@ json::OrderedJson SignedVoteJson(const SignedVote& v) {
   return j;
 }
 
+json::OrderedJson SignedProposalRefJson(const SignedProposalRef& p) {
+  json::OrderedJson j = json::OrderedJson::object();
+  j["height"] = p.height;
+  j["round"] = p.round;
+  if (p.pol_round == kNoRound) {
+    j["pol_round"] = nullptr;
+  } else {
+    j["pol_round"] = p.pol_round;
+  }
+  j["block_hash"] = ToHex(p.block_hash);
+  j["proposer"] = ToHex(p.proposer);
+  j["signature"] = ToHex(p.signature);
+  return j;
+}
+
 json::OrderedJson EvidenceJson(const Evidence& e) {
   json::OrderedJson j = json::OrderedJson::object();
+  if (e.kind == EvidenceKind::kDuplicateProposal) {
+    j["kind"] = "duplicate_proposal";
+    j["validator"] = ToHex(e.pa.proposer);
+    j["height"] = e.pa.height;
+    j["round"] = e.pa.round;
+    j["proposal_a"] = SignedProposalRefJson(e.pa);
+    j["proposal_b"] = SignedProposalRefJson(e.pb);
+    return j;
+  }
   j["kind"] = "duplicate_vote";
   j["validator"] = ToHex(e.a.validator);
   j["height"] = e.a.height;

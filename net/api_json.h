@@ -27,6 +27,10 @@ json::OrderedJson NodeStatusJson(const NodeStatus& s);
 // {"type", "height", "round", "block_hash", "validator", "signature"} (hex; nil = zero hash)
 json::OrderedJson SignedVoteJson(const SignedVote& v);
 // {"kind": "duplicate_vote", "validator", "height", "round", "vote_a", "vote_b"}
+json::OrderedJson SignedProposalRefJson(const SignedProposalRef& p);
+// {"kind": "duplicate_vote", "validator", "height", "round", "vote_a", "vote_b"} or
+// {"kind": "duplicate_proposal", "validator", "height", "round", "proposal_a", "proposal_b"}
+// (a proposal: height, round, pol_round (null: none), block_hash, proposer, signature).
 json::OrderedJson EvidenceJson(const Evidence& e);
 
 // One committed change as the stream pushes it: {"log_index", "tx_id", "height", "kind",

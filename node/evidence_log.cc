@@ -47,21 +47,48 @@ Result<SignedVote> VoteFromJson(const json::Json& v, const std::string& path) {
 
 std::string EvidenceToJsonLine(const Evidence& e) { return EvidenceJson(e).dump() + "\n"; }
 
+Result<SignedProposalRef> ProposalFromJson(const json::Json& v, const std::string& path) {
+  RETURN_IF_ERROR(json::ExpectObject(
+      v, path, {"height", "round", "pol_round", "block_hash", "proposer", "signature"}));
+  SignedProposalRef out;
+  ASSIGN_OR_RETURN(out.height, json::GetUint(json::At(v, "height"), path + ".height"));
+  ASSIGN_OR_RETURN(uint64_t round,
+                   json::GetUint(json::At(v, "round"), path + ".round", kNoRound - 1));
+  out.round = static_cast<uint32_t>(round);
+  const json::Json& pol = json::At(v, "pol_round");
+  if (!pol.is_null()) {
+    ASSIGN_OR_RETURN(uint64_t pol_round, json::GetUint(pol, path + ".pol_round", kNoRound - 1));
+    out.pol_round = static_cast<uint32_t>(pol_round);
+  }
+  ASSIGN_OR_RETURN(out.block_hash,
+                   json::GetHexFixed<32>(json::At(v, "block_hash"), path + ".block_hash"));
+  ASSIGN_OR_RETURN(out.proposer,
+                   json::GetHexFixed<32>(json::At(v, "proposer"), path + ".proposer"));
+  ASSIGN_OR_RETURN(out.signature,
+                   json::GetHexFixed<64>(json::At(v, "signature"), path + ".signature"));
+  return out;
+}
+
 Result<Evidence> EvidenceFromJsonLine(std::string_view line, const Genesis& genesis) {
   ASSIGN_OR_RETURN(json::Json j, json::ParseStrict(line, kMaxLineBytes, "evidence"));
-  RETURN_IF_ERROR(json::ExpectObject(j, "evidence",
-                                     {"kind", "validator", "height", "round", "vote_a", "vote_b"}));
+  if (!j.is_object() || !j.contains("kind")) return Status::Invalid("evidence: no kind");
   ASSIGN_OR_RETURN(std::string kind, json::GetString(json::At(j, "kind"), "kind"));
-  if (kind != "duplicate_vote") return Status::Invalid("kind: unknown \"" + kind + "\"");
   Evidence e;
-  ASSIGN_OR_RETURN(e.a, VoteFromJson(json::At(j, "vote_a"), "vote_a"));
-  ASSIGN_OR_RETURN(e.b, VoteFromJson(json::At(j, "vote_b"), "vote_b"));
-  if (!(e.a.validator == e.b.validator && e.a.height == e.b.height && e.a.round == e.b.round &&
-        e.a.type == e.b.type && e.a.block_hash != e.b.block_hash)) {
-    return Status::Invalid("the two votes do not conflict");
+  if (kind == "duplicate_vote") {
+    RETURN_IF_ERROR(json::ExpectObject(
+        j, "evidence", {"kind", "validator", "height", "round", "vote_a", "vote_b"}));
+    ASSIGN_OR_RETURN(e.a, VoteFromJson(json::At(j, "vote_a"), "vote_a"));
+    ASSIGN_OR_RETURN(e.b, VoteFromJson(json::At(j, "vote_b"), "vote_b"));
+  } else if (kind == "duplicate_proposal") {
+    RETURN_IF_ERROR(json::ExpectObject(
+        j, "evidence", {"kind", "validator", "height", "round", "proposal_a", "proposal_b"}));
+    e.kind = EvidenceKind::kDuplicateProposal;
+    ASSIGN_OR_RETURN(e.pa, ProposalFromJson(json::At(j, "proposal_a"), "proposal_a"));
+    ASSIGN_OR_RETURN(e.pb, ProposalFromJson(json::At(j, "proposal_b"), "proposal_b"));
+  } else {
+    return Status::Invalid("kind: unknown \"" + kind + "\"");
   }
-  RETURN_IF_ERROR(VerifyVote(genesis, e.a).Prefixed("vote_a"));
-  RETURN_IF_ERROR(VerifyVote(genesis, e.b).Prefixed("vote_b"));
+  RETURN_IF_ERROR(CheckEvidence(genesis, e));
   return e;
 }
 

@@ -118,9 +118,13 @@ void Node::Handle(Output first) {
       m.evidence = e;
       Broadcast(m);
     }
-    for (const ProposalEvidence& e : out.proposal_evidence) {
-      spdlog::warn("EQUIVOCATION: proposer {} signed two different proposals at height {} round {}",
-                   ToHex(e.a.proposer), e.a.height, e.a.round);
+    for (const ProposalEvidence& pe : out.proposal_evidence) {
+      // Kept, gossiped and served like vote evidence (p2p type 11, "duplicate_proposal").
+      const Evidence e = ProposalEquivocation(pe.a, pe.b);
+      RecordEvidence(e);
+      p2p::EvidenceMsg m;
+      m.evidence = e;
+      Broadcast(m);
     }
     const auto now = Clock::now();
     for (const TimeoutRequest& t : out.timeouts) {
@@ -441,15 +445,7 @@ void Node::OnVoteMsg(PeerId peer, const SignedVote& v) {
 }
 
 void Node::OnEvidenceMsg(PeerId peer, const Evidence& e) {
-  const SignedVote& a = e.a;
-  const SignedVote& b = e.b;
-  consent::Status st = VerifyVote(genesis_, a);
-  if (st.ok()) st = VerifyVote(genesis_, b);
-  if (st.ok() && !(a.validator == b.validator && a.height == b.height && a.round == b.round &&
-                   a.type == b.type && a.block_hash != b.block_hash)) {
-    st = consent::Status::Invalid("the two votes do not conflict");
-  }
-  if (!st.ok()) {
+  if (consent::Status st = CheckEvidence(genesis_, e); !st.ok()) {
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
       ++bad_peer_messages_;
@@ -462,26 +458,31 @@ void Node::OnEvidenceMsg(PeerId peer, const Evidence& e) {
 
 bool Node::EvidenceRoomLocked(const Evidence& e) const {
   size_t held = 0;
-  for (const Evidence& have : evidence_) held += have.a.validator == e.a.validator ? 1 : 0;
+  for (const Evidence& have : evidence_) held += have.signer() == e.signer() ? 1 : 0;
   return held < kMaxEvidencePerValidator;
 }
 
 void Node::RecordEvidence(const Evidence& e) {
   std::lock_guard<std::mutex> lock(evidence_mu_);
   for (const Evidence& have : evidence_) {
-    if (have.a.validator == e.a.validator && have.a.height == e.a.height &&
-        have.a.round == e.a.round && have.a.type == e.a.type) {
-      return;
-    }
+    if (have.SameOffence(e)) return;
   }
   if (!EvidenceRoomLocked(e)) {
     ++evidence_over_cap_;  // that validator has enough evidence against it already
     return;
   }
-  spdlog::warn(
-      "EQUIVOCATION: validator {} signed two different {}s at height {} round {}: {} and {}",
-      ToHex(e.a.validator), e.a.type == VoteType::kPrevote ? "prevote" : "precommit", e.a.height,
-      e.a.round, ShortHex(e.a.block_hash), ShortHex(e.b.block_hash));
+  if (e.kind == EvidenceKind::kDuplicateProposal) {
+    spdlog::warn(
+        "EQUIVOCATION: proposer {} signed two different proposals at height {} round {}: {} "
+        "and {}",
+        ToHex(e.pa.proposer), e.pa.height, e.pa.round, ShortHex(e.pa.block_hash),
+        ShortHex(e.pb.block_hash));
+  } else {
+    spdlog::warn(
+        "EQUIVOCATION: validator {} signed two different {}s at height {} round {}: {} and {}",
+        ToHex(e.a.validator), e.a.type == VoteType::kPrevote ? "prevote" : "precommit", e.a.height,
+        e.a.round, ShortHex(e.a.block_hash), ShortHex(e.b.block_hash));
+  }
   evidence_.push_back(e);
   ++evidence_total_;
   while (evidence_.size() > kMaxEvidence) evidence_.pop_front();

@@ -689,11 +689,41 @@ json P2pFrames(const Genesis& genesis, const json& headers, const std::vector<Si
     // Validator 3 prevotes the height 2 block and nil in the same round.
     SigningKey key = ValidatorKey(3);
     Seed32 seed = SeedFor("validator 3");
-    Evidence ev{SignVote(key, kChainId, VoteType::kPrevote, 2, 1, block2),
-                SignVote(key, kChainId, VoteType::kPrevote, 2, 1, Hash32{})};
+    Evidence ev = VoteEquivocation(SignVote(key, kChainId, VoteType::kPrevote, 2, 1, block2),
+                                   SignVote(key, kChainId, VoteType::kPrevote, 2, 1, Hash32{}));
     out.push_back(Frame("evidence: two prevotes of validator 3 in one round", "evidence",
                         p2p::EvidenceMsg{ev},
                         {{"a", VoteFields(ev.a, seed)}, {"b", VoteFields(ev.b, seed)}}));
+  }
+
+  {
+    // The proposer of height 2, round 1 signs two different proposals (p2p type 11).
+    const PublicKey& proposer = genesis.Proposer(2, 1);
+    int index = 0;
+    while (genesis.validators[static_cast<size_t>(index)].public_key != proposer) ++index;
+    SigningKey key = ValidatorKey(index);
+    Seed32 seed = SeedFor("validator " + std::to_string(index));
+    auto ref = [&](const Hash32& block_hash) {
+      SignedProposalRef r{2, 1, kNoRound, block_hash, key.public_key(), Signature{}};
+      r.signature = key.Sign(ProposalMessage(kChainId, 2, 1, kNoRound, block_hash));
+      return r;
+    };
+    Evidence ev;
+    ev.kind = EvidenceKind::kDuplicateProposal;
+    ev.pa = ref(block2);
+    ev.pb = ref(Sha256(AsBytes("another block of height 2")));
+    auto fields = [&](const SignedProposalRef& r) {
+      return json{{"height", r.height},
+                  {"round", r.round},
+                  {"pol_round", r.pol_round},
+                  {"block_hash", ToHex(r.block_hash)},
+                  {"proposer", ToHex(r.proposer)},
+                  {"signature", ToHex(r.signature)},
+                  {"signer_seed", ToHex(seed)}};
+    };
+    out.push_back(Frame("proposal_evidence: two proposals of one proposer in one round",
+                        "proposal_evidence", p2p::EvidenceMsg{ev},
+                        {{"a", fields(ev.pa)}, {"b", fields(ev.pb)}}));
   }
 
   p2p::Goodbye bye{"duplicate link"};
@@ -723,8 +753,8 @@ json P2pInvalidFrames() {
   }
   {
     Bytes b = status;
-    b[1] = 11;
-    add("unknown message type 11", "type", b);
+    b[1] = 12;
+    add("unknown message type 12", "type", b);
   }
   {
     Bytes b = status;

@@ -111,8 +111,18 @@ std::vector<Message> Samples() {
   out.emplace_back(VoteMsg{MakeVote(KeyFor(5), VoteType::kPrevote, 3, 0, Filled(0x66))});
   out.emplace_back(BlockRequest{10, 50});
   out.emplace_back(SampleBlocks());
-  out.emplace_back(EvidenceMsg{{MakeVote(KeyFor(5), VoteType::kPrecommit, 3, 0, Filled(0x66)),
-                                MakeVote(KeyFor(5), VoteType::kPrecommit, 3, 0, Filled(0x77))}});
+  out.emplace_back(
+      EvidenceMsg{VoteEquivocation(MakeVote(KeyFor(5), VoteType::kPrecommit, 3, 0, Filled(0x66)),
+                                   MakeVote(KeyFor(5), VoteType::kPrecommit, 3, 0, Filled(0x77)))});
+  {
+    Evidence pe;
+    pe.kind = EvidenceKind::kDuplicateProposal;
+    pe.pa = SignedProposalRef{
+        3, 1, kNoRound, Filled(0x66), KeyFor(5).public_key(), KeyFor(5).Sign(AsBytes("a"))};
+    pe.pb = pe.pa;
+    pe.pb.block_hash = Filled(0x77);
+    out.emplace_back(EvidenceMsg{pe});
+  }
   out.emplace_back(Goodbye{"duplicate link"});
   return out;
 }
@@ -132,14 +142,18 @@ Status DecodeError(const Bytes& frame) {
 
 TEST(P2pMessages, EveryTypeRoundTrips) {
   std::vector<Message> samples = Samples();
-  ASSERT_EQ(samples.size(), std::variant_size_v<Message>);
+  // One sample per variant alternative, and the evidence alternative twice (type 9 for votes,
+  // type 11 for proposals).
+  ASSERT_EQ(samples.size(), std::variant_size_v<Message> + 1);
   for (size_t i = 0; i < samples.size(); ++i) {
     const Message& m = samples[i];
     SCOPED_TRACE(MessageName(m));
     Bytes frame = Encode(m);
     ASSERT_GE(frame.size(), 2u);
     EXPECT_EQ(frame[0], kWireVersion);
-    EXPECT_EQ(frame[1], i + 1);  // types are numbered 1..10 in variant order
+    // Types 1..10 in variant order; the proposal evidence sample (after the vote evidence) is 11.
+    const size_t want = i < 9 ? i + 1 : (i == 9 ? 11 : 10);
+    EXPECT_EQ(frame[1], want);
     auto back = Decode(frame);
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     EXPECT_EQ(back->index(), m.index());
@@ -194,7 +208,8 @@ TEST(P2pMessages, MessageNames) {
   for (const Message& m : Samples()) names.push_back(MessageName(m));
   EXPECT_EQ(names,
             (std::vector<std::string>{"hello", "hello_ack", "status", "txs", "proposal", "vote",
-                                      "block_req", "block_resp", "evidence", "goodbye"}));
+                                      "block_req", "block_resp", "evidence", "proposal_evidence",
+                                      "goodbye"}));
 }
 
 TEST(P2pMessages, EveryTruncationIsRefusedNamingTheMessage) {
@@ -241,7 +256,7 @@ TEST(P2pMessages, UnknownVersionTypeAndEmptyFrameAreRefused) {
   EXPECT_EQ(DecodeError(frame).message(), "frame: version: unsupported version 2 (expected 1)");
   frame[0] = 0;
   EXPECT_TRUE(Contains(DecodeError(frame), "unsupported version 0"));
-  for (uint8_t type : {0, 11, 255}) {
+  for (uint8_t type : {0, 12, 255}) {
     frame = Encode(Goodbye{"x"});
     frame[1] = type;
     EXPECT_EQ(DecodeError(frame).message(),

@@ -187,8 +187,9 @@ class TestBackend : public ApiBackend {
     Hash32 a{}, b{};
     a.fill(0xa1);
     b.fill(0xb2);
-    Evidence e{SignVote(key_, genesis_.chain_id, VoteType::kPrevote, height, round, a),
-               SignVote(key_, genesis_.chain_id, VoteType::kPrevote, height, round, b)};
+    Evidence e =
+        VoteEquivocation(SignVote(key_, genesis_.chain_id, VoteType::kPrevote, height, round, a),
+                         SignVote(key_, genesis_.chain_id, VoteType::kPrevote, height, round, b));
     std::lock_guard<std::mutex> lock(evidence_mu_);
     evidence_.push_back(e);
     return e;

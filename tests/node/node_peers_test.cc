@@ -371,6 +371,39 @@ TEST_F(NodePeersTest, OneValidatorsEvidenceCannotCrowdOutAnothers) {
   EXPECT_EQ(rec_.disconnects(), 0);
 }
 
+// Proposer equivocation (issue 16 item 12): the proposer of height 1, round 0 sends two
+// different valid proposals. The node keeps it as evidence of kind duplicate_proposal (served by
+// EvidenceList, counted), and relays it to its peers as a proposal_evidence frame; before, it was
+// only logged.
+TEST_F(NodePeersTest, AProposerThatSignsTwoProposalsIsKeptAsEvidence) {
+  Connect(1);
+  SigningKey alice = SigningKey::FromSeed(SeedOf(41));
+  const Block empty = BuiltBlockOne({});
+  const Block one = BuiltBlockOne(
+      {testing::SignedGrant(genesis_.chain_id, alice, keys_[2].public_key(), {"email"}, NowMs())});
+  ASSERT_NE(empty.header.Hash(), one.header.Hash());
+  for (const Block* b : {&empty, &one}) {
+    p2p::ProposalMsg p;
+    p.proposal = SignProposal(keys_[1], genesis_.chain_id, 1, 0, kNoRound, *b);
+    ASSERT_TRUE(VerifyProposal(genesis_, p.proposal).ok());
+    Send(p);
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    for (const Evidence& e : node_->EvidenceList()) {
+      if (e.kind == EvidenceKind::kDuplicateProposal) return true;
+    }
+    return false;
+  })) << "proposer equivocation was not kept";
+  for (const Evidence& e : node_->EvidenceList()) {
+    if (e.kind != EvidenceKind::kDuplicateProposal) continue;
+    EXPECT_EQ(e.signer(), keys_[1].public_key());
+    EXPECT_EQ(e.height(), 1u);
+    EXPECT_TRUE(CheckEvidence(genesis_, e).ok());
+  }
+  EXPECT_NE(node_->NodeMetrics().find("consent_evidence_total 1\n"), std::string::npos);
+  EXPECT_EQ(rec_.disconnects(), 0);  // the relaying peer did nothing wrong
+}
+
 // Proposal poisoning (issue 16 item 2): the proposer signs only the header hash, so anyone can
 // pair it with other transactions. Such a copy reaching the node first, from a peer that is not
 // the proposer, cuts that peer off; the header is not tainted, so the honest proposal that

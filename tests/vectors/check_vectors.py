@@ -265,7 +265,8 @@ class Checker:
 # PROTOCOL.md.
 NO_ROUND = 0xFFFFFFFF
 FRAME_TYPES = {"hello": 1, "hello_ack": 2, "status": 3, "txs": 4, "proposal": 5, "vote": 6,
-               "block_req": 7, "block_resp": 8, "evidence": 9, "goodbye": 10}
+               "block_req": 7, "block_resp": 8, "evidence": 9, "goodbye": 10,
+               "proposal_evidence": 11}
 TYPE_NAMES = {n: k for k, n in FRAME_TYPES.items()}
 MAX_FRAME, MAX_GOSSIP_TXS, MAX_BLOCK_TXS, MAX_BLOCKS, MAX_SIGS = 16 << 20, 1000, 10000, 50, 256
 MAX_TX, MAX_HEADER, MAX_GOODBYE, MAX_CHAIN_ID = 4096, 1024, 256, 64
@@ -300,6 +301,11 @@ def enc_vote(f):
             unhex(f["validator"]) + unhex(f["signature"]))
 
 
+def enc_proposal_ref(f):
+    return (u64(f["height"]) + u32(f["round"]) + u32(f["pol_round"]) + unhex(f["block_hash"]) +
+            unhex(f["proposer"]) + unhex(f["signature"]))
+
+
 def enc_tx_list(txs):
     return u32(len(txs)) + b"".join(bts(unhex(t)) for t in txs)
 
@@ -330,6 +336,8 @@ def encode_frame(typ, f):
                   b"".join(unhex(s["validator"]) + unhex(s["signature"]) for s in b["signatures"]))
     elif typ == "evidence":
         p = enc_vote(f["a"]) + enc_vote(f["b"])
+    elif typ == "proposal_evidence":
+        p = enc_proposal_ref(f["a"]) + enc_proposal_ref(f["b"])
     elif typ == "goodbye":
         p = sstr(f["reason"])
     else:
@@ -430,6 +438,11 @@ def dec_vote(r):
             "validator": r.hx(32), "signature": r.hx(64)}
 
 
+def dec_proposal_ref(r):
+    return {"height": r.u64(), "round": r.u32(), "pol_round": r.u32(), "block_hash": r.hx(32),
+            "proposer": r.hx(32), "signature": r.hx(64)}
+
+
 def decode_frame(frame):
     """Strict decoder: (type name, fields) or FrameReject."""
     if len(frame) > MAX_FRAME:
@@ -474,6 +487,8 @@ def decode_frame(frame):
         f = {"blocks": blocks}
     elif typ == "evidence":
         f = {"a": dec_vote(r), "b": dec_vote(r)}
+    elif typ == "proposal_evidence":
+        f = {"a": dec_proposal_ref(r), "b": dec_proposal_ref(r)}
     else:  # goodbye
         f = {"reason": r.str(MAX_GOODBYE)}
     r.end()
@@ -585,6 +600,18 @@ def check_p2p(c, v, chain):
             c.ok(n + " same validator, height, round and type, different votes",
                  all(a[k] == b[k] for k in ("validator", "height", "round", "vote_type")) and
                  a["block_hash"] != b["block_hash"])
+        elif typ == "proposal_evidence":
+            a, b = f["a"], f["b"]
+            for side, x in (("a", a), ("b", b)):
+                msg = proposal_msg(chain, x["height"], x["round"], x["pol_round"],
+                                   unhex(x["block_hash"]))
+                seed = unhex(x["signer_seed"])
+                c.eq(f"{n} {side} proposer key from seed", pub_of(seed).hex(), x["proposer"])
+                c.ok(f"{n} {side} signature verifies",
+                     verify(unhex(x["proposer"]), msg, unhex(x["signature"])))
+            c.ok(n + " same proposer, height and round, different proposals",
+                 all(a[k] == b[k] for k in ("proposer", "height", "round")) and
+                 (a["block_hash"], a["pol_round"]) != (b["block_hash"], b["pol_round"]))
         elif typ == "block_resp":
             for b in f["blocks"]:
                 header = unhex(b["header"])
