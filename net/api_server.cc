@@ -1,7 +1,7 @@
 // The ApiServer: one io_context run by options.threads threads, an acceptor whose accepted
 // sockets each get their own strand, the connection cap (a connection over it is answered 503
-// at once and closed), and Stop (stop accepting, close every session, streams with "going
-// away", wait for them briefly, then stop the io_context and join).
+// at once and closed, as is one over the per-address cap), and Stop (stop accepting, close every
+// session, streams with "going away", wait for them briefly, then stop the io_context and join).
 #include <pthread.h>
 
 #include <boost/asio/io_context.hpp>
@@ -44,6 +44,7 @@ class ApiServerImpl : public ApiServer {
     if (ec) return Status::IoError("cannot listen on " + where + ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
     if (o.threads == 0) return Status::Invalid("threads must be at least 1");
+    state_->catchup.Start();
     DoAccept();
     for (size_t i = 0; i < o.threads; ++i) {
       threads_.emplace_back([this] {
@@ -66,6 +67,7 @@ class ApiServerImpl : public ApiServer {
       acceptor_.close(ec);
     });
     state_->ShutdownAll();
+    state_->catchup.Stop();  // no catch-up step runs past here
     // Give sessions a moment to say goodbye (WebSocket close frames), then stop.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (state_->live_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -89,13 +91,23 @@ class ApiServerImpl : public ApiServer {
     if (!ec) {
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      bool over = static_cast<size_t>(state_->metrics.open_connections()) >=
-                  state_->options.max_connections;
-      if (over) {
-        state_->metrics.ConnectionRefused();
-        std::make_shared<HttpSession>(std::move(socket), state_, nullptr)->StartRejected();
+      boost::system::error_code ep_ec;
+      auto ep = socket.remote_endpoint(ep_ec);
+      const std::string key = ep_ec ? "unknown" : ClientKey(ep.address().to_string());
+      if (auto slot = state_->OpenConnection(key)) {
+        std::make_shared<HttpSession>(std::move(socket), state_, std::move(slot))->Start();
       } else {
-        std::make_shared<HttpSession>(std::move(socket), state_, state_->OpenConnection())->Start();
+        state_->metrics.ConnectionRefused();
+        const bool all =
+            state_->clients.total(ClientTable::kConnection) >= state_->options.max_connections;
+        std::string why = all ? "too many connections (" +
+                                    std::to_string(state_->options.max_connections) +
+                                    "); retry later"
+                              : "too many connections from this address (" +
+                                    std::to_string(state_->options.max_connections_per_ip) +
+                                    ", max_connections_per_ip); retry later";
+        std::make_shared<HttpSession>(std::move(socket), state_, nullptr)
+            ->StartRejected(std::move(why));
       }
     }
     DoAccept();  // also after an error (e.g. too many open files): keep serving

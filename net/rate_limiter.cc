@@ -2,9 +2,24 @@
 #include "net/rate_limiter.h"
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cmath>
 
 namespace consent {
+
+std::string ClientKey(const std::string& address) {
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(address, ec);
+  if (ec) return address;
+  if (a.is_v4()) return a.to_v4().to_string();
+  auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
+  }
+  auto bytes = v6.to_bytes();
+  for (size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+  return boost::asio::ip::address_v6(bytes).to_string() + "/64";
+}
 
 RateLimiter::RateLimiter(double rate_per_s, double burst, size_t max_clients)
     : rate_(std::max(rate_per_s, 1e-9)), burst_(std::max(burst, 1.0)), max_clients_(max_clients) {}

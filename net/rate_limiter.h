@@ -15,6 +15,12 @@
 
 namespace consent {
 
+// The key that per-client budgets and caps use for a peer address: an IPv4 address as is (an
+// IPv4-mapped IPv6 address as its IPv4 form), an IPv6 address by its /64 prefix (one host
+// usually holds a whole /64, so keying single IPv6 addresses would give it 2^64 budgets), e.g.
+// "2001:db8:1:2::/64". Anything unparsable is its own key.
+std::string ClientKey(const std::string& address);
+
 class RateLimiter {
  public:
   using Clock = std::chrono::steady_clock;

@@ -364,6 +364,41 @@ const std::vector<Field>& Fields() {
     v.push_back(IntField(
         "api", "ws_max_streams", "concurrent WebSocket streams at most",
         [](auto& c) -> auto& { return c.api.ws_max_streams; }, 0, 100'000));
+    v.push_back(IntField(
+        "api", "max_connections_per_ip",
+        "open connections per client address (an IPv6 client: per /64) at most",
+        [](auto& c) -> auto& { return c.api.max_connections_per_ip; }, 1, 1'000'000));
+    v.push_back(IntField(
+        "api", "ws_max_streams_per_ip",
+        "open WebSocket streams per client address (an IPv6 client: per /64) at most",
+        [](auto& c) -> auto& { return c.api.ws_max_streams_per_ip; }, 0, 100'000));
+    v.push_back(IntField(
+        "api", "ws_idle_timeout_ms",
+        "a stream whose client sends nothing (not even a pong) for this long is closed",
+        [](auto& c) -> auto& { return c.api.ws_idle_timeout_ms; }, 100, kU32));
+    v.push_back(FloatField(
+        "api", "write_tx_rate_per_s",
+        "transactions per second per client address (token bucket, charged per tx)",
+        [](auto& c) -> auto& { return c.api.write_tx_rate_per_s; }, 0.001, 1e9));
+    v.push_back(FloatField(
+        "api", "write_tx_burst",
+        "transaction bucket size; at least max_txs_per_request",
+        [](auto& c) -> auto& { return c.api.write_tx_burst; }, 1, 1e9));
+    v.push_back(FloatField(
+        "api", "write_bytes_per_s",
+        "POST body bytes per second per client address (token bucket)",
+        [](auto& c) -> auto& { return c.api.write_bytes_per_s; }, 1, 1e12));
+    v.push_back(FloatField(
+        "api", "write_bytes_burst", "body byte bucket size; at least max_body_bytes",
+        [](auto& c) -> auto& { return c.api.write_bytes_burst; }, 1, 1e12));
+    v.push_back(IntField(
+        "api", "submit_queue_txs",
+        "transactions waiting for admission (fair queue, all clients) at most",
+        [](auto& c) -> auto& { return c.api.submit_queue_txs; }, 1, 10'000'000));
+    v.push_back(IntField(
+        "api", "submit_queue_txs_per_ip",
+        "transactions waiting for admission from one client address at most",
+        [](auto& c) -> auto& { return c.api.submit_queue_txs_per_ip; }, 1, 10'000'000));
     // [p2p]
     v.push_back(StringField(
         "p2p", "listen_address", "IP address this node accepts peer links on",
@@ -613,7 +648,14 @@ bool operator==(const Config& a, const Config& b) {
          x.max_txs_per_request == y.max_txs_per_request &&
          x.write_rate_per_s == y.write_rate_per_s && x.write_burst == y.write_burst &&
          x.ws_max_message_bytes == y.ws_max_message_bytes &&
-         x.ws_max_queue_bytes == y.ws_max_queue_bytes && x.ws_max_streams == y.ws_max_streams;
+         x.ws_max_queue_bytes == y.ws_max_queue_bytes && x.ws_max_streams == y.ws_max_streams &&
+         x.max_connections_per_ip == y.max_connections_per_ip &&
+         x.ws_max_streams_per_ip == y.ws_max_streams_per_ip &&
+         x.ws_idle_timeout_ms == y.ws_idle_timeout_ms &&
+         x.write_tx_rate_per_s == y.write_tx_rate_per_s && x.write_tx_burst == y.write_tx_burst &&
+         x.write_bytes_per_s == y.write_bytes_per_s &&
+         x.write_bytes_burst == y.write_bytes_burst && x.submit_queue_txs == y.submit_queue_txs &&
+         x.submit_queue_txs_per_ip == y.submit_queue_txs_per_ip;
 }
 
 }  // namespace consent
