@@ -2,10 +2,14 @@
 // sockets each get their own strand, the connection cap (a connection over it is answered 503
 // at once and closed, as is one over the per-address cap), and Stop (stop accepting, close every
 // session, streams with "going away", wait for them briefly, then stop the io_context and join).
+// Out of file descriptors (EMFILE), accepting backs off for kAcceptBackoffMs instead of spinning.
 #include <pthread.h>
+
+#include <cerrno>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <thread>
@@ -64,6 +68,7 @@ class ApiServerImpl : public ApiServer {
     state_->hub.Detach();  // no more notifications into an io_context about to go away
     asio::post(acceptor_.get_executor(), [this] {
       boost::system::error_code ec;
+      backoff_.cancel();
       acceptor_.close(ec);
     });
     state_->ShutdownAll();
@@ -110,13 +115,28 @@ class ApiServerImpl : public ApiServer {
             ->StartRejected(std::move(why));
       }
     }
-    DoAccept();  // also after an error (e.g. too many open files): keep serving
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_memory ||
+        ec == asio::error::no_buffer_space) {
+      // Out of file descriptors (EMFILE/ENFILE) or memory: accepting again at once would spin.
+      // Back off; the connections already open go on being served, and the waiting ones stay
+      // in the kernel's backlog until then.
+      state_->metrics.ConnectionRefused();
+      backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
+      backoff_.async_wait([this](boost::system::error_code wait_ec) {
+        if (!wait_ec && !state_->stopping.load()) DoAccept();
+      });
+      return;
+    }
+    DoAccept();  // also after another error: keep serving
   }
+
+  static constexpr uint32_t kAcceptBackoffMs = 100;
 
   // Destroyed last: handlers still queued in the io_context hold sessions, which hold state_.
   asio::io_context ioc_;
   std::shared_ptr<ServerState> state_;
   tcp::acceptor acceptor_;
+  asio::steady_timer backoff_{acceptor_.get_executor()};  // accept backoff on EMFILE
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   bool stopped_ = false;
