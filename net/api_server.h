@@ -39,12 +39,9 @@ struct ApiServerOptions {
   // Per client key, POST /v1/txs is charged per transaction and per body byte (token buckets;
   // refused: 429 with Retry-After). The defaults let one client use a whole node.
   double write_tx_rate_per_s = 20'000;
-  double write_tx_burst = 40'000;              // at least max_txs_per_request
+  double write_tx_burst = 40'000;  // at least max_txs_per_request
   double write_bytes_per_s = 32 << 20;
-  double write_bytes_burst = 64 << 20;         // at least max_body_bytes
-  // Transactions parsed and waiting for admission (the fair queue, net/submit_queue.h).
-  size_t submit_queue_txs = 32'000;
-  size_t submit_queue_txs_per_ip = 8'000;
+  double write_bytes_burst = 64 << 20;  // at least max_body_bytes
 };
 
 class ApiServer {

@@ -24,7 +24,9 @@ std::string ClientKey(const std::string& address) {
 RateLimiter::RateLimiter(double rate_per_s, double burst, size_t max_clients)
     : rate_(std::max(rate_per_s, 1e-9)), burst_(std::max(burst, 1.0)), max_clients_(max_clients) {}
 
-std::optional<uint32_t> RateLimiter::Take(const std::string& client, Clock::time_point now) {
+std::optional<uint32_t> RateLimiter::Take(const std::string& client, Clock::time_point now,
+                                          double cost) {
+  cost = std::clamp(cost, 0.0, burst_);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = buckets_.find(client);
   if (it == buckets_.end()) {
@@ -37,11 +39,11 @@ std::optional<uint32_t> RateLimiter::Take(const std::string& client, Clock::time
     b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
     b.updated = now;
   }
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
+  if (b.tokens >= cost) {
+    b.tokens -= cost;
     return std::nullopt;
   }
-  double wait = (1.0 - b.tokens) / rate_;
+  double wait = (cost - b.tokens) / rate_;
   return static_cast<uint32_t>(std::clamp(std::ceil(wait), 1.0, 86400.0));
 }
 

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -136,9 +137,15 @@ class ServerState {
       : options(options),
         backend(backend),
         limiter(options.write_rate_per_s, options.write_burst),
+        tx_limiter(options.write_tx_rate_per_s,
+                   std::max(options.write_tx_burst, double(options.max_txs_per_request))),
+        byte_limiter(options.write_bytes_per_s,
+                     std::max(options.write_bytes_burst, double(options.max_body_bytes))),
         hub(backend) {}
 
-  RouterContext Router() { return RouterContext{backend, options, &hub, &limiter, &metrics}; }
+  RouterContext Router() {
+    return RouterContext{backend, options, &hub, &limiter, &metrics, &tx_limiter, &byte_limiter};
+  }
 
   // One open connection from client `key`, counted until the returned token is destroyed; null
   // if max_connections or max_connections_per_ip is reached.
@@ -180,7 +187,9 @@ class ServerState {
   HttpMetrics metrics;
   ClientTable clients;
   CatchUpWorker catchup;
-  RateLimiter limiter;
+  RateLimiter limiter;       // POST requests per client key
+  RateLimiter tx_limiter;    // transactions per client key
+  RateLimiter byte_limiter;  // POST /v1/txs body bytes per client key
   CommitHub hub;
   std::atomic<bool> stopping{false};
 

@@ -381,24 +381,14 @@ const std::vector<Field>& Fields() {
         "transactions per second per client address (token bucket, charged per tx)",
         [](auto& c) -> auto& { return c.api.write_tx_rate_per_s; }, 0.001, 1e9));
     v.push_back(FloatField(
-        "api", "write_tx_burst",
-        "transaction bucket size; at least max_txs_per_request",
+        "api", "write_tx_burst", "transaction bucket size; at least max_txs_per_request",
         [](auto& c) -> auto& { return c.api.write_tx_burst; }, 1, 1e9));
     v.push_back(FloatField(
-        "api", "write_bytes_per_s",
-        "POST body bytes per second per client address (token bucket)",
+        "api", "write_bytes_per_s", "POST body bytes per second per client address (token bucket)",
         [](auto& c) -> auto& { return c.api.write_bytes_per_s; }, 1, 1e12));
     v.push_back(FloatField(
         "api", "write_bytes_burst", "body byte bucket size; at least max_body_bytes",
         [](auto& c) -> auto& { return c.api.write_bytes_burst; }, 1, 1e12));
-    v.push_back(IntField(
-        "api", "submit_queue_txs",
-        "transactions waiting for admission (fair queue, all clients) at most",
-        [](auto& c) -> auto& { return c.api.submit_queue_txs; }, 1, 10'000'000));
-    v.push_back(IntField(
-        "api", "submit_queue_txs_per_ip",
-        "transactions waiting for admission from one client address at most",
-        [](auto& c) -> auto& { return c.api.submit_queue_txs_per_ip; }, 1, 10'000'000));
     // [p2p]
     v.push_back(StringField(
         "p2p", "listen_address", "IP address this node accepts peer links on",
@@ -653,9 +643,7 @@ bool operator==(const Config& a, const Config& b) {
          x.ws_max_streams_per_ip == y.ws_max_streams_per_ip &&
          x.ws_idle_timeout_ms == y.ws_idle_timeout_ms &&
          x.write_tx_rate_per_s == y.write_tx_rate_per_s && x.write_tx_burst == y.write_tx_burst &&
-         x.write_bytes_per_s == y.write_bytes_per_s &&
-         x.write_bytes_burst == y.write_bytes_burst && x.submit_queue_txs == y.submit_queue_txs &&
-         x.submit_queue_txs_per_ip == y.submit_queue_txs_per_ip;
+         x.write_bytes_per_s == y.write_bytes_per_s && x.write_bytes_burst == y.write_bytes_burst;
 }
 
 }  // namespace consent
