@@ -1,8 +1,11 @@
 // The ApiServer: one io_context run by options.threads threads, an acceptor whose accepted
 // sockets each get their own strand, the connection cap (a connection over it is answered 503
-// at once and closed), and Stop (stop accepting, close every session, streams with "going
-// away", wait for them briefly, then stop the io_context and join).
+// at once and closed, as is one over the per-address cap), and Stop (stop accepting, close every
+// session, streams with "going away", wait for them briefly, then stop the io_context and join).
+// Out of file descriptors (EMFILE), accepting backs off for kAcceptBackoffMs instead of spinning.
 #include <pthread.h>
+
+#include <cerrno>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -46,6 +49,7 @@ class ApiServerImpl : public ApiServer {
     if (ec) return Status::IoError("cannot listen on " + where + ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
     if (o.threads == 0) return Status::Invalid("threads must be at least 1");
+    state_->catchup.Start();
     DoAccept();
     WatchReadiness();
     for (size_t i = 0; i < o.threads; ++i) {
@@ -66,10 +70,12 @@ class ApiServerImpl : public ApiServer {
     state_->hub.Detach();  // no more notifications into an io_context about to go away
     asio::post(acceptor_.get_executor(), [this] {
       boost::system::error_code ec;
+      backoff_.cancel();
       acceptor_.close(ec);
     });
     asio::post(ioc_, [this] { watch_timer_.cancel(); });
     state_->ShutdownAll();
+    state_->catchup.Stop();  // no catch-up step runs past here
     // Give sessions a moment to say goodbye (WebSocket close frames), then stop.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (state_->live_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -110,17 +116,41 @@ class ApiServerImpl : public ApiServer {
     if (!ec) {
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      bool over = static_cast<size_t>(state_->metrics.open_connections()) >=
-                  state_->options.max_connections;
-      if (over) {
-        state_->metrics.ConnectionRefused();
-        std::make_shared<HttpSession>(std::move(socket), state_, nullptr)->StartRejected();
+      boost::system::error_code ep_ec;
+      auto ep = socket.remote_endpoint(ep_ec);
+      const std::string key = ep_ec ? "unknown" : ClientKey(ep.address().to_string());
+      if (auto slot = state_->OpenConnection(key)) {
+        std::make_shared<HttpSession>(std::move(socket), state_, std::move(slot))->Start();
       } else {
-        std::make_shared<HttpSession>(std::move(socket), state_, state_->OpenConnection())->Start();
+        state_->metrics.ConnectionRefused();
+        const bool all =
+            state_->clients.total(ClientTable::kConnection) >= state_->options.max_connections;
+        std::string why = all ? "too many connections (" +
+                                    std::to_string(state_->options.max_connections) +
+                                    "); retry later"
+                              : "too many connections from this address (" +
+                                    std::to_string(state_->options.max_connections_per_ip) +
+                                    ", max_connections_per_ip); retry later";
+        std::make_shared<HttpSession>(std::move(socket), state_, nullptr)
+            ->StartRejected(std::move(why));
       }
     }
-    DoAccept();  // also after an error (e.g. too many open files): keep serving
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_memory ||
+        ec == asio::error::no_buffer_space) {
+      // Out of file descriptors (EMFILE/ENFILE) or memory: accepting again at once would spin.
+      // Back off; the connections already open go on being served, and the waiting ones stay
+      // in the kernel's backlog until then.
+      state_->metrics.ConnectionRefused();
+      backoff_.expires_after(std::chrono::milliseconds(kAcceptBackoffMs));
+      backoff_.async_wait([this](boost::system::error_code wait_ec) {
+        if (!wait_ec && !state_->stopping.load()) DoAccept();
+      });
+      return;
+    }
+    DoAccept();  // also after another error: keep serving
   }
+
+  static constexpr uint32_t kAcceptBackoffMs = 100;
 
   // Destroyed last: handlers still queued in the io_context hold sessions, which hold state_.
   asio::io_context ioc_;
@@ -128,6 +158,7 @@ class ApiServerImpl : public ApiServer {
   tcp::acceptor acceptor_;
   asio::steady_timer watch_timer_{ioc_};  // on ioc_ (one handler at a time: its own chain)
   ReadinessWatch watch_;                  // touched only by the watch_timer_ handler
+  asio::steady_timer backoff_{acceptor_.get_executor()};  // accept backoff on EMFILE
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   bool stopped_ = false;

@@ -29,7 +29,7 @@ struct ApiServerOptions {
   double write_rate_per_s = 200;  // token bucket per client address, POST requests
   double write_burst = 400;
   size_t ws_max_message_bytes = 64 * 1024;
-  size_t ws_max_queue_bytes = 4 << 20;  // per stream consumer; beyond it: closed, resumable
+  size_t ws_max_queue_bytes = 1 << 20;  // per stream consumer; beyond it: closed, resumable
   size_t ws_max_streams = 256;
   // /readyz is 503 when the head is older than this (from block 1 on; 0 = no bound): six
   // heartbeats of the validators (consensus.heartbeat_ms, 5,000), see net/readiness.h.
@@ -37,6 +37,18 @@ struct ApiServerOptions {
   // Where the server's warnings go (a node that turned not ready, and again every minute while
   // it stays so); none: not logged. Set by consentd to its logger.
   std::function<void(const std::string&)> warn;
+  // Per client key (an IPv4 address, or an IPv6 /64): open connections and open streams.
+  size_t max_connections_per_ip = 64;
+  size_t ws_max_streams_per_ip = 32;
+  // A stream whose client sends nothing (not even the pong to the server's ping, sent after
+  // half of it) for this long is closed: its slot is reclaimed.
+  uint32_t ws_idle_timeout_ms = 60'000;
+  // Per client key, POST /v1/txs is charged per transaction and per body byte (token buckets;
+  // refused: 429 with Retry-After). The defaults let one client use a whole node.
+  double write_tx_rate_per_s = 20'000;
+  double write_tx_burst = 40'000;  // at least max_txs_per_request
+  double write_bytes_per_s = 32 << 20;
+  double write_bytes_burst = 64 << 20;  // at least max_body_bytes
 };
 
 class ApiServer {

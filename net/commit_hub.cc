@@ -3,7 +3,25 @@
 
 #include <algorithm>
 
+#include "net/api_json.h"
+
 namespace consent {
+
+StreamBlock::StreamBlock(std::shared_ptr<const CommittedBlock> block)
+    : block_(std::move(block)),
+      once_(new std::once_flag[block_->txs.size()]),
+      texts_(new std::string[block_->txs.size()]) {
+  controllers_.reserve(block_->txs.size());
+  for (const SignedTx& tx : block_->txs) controllers_.push_back(ControllerOf(tx.body));
+}
+
+const std::string& StreamBlock::Text(size_t i) const {
+  std::call_once(once_[i], [&] {
+    texts_[i] = json::Dump(StreamEventJson(block_->txs[i], block_->TxId(i), block_->header.height,
+                                           block_->first_log_index + i));
+  });
+  return texts_[i];
+}
 
 void CommitWait::Await(const Hash32& tx_id, size_t index) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -133,7 +151,9 @@ void CommitHub::OnCommit(const std::shared_ptr<const CommittedBlock>& block) {
     hits[k].first->OnCommitted(*block, positions);
     k = e;
   }
-  for (const auto& s : sinks) s->Deliver(block);
+  if (sinks.empty()) return;
+  auto shared = std::make_shared<const StreamBlock>(block);  // one per block, for every stream
+  for (const auto& s : sinks) s->Deliver(shared);
 }
 
 void CommitHub::AddWait(const std::shared_ptr<CommitWait>& wait) {

@@ -70,11 +70,31 @@ class CommitWait {
   bool fired_ = false;
 };
 
+// A committed block as the streams send it: each transaction's stream message (JSON text) is
+// serialised at most once, by the first stream that needs it, and shared by every stream (their
+// queues hold references, not copies). Controllers are computed once, up front, for the filters.
+// Thread-safety: thread-safe (Text serialises under a per-tx once_flag).
+class StreamBlock {
+ public:
+  explicit StreamBlock(std::shared_ptr<const CommittedBlock> block);
+  const CommittedBlock& block() const { return *block_; }
+  size_t size() const { return block_->txs.size(); }
+  const PublicKey& Controller(size_t i) const { return controllers_[i]; }
+  // The stream message of txs[i] (see docs/api.md), serialised on first use.
+  const std::string& Text(size_t i) const;
+
+ private:
+  const std::shared_ptr<const CommittedBlock> block_;
+  std::vector<PublicKey> controllers_;
+  std::unique_ptr<std::once_flag[]> once_;
+  std::unique_ptr<std::string[]> texts_;
+};
+
 // Receives every committed block (a WebSocket stream session).
 class BlockSink {
  public:
   virtual ~BlockSink() = default;
-  virtual void Deliver(const std::shared_ptr<const CommittedBlock>& block) = 0;
+  virtual void Deliver(const std::shared_ptr<const StreamBlock>& block) = 0;
 };
 
 class CommitHub : public CommitListener {

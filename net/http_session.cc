@@ -30,6 +30,7 @@ HttpSession::HttpSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerSta
   beast::error_code ec;
   auto ep = stream_.socket().remote_endpoint(ec);
   remote_ = ec ? "unknown" : ep.address().to_string();
+  client_key_ = ec ? remote_ : ClientKey(remote_);
 }
 
 HttpSession::~HttpSession() {
@@ -44,14 +45,11 @@ void HttpSession::Start() {
   });
 }
 
-void HttpSession::StartRejected() {
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+void HttpSession::StartRejected(std::string why) {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this(), why = std::move(why)] {
     self->started_ = std::chrono::steady_clock::now();
     self->route_ = "unmatched";
-    HttpResponse r =
-        ErrorResponse(503, "unavailable",
-                      "too many connections (" +
-                          std::to_string(self->state_->options.max_connections) + "); retry later");
+    HttpResponse r = ErrorResponse(503, "unavailable", why);
     r.headers.emplace_back("Retry-After", "1");
     r.close = true;
     self->Send(std::move(r));
@@ -245,19 +243,26 @@ void HttpSession::FinishWait(bool timed_out) {
 }
 
 void HttpSession::Upgrade(const StreamRequest& stream) {
-  if (static_cast<size_t>(state_->metrics.open_streams()) >= state_->options.ws_max_streams) {
+  std::shared_ptr<void> slot = state_->clients.TryOpen(client_key_, ClientTable::kStream,
+                                                       state_->options.ws_max_streams_per_ip,
+                                                       state_->options.ws_max_streams);
+  if (!slot) {
+    const bool all = state_->clients.total(ClientTable::kStream) >= state_->options.ws_max_streams;
     HttpResponse r =
         ErrorResponse(503, "unavailable",
-                      "too many open streams (" + std::to_string(state_->options.ws_max_streams) +
-                          "); retry later");
+                      all ? "too many open streams (" +
+                                std::to_string(state_->options.ws_max_streams) + "); retry later"
+                          : "too many open streams from this address (" +
+                                std::to_string(state_->options.ws_max_streams_per_ip) +
+                                ", ws_max_streams_per_ip); retry later");
     r.headers.emplace_back("Retry-After", "1");
     return Send(std::move(r));
   }
   state_->metrics.Record(route_, 101, 0);
   closed_ = true;  // the stream session owns the socket from here
   stream_.expires_never();
-  auto session =
-      std::make_shared<StreamSession>(std::move(stream_), state_, stream, std::move(connection_));
+  auto session = std::make_shared<StreamSession>(std::move(stream_), state_, stream,
+                                                 std::move(connection_), std::move(slot));
   session->Start(std::move(request_));
 }
 

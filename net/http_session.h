@@ -30,8 +30,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
               std::shared_ptr<void> connection);
   ~HttpSession() override;
   void Start();
-  // For a connection over the cap: answers 503 at once (no request is read) and closes.
-  void StartRejected();
+  // For a connection over a cap: answers 503 with `why` at once (no request is read), closes.
+  void StartRejected(std::string why);
   void Shutdown() override;
 
  private:
@@ -66,6 +66,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   std::shared_ptr<ServerState> state_;
   std::shared_ptr<void> connection_;
   std::string remote_;
+  std::string client_key_;  // ClientKey(remote_)
   boost::asio::steady_timer wait_timer_;
   boost::asio::steady_timer read_timer_;  // the deadline of the request being read
   uint64_t read_generation_ = 0;          // which ReadRequest the armed read_timer_ is for

@@ -2,14 +2,31 @@
 #include "net/rate_limiter.h"
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cmath>
 
 namespace consent {
 
+std::string ClientKey(const std::string& address) {
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(address, ec);
+  if (ec) return address;
+  if (a.is_v4()) return a.to_v4().to_string();
+  auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
+  }
+  auto bytes = v6.to_bytes();
+  for (size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+  return boost::asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
 RateLimiter::RateLimiter(double rate_per_s, double burst, size_t max_clients)
     : rate_(std::max(rate_per_s, 1e-9)), burst_(std::max(burst, 1.0)), max_clients_(max_clients) {}
 
-std::optional<uint32_t> RateLimiter::Take(const std::string& client, Clock::time_point now) {
+std::optional<uint32_t> RateLimiter::Take(const std::string& client, Clock::time_point now,
+                                          double cost) {
+  cost = std::clamp(cost, 0.0, burst_);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = buckets_.find(client);
   if (it == buckets_.end()) {
@@ -22,11 +39,11 @@ std::optional<uint32_t> RateLimiter::Take(const std::string& client, Clock::time
     b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
     b.updated = now;
   }
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
+  if (b.tokens >= cost) {
+    b.tokens -= cost;
     return std::nullopt;
   }
-  double wait = (1.0 - b.tokens) / rate_;
+  double wait = (cost - b.tokens) / rate_;
   return static_cast<uint32_t>(std::clamp(std::ceil(wait), 1.0, 86400.0));
 }
 

@@ -30,9 +30,11 @@ const std::vector<RouteInfo>& RouteTable();
 struct RouterContext {
   ApiBackend& backend;
   const ApiServerOptions& options;
-  CommitHub* hub = nullptr;        // needed by POST /v1/txs?wait=commit (else 503)
-  RateLimiter* limiter = nullptr;  // POST rate limit; null: unlimited
-  HttpMetrics* metrics = nullptr;  // rendered by /metrics; counts rate-limited requests
+  CommitHub* hub = nullptr;             // needed by POST /v1/txs?wait=commit (else 503)
+  RateLimiter* limiter = nullptr;       // POST rate limit; null: unlimited
+  HttpMetrics* metrics = nullptr;       // rendered by /metrics; counts rate-limited requests
+  RateLimiter* tx_limiter = nullptr;    // POST /v1/txs: charged per transaction; null: unlimited
+  RateLimiter* byte_limiter = nullptr;  // POST /v1/txs: charged per body byte; null: unlimited
 };
 
 // HEAD is answered as GET on every GET route (the transport drops the body); 405 answers list

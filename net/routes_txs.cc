@@ -1,4 +1,7 @@
 // POST /v1/txs: one transaction (either JSON form of PROTOCOL.md section 8) or an array of them.
+// Per client (ClientKey: an IPv4 address or an IPv6 /64), three token buckets are charged before
+// any signature is verified: one per request, one per body byte, one per transaction; a refusal
+// is 429 with Retry-After.
 // Each element is parsed strictly on its own (a malformed one gets its own error, the others are
 // still submitted), the well-formed ones go to the backend in one Submit, and the answer lists
 // one result per element, in order. With ?wait=commit the accepted ones are awaited through the
@@ -78,14 +81,23 @@ HttpResponse PostTxs(const RouteCall& c) {
     }
     wait = true;
   }
+  const std::string client = ClientKey(c.request.remote);
+  auto limited = [&](const char* what, uint32_t retry) {
+    if (c.ctx.metrics) c.ctx.metrics->RateLimited();
+    HttpResponse r =
+        ErrorResponse(429, "rate_limited",
+                      std::string("too many ") + what + " from this address; retry in " +
+                          std::to_string(retry) + " s");
+    r.headers.emplace_back("Retry-After", std::to_string(retry));
+    return r;
+  };
   if (c.ctx.limiter) {
-    if (auto retry = c.ctx.limiter->Take(c.request.remote)) {
-      if (c.ctx.metrics) c.ctx.metrics->RateLimited();
-      HttpResponse r = ErrorResponse(
-          429, "rate_limited",
-          "too many write requests from this address; retry in " + std::to_string(*retry) + " s");
-      r.headers.emplace_back("Retry-After", std::to_string(*retry));
-      return r;
+    if (auto retry = c.ctx.limiter->Take(client)) return limited("write requests", *retry);
+  }
+  if (c.ctx.byte_limiter) {
+    if (auto retry = c.ctx.byte_limiter->Take(client, RateLimiter::Clock::now(),
+                                              static_cast<double>(c.request.body.size()))) {
+      return limited("bytes of transactions (write_bytes_per_s)", *retry);
     }
   }
   if (c.request.body.size() > opt.max_body_bytes) {
@@ -115,6 +127,13 @@ HttpResponse PostTxs(const RouteCall& c) {
                          "body: expected a transaction object or an array of them");
   }
 
+  // Charged per transaction before any is verified: a signature check is the costly part.
+  if (c.ctx.tx_limiter) {
+    if (auto retry = c.ctx.tx_limiter->Take(client, RateLimiter::Clock::now(),
+                                            static_cast<double>(elements.size()))) {
+      return limited("transactions (write_tx_rate_per_s)", *retry);
+    }
+  }
   std::vector<Outcome> outcomes(elements.size());
   std::vector<SignedTx> txs;
   std::vector<size_t> where;  // index in `elements` of each tx in `txs`

@@ -369,6 +369,31 @@ const std::vector<Field>& Fields() {
         "/readyz answers 503 when the head is older than this many ms (from block 1 on; 0 = no "
         "bound); keep it several times consensus.heartbeat_ms",
         [](auto& c) -> auto& { return c.api.ready_max_head_age_ms; }, 0, kU32));
+    v.push_back(IntField(
+        "api", "max_connections_per_ip",
+        "open connections per client address (an IPv6 client: per /64) at most",
+        [](auto& c) -> auto& { return c.api.max_connections_per_ip; }, 1, 1'000'000));
+    v.push_back(IntField(
+        "api", "ws_max_streams_per_ip",
+        "open WebSocket streams per client address (an IPv6 client: per /64) at most",
+        [](auto& c) -> auto& { return c.api.ws_max_streams_per_ip; }, 0, 100'000));
+    v.push_back(IntField(
+        "api", "ws_idle_timeout_ms",
+        "a stream whose client sends nothing (not even a pong) for this long is closed",
+        [](auto& c) -> auto& { return c.api.ws_idle_timeout_ms; }, 100, kU32));
+    v.push_back(FloatField(
+        "api", "write_tx_rate_per_s",
+        "transactions per second per client address (token bucket, charged per tx)",
+        [](auto& c) -> auto& { return c.api.write_tx_rate_per_s; }, 0.001, 1e9));
+    v.push_back(FloatField(
+        "api", "write_tx_burst", "transaction bucket size; at least max_txs_per_request",
+        [](auto& c) -> auto& { return c.api.write_tx_burst; }, 1, 1e9));
+    v.push_back(FloatField(
+        "api", "write_bytes_per_s", "POST body bytes per second per client address (token bucket)",
+        [](auto& c) -> auto& { return c.api.write_bytes_per_s; }, 1, 1e12));
+    v.push_back(FloatField(
+        "api", "write_bytes_burst", "body byte bucket size; at least max_body_bytes",
+        [](auto& c) -> auto& { return c.api.write_bytes_burst; }, 1, 1e12));
     // [p2p]
     v.push_back(StringField(
         "p2p", "listen_address", "IP address this node accepts peer links on",
@@ -648,7 +673,12 @@ bool operator==(const Config& a, const Config& b) {
          x.write_rate_per_s == y.write_rate_per_s && x.write_burst == y.write_burst &&
          x.ws_max_message_bytes == y.ws_max_message_bytes &&
          x.ws_max_queue_bytes == y.ws_max_queue_bytes && x.ws_max_streams == y.ws_max_streams &&
-         x.ready_max_head_age_ms == y.ready_max_head_age_ms;
+         x.ready_max_head_age_ms == y.ready_max_head_age_ms &&
+         x.max_connections_per_ip == y.max_connections_per_ip &&
+         x.ws_max_streams_per_ip == y.ws_max_streams_per_ip &&
+         x.ws_idle_timeout_ms == y.ws_idle_timeout_ms &&
+         x.write_tx_rate_per_s == y.write_tx_rate_per_s && x.write_tx_burst == y.write_tx_burst &&
+         x.write_bytes_per_s == y.write_bytes_per_s && x.write_bytes_burst == y.write_bytes_burst;
 }
 
 }  // namespace consent

@@ -12,11 +12,13 @@
 // 1 runtime error (with a message), 2 usage.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -163,11 +165,54 @@ int RunInit(const InitOptions& o) {
   return kExitOk;
 }
 
+// File descriptors the node may hold at once with its configured limits: every API connection
+// (a stream is one too), RocksDB's open table files (ledger/store/rocks_kv.cc: max_open_files),
+// every peer link plus as many pending handshakes, and a margin for the store's logs, the
+// listeners, the event fds of the threads and the logging.
+constexpr uint64_t kRocksDbOpenFiles = 512;
+constexpr uint64_t kFdMargin = 128;
+
+uint64_t FdsNeeded(const Config& c) {
+  return c.api.max_connections + kRocksDbOpenFiles + 2 * c.p2p_max_peers + kFdMargin;
+}
+
+// Raises the soft RLIMIT_NOFILE up to the hard limit as far as the configured limits need, or
+// says, naming the numbers, why the node cannot start (an EMFILE inside RocksDB is fatal).
+Status FitFileDescriptors(const Config& c) {
+  const uint64_t need = FdsNeeded(c);
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    return Status::IoError(std::string("getrlimit(RLIMIT_NOFILE): ") + strerror(errno));
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    const rlim_t want = rl.rlim_max == RLIM_INFINITY ? need : std::min<rlim_t>(rl.rlim_max, need);
+    rlimit raised = rl;
+    raised.rlim_cur = want;
+    if (want > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    return Status::Invalid(fmt::format(
+        "too few file descriptors: the configured limits need {} (api.max_connections {} + "
+        "RocksDB's {} open files + 2 x p2p.max_peers {} + {} spare) but the limit is {} (hard "
+        "limit {}); raise it (ulimit -n, LimitNOFILE= in a systemd unit) or lower "
+        "api.max_connections / p2p.max_peers",
+        need, c.api.max_connections, kRocksDbOpenFiles, c.p2p_max_peers, kFdMargin,
+        static_cast<uint64_t>(rl.rlim_cur),
+        rl.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_max)));
+  }
+  spdlog::debug("file descriptors: {} needed, soft limit {}", need,
+                static_cast<uint64_t>(rl.rlim_cur));
+  return Status::Ok();
+}
+
 int RunStart(const std::string& dir) {
   auto home = LoadHome(dir);
   if (!home.ok()) return Fail(home.status());
   if (Status st = SetupLogging(home->config.log_level, home->config.log_format); !st.ok()) {
     return Fail(st);
+  }
+  if (Status st = FitFileDescriptors(home->config); !st.ok()) {
+    return FailLogged("cannot start", st);
   }
   StopWaiter::BlockSignals();  // before any thread starts, so that every thread inherits it
   StopWaiter waiter;

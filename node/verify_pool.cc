@@ -1,4 +1,4 @@
-// VerifyPool and VerifiedCache: a task queue drained by worker threads; a FIFO-bounded map.
+// VerifyPool and VerifiedCache: a task queue drained by worker threads; two FIFO-bounded sets.
 #include "node/verify_pool.h"
 
 #include <pthread.h>
@@ -69,11 +69,15 @@ void VerifyPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
   job.cv.wait(lock, [&job] { return job.helpers_left == 0; });
 }
 
+std::optional<bool> VerifiedCache::FindLocked(const Hash32& tx_id) const {
+  if (good_.count(tx_id) != 0) return true;
+  if (bad_.count(tx_id) != 0) return false;
+  return std::nullopt;
+}
+
 std::optional<bool> VerifiedCache::Get(const Hash32& tx_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = map_.find(tx_id);
-  if (it == map_.end()) return std::nullopt;
-  return it->second;
+  return FindLocked(tx_id);
 }
 
 void VerifiedCache::Put(const Hash32& tx_id, bool ok) {
@@ -86,8 +90,7 @@ bool VerifiedCache::GetOrVerify(const Hash32& tx_id, const std::function<bool()>
   *ran = false;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    auto it = map_.find(tx_id);
-    if (it != map_.end()) return it->second;
+    if (std::optional<bool> known = FindLocked(tx_id)) return *known;
     if (in_flight_.count(tx_id) == 0) break;
     done_.wait(lock);
   }
@@ -104,17 +107,26 @@ bool VerifiedCache::GetOrVerify(const Hash32& tx_id, const std::function<bool()>
 }
 
 void VerifiedCache::PutLocked(const Hash32& tx_id, bool ok) {
-  if (!map_.emplace(tx_id, ok).second) return;
-  order_.push_back(tx_id);
-  while (order_.size() > capacity_) {
-    map_.erase(order_.front());
-    order_.pop_front();
+  if (FindLocked(tx_id)) return;
+  auto& set = ok ? good_ : bad_;
+  auto& order = ok ? good_order_ : bad_order_;
+  const size_t cap = ok ? capacity_ : failure_capacity_;
+  set.insert(tx_id);
+  order.push_back(tx_id);
+  while (order.size() > cap) {
+    set.erase(order.front());
+    order.pop_front();
   }
 }
 
 size_t VerifiedCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return map_.size();
+  return good_.size() + bad_.size();
+}
+
+size_t VerifiedCache::failures() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bad_.size();
 }
 
 }  // namespace consent

@@ -7,6 +7,7 @@
 // once; their work interleaves on the same workers.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -47,27 +48,39 @@ class VerifyPool {
   std::vector<std::thread> workers_;
 };
 
-// tx_id -> signature valid, bounded: the oldest entry is evicted first.
+// tx_id -> signature valid, bounded. Successes and failures are kept apart, each evicting its
+// own oldest entry first: `capacity` successes, and failures in a small set of their own
+// (`failure_capacity`, default capacity / 8, at least 1), so that a flood of bad signatures
+// evicts only other failures and never forces an honest pending transaction to be verified
+// again.
 class VerifiedCache {
  public:
-  explicit VerifiedCache(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+  explicit VerifiedCache(size_t capacity, size_t failure_capacity = 0)
+      : capacity_(capacity == 0 ? 1 : capacity),
+        failure_capacity_(failure_capacity != 0 ? failure_capacity
+                                                : std::max<size_t>(1, capacity_ / 8)) {}
   std::optional<bool> Get(const Hash32& tx_id) const;
   void Put(const Hash32& tx_id, bool ok);
   // The cached result for tx_id, or else runs verify() (without the lock), caches and returns
   // its result. If another thread is verifying the same tx_id, waits for its result instead, so
   // concurrent submissions of one transaction verify it once. *ran tells whether verify() ran.
   bool GetOrVerify(const Hash32& tx_id, const std::function<bool()>& verify, bool* ran);
-  size_t size() const;
+  size_t size() const;  // successes + failures held
+  size_t failures() const;
 
  private:
   void PutLocked(const Hash32& tx_id, bool ok);
+  std::optional<bool> FindLocked(const Hash32& tx_id) const;
 
   mutable std::mutex mu_;
   std::condition_variable done_;
   std::unordered_set<Hash32, Hash32Hasher> in_flight_;  // guarded by mu_; being verified
-  size_t capacity_;
-  std::unordered_map<Hash32, bool, Hash32Hasher> map_;  // guarded by mu_
-  std::deque<Hash32> order_;                            // guarded by mu_; insertion order
+  const size_t capacity_;
+  const size_t failure_capacity_;
+  std::unordered_set<Hash32, Hash32Hasher> good_;  // guarded by mu_
+  std::deque<Hash32> good_order_;                  // guarded by mu_; insertion order
+  std::unordered_set<Hash32, Hash32Hasher> bad_;   // guarded by mu_
+  std::deque<Hash32> bad_order_;                   // guarded by mu_; insertion order
 };
 
 }  // namespace consent

@@ -279,5 +279,30 @@ TEST(HttpMetricsTest, PrometheusText) {
   EXPECT_NE(t.find("consent_http_rate_limited_total 1\n"), std::string::npos);
 }
 
+// Issue 16 item 7: writes are charged per transaction, and IPv6 clients are keyed by /64.
+TEST(RateLimiterTest, ACostTakesThatManyTokensAndSaysWhenTheyWillBeThere) {
+  RateLimiter l(1000.0, 2000.0);
+  auto t0 = RateLimiter::Clock::now();
+  EXPECT_FALSE(l.Take("a", t0, 1500));
+  auto retry = l.Take("a", t0, 1000);  // 500 left: 500 more take 0.5 s
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(*retry, 1u);
+  EXPECT_FALSE(l.Take("b", t0, 1000));  // another client has its own bucket
+  EXPECT_FALSE(l.Take("a", t0 + std::chrono::milliseconds(500), 1000));
+  // A cost over the burst is charged as the burst (a maximal request can always pass).
+  EXPECT_FALSE(l.Take("c", t0, 5000));
+  EXPECT_TRUE(l.Take("c", t0, 1));
+}
+
+TEST(ClientKeyTest, IPv6ByItsSlash64AndIPv4AsIs) {
+  EXPECT_EQ(ClientKey("127.0.0.2"), "127.0.0.2");
+  EXPECT_EQ(ClientKey("::ffff:10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(ClientKey("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(ClientKey("2001:db8:1:2:bbbb:cccc:dddd:eeee"), "2001:db8:1:2::/64");
+  EXPECT_NE(ClientKey("2001:db8:1:3::1"), ClientKey("2001:db8:1:2::1"));
+  EXPECT_EQ(ClientKey("::1"), "::/64");
+  EXPECT_EQ(ClientKey("unknown"), "unknown");
+}
+
 }  // namespace
 }  // namespace consent::testing

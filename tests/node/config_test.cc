@@ -93,7 +93,7 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
                           "write_rate_per_s = 200.0",
                           "write_burst = 400.0",
                           "ws_max_message_bytes = 65536",
-                          "ws_max_queue_bytes = 4194304",
+                          "ws_max_queue_bytes = 1048576",
                           "ws_max_streams = 256",
                           "[consensus]",
                           "listen = true",
@@ -107,7 +107,14 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
                           "timeout_prevote_delta_ms = 500",
                           "timeout_precommit_ms = 500",
                           "timeout_precommit_delta_ms = 500",
-                          "max_timeout_ms = 30000"}) {
+                          "max_timeout_ms = 30000",
+                          "max_connections_per_ip = 64",
+                          "ws_max_streams_per_ip = 32",
+                          "ws_idle_timeout_ms = 60000",
+                          "write_tx_rate_per_s = 20000.0",
+                          "write_tx_burst = 40000.0",
+                          "write_bytes_per_s = 33554432.0",
+                          "write_bytes_burst = 67108864.0"}) {
     EXPECT_NE(text.find(key), std::string::npos) << key;
   }
   // Every setting line is preceded by a comment line.
@@ -125,7 +132,7 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
     prev = line;
     line.clear();
   }
-  EXPECT_EQ(settings, 46u);  // 5 node, 2 storage, 2 log, 16 api, 13 p2p, 8 consensus
+  EXPECT_EQ(settings, 52u);  // 5 node, 2 storage, 2 log, 23 api, 13 p2p, 8 consensus
   EXPECT_EQ(commented, settings);
 }
 

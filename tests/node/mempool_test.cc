@@ -392,3 +392,47 @@ TEST_F(MempoolTest, LayerAfterBlocksMatchesARebuiltPool) {
 
 }  // namespace
 }  // namespace consent
+
+namespace consent {
+namespace {
+
+Hash32 IdFromNumber(uint64_t n) {
+  Hash32 h{};
+  for (int i = 0; i < 8; ++i) h[i] = static_cast<uint8_t>(n >> (8 * i));
+  return h;
+}
+
+// Issue 16, item 13: a flood of bad signatures evicts only other failures.
+TEST(VerifiedCacheTest, AFloodOfFailuresNeverEvictsASuccess) {
+  VerifiedCache cache(/*capacity=*/100, /*failure_capacity=*/10);
+  for (uint64_t i = 0; i < 50; ++i) cache.Put(IdFromNumber(i), true);
+  for (uint64_t i = 1000; i < 11000; ++i) {
+    bool ran = false;
+    EXPECT_FALSE(cache.GetOrVerify(
+        IdFromNumber(i), [] { return false; }, &ran));
+    EXPECT_TRUE(ran);
+  }
+  for (uint64_t i = 0; i < 50; ++i) EXPECT_EQ(cache.Get(IdFromNumber(i)), true) << i;
+  EXPECT_EQ(cache.failures(), 10u);
+  EXPECT_EQ(cache.size(), 60u);
+  // The latest failures are still known (and not verified again); older ones were forgotten.
+  bool ran = true;
+  EXPECT_FALSE(cache.GetOrVerify(
+      IdFromNumber(10999), [] { return true; }, &ran));
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(cache.Get(IdFromNumber(1000)), std::nullopt);
+  // Successes evict their own oldest only.
+  for (uint64_t i = 50; i < 150; ++i) cache.Put(IdFromNumber(i), true);
+  EXPECT_EQ(cache.Get(IdFromNumber(0)), std::nullopt);
+  EXPECT_EQ(cache.Get(IdFromNumber(149)), true);
+  EXPECT_EQ(cache.failures(), 10u);
+}
+
+TEST(VerifiedCacheTest, DefaultFailureSetIsAnEighthOfTheCapacity) {
+  VerifiedCache cache(80);
+  for (uint64_t i = 0; i < 100; ++i) cache.Put(IdFromNumber(i), false);
+  EXPECT_EQ(cache.failures(), 10u);
+}
+
+}  // namespace
+}  // namespace consent
