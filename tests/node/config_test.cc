@@ -132,7 +132,7 @@ TEST(ConfigTest, DefaultTomlRoundTripsAndListsEverySetting) {
     prev = line;
     line.clear();
   }
-  EXPECT_EQ(settings, 52u);  // 5 node, 2 storage, 2 log, 23 api, 13 p2p, 8 consensus
+  EXPECT_EQ(settings, 53u);  // 5 node, 2 storage, 2 log, 23 api, 13 p2p, 8 consensus
   EXPECT_EQ(commented, settings);
 }
 
