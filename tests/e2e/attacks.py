@@ -102,8 +102,12 @@ class HandshakeRelay(Attack):
             kind, f = b.recv_msg(3, want="hello_ack")
             if kind == "hello_ack":
                 a.send(hp.enc_hello_ack(f["signature"]))
-                kind2, _ = a.recv_msg(3, want="hello_ack")
-                if kind2 == "hello_ack":
+                # A node sends its own hello_ack before it checks ours; only a link it admitted
+                # goes on to status messages (a refused one ends with a goodbye).
+                kind2, _ = a.recv_msg(3, want="status")
+                if kind2 == "goodbye" or kind2 is None:
+                    self.count("refused")
+                elif kind2 == "status":
                     self.count("admitted_as_b")
                     try:
                         a.send(os.urandom(64))  # malformed: a ban for whoever A thinks this is
