@@ -11,6 +11,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_base(count):
+    """A base port P such that P .. P+count-1 are all free on 127.0.0.1, taken below Linux's
+    ephemeral range (32768..60999) so that no outgoing connection takes one of them before the
+    node that owns it starts."""
+    import os
+    import random
+    rng = random.Random(os.getpid() ^ int(time.time()))
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - count)
+        ok = True
+        for p in range(base, base + count):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port range")
+
+
 def wait_until_ok(probe, seconds, what):
     """Calls probe() (an HTTP status, or an OSError while nothing listens) every 0.1 s until it
     returns 200; raises RuntimeError naming `what` after `seconds`."""

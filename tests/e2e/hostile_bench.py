@@ -34,28 +34,10 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attacks  # noqa: E402
 import hostile_peer as hp  # noqa: E402
+from e2e_common import free_base  # noqa: E402
 
 GOAL_RATIO, GOAL_GROWTH_MIB = 0.5, 256
 N_VALIDATORS = 4
-
-
-def free_base(count):
-    import random
-    import socket
-    rng = random.Random(os.getpid() ^ int(time.time()))
-    for _ in range(200):
-        base = rng.randrange(20000, 32000 - count)
-        ok = True
-        for p in range(base, base + count):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
 
 
 class Network:

@@ -38,6 +38,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attacks  # noqa: E402
 import hostile_peer as hp  # noqa: E402
+from e2e_common import free_base  # noqa: E402
 
 N_VALIDATORS = 4
 FOLLOWER = N_VALIDATORS
@@ -48,25 +49,6 @@ RSS_BOUND_MIB = 256       # future flood: allowed VmRSS growth of the attacked v
 LAG_BLOCKS = 160          # height lie: how far behind the follower restarts (> 3 block_resp)
 IDLE_FLOOD_S = 10.0       # future flood: seconds against an idle chain before the load resumes
 MARKERS = 8               # grants that must commit under each attack
-
-
-def free_base(count):
-    import random
-    import socket
-    rng = random.Random(os.getpid() ^ int(time.time()))
-    for _ in range(200):
-        base = rng.randrange(20000, 32000 - count)
-        ok = True
-        for p in range(base, base + count):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
 
 
 def sanitized(binary):

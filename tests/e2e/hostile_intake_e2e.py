@@ -28,8 +28,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hostile_peer as hp  # noqa: E402
-from e2e_common import Checks  # noqa: E402
-from hostile_bench import free_base  # noqa: E402
+from e2e_common import Checks, free_base  # noqa: E402
 
 N_VALIDATORS = 4
 SLOW = float(os.environ.get("CONSENT_E2E_SLOW", "1"))  # sanitizer builds: scale waits

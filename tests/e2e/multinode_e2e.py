@@ -40,33 +40,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tcp_proxy  # noqa: E402
-from e2e_common import Checks  # noqa: E402
+from e2e_common import Checks, free_base  # noqa: E402
 
 N_VALIDATORS = 4
 
 
-def free_base_port(count):
-    """A base port P such that P .. P+count-1 are all free on 127.0.0.1. Taken below Linux's
-    ephemeral range (32768..60999), so that no outgoing connection or proxy can take one of them
-    before the node that owns it starts."""
-    import random
-    rng = random.Random(os.getpid() ^ int(time.time()))
-    for _ in range(200):
-        base = rng.randrange(20000, 32000 - count)
-        socks, ok = [], True
-        try:
-            for p in range(base, base + count):
-                s = socket.socket()
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-        except OSError:
-            ok = False
-        for s in socks:
-            s.close()
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
+free_base_port = free_base  # the name the other scripts import
 
 
 class Net(Checks):
