@@ -39,6 +39,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hostile_peer  # noqa: E402
 import tcp_proxy  # noqa: E402
 from e2e_common import Checks, free_base  # noqa: E402
 
@@ -344,31 +345,10 @@ class Net(Checks):
         self.check("headers match after the partition", ok, why)
 
     def ws_connect(self, port):
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        key = base64.b64encode(os.urandom(16)).decode()
-        s.sendall((f"GET /p2p HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        resp = b""
-        while b"\r\n\r\n" not in resp:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            resp += chunk
-        return s, resp.split(b"\r\n")[0]
+        s, line, _ = hostile_peer.ws_connect(port, timeout=5)
+        return s, line
 
-    @staticmethod
-    def ws_frame(payload, opcode=2):
-        mask = os.urandom(4)
-        n = len(payload)
-        head = bytes([0x80 | opcode])
-        if n < 126:
-            head += bytes([0x80 | n])
-        elif n < 65536:
-            head += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            head += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        return head + mask + bytes(b ^ mask[k % 4] for k, b in enumerate(payload))
+    ws_frame = staticmethod(hostile_peer.ws_frame)
 
     @staticmethod
     def closed_soon(s, timeout=10):

@@ -206,10 +206,9 @@ TEST(P2pMessages, ProposalBlockHashIsRecomputedFromTheHeader) {
 TEST(P2pMessages, MessageNames) {
   std::vector<std::string> names;
   for (const Message& m : Samples()) names.push_back(MessageName(m));
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"hello", "hello_ack", "status", "txs", "proposal", "vote",
-                                      "block_req", "block_resp", "evidence", "proposal_evidence",
-                                      "goodbye"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"hello", "hello_ack", "status", "txs", "proposal",
+                                             "vote", "block_req", "block_resp", "evidence",
+                                             "proposal_evidence", "goodbye"}));
 }
 
 TEST(P2pMessages, EveryTruncationIsRefusedNamingTheMessage) {

@@ -2,9 +2,9 @@
 // history, and the submission path of grant/revoke/register. Every answer a user relies on is
 // checked here, not taken on trust: history entries, and every "committed" when a genesis is
 // pinned (trust.h), are inclusion-checked against a head whose commit is verified against the
-// genesis validators, and heads older than --max-age are refused. Exit codes follow consentctl's: 0 success,
-// 1 a negative verdict or a refused request, 2 usage or input errors (including an unreachable
-// node). Single-threaded.
+// genesis validators, and heads older than --max-age are refused. Exit codes follow consentctl's: 0
+// success, 1 a negative verdict or a refused request, 2 usage or input errors (including an
+// unreachable node). Single-threaded.
 #pragma once
 
 #include <sys/types.h>
