@@ -23,7 +23,6 @@ Usage: multinode_e2e.py --consentd PATH --consentctl PATH [--consent-store PATH]
 Prints "multinode: N passed, M failed"; exit 0 iff M == 0. Standard library only.
 """
 import argparse
-import base64
 import http.client
 import json
 import os
