@@ -33,6 +33,15 @@ def free_base(count):
     raise RuntimeError("no free port range")
 
 
+def sanitized(binary):
+    """Whether `binary` was built with ASan or TSan: their allocators hold freed memory in a
+    quarantine and shadow it, so RSS says little about what the node keeps, and they run several
+    times slower."""
+    with open(binary, "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def wait_until_ok(probe, seconds, what):
     """Calls probe() (an HTTP status, or an OSError while nothing listens) every 0.1 s until it
     returns 200; raises RuntimeError naming `what` after `seconds`."""

@@ -38,7 +38,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attacks  # noqa: E402
 import hostile_peer as hp  # noqa: E402
-from e2e_common import free_base  # noqa: E402
+from e2e_common import free_base, sanitized  # noqa: E402
 
 N_VALIDATORS = 4
 FOLLOWER = N_VALIDATORS
@@ -49,14 +49,6 @@ RSS_BOUND_MIB = 256       # future flood: allowed VmRSS growth of the attacked v
 LAG_BLOCKS = 160          # height lie: how far behind the follower restarts (> 3 block_resp)
 IDLE_FLOOD_S = 10.0       # future flood: seconds against an idle chain before the load resumes
 MARKERS = 8               # grants that must commit under each attack
-
-
-def sanitized(binary):
-    """Whether `binary` was built with ASan or TSan (their allocators hold freed memory in a
-    quarantine and shadow it, so RSS says little about what the node keeps)."""
-    with open(binary, "rb") as f:
-        data = f.read()
-    return b"__asan_init" in data or b"__tsan_init" in data
 
 
 class Network:
