@@ -126,21 +126,28 @@ Evidence ProposalEquivocation(const SignedProposal& a, const SignedProposal& b) 
 
 namespace {
 
+// The two checks of a proposal's signed part, shared by VerifyProposal and CheckEvidence.
+Status CheckScheduledProposer(const Genesis& genesis, uint64_t height, uint32_t round,
+                              const PublicKey& proposer) {
+  const PublicKey& expected = genesis.Proposer(height, round);
+  if (proposer == expected) return Status::Ok();
+  return Status::Rejected("proposal: signer " + KeyPrefix(proposer) +
+                          " is not the proposer of height " + std::to_string(height) + ", round " +
+                          std::to_string(round) + " (" + KeyPrefix(expected) + ")");
+}
+
+Status CheckProposalSignature(const Genesis& genesis, const SignedProposalRef& p) {
+  Bytes msg = ProposalMessage(genesis.chain_id, p.height, p.round, p.pol_round, p.block_hash);
+  if (VerifySignature(p.proposer, msg, p.signature)) return Status::Ok();
+  return Status::BadSignature("proposal: invalid signature by " + KeyPrefix(p.proposer) +
+                              " for height " + std::to_string(p.height) + ", round " +
+                              std::to_string(p.round));
+}
+
 Status VerifyProposalRef(const Genesis& genesis, const SignedProposalRef& p) {
   if (genesis.validators.empty()) return Status::Invalid("proposal: genesis has no validators");
-  const PublicKey& expected = genesis.Proposer(p.height, p.round);
-  if (p.proposer != expected) {
-    return Status::Rejected("proposal: signer " + KeyPrefix(p.proposer) +
-                            " is not the proposer of height " + std::to_string(p.height) +
-                            ", round " + std::to_string(p.round));
-  }
-  Bytes msg = ProposalMessage(genesis.chain_id, p.height, p.round, p.pol_round, p.block_hash);
-  if (!VerifySignature(p.proposer, msg, p.signature)) {
-    return Status::BadSignature("proposal: invalid signature by " + KeyPrefix(p.proposer) +
-                                " for height " + std::to_string(p.height) + ", round " +
-                                std::to_string(p.round));
-  }
-  return Status::Ok();
+  RETURN_IF_ERROR(CheckScheduledProposer(genesis, p.height, p.round, p.proposer));
+  return CheckProposalSignature(genesis, p);
 }
 
 }  // namespace
@@ -177,13 +184,7 @@ Status VerifyProposal(const Genesis& genesis, const SignedProposal& p) {
     return Status::Invalid("proposal: block height " + std::to_string(p.block.header.height) +
                            " differs from the proposal height " + std::to_string(p.height));
   }
-  const PublicKey& expected = genesis.Proposer(p.height, p.round);
-  if (p.proposer != expected) {
-    return Status::Rejected("proposal: signer " + KeyPrefix(p.proposer) +
-                            " is not the proposer of height " + std::to_string(p.height) +
-                            ", round " + std::to_string(p.round) + " (" + KeyPrefix(expected) +
-                            ")");
-  }
+  RETURN_IF_ERROR(CheckScheduledProposer(genesis, p.height, p.round, p.proposer));
   if (p.pol_round != kNoRound && p.pol_round >= p.round) {
     return Status::Invalid("proposal: pol_round " + std::to_string(p.pol_round) +
                            " is not before round " + std::to_string(p.round));
@@ -208,13 +209,7 @@ Status VerifyProposal(const Genesis& genesis, const SignedProposal& p) {
                               std::to_string(p.pol_round));
     }
   }
-  Bytes msg = ProposalMessage(genesis.chain_id, p.height, p.round, p.pol_round, p.block_hash);
-  if (!VerifySignature(p.proposer, msg, p.signature)) {
-    return Status::BadSignature("proposal: invalid signature by " + KeyPrefix(p.proposer) +
-                                " for height " + std::to_string(p.height) + ", round " +
-                                std::to_string(p.round));
-  }
-  return Status::Ok();
+  return CheckProposalSignature(genesis, RefOf(p));
 }
 
 Status CheckSign(const SignState& last, uint64_t height, uint32_t round, uint8_t step,
