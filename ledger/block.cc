@@ -33,7 +33,7 @@ Status CheckChainIdSyntax(std::string_view s, std::string_view field) {
 }  // namespace
 
 Bytes Header::Encode() const {
-  Writer w(2 + 4 + chain_id.size() + 8 * 3 + 32 * 5);
+  Writer w(2 + 4 + chain_id.size() + 8 * 3 + 32 * 6);
   w.U8(kHeaderKind)
       .U8(kHeaderVersion)
       .Str(chain_id)
@@ -44,6 +44,7 @@ Bytes Header::Encode() const {
       .Fixed(log_root)
       .Fixed(state_root)
       .Fixed(validators_hash)
+      .Fixed(next_validators_hash)
       .Fixed(proposer);
   return std::move(w).Take();
 }
@@ -59,7 +60,9 @@ Result<Header> DecodeHeader(ByteView encoding) {
   }
   RETURN_IF_ERROR(r.U8(&version, "header.version"));
   if (version != kHeaderVersion) {
-    return Status::Invalid("header.version: unsupported version " + std::to_string(version));
+    return Status::Invalid(
+        "header.version: unsupported version " + std::to_string(version) +
+        (version == 1 ? " (the static-set header; this node reads version 2)" : ""));
   }
   Header h;
   RETURN_IF_ERROR(r.Str(&h.chain_id, kMaxChainIdBytes, "header.chain_id"));
@@ -72,6 +75,7 @@ Result<Header> DecodeHeader(ByteView encoding) {
   RETURN_IF_ERROR(r.Fixed(&h.log_root, "header.log_root"));
   RETURN_IF_ERROR(r.Fixed(&h.state_root, "header.state_root"));
   RETURN_IF_ERROR(r.Fixed(&h.validators_hash, "header.validators_hash"));
+  RETURN_IF_ERROR(r.Fixed(&h.next_validators_hash, "header.next_validators_hash"));
   RETURN_IF_ERROR(r.Fixed(&h.proposer, "header.proposer"));
   RETURN_IF_ERROR(r.ExpectEnd("header"));
   return h;
@@ -89,21 +93,14 @@ Bytes VoteMessage(std::string_view chain_id, VoteType type, uint64_t height, uin
   return std::move(w).Take();
 }
 
-Hash32 Genesis::ValidatorsHash() const {
-  Writer w(4 + 32 * validators.size());
-  w.U32(static_cast<uint32_t>(validators.size()));
-  for (const auto& v : validators) w.Fixed(v.public_key);
-  return Sha256(w.bytes());
+ValidatorSet Genesis::Set() const {
+  ValidatorSet set;
+  set.keys.reserve(validators.size());
+  for (const auto& v : validators) set.keys.push_back(v.public_key);
+  return set;
 }
 
-const PublicKey& Genesis::Proposer(uint64_t height, uint32_t round) const {
-  // (height + round) mod n, computed without overflowing u64.
-  uint64_t n = validators.size();
-  uint64_t idx = (height % n + round % n) % n;
-  return validators[idx].public_key;
-}
-
-size_t Genesis::QuorumSize() const { return 2 * validators.size() / 3 + 1; }
+Hash32 Genesis::ValidatorsHash() const { return Set().Hash(); }
 
 std::string Genesis::ToJson() const {
   json::OrderedJson out = json::OrderedJson::object();
@@ -167,29 +164,29 @@ Result<Genesis> ParseGenesis(std::string_view json_text) {
   return g;
 }
 
-Status VerifyCommit(const Genesis& genesis, uint64_t height, const Hash32& block_hash,
-                    const Commit& commit) {
-  const size_t n = genesis.validators.size();
-  const size_t quorum = genesis.QuorumSize();
+Status VerifyCommit(std::string_view chain_id, const ValidatorSet& validators, uint64_t height,
+                    const Hash32& block_hash, const Commit& commit) {
+  const size_t n = validators.size();
+  const size_t quorum = validators.QuorumSize();
   if (commit.signatures.size() > n) {
     return Status::Invalid(std::to_string(commit.signatures.size()) +
                            " signatures, more than the " + std::to_string(n) + " validators");
   }
   // Structure first (cheap): every signer is a distinct validator of the set.
-  std::set<PublicKey> members, signers;
-  for (const auto& v : genesis.validators) members.insert(v.public_key);
+  std::set<PublicKey> members(validators.keys.begin(), validators.keys.end()), signers;
   for (size_t i = 0; i < commit.signatures.size(); ++i) {
     const PublicKey& who = commit.signatures[i].validator;
     std::string where = "signatures[" + std::to_string(i) + "]: validator " + ToHex(who);
     if (members.count(who) == 0) {
-      return Status::Invalid(where + " is not in the genesis validator set");
+      return Status::Invalid(where + " is not in the validator set of height " +
+                             std::to_string(height));
     }
     if (!signers.insert(who).second) {
       return Status::Invalid(where + " signed more than once");
     }
   }
   // Then every signature; at most n of them, each of a distinct validator.
-  Bytes msg = VoteMessage(genesis.chain_id, VoteType::kPrecommit, height, commit.round, block_hash);
+  Bytes msg = VoteMessage(chain_id, VoteType::kPrecommit, height, commit.round, block_hash);
   for (size_t i = 0; i < commit.signatures.size(); ++i) {
     const CommitSig& cs = commit.signatures[i];
     if (!VerifySignature(cs.validator, msg, cs.signature)) {

@@ -16,7 +16,7 @@
 namespace consent {
 
 // The longest header encoding: a 64-byte chain id and fixed-width fields.
-inline constexpr size_t kMaxHeaderBytes = 2 + 4 + 64 + 8 + 8 + 32 + 8 + 32 + 32 + 32 + 32;
+inline constexpr size_t kMaxHeaderBytes = 2 + 4 + 64 + 8 + 8 + 32 + 8 + 32 + 32 + 32 + 32 + 32;
 
 json::OrderedJson HeaderToJson(const Header& header);
 // Fails if `v` is not exactly that object, the encoding does not decode (DecodeHeader), or

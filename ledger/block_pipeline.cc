@@ -27,6 +27,7 @@
 #include "ledger/log_tree.h"
 #include "ledger/schema.h"
 #include "ledger/state_tree.h"
+#include "ledger/validator_history.h"
 
 namespace consent {
 
@@ -44,6 +45,8 @@ const char* BlockRejectReasonName(BlockRejectReason r) {
       return "prev_hash_mismatch";
     case BlockRejectReason::kWrongValidatorsHash:
       return "wrong_validators_hash";
+    case BlockRejectReason::kWrongNextValidatorsHash:
+      return "wrong_next_validators_hash";
     case BlockRejectReason::kWrongProposer:
       return "wrong_proposer";
     case BlockRejectReason::kTooManyTxs:
@@ -81,12 +84,13 @@ std::string Short(const Hash32& h) { return ToHex(ByteView(h.data(), 8)); }
 
 // The records one accepted transaction adds (schema.h), in a fixed order:
 //   tx_index; per changed state key: consents (one record, whether the key is new or not);
-//   directory (REGISTER_CONTROLLER); subject_index (GRANT and REVOKE).
+//   directory (REGISTER_CONTROLLER); validators approval (SET_VALIDATORS); subject_index (GRANT
+//   and REVOKE).
 // The state tree change of each key is recorded in `state_changes`, a later value replacing an
 // earlier one. BuildBlock and ValidateBlock both reach this only through BlockExecutor::TryAdd.
 void WriteTxRecords(const SignedTx& tx, const Hash32& tx_id, ByteView encoding,
                     const StateChanges& changes, const schema::TxLocation& location,
-                    KvBatch* writes, std::map<Hash32, Hash32>* state_changes) {
+                    KvBatch* writes, std::map<Hash32, std::optional<Hash32>>* state_changes) {
   writes->Put(Column::kTxIndex, tx_id, schema::EncodeTxRecord(location, encoding));
   for (const ConsentWrite& w : changes.consents) {
     Bytes value = w.value.Encode();
@@ -97,7 +101,13 @@ void WriteTxRecords(const SignedTx& tx, const Hash32& tx_id, ByteView encoding,
     writes->Put(Column::kDirectory, changes.controller->first,
                 schema::EncodeControllerEntry(changes.controller->second));
   }
-  if (KindOf(tx.body) != TxKind::kRegisterController) {
+  if (changes.approval) {
+    Bytes value = changes.approval->value.Encode();
+    writes->Put(Column::kValidators, schema::ApprovalRecordKey(changes.approval->validator), value);
+    (*state_changes)[changes.approval->state_key] = Sha256(value);
+  }
+  const TxKind kind = KindOf(tx.body);
+  if (kind == TxKind::kGrant || kind == TxKind::kRevoke) {
     writes->Put(Column::kSubjectIndex,
                 schema::SubjectIndexKey(SignerOf(tx.body), location.log_index), tx_id);
   }
@@ -108,8 +118,10 @@ void WriteTxRecords(const SignedTx& tx, const Hash32& tx_id, ByteView encoding,
 // and the view point into it).
 class BlockExecutor {
  public:
-  BlockExecutor(const KvRead& committed, uint64_t height, uint64_t time_ms, uint64_t log_size)
+  BlockExecutor(const KvRead& committed, const ValidatorSet& validators, uint64_t height,
+                uint64_t time_ms, uint64_t log_size)
       : committed_(committed),
+        validators_(validators),
         height_(height),
         time_ms_(time_ms),
         log_size_(log_size),
@@ -123,7 +135,8 @@ class BlockExecutor {
   // records its writes and appends its id and encoding to the block (the caller keeps the tx
   // itself). A non-OK status is a storage error.
   Result<TxCheck> TryAdd(const SignedTx& tx, const Hash32& id, Bytes&& encoding) {
-    TxCheck check = CheckStateRules(view_, time_ms_, tx, id);
+    const BlockContext context{time_ms_, &validators_, next_validators_.has_value()};
+    TxCheck check = CheckStateRules(view_, context, tx, id);
     RETURN_IF_ERROR(view_.error());
     if (!check.ok()) return check;
     StateChanges changes = ComputeChanges(view_, tx, id);
@@ -132,6 +145,13 @@ class BlockExecutor {
     WriteTxRecords(tx, id, encoding, changes, {height_, position, log_size_ + position}, &writes_,
                    &state_changes_);
     overlay_.Refresh();
+    // Section 10's decision: does the approval just recorded bring its set to a quorum?
+    if (changes.approval) {
+      const bool decided =
+          ChangeReachesQuorum(view_, validators_, changes.approval->value.set_hash);
+      RETURN_IF_ERROR(view_.error());
+      if (decided) next_validators_ = ValidatorSet{changes.approval->set};
+    }
     ids_.push_back(id);
     encodings_.push_back(std::move(encoding));
     return check;
@@ -141,10 +161,27 @@ class BlockExecutor {
   const std::vector<Hash32>& ids() const { return ids_; }
   std::vector<Hash32> TakeIds() { return std::move(ids_); }
 
-  // Appends the block's tx ids to the log and applies its state changes to the state tree (each
-  // against the committed trees, with all of the block at once), and sets log_size, log_root and
-  // state_root of `header`. Call once, after the last TryAdd. Errors are storage errors.
+  // The set this block decides, if any.
+  const std::optional<ValidatorSet>& next_validators() const { return next_validators_; }
+
+  // Ends the block: when it decided a change, removes every approval (records and state entries)
+  // and records the new set for the next height; then appends the block's tx ids to the log and
+  // applies its state changes to the state tree (each against the committed trees, with all of
+  // the block at once), and sets log_size, log_root, state_root and next_validators_hash of
+  // `header`. Call once, after the last TryAdd. Errors are storage errors.
   Status ComputeRoots(Header* header) {
+    header->next_validators_hash = validators_.Hash();
+    if (next_validators_) {
+      ASSIGN_OR_RETURN(auto approvals, ReadApprovals(overlay_));
+      for (const auto& [who, value] : approvals) {
+        writes_.Delete(Column::kValidators, schema::ApprovalRecordKey(who));
+        state_changes_[ApprovalKey(who)] = std::nullopt;
+      }
+      writes_.Put(Column::kValidators, schema::ValidatorSetKey(height_ + 1),
+                  next_validators_->Encode());
+      overlay_.Refresh();
+      header->next_validators_hash = next_validators_->Hash();
+    }
     LogTree log(committed_, log_size_);
     RETURN_IF_ERROR(log.Append(ids_, &writes_));
     overlay_.Refresh();
@@ -153,6 +190,8 @@ class BlockExecutor {
     std::vector<StateTreeChange> changes;
     changes.reserve(state_changes_.size());
     for (const auto& [key, value_hash] : state_changes_) changes.push_back({key, value_hash});
+    // (Removing a key the committed tree does not hold, one set and removed within this block,
+    // changes nothing: StateTree::Update skips it.)
     StateTree tree(committed_);
     Result<Hash32> state_root = changes.empty() ? tree.Root() : tree.Update(changes, &writes_);
     RETURN_IF_ERROR(state_root.status());
@@ -174,6 +213,7 @@ class BlockExecutor {
 
  private:
   const KvRead& committed_;
+  const ValidatorSet& validators_;
   const uint64_t height_;
   const uint64_t time_ms_;
   const uint64_t log_size_;
@@ -181,8 +221,10 @@ class BlockExecutor {
   OverlayKv overlay_;  // committed_ + writes_
   KvStateView view_;   // over overlay_
   std::vector<Hash32> ids_;
-  std::vector<Bytes> encodings_;            // SignedTx::Encode() of each accepted tx, in order
-  std::map<Hash32, Hash32> state_changes_;  // state key -> H(last state_value)
+  std::vector<Bytes> encodings_;  // SignedTx::Encode() of each accepted tx, in order
+  // state key -> H(last state_value), or nullopt: removed (approvals at a decision)
+  std::map<Hash32, std::optional<Hash32>> state_changes_;
+  std::optional<ValidatorSet> next_validators_;  // set when a SET_VALIDATORS decided a change
 };
 
 Status StorageError(const Status& st) {
@@ -199,8 +241,8 @@ Status Refuse(BlockCheck* check, BlockRejectReason reason, const std::string& de
 }
 
 // The header checks that need only the tip and the genesis, in ValidateBlock's order.
-Status CheckHeaderFields(const Genesis& genesis, const ChainTip& tip, const Header& h,
-                         uint32_t round, BlockCheck* check) {
+Status CheckHeaderFields(const Genesis& genesis, const ValidatorSet& validators,
+                         const ChainTip& tip, const Header& h, uint32_t round, BlockCheck* check) {
   if (h.chain_id != genesis.chain_id) {
     return Refuse(check, BlockRejectReason::kWrongChainId,
                   "chain id '" + h.chain_id + "', expected '" + genesis.chain_id + "'");
@@ -220,21 +262,20 @@ Status CheckHeaderFields(const Genesis& genesis, const ChainTip& tip, const Head
                   "prev_block_hash " + Short(h.prev_block_hash) + "..., expected " +
                       Short(PrevHash(tip)) + "...");
   }
-  if (h.validators_hash != genesis.ValidatorsHash()) {
-    return Refuse(
-        check, BlockRejectReason::kWrongValidatorsHash,
-        "validators_hash " + Short(h.validators_hash) + "... is not the genesis validator set's");
+  if (h.validators_hash != validators.Hash() ||
+      (tip.head && h.validators_hash != tip.head->next_validators_hash)) {
+    return Refuse(check, BlockRejectReason::kWrongValidatorsHash,
+                  "validators_hash " + Short(h.validators_hash) + "... is not the hash " +
+                      Short(validators.Hash()) + "... of the set that commits height " +
+                      std::to_string(h.height));
   }
   // The header names the validator that built the block: the proposer of the round it was first
   // proposed in. Tendermint may re-propose that block (its "valid value") and decide it in a later
   // round, so the rule is: the header's proposer is the proposer of some round r' <= round at this
   // height. Rounds whose proposer is validator i are r0, r0 + n, ... with
   // r0 = (i - height) mod n, so the check is r0 <= round (docs/protocol.md, "Decisions").
-  const size_t n = genesis.validators.size();
-  size_t index = n;
-  for (size_t i = 0; i < n; ++i) {
-    if (genesis.validators[i].public_key == h.proposer) index = i;
-  }
+  const size_t n = validators.size();
+  const size_t index = validators.IndexOf(h.proposer).value_or(n);
   const uint64_t first_round = index == n ? 0 : (index + n - static_cast<size_t>(h.height % n)) % n;
   if (index == n || first_round > round) {
     return Refuse(check, BlockRejectReason::kWrongProposer,
@@ -272,7 +313,9 @@ Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, c
   }
   const uint64_t height = NextHeight(tip);
   const size_t limit = std::min(max_txs, kMaxBlockTxs);
-  BlockExecutor exec(committed, height, time_ms, tip.log_size);
+  Result<ValidatorSet> validators = SetForHeight(committed, genesis, height);
+  if (!validators.ok()) return StorageError(validators.status());
+  BlockExecutor exec(committed, *validators, height, time_ms, tip.log_size);
   BuiltBlock built;
   std::vector<SignedTx>& accepted = built.validated.block.txs;
   // candidate tx_id -> first candidate index (only looked up, so its order does not matter)
@@ -306,10 +349,12 @@ Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, c
   h.height = height;
   h.time_ms = time_ms;
   h.prev_block_hash = PrevHash(tip);
-  h.validators_hash = genesis.ValidatorsHash();
-  h.proposer = genesis.Proposer(height, round);
+  h.validators_hash = validators->Hash();
+  h.proposer = validators->Proposer(height, round);
   Status st = exec.ComputeRoots(&h);
   if (!st.ok()) return StorageError(st);
+  built.validated.next_validators = exec.next_validators();
+  built.validated.validators = std::move(*validators);
   built.validated.tx_ids = exec.TakeIds();
   built.validated.block_hash = h.Hash();
   built.validated.writes = std::move(exec).TakeWrites(h);
@@ -321,7 +366,12 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
                                      bool verify_signatures, BlockCheck* check) {
   if (check != nullptr) *check = {};
   const Header& h = block.header;
-  RETURN_IF_ERROR(CheckHeaderFields(genesis, tip, h, round, check));
+  Result<ValidatorSet> validators = SetForHeight(committed, genesis, NextHeight(tip));
+  if (!validators.ok()) {
+    return Refuse(check, BlockRejectReason::kStorage, validators.status().message(),
+                  validators.status().code());
+  }
+  RETURN_IF_ERROR(CheckHeaderFields(genesis, *validators, tip, h, round, check));
 
   if (block.txs.size() > kMaxBlockTxs) {
     return Refuse(check, BlockRejectReason::kTooManyTxs,
@@ -358,7 +408,7 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
     }
   }
 
-  BlockExecutor exec(committed, h.height, h.time_ms, tip.log_size);
+  BlockExecutor exec(committed, *validators, h.height, h.time_ms, tip.log_size);
   for (size_t i = 0; i < block.txs.size(); ++i) {
     Result<TxCheck> tx_check = exec.TryAdd(block.txs[i], ids[i], std::move(encodings[i]));
     if (!tx_check.ok()) {
@@ -390,10 +440,19 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
                   "state_root " + Short(h.state_root) + "..., recomputed " +
                       Short(expected.state_root) + "...");
   }
+  if (h.next_validators_hash != expected.next_validators_hash) {
+    return Refuse(check, BlockRejectReason::kWrongNextValidatorsHash,
+                  "next_validators_hash " + Short(h.next_validators_hash) + "..., expected " +
+                      Short(expected.next_validators_hash) + "..." +
+                      (exec.next_validators() ? " (this block decides a validator set change)"
+                                              : " (this block decides no change)"));
+  }
 
   ValidatedBlock out;
   out.block = block;
   out.block_hash = h.Hash();
+  out.next_validators = exec.next_validators();
+  out.validators = std::move(*validators);
   out.writes = std::move(exec).TakeWrites(h);
   out.tx_ids = std::move(ids);
   return out;
@@ -402,10 +461,14 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
 Result<KvBatch> FinalizeBlock(const Genesis& genesis, ValidatedBlock validated,
                               const Commit& commit) {
   const Header& h = validated.block.header;
+  if (h.chain_id != genesis.chain_id) {
+    return Status::Internal("FinalizeBlock: the block is not of this chain");
+  }
   if (validated.block_hash != h.Hash()) {
     return Status::Internal("FinalizeBlock: block_hash does not match the block's header");
   }
-  Status st = VerifyCommit(genesis, h.height, validated.block_hash, commit);
+  Status st =
+      VerifyCommit(h.chain_id, validated.validators, h.height, validated.block_hash, commit);
   if (!st.ok()) {
     return Status(st.code(), std::string(BlockRejectReasonName(BlockRejectReason::kBadCommit)) +
                                  ": " + st.message());
@@ -416,16 +479,18 @@ Result<KvBatch> FinalizeBlock(const Genesis& genesis, ValidatedBlock validated,
   return writes;
 }
 
-Status CheckCertifiedHeader(const Genesis& genesis, const ChainTip& tip, const Header& header,
-                            const Commit& commit, BlockCheck* check) {
+Status CheckCertifiedHeader(const Genesis& genesis, const ValidatorSet& validators,
+                            const ChainTip& tip, const Header& header, const Commit& commit,
+                            BlockCheck* check) {
   if (check != nullptr) *check = {};
-  RETURN_IF_ERROR(CheckHeaderFields(genesis, tip, header, commit.round, check));
+  RETURN_IF_ERROR(CheckHeaderFields(genesis, validators, tip, header, commit.round, check));
   if (header.log_size < tip.log_size) {
     return Refuse(check, BlockRejectReason::kLogSizeMismatch,
                   "log_size " + std::to_string(header.log_size) + " is below the previous " +
                       std::to_string(tip.log_size) + ": the log only grows");
   }
-  if (Status st = VerifyCommit(genesis, header.height, header.Hash(), commit); !st.ok()) {
+  if (Status st = VerifyCommit(genesis.chain_id, validators, header.height, header.Hash(), commit);
+      !st.ok()) {
     return Refuse(check, BlockRejectReason::kBadCommit, st.message());
   }
   return Status::Ok();

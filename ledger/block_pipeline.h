@@ -35,8 +35,9 @@ enum class BlockRejectReason {
   kHeightNotNext,      // height != head height + 1
   kTimeNotIncreasing,  // time_ms <= head time_ms (or genesis_time_ms for height 1)
   kPrevHashMismatch,
-  kWrongValidatorsHash,
-  kWrongProposer,  // not validators[(height + round) mod n]
+  kWrongValidatorsHash,      // not the hash of the set that commits this height
+  kWrongNextValidatorsHash,  // not the set this block decides (or its own, with no decision)
+  kWrongProposer,            // not validators[(height + round) mod n]
   kTooManyTxs,
   kBadTxSignature,
   kInvalidTx,  // a state rule (replay, stale, time window, ...) or a duplicate in block
@@ -64,8 +65,10 @@ struct ChainTip {
 struct ValidatedBlock {
   Block block;
   Hash32 block_hash{};
-  KvBatch writes;              // everything but the commit and the head pointer
-  std::vector<Hash32> tx_ids;  // block.txs[i].Id(), computed once while validating
+  ValidatorSet validators;                      // the set that commits this block
+  std::optional<ValidatorSet> next_validators;  // the set this block decides, if it decides one
+  KvBatch writes;                               // everything but the commit and the head pointer
+  std::vector<Hash32> tx_ids;                   // block.txs[i].Id(), computed once while validating
 };
 
 struct RejectedTx {
@@ -99,6 +102,12 @@ Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, c
                               const std::vector<Hash32>& ids, size_t max_txs,
                               size_t max_body_bytes);
 
+// Both read the set that commits the next height from the store (SetForHeight), and apply
+// section 10: after each SET_VALIDATORS the decision rule is checked; when a change is decided,
+// every approval record and state entry is removed at the end of the block, the new set is
+// recorded for the next height, and next_validators_hash names it (otherwise it equals
+// validators_hash).
+//
 // Receiver: checks every header field against the tip and the genesis, every tx (signature when
 // verify_signatures, then the state rules in block order), and recomputes log_size, log_root and
 // state_root. Changes nothing. On failure the Status message starts with the reason's name.
@@ -106,18 +115,22 @@ Result<ValidatedBlock> ValidateBlock(const KvRead& committed, const Genesis& gen
                                      const ChainTip& tip, const Block& block, uint32_t round,
                                      bool verify_signatures, BlockCheck* check);
 
-// Checks the commit against the genesis for this block and adds the commit and the new head
-// pointer to the writes. The result is what the store writes, in one synced batch.
+// Checks the commit against the set that commits this block (validated.validators) and adds the
+// commit and the new head pointer to the writes. The result is what the store writes, in one synced
+// batch.
 Result<KvBatch> FinalizeBlock(const Genesis& genesis, ValidatedBlock validated,
                               const Commit& commit);
 
 // An auditor's check of one certified header (a header with its commit) following `tip`, without
 // the block: the header fields ValidateBlock checks that need no block contents (chain id, next
-// height, increasing time, prev_block_hash, validators_hash, a proposer of the commit's round or
-// an earlier one), a log_size not below the tip's (the log only grows), and the commit: a quorum
-// of the genesis validators' precommits for this header's hash. Pure. On failure the Status
-// message starts with the reason's name, as ValidateBlock's, and `check` (if given) holds it.
-Status CheckCertifiedHeader(const Genesis& genesis, const ChainTip& tip, const Header& header,
-                            const Commit& commit, BlockCheck* check);
+// height, increasing time, prev_block_hash, validators_hash = validators.Hash(), a proposer of the
+// commit's round or an earlier one in `validators`), a log_size not below the tip's (the log only
+// grows), and the commit: a quorum of `validators`' precommits for this header's hash.
+// `validators` is the set that commits header.height, as the caller knows it (the genesis set, or
+// the set named by the last change block it verified). Pure. On failure the Status message starts
+// with the reason's name, as ValidateBlock's, and `check` (if given) holds it.
+Status CheckCertifiedHeader(const Genesis& genesis, const ValidatorSet& validators,
+                            const ChainTip& tip, const Header& header, const Commit& commit,
+                            BlockCheck* check);
 
 }  // namespace consent

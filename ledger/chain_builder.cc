@@ -97,7 +97,8 @@ Result<ChainBuilder::BlockRecord> ChainBuilder::AddBlock(uint64_t time_ms,
   h.log_root = merkle::RootFromLeafHashes(leaves);
   h.state_root = tree.Root();
   h.validators_hash = genesis_.ValidatorsHash();
-  h.proposer = genesis_.Proposer(h.height, 0);
+  h.next_validators_hash = h.validators_hash;  // the builder's chains never change their set
+  h.proposer = genesis_.Set().Proposer(h.height, 0);
   rec.block_hash = h.Hash();
   rec.commit.round = 0;
   for (const auto& key : keys_) {

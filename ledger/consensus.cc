@@ -72,18 +72,18 @@ SignedVote SignVote(const SigningKey& key, std::string_view chain_id, VoteType t
   return v;
 }
 
-Status VerifyVote(const Genesis& genesis, const SignedVote& vote) {
+Status VerifyVote(std::string_view chain_id, const ValidatorSet& validators,
+                  const SignedVote& vote) {
   if (vote.type != VoteType::kPrevote && vote.type != VoteType::kPrecommit) {
     return Status::Invalid("vote: type " + std::to_string(static_cast<int>(vote.type)) +
                            " is neither prevote (1) nor precommit (2)");
   }
-  bool member = std::any_of(genesis.validators.begin(), genesis.validators.end(),
-                            [&](const Validator& v) { return v.public_key == vote.validator; });
-  if (!member) {
+  if (!validators.Contains(vote.validator)) {
     return Status::Rejected("vote: signer " + KeyPrefix(vote.validator) +
-                            " is not in the genesis validator set");
+                            " is not in the validator set of height " +
+                            std::to_string(vote.height));
   }
-  Bytes msg = VoteMessage(genesis.chain_id, vote.type, vote.height, vote.round, vote.block_hash);
+  Bytes msg = VoteMessage(chain_id, vote.type, vote.height, vote.round, vote.block_hash);
   if (!VerifySignature(vote.validator, msg, vote.signature)) {
     return Status::BadSignature("vote: invalid signature by " + KeyPrefix(vote.validator) +
                                 " for height " + std::to_string(vote.height) + ", round " +
@@ -127,32 +127,33 @@ Evidence ProposalEquivocation(const SignedProposal& a, const SignedProposal& b) 
 namespace {
 
 // The two checks of a proposal's signed part, shared by VerifyProposal and CheckEvidence.
-Status CheckScheduledProposer(const Genesis& genesis, uint64_t height, uint32_t round,
+Status CheckScheduledProposer(const ValidatorSet& validators, uint64_t height, uint32_t round,
                               const PublicKey& proposer) {
-  const PublicKey& expected = genesis.Proposer(height, round);
+  const PublicKey& expected = validators.Proposer(height, round);
   if (proposer == expected) return Status::Ok();
   return Status::Rejected("proposal: signer " + KeyPrefix(proposer) +
                           " is not the proposer of height " + std::to_string(height) + ", round " +
                           std::to_string(round) + " (" + KeyPrefix(expected) + ")");
 }
 
-Status CheckProposalSignature(const Genesis& genesis, const SignedProposalRef& p) {
-  Bytes msg = ProposalMessage(genesis.chain_id, p.height, p.round, p.pol_round, p.block_hash);
+Status CheckProposalSignature(std::string_view chain_id, const SignedProposalRef& p) {
+  Bytes msg = ProposalMessage(chain_id, p.height, p.round, p.pol_round, p.block_hash);
   if (VerifySignature(p.proposer, msg, p.signature)) return Status::Ok();
   return Status::BadSignature("proposal: invalid signature by " + KeyPrefix(p.proposer) +
                               " for height " + std::to_string(p.height) + ", round " +
                               std::to_string(p.round));
 }
 
-Status VerifyProposalRef(const Genesis& genesis, const SignedProposalRef& p) {
-  if (genesis.validators.empty()) return Status::Invalid("proposal: genesis has no validators");
-  RETURN_IF_ERROR(CheckScheduledProposer(genesis, p.height, p.round, p.proposer));
-  return CheckProposalSignature(genesis, p);
+Status VerifyProposalRef(std::string_view chain_id, const ValidatorSet& validators,
+                         const SignedProposalRef& p) {
+  if (validators.keys.empty()) return Status::Invalid("proposal: the validator set is empty");
+  RETURN_IF_ERROR(CheckScheduledProposer(validators, p.height, p.round, p.proposer));
+  return CheckProposalSignature(chain_id, p);
 }
 
 }  // namespace
 
-Status CheckEvidence(const Genesis& genesis, const Evidence& e) {
+Status CheckEvidence(std::string_view chain_id, const ValidatorSet& validators, const Evidence& e) {
   if (e.kind == EvidenceKind::kDuplicateVote) {
     const SignedVote& a = e.a;
     const SignedVote& b = e.b;
@@ -160,8 +161,8 @@ Status CheckEvidence(const Genesis& genesis, const Evidence& e) {
           a.type == b.type && a.block_hash != b.block_hash)) {
       return Status::Invalid("the two votes do not conflict");
     }
-    RETURN_IF_ERROR(VerifyVote(genesis, a).Prefixed("vote_a"));
-    return VerifyVote(genesis, b).Prefixed("vote_b");
+    RETURN_IF_ERROR(VerifyVote(chain_id, validators, a).Prefixed("vote_a"));
+    return VerifyVote(chain_id, validators, b).Prefixed("vote_b");
   }
   if (e.kind != EvidenceKind::kDuplicateProposal) return Status::Invalid("unknown evidence kind");
   const SignedProposalRef& a = e.pa;
@@ -170,12 +171,13 @@ Status CheckEvidence(const Genesis& genesis, const Evidence& e) {
         (a.block_hash != b.block_hash || a.pol_round != b.pol_round))) {
     return Status::Invalid("the two proposals do not conflict");
   }
-  RETURN_IF_ERROR(VerifyProposalRef(genesis, a).Prefixed("proposal_a"));
-  return VerifyProposalRef(genesis, b).Prefixed("proposal_b");
+  RETURN_IF_ERROR(VerifyProposalRef(chain_id, validators, a).Prefixed("proposal_a"));
+  return VerifyProposalRef(chain_id, validators, b).Prefixed("proposal_b");
 }
 
-Status VerifyProposal(const Genesis& genesis, const SignedProposal& p) {
-  if (genesis.validators.empty()) return Status::Invalid("proposal: genesis has no validators");
+Status VerifyProposal(std::string_view chain_id, const ValidatorSet& validators,
+                      const SignedProposal& p) {
+  if (validators.keys.empty()) return Status::Invalid("proposal: the validator set is empty");
   if (p.block.header.Hash() != p.block_hash) {
     return Status::Invalid("proposal: block_hash " + HashPrefix(p.block_hash) +
                            " is not the hash of the block's header");
@@ -184,7 +186,7 @@ Status VerifyProposal(const Genesis& genesis, const SignedProposal& p) {
     return Status::Invalid("proposal: block height " + std::to_string(p.block.header.height) +
                            " differs from the proposal height " + std::to_string(p.height));
   }
-  RETURN_IF_ERROR(CheckScheduledProposer(genesis, p.height, p.round, p.proposer));
+  RETURN_IF_ERROR(CheckScheduledProposer(validators, p.height, p.round, p.proposer));
   if (p.pol_round != kNoRound && p.pol_round >= p.round) {
     return Status::Invalid("proposal: pol_round " + std::to_string(p.pol_round) +
                            " is not before round " + std::to_string(p.round));
@@ -199,9 +201,9 @@ Status VerifyProposal(const Genesis& genesis, const SignedProposal& p) {
     // A re-proposed valid value (Algorithm 1 line 16): the block is unchanged, so its header
     // names the proposer of the round it was first proposed in, some round <= pol_round.
     bool found = false;
-    const uint64_t last = std::min<uint64_t>(p.pol_round, genesis.validators.size() - 1);
+    const uint64_t last = std::min<uint64_t>(p.pol_round, validators.size() - 1);
     for (uint64_t r = 0; r <= last && !found; ++r) {
-      found = genesis.Proposer(p.height, static_cast<uint32_t>(r)) == p.block.header.proposer;
+      found = validators.Proposer(p.height, static_cast<uint32_t>(r)) == p.block.header.proposer;
     }
     if (!found) {
       return Status::Rejected("proposal: header proposer " + KeyPrefix(p.block.header.proposer) +
@@ -209,7 +211,7 @@ Status VerifyProposal(const Genesis& genesis, const SignedProposal& p) {
                               std::to_string(p.pol_round));
     }
   }
-  return CheckProposalSignature(genesis, RefOf(p));
+  return CheckProposalSignature(chain_id, RefOf(p));
 }
 
 Status CheckSign(const SignState& last, uint64_t height, uint32_t round, uint8_t step,
@@ -229,11 +231,21 @@ Status CheckSign(const SignState& last, uint64_t height, uint32_t round, uint8_t
 // ---------------------------------------------------------------------------------------------
 // Consensus
 
-Consensus::Consensus(Genesis genesis, std::optional<PublicKey> self, ConsensusParams params)
-    : genesis_(std::move(genesis)), self_(self), params_(params) {
-  for (size_t i = 0; i < genesis_.validators.size(); ++i) {
-    index_.emplace(genesis_.validators[i].public_key, i);
-  }
+Consensus::Consensus(const Genesis& genesis, std::optional<PublicKey> self, ConsensusParams params)
+    : chain_id_(genesis.chain_id), self_(self), params_(params) {
+  SetValidators(genesis.Set());
+}
+
+void Consensus::SetValidators(ValidatorSet validators) {
+  validators_ = std::move(validators);
+  index_.clear();
+  for (size_t i = 0; i < validators_.size(); ++i) index_.emplace(validators_.keys[i], i);
+}
+
+Output Consensus::StartHeight(uint64_t height, ValidatorSet validators,
+                              const std::optional<SignState>& restored, const Block* locked_block) {
+  SetValidators(std::move(validators));
+  return StartHeight(height, restored, locked_block);
 }
 
 Hash32 Consensus::locked_hash() const { return locked_hash_.value_or(kNil); }
@@ -245,7 +257,7 @@ std::optional<size_t> Consensus::IndexOf(const PublicKey& key) const {
 }
 
 bool Consensus::IsProposer(uint32_t round) const {
-  return can_sign_ && genesis_.Proposer(height_, round) == *self_;
+  return can_sign_ && validators_.Proposer(height_, round) == *self_;
 }
 
 uint64_t Consensus::TimeoutMs(TimeoutKind kind, uint32_t round) const {
@@ -428,7 +440,7 @@ Output Consensus::OnProposal(const SignedProposal& p, bool valid) {
   Output out;
   if (height_ == 0 || p.height != height_) return out;
   // Defensive checks of what the caller verified (cheap; the signature is trusted).
-  if (genesis_.Proposer(p.height, p.round) != p.proposer) return out;
+  if (validators_.Proposer(p.height, p.round) != p.proposer) return out;
   if (p.pol_round != kNoRound && p.pol_round >= p.round) return out;
   if (p.block.header.Hash() != p.block_hash) return out;
   if (static_cast<uint64_t>(p.round) > static_cast<uint64_t>(round_) + kMaxRoundsAhead) {
@@ -571,7 +583,7 @@ bool Consensus::RuleDecide(Output* out) {
       d.block = sp->p.block;
       d.block_hash = hash;
       d.commit.round = r;
-      for (const auto& [idx, vote] : voters) {  // genesis validator order
+      for (const auto& [idx, vote] : voters) {  // the set's order
         d.commit.signatures.push_back({vote.validator, vote.signature});
       }
       out->decision = std::move(d);

@@ -94,16 +94,20 @@ struct SignedProposal {
 // Signs / verifies with the vote_msg of PROTOCOL.md section 6 and the proposal_msg above.
 SignedVote SignVote(const SigningKey& key, std::string_view chain_id, VoteType type,
                     uint64_t height, uint32_t round, const Hash32& block_hash);
-// The signer is a validator of `genesis` and the signature verifies.
-Status VerifyVote(const Genesis& genesis, const SignedVote& vote);
+// The signer is a member of `validators` (the set that commits vote.height) and the signature
+// verifies for `chain_id`.
+Status VerifyVote(std::string_view chain_id, const ValidatorSet& validators,
+                  const SignedVote& vote);
 SignedProposal SignProposal(const SigningKey& key, std::string_view chain_id, uint64_t height,
                             uint32_t round, uint32_t pol_round, Block block);
-// block_hash == H(header), header.height == height, proposer == genesis.Proposer(height, round),
-// pol_round < round or none, and the signature verifies. header.proposer == proposer when
-// pol_round is none (a new block); with a pol_round the block is a re-proposed valid value,
-// unchanged, so header.proposer is the proposer of the round that first proposed it: it must be
-// genesis.Proposer(height, r) for some r <= pol_round.
-Status VerifyProposal(const Genesis& genesis, const SignedProposal& proposal);
+// block_hash == H(header), header.height == height, proposer == validators.Proposer(height,
+// round) (`validators`: the set that commits `height`), pol_round < round or none, and the
+// signature verifies. header.proposer == proposer when pol_round is none (a new block); with a
+// pol_round the block is a re-proposed valid value, unchanged, so header.proposer is the proposer
+// of the round that first proposed it: it must be validators.Proposer(height, r) for some
+// r <= pol_round.
+Status VerifyProposal(std::string_view chain_id, const ValidatorSet& validators,
+                      const SignedProposal& proposal);
 
 // A proposal's signed part without its block: what the proposer signed (proposal_msg), enough
 // to prove that it signed two different proposals for one height and round.
@@ -143,10 +147,11 @@ struct Evidence {
 Evidence VoteEquivocation(const SignedVote& a, const SignedVote& b);
 Evidence ProposalEquivocation(const SignedProposal& a, const SignedProposal& b);
 
-// Checks evidence from outside (a peer, a file): the two items are signed by one validator of
-// `genesis` (both signatures verify; a proposal's signer is the proposer of its height and
-// round) for the same height and round (and vote type), and differ. Pure.
-Status CheckEvidence(const Genesis& genesis, const Evidence& e);
+// Checks evidence from outside (a peer, a file): the two items are signed by one member of
+// `validators` (the set that commits the evidence's height; both signatures verify; a proposal's
+// signer is the proposer of its height and round) for the same height and round (and vote type),
+// and differ. Pure.
+Status CheckEvidence(std::string_view chain_id, const ValidatorSet& validators, const Evidence& e);
 
 enum class Step : uint8_t { kWaiting = 0, kPropose = 1, kPrevote = 2, kPrecommit = 3 };
 enum class TimeoutKind : uint8_t { kPropose = 1, kPrevote = 2, kPrecommit = 3 };
@@ -190,7 +195,7 @@ struct Decision {
   Block block;
   Hash32 block_hash{};
   Commit commit;  // the precommits for block_hash in `round` this machine holds (>= quorum),
-                  // in genesis validator order
+                  // in the order of the height's validator set
 };
 
 // A proposer that signed two different proposals (block_hash or pol_round) for one
@@ -238,7 +243,8 @@ class Consensus {
  public:
   // `self`: this node's key if it is a validator (it then proposes and votes); nullopt for a
   // follower, which only observes and decides from others' messages.
-  Consensus(Genesis genesis, std::optional<PublicKey> self, ConsensusParams params);
+  // The machine starts with the genesis set; StartHeight with a set changes it (section 10).
+  Consensus(const Genesis& genesis, std::optional<PublicKey> self, ConsensusParams params);
 
   // Begins `height` (1 = first block) in the waiting step. `restored`: the persisted sign state
   // of this validator; if it is at `height`, its lock is restored (locked_round, locked_hash)
@@ -256,11 +262,18 @@ class Consensus {
   // If `restored` is at a later height, the machine signs nothing at `height`.
   Output StartHeight(uint64_t height, const std::optional<SignState>& restored,
                      const Block* locked_block = nullptr);
+  // The same with `validators`, the set that commits `height` (PROTOCOL.md section 10): the
+  // proposer order, the quorum, whose votes count and whether this node may sign all follow it
+  // from this height on. A node whose key left the set only observes; one whose key joined votes.
+  Output StartHeight(uint64_t height, ValidatorSet validators,
+                     const std::optional<SignState>& restored, const Block* locked_block = nullptr);
+  const ValidatorSet& validators() const { return validators_; }
 
   Output OnTxsAvailable();
-  // REQUIRES: VerifyProposal(genesis, p) is OK. `valid`: whether p.block is a valid next block.
+  // REQUIRES: VerifyProposal(chain, validators(), p) is OK. `valid`: whether p.block is a valid
+  // next block.
   Output OnProposal(const SignedProposal& p, bool valid);
-  // REQUIRES: VerifyVote(genesis, v) is OK. Votes for other heights are ignored.
+  // REQUIRES: VerifyVote(chain, validators(), v) is OK. Votes for other heights are ignored.
   Output OnVote(const SignedVote& v);
   Output OnTimeout(TimeoutKind kind, uint64_t height, uint32_t round);
   // The block this node built for a ProposalRequest without a block. Ignored unless it is for
@@ -289,8 +302,8 @@ class Consensus {
   std::vector<SignedProposal> ProposalsForGossip(size_t max) const;
 
  private:
-  // Votes and senders of one round. Validators are named by their genesis index.
-  // The votes of one type in one round. Validators are named by their genesis index.
+  // Votes and senders of one round. Validators are named by their index in the set.
+  // The votes of one type in one round. Validators are named by their index in the set.
   struct Tally {
     std::map<size_t, SignedVote> first;  // the first vote of each validator ("any" counts)
     // Counted votes by value: every validator once per value. An equivocating validator can
@@ -318,8 +331,9 @@ class Consensus {
 
   bool CanSign() const { return can_sign_; }
   bool IsProposer(uint32_t round) const;
-  size_t Quorum() const { return genesis_.QuorumSize(); }
-  size_t FPlusOne() const { return genesis_.validators.size() - genesis_.QuorumSize() + 1; }
+  size_t Quorum() const { return validators_.QuorumSize(); }
+  size_t FPlusOne() const { return validators_.size() - validators_.QuorumSize() + 1; }
+  void SetValidators(ValidatorSet validators);
   std::optional<size_t> IndexOf(const PublicKey& key) const;
   uint64_t TimeoutMs(TimeoutKind kind, uint32_t round) const;
   void ScheduleTimeout(TimeoutKind kind, Output* out) const;
@@ -341,10 +355,11 @@ class Consensus {
   static constexpr size_t kMaxConflictingProposals = 2;
   static constexpr size_t kMaxVotesPerValidator = 4;  // values per (validator, round, type)
 
-  Genesis genesis_;
+  std::string chain_id_;
+  ValidatorSet validators_;  // the set that commits height_
   std::optional<PublicKey> self_;
   ConsensusParams params_;
-  std::map<PublicKey, size_t> index_;  // validator key -> genesis index
+  std::map<PublicKey, size_t> index_;  // validator key -> index in validators_
   bool can_sign_ = false;              // self_ is a validator, and may sign at this height
   uint64_t height_ = 0;
   uint32_t round_ = 0;

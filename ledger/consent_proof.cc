@@ -7,7 +7,8 @@
 //    "header": {"height", "time_ms", "encoding", "block_hash"},
 //    "commit": {"round", "signatures": [{"validator", "signature"}]},
 //    "state": {"value": hex|null, "siblings": [hex], "leaf": null|{"key", "value_hash"}},
-//    "tx": {"encoding", "log_index", "inclusion": [hex]}}
+//    "tx": {"encoding", "log_index", "inclusion": [hex]},
+//    "validator_changes": [{"header", "commit", "validators": [hex]}]}   (set_changes.h)
 // For a membership proof (state.value not null) state.leaf is null in JSON: the key's own leaf
 // (StateKey, H(value)) is implied, and the parsed smt::Proof carries it explicitly.
 #include "ledger/consent_proof.h"
@@ -107,13 +108,15 @@ Result<ConsentProof> ProofFromJson(const json::Json& doc) {
     return Status::Invalid("tx: missing field (required unless status is \"none\")");
   }
   if (has_tx) {
-    RETURN_IF_ERROR(json::ExpectObject(doc, "",
-                                       {"version", "chain_id", "subject", "controller", "purpose",
-                                        "status", "header", "commit", "state", "tx"}));
+    RETURN_IF_ERROR(
+        json::ExpectObject(doc, "",
+                           {"version", "chain_id", "subject", "controller", "purpose", "status",
+                            "header", "commit", "state", "tx", "validator_changes"}));
   } else {
-    RETURN_IF_ERROR(json::ExpectObject(doc, "",
-                                       {"version", "chain_id", "subject", "controller", "purpose",
-                                        "status", "header", "commit", "state"}));
+    RETURN_IF_ERROR(
+        json::ExpectObject(doc, "",
+                           {"version", "chain_id", "subject", "controller", "purpose", "status",
+                            "header", "commit", "state", "validator_changes"}));
   }
   ASSIGN_OR_RETURN(uint64_t version, json::GetUint(json::At(doc, "version"), "version"));
   if (version != 1) {
@@ -134,6 +137,8 @@ Result<ConsentProof> ProofFromJson(const json::Json& doc) {
   if (has_tx) {
     ASSIGN_OR_RETURN(p.tx, ParseTx(json::At(doc, "tx")));
   }
+  ASSIGN_OR_RETURN(p.validator_changes, ValidatorChangesFromJson(json::At(doc, "validator_changes"),
+                                                                 "validator_changes"));
   return p;
 }
 
@@ -267,11 +272,13 @@ std::string ConsentProofToJson(const ConsentProof& proof) {
     tx["inclusion"] = HashListJson(proof.tx->inclusion);
     out["tx"] = std::move(tx);
   }
+  out["validator_changes"] = ValidatorChangesToJson(proof.validator_changes);
   return json::Dump(out);
 }
 
 Result<ProofVerdict> VerifyConsentProof(const ConsentProof& proof, const Genesis& genesis,
-                                        std::optional<uint64_t> at_ms) {
+                                        std::optional<uint64_t> at_ms,
+                                        const TrustedSet* checkpoint) {
   const Header& header = proof.header;
   // 1. The chain.
   if (proof.version != 1) {
@@ -286,13 +293,35 @@ Result<ProofVerdict> VerifyConsentProof(const ConsentProof& proof, const Genesis
     return Status::Rejected("header: chain id \"" + header.chain_id + "\" is not the genesis's \"" +
                             genesis.chain_id + "\"");
   }
-  // 2. The commit: a quorum of the genesis validators precommitted this header's hash.
-  Status commit = VerifyCommit(genesis, header.height, header.Hash(), proof.commit);
-  if (!commit.ok()) return commit.Prefixed("commit");
-  // ... and the header names the genesis validator set.
-  if (header.validators_hash != genesis.ValidatorsHash()) {
-    return Status::Rejected("header: validators_hash does not match the genesis validator set");
+  // 2. The set that commits the header: from the genesis set (or the checkpoint's) through the
+  //    validator changes (section 10).
+  TrustedSet start{1, genesis.Set()};
+  std::vector<ValidatorChange> changes = proof.validator_changes;
+  if (checkpoint != nullptr) {
+    if (header.height < checkpoint->from_height) {
+      return Status::Rejected("header: height " + std::to_string(header.height) +
+                              " is below the checkpoint's height " +
+                              std::to_string(checkpoint->from_height) +
+                              ": verify it from genesis, or with an older checkpoint");
+    }
+    start = *checkpoint;
+    std::erase_if(changes, [&](const ValidatorChange& c) {
+      return c.header.height < checkpoint->from_height;
+    });
   }
+  ASSIGN_OR_RETURN(ValidatorSet validators,
+                   FollowChanges(genesis.chain_id, start, changes, header.height));
+  // ... the header names that set, and a quorum of it precommitted this header's hash.
+  if (header.validators_hash != validators.Hash()) {
+    return Status::Rejected(
+        std::string("header: validators_hash does not match the validator set ") +
+        (proof.validator_changes.empty() ? "of genesis (and the proof carries no validator change)"
+                                         : "reached through validator_changes") +
+        (checkpoint != nullptr ? " from the checkpoint" : ""));
+  }
+  Status commit =
+      VerifyCommit(genesis.chain_id, validators, header.height, header.Hash(), proof.commit);
+  if (!commit.ok()) return commit.Prefixed("commit");
   // 3. The state proof for this (subject, controller, purpose) against the state root.
   const Hash32 key = StateKey(proof.subject, proof.controller, proof.purpose);
   std::optional<Bytes> value_bytes;

@@ -8,6 +8,7 @@
 
 #include "crypto/status.h"
 #include "ledger/block.h"
+#include "ledger/set_changes.h"
 #include "ledger/smt.h"
 #include "ledger/state.h"
 #include "ledger/tx.h"
@@ -39,6 +40,8 @@ struct ConsentProof {
     bool operator==(const TxPart&) const = default;
   };
   std::optional<TxPart> tx;
+  // The change blocks from genesis to below header.height, in height order (section 10).
+  std::vector<ValidatorChange> validator_changes;
   bool operator==(const ConsentProof&) const = default;
 };
 
@@ -58,9 +61,11 @@ struct ProofVerdict {
   uint64_t expires_at_ms = 0;  // of a granted entry; 0 = never, or no granted entry
 };
 
-// Verifies everything the proof claims against the genesis alone:
-//  chain id; commit (quorum of genesis validators over the header's block_hash); header's
-//  validators_hash; the state proof against header.state_root for
+// Verifies everything the proof claims against the genesis alone (or an audit checkpoint):
+//  chain id; validator_changes from the genesis set (FollowChanges; with `checkpoint`, from its
+//  set: changes below its height are skipped, and a header below it is refused); the header's
+//  validators_hash is the hash of the set so reached, and its commit is a quorum of that set over
+//  the header's block_hash; the state proof against header.state_root for
 //  StateKey(subject, controller, purpose) (membership iff value present); the tx decodes, is the
 //  one the state value names (tx_id), is signed by the subject for this chain, touches this
 //  (subject, controller, purpose), and is included at log_index under header.log_root/log_size;
@@ -73,6 +78,7 @@ struct ProofVerdict {
 // (Rejected), or InvalidArgument if `at_ms` is before the header's time_ms (the proof shows the
 // state from that time on, not before).
 Result<ProofVerdict> VerifyConsentProof(const ConsentProof& proof, const Genesis& genesis,
-                                        std::optional<uint64_t> at_ms = std::nullopt);
+                                        std::optional<uint64_t> at_ms = std::nullopt,
+                                        const TrustedSet* checkpoint = nullptr);
 
 }  // namespace consent

@@ -37,6 +37,8 @@ const char* ColumnName(Column c) {
       return "subject_index";
     case Column::kDirectory:
       return "directory";
+    case Column::kValidators:
+      return "validators";
     case Column::kCount:
       break;
   }

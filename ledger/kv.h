@@ -35,6 +35,7 @@ enum class Column : uint8_t {
   kConsents,      // controller || subject || purpose -> state_value (see ledger/schema.h)
   kSubjectIndex,  // subject || u64 log_index -> tx_id
   kDirectory,     // controller -> directory entry
+  kValidators,    // validator sets in office and pending approvals (ledger/validator_history.h)
   kCount,
 };
 inline constexpr size_t kColumnCount = static_cast<size_t>(Column::kCount);

@@ -6,6 +6,7 @@
 #include "ledger/kv_state.h"
 
 #include "ledger/schema.h"
+#include "ledger/validator_history.h"
 
 namespace consent {
 
@@ -57,6 +58,13 @@ std::optional<ControllerEntry> KvStateView::GetController(const PublicKey& contr
   auto entry = schema::DecodeControllerEntry(**got);
   if (!Note(entry.status())) return std::nullopt;
   return std::move(entry).value();
+}
+
+std::optional<ApprovalValue> KvStateView::GetApproval(const PublicKey& validator) const {
+  if (!error_.ok()) return std::nullopt;
+  auto got = ReadApproval(kv_, validator);
+  if (!Note(got.status())) return std::nullopt;
+  return *got;
 }
 
 }  // namespace consent

@@ -1,7 +1,8 @@
 // KvStateView: the committed consent state (or committed state plus a block's pending writes,
 // through an OverlayKv) read from a KvRead in the layout of ledger/schema.h, as the StateView that
 // CheckStateRules and ComputeChanges need. A consents Get -> GetConsent, a consents prefix scan of
-// controller || subject -> PurposesOf, tx_index -> TxCommitted, directory -> GetController.
+// controller || subject -> PurposesOf, tx_index -> TxCommitted, directory -> GetController,
+// validators "a" records -> GetApproval.
 //
 // Error contract: StateView's methods cannot return errors, so the first storage error or corrupt
 // record met is kept in the view (error()), and from then on every method answers "absent"
@@ -38,6 +39,8 @@ class KvStateView : public StateView {
   // Whether kTxIndex holds tx_id (its location must decode).
   bool TxCommitted(const Hash32& tx_id) const override;
   std::optional<ControllerEntry> GetController(const PublicKey& controller) const override;
+  // The validators column's approval record of `validator` (ReadApproval).
+  std::optional<ApprovalValue> GetApproval(const PublicKey& validator) const override;
 
   // OK, or the first storage (kIoError, ...) or corruption (kCorruption) error met.
   Status error() const { return error_; }

@@ -119,6 +119,7 @@ Result<ConsentProof> ProveConsent(const KvRead& kv, const Genesis& genesis,
   p.purpose = std::string(purpose);
   p.header = head.header;
   p.commit = head.commit;
+  ASSIGN_OR_RETURN(p.validator_changes, GetValidatorChanges(kv, head.header.height));
   StateTree tree(kv);
   ASSIGN_OR_RETURN(p.state, tree.Prove(key));
   Bytes record_key = schema::ConsentKey(controller, subject, purpose);
@@ -355,6 +356,45 @@ Result<std::vector<LoggedTx>> LogReader::Read(const KvRead& kv, uint64_t from, u
   if (!out.empty() && out.front().tx_id != first_id) {
     return Status::Corruption("block " + std::to_string(out.front().height) +
                               " disagrees with log leaf " + std::to_string(from));
+  }
+  return out;
+}
+
+Result<std::vector<ValidatorChange>> GetValidatorChanges(const KvRead& kv, uint64_t below_height) {
+  ASSIGN_OR_RETURN(std::vector<SetChange> changes, ReadSetChanges(kv));
+  std::vector<ValidatorChange> out;
+  for (SetChange& c : changes) {
+    const uint64_t height = c.from_height - 1;
+    if (height >= below_height) break;
+    ASSIGN_OR_RETURN(CertifiedHeader ch, GetCertifiedHeader(kv, height));
+    if (ch.header.next_validators_hash != c.set.Hash()) {
+      return Status::Corruption("the validator set recorded from height " +
+                                std::to_string(c.from_height) + " is not the one header " +
+                                std::to_string(height) + " names");
+    }
+    out.push_back(ValidatorChange{std::move(ch.header), std::move(ch.commit), std::move(c.set)});
+  }
+  return out;
+}
+
+Result<ValidatorsInOffice> GetValidatorsInOffice(const KvRead& kv, const Genesis& genesis) {
+  ValidatorsInOffice out;
+  ASSIGN_OR_RETURN(std::vector<SetChange> changes, ReadSetChanges(kv));
+  if (changes.empty()) {
+    out.validators = genesis.Set();
+  } else {
+    out.validators = changes.back().set;
+    out.since_height = changes.back().from_height;
+  }
+  out.quorum = out.validators.QuorumSize();
+  ASSIGN_OR_RETURN(auto approvals, ReadApprovals(kv));
+  std::map<Hash32, size_t> counts;
+  for (const auto& [who, value] : approvals) {
+    if (out.validators.Contains(who)) ++counts[value.set_hash];
+  }
+  for (const auto& [who, value] : approvals) {
+    out.pending.push_back(
+        PendingApproval{who, value, out.validators.Contains(who), counts[value.set_hash]});
   }
   return out;
 }

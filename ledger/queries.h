@@ -24,7 +24,9 @@
 #include "ledger/consent_proof.h"
 #include "ledger/kv.h"
 #include "ledger/schema.h"
+#include "ledger/set_changes.h"
 #include "ledger/tx.h"
+#include "ledger/validator_history.h"
 
 namespace consent {
 
@@ -97,6 +99,29 @@ struct DirectoryPage {
   std::string next_cursor;
 };
 Result<DirectoryPage> Directory(const KvRead& kv, std::string_view cursor, size_t limit);
+
+// Every validator set change below `below_height` (all of them with UINT64_MAX), in height order:
+// the certified change block and the set it names (PROTOCOL.md section 10), as a consent proof's
+// validator_changes and GET /v1/validators/changes carry them. Corruption if a recorded change has
+// no certified header, or the header does not name the recorded set.
+Result<std::vector<ValidatorChange>> GetValidatorChanges(const KvRead& kv, uint64_t below_height);
+
+// The validator set in office (the set that commits the next height), since when, and the
+// approvals pending (section 10), each with the set it names and how many members of the set in
+// office approve that set.
+struct PendingApproval {
+  PublicKey validator{};
+  ApprovalValue value;
+  bool in_office = false;       // approvals of non-members never count
+  size_t approvals_of_set = 0;  // members in office whose approval names value.set_hash
+};
+struct ValidatorsInOffice {
+  ValidatorSet validators;
+  uint64_t since_height = 1;  // the first height it commits
+  size_t quorum = 0;
+  std::vector<PendingApproval> pending;
+};
+Result<ValidatorsInOffice> GetValidatorsInOffice(const KvRead& kv, const Genesis& genesis);
 
 // Certified headers [from, to] (inclusive; at most kMaxHeaderRange; to <= head).
 Result<std::vector<CertifiedHeader>> Headers(const KvRead& kv, uint64_t from, uint64_t to);

@@ -167,4 +167,17 @@ Result<ControllerEntry> DecodeControllerEntry(ByteView b) {
 
 Hash32 GenesisHash(const Genesis& g) { return Sha256(AsBytes(g.ToJson())); }
 
+Bytes ValidatorSetKey(uint64_t from_height) {
+  Bytes k{kValidatorSetPrefix};
+  Bytes h = U64Key(from_height);
+  k.insert(k.end(), h.begin(), h.end());
+  return k;
+}
+
+Bytes ApprovalRecordKey(const PublicKey& validator) {
+  Bytes k{kApprovalPrefix};
+  k.insert(k.end(), validator.begin(), validator.end());
+  return k;
+}
+
 }  // namespace consent::schema

@@ -20,6 +20,10 @@
 //             ordered by (subject, purpose), a pair's purposes a scan of controller || subject)
 //   subject_index  subject || u64 log_index -> tx_id
 //   directory controller          -> str name || str contact_uri || u64 issued_at_ms || hash tx_id
+//   validators "s" || u64 from_height -> list<key>: the set that commits heights from from_height
+//             on (written by the change block at from_height - 1; the genesis set is not stored)
+//             "a" || validator    -> approval_value (PROTOCOL.md section 10; removed when a
+//             change is decided)
 // Pure; thread-safe.
 #pragma once
 
@@ -37,8 +41,8 @@ namespace consent::schema {
 // tx_index; 4: log tiles (16 nodes of levels 0, 4, 8, ... per log_nodes record) and one consents
 // record per entry keyed controller || subject || purpose (no purposes, controller_index). A store
 // of another format is refused on open (ChainStore::Open says which format it has and which this
-// reads).
-inline constexpr uint32_t kStoreFormat = 4;
+// reads); 5: version 2 headers (next_validators_hash) and the validators column.
+inline constexpr uint32_t kStoreFormat = 5;
 
 extern const char kMetaFormat[];   // "format"
 extern const char kMetaGenesis[];  // "genesis"
@@ -91,6 +95,12 @@ Bytes SubjectIndexKey(const PublicKey& subject, uint64_t log_index);
 
 Bytes EncodeControllerEntry(const ControllerEntry& e);
 Result<ControllerEntry> DecodeControllerEntry(ByteView b);
+
+// The validators column's keys.
+Bytes ValidatorSetKey(uint64_t from_height);          // "s" || u64
+Bytes ApprovalRecordKey(const PublicKey& validator);  // "a" || validator
+inline constexpr uint8_t kValidatorSetPrefix = 's';
+inline constexpr uint8_t kApprovalPrefix = 'a';
 
 // H(genesis.ToJson()): a store belongs to one chain.
 Hash32 GenesisHash(const Genesis& g);

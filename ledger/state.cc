@@ -8,6 +8,8 @@
 //   nothing (it is still committed, so its tx_id cannot be replayed).
 // - A REVOKE naming a purpose with no entry writes a revoked entry with expiry 0 and a zero
 //   policy hash, so a later stale GRANT for that purpose is rejected.
+// - SET_VALIDATORS (section 10): the rules are checked in the order not_validator, no_change,
+//   stale_approval, change_decided, after replay and the time window.
 // - A granted entry is expired at time t iff expires_at_ms != 0 and t >= expires_at_ms: validity
 //   is the half-open interval [issued_at_ms, expires_at_ms), consistent with the syntax rule
 //   expires_at_ms > issued_at_ms (a grant is never empty).
@@ -23,6 +25,7 @@ namespace consent {
 namespace {
 
 constexpr std::string_view kStateKeyTag = "consent-ledger/state/v1";
+constexpr std::string_view kApprovalKeyTag = "consent-ledger/approval/v1";
 
 // The purposes a GRANT or REVOKE touches in `state`; empty for REGISTER_CONTROLLER.
 std::vector<std::string> TouchedPurposes(const StateView& state, const TxBody& body) {
@@ -70,6 +73,38 @@ Result<StateValue> StateValue::Decode(ByteView bytes) {
   return v;
 }
 
+Bytes ApprovalValue::Encode() const {
+  Writer w(kApprovalValueBytes);
+  w.U8(kApprovalStatus).Fixed(set_hash).Fixed(tx_id).U64(issued_at_ms);
+  return std::move(w).Take();
+}
+
+Result<ApprovalValue> ApprovalValue::Decode(ByteView bytes) {
+  if (bytes.size() != kApprovalValueBytes) {
+    return Status::Invalid("approval_value: expected " + std::to_string(kApprovalValueBytes) +
+                           " bytes, got " + std::to_string(bytes.size()));
+  }
+  Reader r(bytes);
+  uint8_t status = 0;
+  RETURN_IF_ERROR(r.U8(&status, "approval_value.status"));
+  if (status != kApprovalStatus) {
+    return Status::Invalid("approval_value.status: " + std::to_string(status) +
+                           " is not 3 (approval)");
+  }
+  ApprovalValue v;
+  RETURN_IF_ERROR(r.Fixed(&v.set_hash, "approval_value.set_hash"));
+  RETURN_IF_ERROR(r.Fixed(&v.tx_id, "approval_value.tx_id"));
+  RETURN_IF_ERROR(r.U64(&v.issued_at_ms, "approval_value.issued_at_ms"));
+  RETURN_IF_ERROR(r.ExpectEnd("approval_value"));
+  return v;
+}
+
+Hash32 ApprovalKey(const PublicKey& validator) {
+  Writer w(kApprovalKeyTag.size() + 32);
+  w.Tag(kApprovalKeyTag).Fixed(validator);
+  return Sha256(w.bytes());
+}
+
 bool IsExpired(const StateValue& value, uint64_t at_ms) {
   return value.status == ConsentStatus::kGranted && value.expires_at_ms != 0 &&
          at_ms >= value.expires_at_ms;
@@ -95,12 +130,20 @@ const char* TxRejectReasonName(TxRejectReason r) {
       return "stale";
     case TxRejectReason::kStaleRegistration:
       return "stale_registration";
+    case TxRejectReason::kNotValidator:
+      return "not_validator";
+    case TxRejectReason::kNoChange:
+      return "no_change";
+    case TxRejectReason::kStaleApproval:
+      return "stale_approval";
+    case TxRejectReason::kChangeDecided:
+      return "change_decided";
   }
   return "unknown";
 }
 
-TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const SignedTx& tx) {
-  return CheckStateRules(state, block_time_ms, tx, tx.Id());
+TxCheck CheckStateRules(const StateView& state, const BlockContext& block, const SignedTx& tx) {
+  return CheckStateRules(state, block, tx, tx.Id());
 }
 
 namespace {
@@ -113,8 +156,10 @@ TxCheck ReplayOf(const Hash32& id) {
 // REGISTER_CONTROLLER and for a GRANT or REVOKE that names its purposes: committing such a tx
 // wrote an entry with its issued_at for each key it names, every later write to that key had to
 // be strictly newer, and no entry is ever removed, so each such key holds an issued_at >= the
-// tx's for good, and the tx is stale. False for a revoke-all (it names no key: the pair's entries
-// may have changed, or there were none) and for anything without a key.
+// tx's for good, and the tx is stale. A SET_VALIDATORS is not: its approval is removed at the
+// next decision, after which the same tx would pass the later rules. False for a revoke-all (it
+// names no key: the pair's entries may have changed, or there were none) and for anything without a
+// key.
 bool LaterRulesCatchAReplay(const TxBody& body) {
   if (std::holds_alternative<RegisterControllerTx>(body)) return true;
   if (const auto* g = std::get_if<GrantTx>(&body)) return !g->purposes.empty();
@@ -122,7 +167,8 @@ bool LaterRulesCatchAReplay(const TxBody& body) {
   return false;
 }
 
-TxCheck CheckRulesAfterReplay(const StateView& state, uint64_t block_time_ms, const SignedTx& tx);
+TxCheck CheckRulesAfterReplay(const StateView& state, const BlockContext& block,
+                              const SignedTx& tx);
 
 }  // namespace
 
@@ -132,18 +178,47 @@ TxCheck CheckRulesAfterReplay(const StateView& state, uint64_t block_time_ms, co
 // replay: a tx they accept cannot be committed. The answer is the same as checking it first; a
 // new transaction, the common case, then costs no lookup of its id (one read that misses, in the
 // mempool and again in the block).
-TxCheck CheckStateRules(const StateView& state, uint64_t block_time_ms, const SignedTx& tx,
+TxCheck CheckStateRules(const StateView& state, const BlockContext& block, const SignedTx& tx,
                         const Hash32& id) {
   const bool deferred = LaterRulesCatchAReplay(tx.body);
   if (!deferred && state.TxCommitted(id)) return ReplayOf(id);
-  TxCheck check = CheckRulesAfterReplay(state, block_time_ms, tx);
+  TxCheck check = CheckRulesAfterReplay(state, block, tx);
   if (deferred && !check.ok() && state.TxCommitted(id)) return ReplayOf(id);
   return check;
 }
 
 namespace {
 
-TxCheck CheckRulesAfterReplay(const StateView& state, uint64_t block_time_ms, const SignedTx& tx) {
+// Section 10's rules for a SET_VALIDATORS, after replay and the time window.
+TxCheck CheckApprovalRules(const StateView& state, const BlockContext& block,
+                           const SetValidatorsTx& t) {
+  if (block.validators == nullptr || !block.validators->Contains(t.validator)) {
+    return Reject(TxRejectReason::kNotValidator,
+                  "signer " + ToHex(t.validator) +
+                      " is not in the validator set that commits this block (not_validator)");
+  }
+  if (SetHashOf(t.validators) == block.validators->Hash()) {
+    return Reject(TxRejectReason::kNoChange,
+                  "the set named is the set already in office (no_change)");
+  }
+  if (std::optional<ApprovalValue> current = state.GetApproval(t.validator);
+      current && t.issued_at_ms <= current->issued_at_ms) {
+    return Reject(TxRejectReason::kStaleApproval,
+                  "issued_at_ms " + std::to_string(t.issued_at_ms) +
+                      " is not after the signer's current approval's " +
+                      std::to_string(current->issued_at_ms) + " (stale_approval)");
+  }
+  if (block.change_decided) {
+    return Reject(TxRejectReason::kChangeDecided,
+                  "an earlier transaction of this block decided a validator set change "
+                  "(change_decided)");
+  }
+  return {};
+}
+
+TxCheck CheckRulesAfterReplay(const StateView& state, const BlockContext& block,
+                              const SignedTx& tx) {
+  const uint64_t block_time_ms = block.time_ms;
   uint64_t issued = IssuedAtOf(tx.body);
   // Saturating bounds: block times below 7 days (tests, fresh chains) must not wrap around.
   uint64_t oldest = block_time_ms >= kMaxTxAgeMs ? block_time_ms - kMaxTxAgeMs : 0;
@@ -171,6 +246,9 @@ TxCheck CheckRulesAfterReplay(const StateView& state, uint64_t block_time_ms, co
               std::to_string(current->issued_at_ms) + " for controller " + ToHex(reg->controller));
     }
     return {};
+  }
+  if (const auto* sv = std::get_if<SetValidatorsTx>(&tx.body)) {
+    return CheckApprovalRules(state, block, *sv);
   }
 
   const PublicKey& subject = SignerOf(tx.body);
@@ -221,12 +299,29 @@ StateChanges ComputeChanges(const StateView& state, const SignedTx& tx, const Ha
                            current ? current->policy_hash : Hash32{}};
       changes.consents.push_back(std::move(w));
     }
+  } else if (const auto* sv = std::get_if<SetValidatorsTx>(&tx.body)) {
+    ApprovalWrite a;
+    a.validator = sv->validator;
+    a.state_key = ApprovalKey(sv->validator);
+    a.value = ApprovalValue{SetHashOf(sv->validators), id, sv->issued_at_ms};
+    a.set = sv->validators;
+    changes.approval = std::move(a);
   } else {
     const auto& reg = std::get<RegisterControllerTx>(tx.body);
     changes.controller.emplace(reg.controller,
                                ControllerEntry{reg.name, reg.contact_uri, reg.issued_at_ms, id});
   }
   return changes;
+}
+
+bool ChangeReachesQuorum(const StateView& state, const ValidatorSet& in_office,
+                         const Hash32& set_hash) {
+  size_t count = 0;
+  for (const PublicKey& member : in_office.keys) {
+    std::optional<ApprovalValue> a = state.GetApproval(member);
+    if (a && a->set_hash == set_hash) ++count;
+  }
+  return count >= in_office.QuorumSize();
 }
 
 std::optional<StateValue> MemoryState::GetConsent(const PublicKey& subject,
@@ -252,9 +347,19 @@ std::optional<ControllerEntry> MemoryState::GetController(const PublicKey& contr
   return it->second;
 }
 
+std::optional<ApprovalValue> MemoryState::GetApproval(const PublicKey& validator) const {
+  auto it = approvals_.find(validator);
+  if (it == approvals_.end()) return std::nullopt;
+  return it->second;
+}
+
 TxCheck MemoryState::Apply(uint64_t block_time_ms, const SignedTx& tx) {
+  return Apply(BlockContext{block_time_ms, nullptr, false}, tx);
+}
+
+TxCheck MemoryState::Apply(const BlockContext& block, const SignedTx& tx) {
   const Hash32 id = tx.Id();
-  TxCheck check = CheckStateRules(*this, block_time_ms, tx, id);
+  TxCheck check = CheckStateRules(*this, block, tx, id);
   if (!check.ok()) return check;
   ApplyChanges(id, ComputeChanges(*this, tx, id));
   return check;
@@ -268,6 +373,7 @@ void MemoryState::ApplyChanges(const Hash32& tx_id, const StateChanges& changes)
     if (pos == list.end() || *pos != w.purpose) list.insert(pos, w.purpose);
   }
   if (changes.controller) controllers_[changes.controller->first] = changes.controller->second;
+  if (changes.approval) approvals_[changes.approval->validator] = changes.approval->value;
   committed_.insert(tx_id);
 }
 

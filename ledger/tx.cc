@@ -114,6 +114,21 @@ Status CheckRegister(const RegisterControllerTx& t) {
   return CheckUtf8("contact_uri", t.contact_uri, 0, kMaxContactUriBytes);
 }
 
+Status CheckSetValidators(const SetValidatorsTx& t) {
+  if (t.validators.empty() || t.validators.size() > kMaxSetValidators) {
+    return Status::Invalid("validators: SET_VALIDATORS needs 1.." +
+                           std::to_string(kMaxSetValidators) + " keys, got " +
+                           std::to_string(t.validators.size()));
+  }
+  for (size_t i = 1; i < t.validators.size(); ++i) {
+    if (!(t.validators[i - 1] < t.validators[i])) {
+      return Status::Invalid("validators[" + std::to_string(i) +
+                             "]: keys must be in strictly ascending byte order, no duplicates");
+    }
+  }
+  return Status::Ok();
+}
+
 // Every syntax rule except the size of the whole encoding.
 // PROTOCOL.md section 1 says every integer stays below 2^53 (so that JSON numbers carry it
 // exactly). We make that a syntax rule of transactions, so that every valid transaction has a
@@ -138,6 +153,7 @@ Status CheckFields(const TxBody& body) {
         if constexpr (std::is_same_v<T, GrantTx>) return CheckGrant(t);
         if constexpr (std::is_same_v<T, RevokeTx>) return CheckRevoke(t);
         if constexpr (std::is_same_v<T, RegisterControllerTx>) return CheckRegister(t);
+        if constexpr (std::is_same_v<T, SetValidatorsTx>) return CheckSetValidators(t);
       },
       body);
 }
@@ -162,8 +178,12 @@ void EncodeTo(Writer& w, const TxBody& body) {
         } else if constexpr (std::is_same_v<T, RevokeTx>) {
           w.Fixed(t.subject).Fixed(t.controller).StrList(t.purposes);
           w.U64(t.issued_at_ms).U64(t.nonce);
-        } else {
+        } else if constexpr (std::is_same_v<T, RegisterControllerTx>) {
           w.Fixed(t.controller).Str(t.name).Str(t.contact_uri);
+          w.U64(t.issued_at_ms).U64(t.nonce);
+        } else {
+          w.Fixed(t.validator).U32(static_cast<uint32_t>(t.validators.size()));
+          for (const PublicKey& k : t.validators) w.Fixed(k);
           w.U64(t.issued_at_ms).U64(t.nonce);
         }
       },
@@ -174,9 +194,10 @@ Result<TxBody> DecodeBody(Reader& r) {
   uint8_t kind = 0, version = 0;
   RETURN_IF_ERROR(r.U8(&kind, "kind"));
   RETURN_IF_ERROR(r.U8(&version, "version"));
-  if (kind < 1 || kind > 3) {
-    return Status::Invalid("kind: unknown transaction kind " + std::to_string(kind) +
-                           " (expected 1 grant, 2 revoke or 3 register_controller)");
+  if (kind < 1 || kind > 4) {
+    return Status::Invalid(
+        "kind: unknown transaction kind " + std::to_string(kind) +
+        " (expected 1 grant, 2 revoke, 3 register_controller or 4 set_validators)");
   }
   if (version != kTxVersion) {
     return Status::Invalid("version: " + std::to_string(version) + " is not supported (expected " +
@@ -215,6 +236,19 @@ Result<TxBody> DecodeBody(Reader& r) {
       RETURN_IF_ERROR(r.U64(&t.nonce, "nonce"));
       return TxBody(std::move(t));
     }
+    case TxKind::kSetValidators: {
+      SetValidatorsTx t;
+      RETURN_IF_ERROR(r.Fixed(&t.validator, "validator"));
+      uint32_t n = 0;
+      RETURN_IF_ERROR(r.Count(&n, kMaxSetValidators, 32, "validators"));
+      t.validators.resize(n);
+      for (uint32_t i = 0; i < n; ++i) {
+        RETURN_IF_ERROR(r.Fixed(&t.validators[i], "validators[" + std::to_string(i) + "]"));
+      }
+      RETURN_IF_ERROR(r.U64(&t.issued_at_ms, "issued_at_ms"));
+      RETURN_IF_ERROR(r.U64(&t.nonce, "nonce"));
+      return TxBody(std::move(t));
+    }
   }
   return Status::Internal("unreachable");
 }
@@ -229,6 +263,8 @@ const char* TxKindName(TxKind kind) {
       return "revoke";
     case TxKind::kRegisterController:
       return "register_controller";
+    case TxKind::kSetValidators:
+      return "set_validators";
   }
   return "unknown";
 }
@@ -239,14 +275,17 @@ TxKind KindOf(const TxBody& body) {
       return TxKind::kGrant;
     case 1:
       return TxKind::kRevoke;
-    default:
+    case 2:
       return TxKind::kRegisterController;
+    default:
+      return TxKind::kSetValidators;
   }
 }
 
 const PublicKey& SignerOf(const TxBody& body) {
   if (const auto* g = std::get_if<GrantTx>(&body)) return g->subject;
   if (const auto* r = std::get_if<RevokeTx>(&body)) return r->subject;
+  if (const auto* s = std::get_if<SetValidatorsTx>(&body)) return s->validator;
   return std::get<RegisterControllerTx>(body).controller;
 }
 

@@ -1,4 +1,4 @@
-// Transactions (PROTOCOL.md section 2): the three kinds, their canonical encoding, the syntax
+// Transactions (PROTOCOL.md section 2): the four kinds, their canonical encoding, the syntax
 // rules, signing, signature verification and tx_id. Decoding a signed transaction checks every
 // syntax rule, so a decoded SignedTx is always well-formed (signature not yet checked).
 //
@@ -9,6 +9,7 @@
 //               str jurisdiction, hash policy_hash, u64 issued_at_ms, u64 expires_at_ms, u64 nonce
 //   REVOKE(2):  key subject, key controller, list<str> purposes, u64 issued_at_ms, u64 nonce
 //   REGISTER_CONTROLLER(3): key controller, str name, str contact_uri, u64 issued_at_ms, u64 nonce
+//   SET_VALIDATORS(4): key validator, list<key> validators, u64 issued_at_ms, u64 nonce
 //   signed tx := body || sig
 #pragma once
 
@@ -31,12 +32,19 @@ inline constexpr size_t kMaxJurisdictionBytes = 16;
 inline constexpr size_t kMaxNameBytes = 128;
 inline constexpr size_t kMaxContactUriBytes = 256;
 inline constexpr size_t kMaxChainIdBytes = 64;
+inline constexpr size_t kMaxSetValidators = 64;  // keys named by one SET_VALIDATORS
 // Every u64 field of a transaction is at most 2^53 - 1 (PROTOCOL.md section 1), so that JSON
 // numbers carry it exactly.
 inline constexpr uint64_t kMaxTxInteger = (uint64_t{1} << 53) - 1;
 
-enum class TxKind : uint8_t { kGrant = 1, kRevoke = 2, kRegisterController = 3 };
-const char* TxKindName(TxKind kind);  // "grant", "revoke", "register_controller"
+enum class TxKind : uint8_t {
+  kGrant = 1,
+  kRevoke = 2,
+  kRegisterController = 3,
+  kSetValidators = 4,
+};
+// "grant", "revoke", "register_controller", "set_validators"
+const char* TxKindName(TxKind kind);
 
 struct GrantTx {
   PublicKey subject{};
@@ -69,10 +77,20 @@ struct RegisterControllerTx {
   bool operator==(const RegisterControllerTx&) const = default;
 };
 
-using TxBody = std::variant<GrantTx, RevokeTx, RegisterControllerTx>;
+// A validator's approval of the set it names (PROTOCOL.md section 10).
+struct SetValidatorsTx {
+  PublicKey validator{};              // the signer: a member of the set in office
+  std::vector<PublicKey> validators;  // 1..64 keys, strictly ascending byte order
+  uint64_t issued_at_ms = 0;
+  uint64_t nonce = 0;
+  bool operator==(const SetValidatorsTx&) const = default;
+};
+
+using TxBody = std::variant<GrantTx, RevokeTx, RegisterControllerTx, SetValidatorsTx>;
 
 TxKind KindOf(const TxBody& body);
-// The key that must sign: subject for GRANT/REVOKE, controller for REGISTER_CONTROLLER.
+// The key that must sign: subject for GRANT/REVOKE, controller for REGISTER_CONTROLLER,
+// validator for SET_VALIDATORS.
 const PublicKey& SignerOf(const TxBody& body);
 uint64_t IssuedAtOf(const TxBody& body);
 

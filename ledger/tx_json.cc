@@ -62,6 +62,29 @@ class FieldReader {
     return Status::Ok();
   }
 
+  // An array of at most max_count keys, each 64 hex digits.
+  Status Keys(const char* name, size_t max_count, std::vector<PublicKey>* out) {
+    ASSIGN_OR_RETURN(const Json* v, Get(name));
+    if (!v->is_array()) {
+      return Status::Invalid(std::string(name) + ": expected an array of hex keys, got " +
+                             TypeOf(*v));
+    }
+    if (v->size() > max_count) {
+      return Status::Invalid(std::string(name) + ": " + std::to_string(v->size()) +
+                             " items exceed the limit of " + std::to_string(max_count));
+    }
+    out->clear();
+    for (size_t i = 0; i < v->size(); ++i) {
+      const std::string item_name = std::string(name) + "[" + std::to_string(i) + "]";
+      std::string item;
+      RETURN_IF_ERROR(AsString(item_name, (*v)[i], &item));
+      auto key = FromHexFixed<32>(item);
+      if (!key.ok()) return key.status().Prefixed(item_name);
+      out->push_back(*key);
+    }
+    return Status::Ok();
+  }
+
   Status Labels(const char* name, size_t max_count, std::vector<std::string>* out) {
     ASSIGN_OR_RETURN(const Json* v, Get(name));
     if (!v->is_array()) {
@@ -144,8 +167,16 @@ Result<TxBody> ParseBody(FieldReader<Json>& f, const std::string& kind) {
     RETURN_IF_ERROR(f.Uint("nonce", &t.nonce));
     return TxBody(std::move(t));
   }
+  if (kind == "set_validators") {
+    SetValidatorsTx t;
+    RETURN_IF_ERROR(f.Hex("validator", &t.validator));
+    RETURN_IF_ERROR(f.Keys("validators", kMaxSetValidators, &t.validators));
+    RETURN_IF_ERROR(f.Uint("issued_at_ms", &t.issued_at_ms));
+    RETURN_IF_ERROR(f.Uint("nonce", &t.nonce));
+    return TxBody(std::move(t));
+  }
   return Status::Invalid("kind: unknown transaction kind '" + kind +
-                         "' (expected grant, revoke or register_controller)");
+                         "' (expected grant, revoke, register_controller or set_validators)");
 }
 
 template <typename Json>
@@ -203,6 +234,13 @@ nlohmann::ordered_json TxToJson(const SignedTx& tx) {
           j["subject"] = ToHex(t.subject);
           j["controller"] = ToHex(t.controller);
           j["purposes"] = t.purposes;
+          j["issued_at_ms"] = t.issued_at_ms;
+          j["nonce"] = t.nonce;
+        } else if constexpr (std::is_same_v<T, SetValidatorsTx>) {
+          j["validator"] = ToHex(t.validator);
+          nlohmann::ordered_json keys = nlohmann::ordered_json::array();
+          for (const PublicKey& k : t.validators) keys.push_back(ToHex(k));
+          j["validators"] = std::move(keys);
           j["issued_at_ms"] = t.issued_at_ms;
           j["nonce"] = t.nonce;
         } else {

@@ -69,7 +69,8 @@ Result<SignedProposalRef> ProposalFromJson(const json::Json& v, const std::strin
   return out;
 }
 
-Result<Evidence> EvidenceFromJsonLine(std::string_view line, const Genesis& genesis) {
+Result<Evidence> EvidenceFromJsonLine(std::string_view line, const Genesis& genesis,
+                                      const SetForHeightFn& validators_for) {
   ASSIGN_OR_RETURN(json::Json j, json::ParseStrict(line, kMaxLineBytes, "evidence"));
   if (!j.is_object() || !j.contains("kind")) return Status::Invalid("evidence: no kind");
   ASSIGN_OR_RETURN(std::string kind, json::GetString(json::At(j, "kind"), "kind"));
@@ -88,11 +89,12 @@ Result<Evidence> EvidenceFromJsonLine(std::string_view line, const Genesis& gene
   } else {
     return Status::Invalid("kind: unknown \"" + kind + "\"");
   }
-  RETURN_IF_ERROR(CheckEvidence(genesis, e));
+  RETURN_IF_ERROR(CheckEvidence(genesis.chain_id, validators_for(e.height()), e));
   return e;
 }
 
-Result<LoadedEvidence> LoadEvidence(const std::string& path, const Genesis& genesis) {
+Result<LoadedEvidence> LoadEvidence(const std::string& path, const Genesis& genesis,
+                                    const SetForHeightFn& validators_for) {
   LoadedEvidence out;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec) && !ec) return out;
@@ -104,7 +106,7 @@ Result<LoadedEvidence> LoadEvidence(const std::string& path, const Genesis& gene
     ++number;
     out.file_bytes += line.size() + 1;
     if (line.empty()) continue;
-    auto e = EvidenceFromJsonLine(line, genesis);
+    auto e = EvidenceFromJsonLine(line, genesis, validators_for);
     if (!e.ok()) {
       out.warnings.push_back(path + ":" + std::to_string(number) +
                              ": skipped: " + e.status().message());

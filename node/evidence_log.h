@@ -7,6 +7,7 @@
 // reaches kMaxEvidenceFileBytes; the node then keeps new items in memory only.
 // Thread-compatible.
 #pragma once
+#include <functional>
 
 #include <string>
 #include <vector>
@@ -22,7 +23,10 @@ inline constexpr size_t kMaxEvidenceFileBytes = 16u << 20;
 std::string EvidenceToJsonLine(const Evidence& e);
 // Parses one line and checks it: both votes verify against `genesis`, same validator, height,
 // round and type, different block hashes.
-Result<Evidence> EvidenceFromJsonLine(std::string_view line, const Genesis& genesis);
+// `validators_for(height)`: the validator set that commits `height` (the store's).
+using SetForHeightFn = std::function<ValidatorSet(uint64_t height)>;
+Result<Evidence> EvidenceFromJsonLine(std::string_view line, const Genesis& genesis,
+                                      const SetForHeightFn& validators_for);
 
 struct LoadedEvidence {
   std::vector<Evidence> items;        // in file order
@@ -30,7 +34,8 @@ struct LoadedEvidence {
   uint64_t file_bytes = 0;
 };
 // A missing file is no evidence. A file that cannot be read is kIoError.
-Result<LoadedEvidence> LoadEvidence(const std::string& path, const Genesis& genesis);
+Result<LoadedEvidence> LoadEvidence(const std::string& path, const Genesis& genesis,
+                                    const SetForHeightFn& validators_for);
 // Appends one line and fsyncs. kResourceExhausted-like kUnavailable when the file is full.
 Status AppendEvidence(const std::string& path, const Evidence& e);
 

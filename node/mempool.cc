@@ -21,6 +21,7 @@ std::string ShortId(const Hash32& id) { return ToHex(id).substr(0, 16); }
 struct Touches {
   std::optional<std::pair<PublicKey, PublicKey>> pair;
   std::optional<PublicKey> controller;
+  bool approval = false;  // SET_VALIDATORS: re-checked after every block (the set may change)
 };
 Touches TouchesOf(const SignedTx& tx) {
   Touches t;
@@ -28,6 +29,8 @@ Touches TouchesOf(const SignedTx& tx) {
     t.pair = {g->subject, g->controller};
   } else if (const auto* r = std::get_if<RevokeTx>(&tx.body)) {
     t.pair = {r->subject, r->controller};
+  } else if (std::holds_alternative<SetValidatorsTx>(tx.body)) {
+    t.approval = true;
   } else {
     t.controller = std::get<RegisterControllerTx>(tx.body).controller;
   }
@@ -64,6 +67,11 @@ class Mempool::LayeredView : public StateView {
     if (it != layer_.controllers.end()) return it->second;
     return base_.GetController(controller);
   }
+  std::optional<ApprovalValue> GetApproval(const PublicKey& validator) const override {
+    auto it = layer_.approvals.find(validator);
+    if (it != layer_.approvals.end()) return it->second;
+    return base_.GetApproval(validator);
+  }
 
  private:
   const StateView& base_;
@@ -75,11 +83,17 @@ void Mempool::Layer::Apply(const StateChanges& changes) {
     consents[{w.subject, w.controller}][w.purpose] = w.value;
   }
   if (changes.controller) controllers[changes.controller->first] = changes.controller->second;
+  if (changes.approval) approvals[changes.approval->validator] = changes.approval->value;
 }
 
 void Mempool::Layer::Clear() {
   consents.clear();
   controllers.clear();
+  approvals.clear();
+}
+
+ValidatorSet Mempool::InOffice() const {
+  return options_.validators ? options_.validators() : ValidatorSet{};
 }
 
 Mempool::Mempool(MempoolOptions options, CommittedStateSource committed)
@@ -205,7 +219,10 @@ std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vecto
         continue;
       }
       LayeredView view(committed->view(), layer_);
-      TxCheck check = CheckStateRules(view, now, txs[i], ids[i]);
+      const bool approval = std::holds_alternative<SetValidatorsTx>(txs[i].body);
+      const ValidatorSet in_office = approval ? InOffice() : ValidatorSet{};
+      TxCheck check = CheckStateRules(
+          view, BlockContext{now, approval ? &in_office : nullptr, false}, txs[i], ids[i]);
       StateChanges changes;
       if (check.ok()) changes = ComputeChanges(view, txs[i], ids[i]);
       if (Status st = committed->error(); !st.ok()) {
@@ -305,10 +322,12 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
   // after every block cost O(pending) map inserts per block).
   for (const Pair& p : pairs) layer_.consents.erase(p);
   for (const PublicKey& c : controllers) layer_.controllers.erase(c);
+  layer_.approvals.clear();
+  const ValidatorSet in_office = InOffice();
   size_t rechecked = 0, dropped = 0;
   for (auto it = entries_.begin(); it != entries_.end();) {
     Touches t = TouchesOf(it->tx);
-    const bool affected = (t.pair && pairs.count(*t.pair) != 0) ||
+    const bool affected = t.approval || (t.pair && pairs.count(*t.pair) != 0) ||
                           (t.controller && controllers.count(*t.controller) != 0);
     if (!affected) {
       ++it;
@@ -316,7 +335,8 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
     }
     ++rechecked;
     LayeredView view(committed->view(), layer_);
-    TxCheck check = CheckStateRules(view, now, it->tx, it->id);
+    TxCheck check = CheckStateRules(
+        view, BlockContext{now, t.approval ? &in_office : nullptr, false}, it->tx, it->id);
     if (Status st = committed->error(); !st.ok()) {
       // Keep the transaction: block building will meet the same error and stop the node.
       spdlog::error("mempool: re-check after a block could not read state: {}", st.ToString());

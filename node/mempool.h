@@ -61,6 +61,10 @@ struct MempoolOptions {
   // The time the state rules are checked at (the next block's time, approximately). Default:
   // the system clock in ms.
   std::function<uint64_t()> clock_ms;
+  // The validator set in office (the set that commits the next block): SET_VALIDATORS
+  // transactions are checked against it (PROTOCOL.md section 10). Unset: every SET_VALIDATORS is
+  // refused (not_validator).
+  std::function<ValidatorSet()> validators;
 };
 
 class Mempool {
@@ -127,6 +131,7 @@ class Mempool {
     std::unordered_map<Pair, std::map<std::string, StateValue, std::less<>>, PublicKeyPairHasher>
         consents;
     std::unordered_map<PublicKey, ControllerEntry, PublicKeyHasher> controllers;
+    std::unordered_map<PublicKey, ApprovalValue, PublicKeyHasher> approvals;
     void Apply(const StateChanges& changes);
     void Clear();
   };
@@ -136,6 +141,7 @@ class Mempool {
   void VerifySignatures(const std::vector<SignedTx>& txs, const std::vector<Hash32>& ids,
                         const std::vector<size_t>& todo, std::vector<char>* ok);
   uint64_t Now() const;
+  ValidatorSet InOffice() const;
   void EraseLocked(const Hash32& id);
 
   const MempoolOptions options_;

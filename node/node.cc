@@ -112,9 +112,6 @@ Node::Node(NodeOptions options, std::unique_ptr<ChainStore> store,
     : options_(std::move(options)),
       genesis_(options_.genesis),
       key_(SigningKey::FromSeed(options_.key.secret)),
-      validator_(
-          std::any_of(genesis_.validators.begin(), genesis_.validators.end(),
-                      [&](const Validator& v) { return v.public_key == key_.public_key(); })),
       store_(std::move(store)),
       sign_state_(std::move(sign_state)),
       evidence_path_(options_.data_dir + "/evidence.jsonl"),
@@ -127,13 +124,14 @@ Node::Node(NodeOptions options, std::unique_ptr<ChainStore> store,
   mo.verify_threads = options_.config.VerifyThreads();
   mo.clock_ms = [this] { return NowMs(); };
   ChainStore* store_ptr = store_.get();
+  mo.validators = [store_ptr] { return store_ptr->ValidatorsFor(store_ptr->height() + 1); };
   mempool_ = std::make_unique<Mempool>(
       mo, [store_ptr] { return std::make_unique<SnapshotState>(store_ptr->Snapshot()); });
-  std::optional<PublicKey> self;
-  if (validator_) self = key_.public_key();
-  consensus_ = std::make_unique<Consensus>(genesis_, self, options_.config.consensus);
+  // The machine decides at each height whether this key may sign (the set of that height).
+  consensus_ = std::make_unique<Consensus>(genesis_, key_.public_key(), options_.config.consensus);
+  validator_ = store_->ValidatorsFor(store_->height() + 1).Contains(key_.public_key());
   if (!validator_) {
-    spdlog::info("node key {} is not in the genesis validator set: running as a follower",
+    spdlog::info("node key {} is not in the validator set in office: running as a follower",
                  ToHex(key_.public_key()));
   }
 }
@@ -155,11 +153,11 @@ consent::Status Node::StartPeers() {
   po.handshakes_per_ip_per_sec = options_.config.p2p_handshakes_per_ip_per_sec;
   po.guest_msgs_per_sec = options_.config.p2p_guest_msgs_per_sec;
   po.guest_bytes_per_sec = options_.config.p2p_guest_bytes_per_sec;
-  po.is_validator = [vals = genesis_.validators](const PublicKey& k) {  // always get a slot
-    return std::any_of(vals.begin(), vals.end(),
-                       [&](const Validator& v) { return v.public_key == k; });
-  };
   ChainStore* store = store_.get();
+  // Validators in office always get a slot (the set of the next height: section 10).
+  po.is_validator = [store](const PublicKey& k) {
+    return store->ValidatorsFor(store->height() + 1).Contains(k);
+  };
   po.current_height = [store] { return store->height(); };
   peers_ = std::make_unique<PeerManager>(po, static_cast<PeerHandler*>(this));
   consent::Status st = peers_->Start();
@@ -174,10 +172,11 @@ consent::Status Node::StartPeers() {
   // persistent peers, which list it in turn) fails to start without its listener, as for a taken
   // API port. Only a node of a single-validator chain without peers (the dev node) runs on.
   const size_t n_peers = po.persistent_peers.size();
-  if (genesis_.validators.size() > 1 || n_peers > 0) {
+  const size_t n_validators = store_->ValidatorsFor(store_->height() + 1).size();
+  if (n_validators > 1 || n_peers > 0) {
     const std::string why =
-        genesis_.validators.size() > 1
-            ? "the chain has " + std::to_string(genesis_.validators.size()) + " validators"
+        n_validators > 1
+            ? "the chain has " + std::to_string(n_validators) + " validators"
             : std::to_string(n_peers) +
                   (n_peers == 1 ? " persistent peer is" : " persistent peers are") + " configured";
     return consent::Status(st.code(), st.message() + " (this node needs inbound peer links: " +
@@ -207,7 +206,9 @@ Node::~Node() {
 }
 
 void Node::LoadEvidenceFile() {
-  auto loaded = LoadEvidence(evidence_path_, genesis_);
+  ChainStore* store = store_.get();
+  auto loaded = LoadEvidence(evidence_path_, genesis_,
+                             [store](uint64_t h) { return store->ValidatorsFor(h); });
   if (!loaded.ok()) {
     spdlog::warn("equivocation evidence not loaded: {}", loaded.status().ToString());
     return;
@@ -257,7 +258,10 @@ std::optional<Block> Node::RestoreLockedBlock(uint64_t height, const SignState& 
     spdlog::debug("{} is for height {}, not the lock at height {}", locked_path_, p.height, height);
     return std::nullopt;  // an older height's: stale, not damaged
   }
-  if (consent::Status st = VerifyProposal(genesis_, p); !st.ok()) return ignore(st.message());
+  if (consent::Status st = VerifyProposal(genesis_.chain_id, store_->ValidatorsFor(height), p);
+      !st.ok()) {
+    return ignore(st.message());
+  }
   BlockCheck check;
   auto v = ValidateBlock(store_->kv(), genesis_, store_->tip(), p.block, p.round, false, &check);
   if (!v.ok()) return ignore(v.status().message());

@@ -132,7 +132,7 @@ class Node final : public ApiBackend, private PeerHandler {
   void Shutdown();
 
   // Whether this node's key is in the validator set (it proposes and votes).
-  bool producing() const { return validator_; }
+  bool producing() const { return validator_.load(); }
   // The bound p2p port (0 when not listening).
   uint16_t p2p_port() const;
 
@@ -210,7 +210,9 @@ class Node final : public ApiBackend, private PeerHandler {
   const NodeOptions options_;
   const Genesis genesis_;
   const SigningKey key_;
-  const bool validator_;
+  // Whether this node's key is in the set that commits the current height (section 10: it
+  // changes when the set does). Written by the driver thread at each height.
+  std::atomic<bool> validator_{false};
   std::unique_ptr<ChainStore> store_;
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<PeerManager> peers_;

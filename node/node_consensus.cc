@@ -59,7 +59,20 @@ void Node::StartNextHeight() {
           ToHex(restored->locked_hash), h, restored->locked_round, locked_path_);
     }
   }
-  Handle(consensus_->StartHeight(h, restored, locked_block ? &*locked_block : nullptr));
+  // The set that commits h (PROTOCOL.md section 10): a change decided at h - 1 takes effect here.
+  ValidatorSet validators = store_->ValidatorsFor(h);
+  const bool member = validators.Contains(key_.public_key());
+  if (member != validator_.load()) {
+    spdlog::warn("this node's key {} the validator set at height {} ({} validators): {}",
+                 member ? "joined" : "left", h, validators.size(),
+                 member ? "it votes and proposes from this height on"
+                        : "it runs as a follower from this height on");
+  } else if (h > 1 && validators.Hash() != consensus_->validators().Hash()) {
+    spdlog::info("the validator set changed at height {}: {} validators", h, validators.size());
+  }
+  validator_ = member;
+  Handle(consensus_->StartHeight(h, std::move(validators), restored,
+                                 locked_block ? &*locked_block : nullptr));
   // Messages that arrived early for this height.
   for (auto& [peer, m] : future_.Take(h)) {
     if (auto* p = std::get_if<p2p::ProposalMsg>(&m)) {
@@ -370,7 +383,14 @@ bool Node::EvaluateProposal(const SignedProposal& p) {
 void Node::OnProposalMsg(PeerId peer, const SignedProposal& p) {
   const uint64_t h = consensus_->height();
   if (p.height != h && p.height != h + 1) return;
-  if (consent::Status st = VerifyProposal(genesis_, p); !st.ok()) {
+  // The set of h + 1 is known only once h is committed (h may change it): an early message that
+  // fails the membership or proposer check is dropped, not held against the peer.
+  const bool early = p.height == h + 1;
+  const ValidatorSet next = early ? store_->ValidatorsFor(p.height) : ValidatorSet{};
+  if (consent::Status st =
+          VerifyProposal(genesis_.chain_id, early ? next : consensus_->validators(), p);
+      !st.ok()) {
+    if (early && st.code() == StatusCode::kRejected) return;
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
       ++bad_peer_messages_;
@@ -429,7 +449,12 @@ void Node::OnProposalMsg(PeerId peer, const SignedProposal& p) {
 void Node::OnVoteMsg(PeerId peer, const SignedVote& v) {
   const uint64_t h = consensus_->height();
   if (v.height != h && v.height != h + 1) return;
-  if (consent::Status st = VerifyVote(genesis_, v); !st.ok()) {
+  const bool early = v.height == h + 1;  // as for proposals: the set of h + 1 may still change
+  const ValidatorSet next = early ? store_->ValidatorsFor(v.height) : ValidatorSet{};
+  if (consent::Status st =
+          VerifyVote(genesis_.chain_id, early ? next : consensus_->validators(), v);
+      !st.ok()) {
+    if (early && st.code() == StatusCode::kRejected) return;
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
       ++bad_peer_messages_;
@@ -445,7 +470,8 @@ void Node::OnVoteMsg(PeerId peer, const SignedVote& v) {
 }
 
 void Node::OnEvidenceMsg(PeerId peer, const Evidence& e) {
-  if (consent::Status st = CheckEvidence(genesis_, e); !st.ok()) {
+  if (consent::Status st = CheckEvidence(genesis_.chain_id, store_->ValidatorsFor(e.height()), e);
+      !st.ok()) {
     {
       std::lock_guard<std::mutex> lock(metrics_mu_);
       ++bad_peer_messages_;
@@ -499,7 +525,7 @@ void Node::GossipCurrentHeight(PeerId to) {
     m.proposal = p;
     to ? SendTo(to, m) : Broadcast(m);
   }
-  for (const SignedVote& v : consensus_->VotesForGossip(4 * genesis_.validators.size() + 8)) {
+  for (const SignedVote& v : consensus_->VotesForGossip(4 * consensus_->validators().size() + 8)) {
     p2p::VoteMsg m;
     m.vote = v;
     to ? SendTo(to, m) : Broadcast(m);

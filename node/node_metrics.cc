@@ -62,7 +62,15 @@ NodeStatus Node::Status() const {
   s.peers = peers_ ? peers_->peer_count() : 0;
   s.ready = ready_.load();
   s.catching_up = catching_up_.load();
-  s.validators = genesis_.validators;
+  // The set in office, named as in genesis where a key was there from the start.
+  for (const PublicKey& k : store_->ValidatorsFor(tip.head ? tip.head->height + 1 : 1).keys) {
+    Validator v;
+    v.public_key = k;
+    for (const Validator& g : genesis_.validators) {
+      if (g.public_key == k) v.name = g.name;
+    }
+    s.validators.push_back(std::move(v));
+  }
   s.node_key = key_.public_key();
   s.validator = validator_;
   s.consensus_height = cons_height_.load();

@@ -58,7 +58,9 @@ void Node::OnBlockResponse(PeerId peer, p2p::BlockResponse resp) {
       sync_.OnResponse(peer, store_->height(), applied);
       if (peers_) peers_->Disconnect(peer, "invalid block " + std::to_string(h) + ": " + why, true);
     };
-    if (consent::Status st = VerifyCommit(genesis_, h, hash, bc.commit); !st.ok()) {
+    if (consent::Status st =
+            VerifyCommit(genesis_.chain_id, store_->ValidatorsFor(h), h, hash, bc.commit);
+        !st.ok()) {
       return refuse(st.message());
     }
     BlockCheck check;

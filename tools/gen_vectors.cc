@@ -506,7 +506,7 @@ json Proposals(const Genesis& genesis, const json& headers, const std::vector<Si
     Block block = BlockOf(headers, txs, p.height);
     Bytes header = block.header.Encode();
     SignedProposal sp = SignProposal(key, kChainId, p.height, p.round, p.pol_round, block);
-    Status st = VerifyProposal(genesis, sp);
+    Status st = VerifyProposal(genesis.chain_id, genesis.Set(), sp);
     if (!st.ok()) {
       std::fprintf(stderr, "gen_vectors: proposal \"%s\": %s\n", p.name, st.ToString().c_str());
       std::exit(1);
@@ -669,7 +669,7 @@ json P2pFrames(const Genesis& genesis, const json& headers, const std::vector<Si
                       {"signature", ToHex(sv.signature)},
                       {"validator_seed", ToHex(SeedFor("validator " + std::to_string(i)))}});
     }
-    Status st = VerifyCommit(genesis, 2, hash, bwc.commit);
+    Status st = VerifyCommit(genesis.chain_id, genesis.Set(), 2, hash, bwc.commit);
     if (!st.ok()) {
       std::fprintf(stderr, "gen_vectors: block_resp commit: %s\n", st.ToString().c_str());
       std::exit(1);

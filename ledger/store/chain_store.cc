@@ -1,6 +1,8 @@
 // ChainStore: open-time consistency checks, atomic commits, whole-store verification.
 #include "ledger/store/chain_store.h"
 
+#include "ledger/validator_history.h"
+
 #include <pthread.h>
 
 #include <filesystem>
@@ -91,7 +93,22 @@ Status ChainStore::CheckOnOpen(bool create) {
   }
   const Header& h = certified->header;
   if (h.chain_id != genesis_.chain_id) return Disagree("the head's chain id is " + h.chain_id);
-  Status cs = VerifyCommit(genesis_, h.height, certified->block_hash, certified->commit);
+  auto changes = ReadSetChanges(*kv_);
+  if (!changes.ok()) {
+    return Disagree("the validator sets cannot be read: " + changes.status().message());
+  }
+  if (!changes->empty() && changes->back().from_height > h.height + 1) {
+    return Disagree("a validator set change is recorded beyond the head");
+  }
+  auto validators = SetForHeight(*kv_, genesis_, h.height);
+  if (!validators.ok()) {
+    return Disagree("the validator sets cannot be read: " + validators.status().message());
+  }
+  if (h.next_validators_hash != SetForHeight(*kv_, genesis_, h.height + 1)->Hash()) {
+    return Disagree("the head's next_validators_hash is not the recorded set of the next height");
+  }
+  Status cs = VerifyCommit(genesis_.chain_id, *validators, h.height, certified->block_hash,
+                           certified->commit);
   if (!cs.ok()) return Disagree("the head's commit does not verify: " + cs.message());
   LogTree log(*kv_, h.log_size);
   auto lroot = log.Root();
@@ -112,12 +129,32 @@ Status ChainStore::CheckOnOpen(bool create) {
   std::lock_guard<std::mutex> l(mu_);
   tip_.head = h;
   tip_.log_size = h.log_size;
+  changes_ = std::move(*changes);
   return Status::Ok();
 }
 
 ChainTip ChainStore::tip() const {
   std::lock_guard<std::mutex> l(mu_);
   return tip_;
+}
+
+ValidatorSet ChainStore::ValidatorsFor(uint64_t height) const {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto it = changes_.rbegin(); it != changes_.rend(); ++it) {
+    if (it->from_height <= height) return it->set;
+  }
+  return genesis_.Set();
+}
+
+std::vector<SetChange> ChainStore::SetChanges() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return changes_;
+}
+
+void ChainStore::NoteDurable(const Header& header, const std::optional<ValidatorSet>& next) {
+  tip_.head = header;
+  tip_.log_size = header.log_size;
+  if (next) changes_.push_back(SetChange{header.height + 1, *next});
 }
 
 uint64_t ChainStore::height() const {
@@ -166,11 +203,11 @@ Status ChainStore::CommitBlock(ValidatedBlock block, const Commit& commit) {
   RETURN_IF_ERROR(CheckNextHeight(block.block.header));
   RETURN_IF_ERROR(FinishCommit());
   Header header = block.block.header;
+  std::optional<ValidatorSet> next = block.next_validators;
   ASSIGN_OR_RETURN(KvBatch batch, FinalizeBlock(genesis_, std::move(block), commit));
   RETURN_IF_ERROR(kv_->Write(batch, /*sync=*/true));
   std::lock_guard<std::mutex> l(mu_);
-  tip_.head = header;
-  tip_.log_size = header.log_size;
+  NoteDurable(header, next);
   return Status::Ok();
 }
 
@@ -179,6 +216,7 @@ Status ChainStore::BeginCommit(ValidatedBlock block, const Commit& commit,
   RETURN_IF_ERROR(CheckNextHeight(block.block.header));
   auto next = std::make_unique<InFlight>();
   next->header = block.block.header;
+  next->next_validators = block.next_validators;
   next->on_done = std::move(on_done);
   // Pure work first, while the previous block may still be writing.
   ASSIGN_OR_RETURN(next->batch, FinalizeBlock(genesis_, std::move(block), commit));
@@ -226,8 +264,7 @@ void ChainStore::WriterLoop() {
     Status st = kv_->Write(job->batch, /*sync=*/true);
     if (st.ok()) {
       std::lock_guard<std::mutex> l(mu_);
-      tip_.head = job->header;
-      tip_.log_size = job->header.log_size;
+      NoteDurable(job->header, job->next_validators);
     }
     if (job->on_done) job->on_done(st);
     {

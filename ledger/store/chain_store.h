@@ -35,6 +35,7 @@
 #include "ledger/block.h"
 #include "ledger/block_pipeline.h"
 #include "ledger/store/rocks_kv.h"
+#include "ledger/validator_history.h"
 
 namespace consent {
 
@@ -54,6 +55,12 @@ class ChainStore {
   const Genesis& genesis() const { return genesis_; }
   ChainTip tip() const;
   uint64_t height() const;
+  // The validator set that commits `height` (PROTOCOL.md section 10), from the durable chain: the
+  // genesis set, or the last change at or below it. A height above height() + 1 gets the set of
+  // height() + 1 (later changes are not known yet).
+  ValidatorSet ValidatorsFor(uint64_t height) const;
+  // Every change of the durable chain, in height order.
+  std::vector<SetChange> SetChanges() const;
 
   ~ChainStore();
   ChainStore(const ChainStore&) = delete;
@@ -99,6 +106,7 @@ class ChainStore {
   struct InFlight {
     KvBatch batch;  // what the block writes (build_view() reads it too)
     Header header;
+    std::optional<ValidatorSet> next_validators;  // the set the block decides, if any
     std::unique_ptr<OverlayKv> view;  // kv_ with `batch` over it, for building the next block
     std::function<void(const Status&)> on_done;
     bool done = false;  // guarded by wmu_
@@ -108,7 +116,10 @@ class ChainStore {
   Genesis genesis_;
   std::unique_ptr<RocksKv> kv_;
   mutable std::mutex mu_;
-  ChainTip tip_;  // guarded by mu_
+  ChainTip tip_;                    // guarded by mu_
+  std::vector<SetChange> changes_;  // guarded by mu_: the durable chain's set changes
+  // Records a durable block (under mu_): the tip, and the change it decides.
+  void NoteDurable(const Header& header, const std::optional<ValidatorSet>& next);
 
   std::unique_ptr<InFlight> in_flight_;  // producer thread only
   std::mutex wmu_;

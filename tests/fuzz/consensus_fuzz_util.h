@@ -27,6 +27,7 @@
 #include "crypto/bytes.h"
 #include "ledger/chain_builder.h"
 #include "ledger/consensus.h"
+#include "tests/genesis_set.h"
 
 namespace consent::fuzz {
 

@@ -11,6 +11,7 @@
 #include "ledger/block_json.h"
 #include "ledger/block_pipeline.h"
 #include "ledger/chain_builder.h"
+#include "tests/genesis_set.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace consent;

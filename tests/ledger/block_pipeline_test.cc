@@ -16,6 +16,7 @@
 #include "ledger/queries.h"
 #include "ledger/state_tree.h"
 #include "tests/ledger/pipeline_test_util.h"
+#include "tests/genesis_set.h"
 
 namespace consent {
 namespace {

@@ -10,6 +10,7 @@
 #include "crypto/hex.h"
 #include "crypto/sha256.h"
 #include "ledger/block_json.h"
+#include "tests/genesis_set.h"
 
 namespace consent {
 namespace {

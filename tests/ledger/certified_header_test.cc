@@ -10,6 +10,7 @@
 #include "crypto/sha256.h"
 #include "ledger/block_pipeline.h"
 #include "ledger/chain_builder.h"
+#include "tests/genesis_set.h"
 
 namespace consent {
 namespace {

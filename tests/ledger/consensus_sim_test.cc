@@ -36,6 +36,7 @@
 #include "ledger/chain_builder.h"
 #include "ledger/codec.h"
 #include "ledger/consensus.h"
+#include "tests/genesis_set.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CONSENT_SIM_SANITIZED 1

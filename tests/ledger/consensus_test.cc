@@ -11,6 +11,7 @@
 #include "crypto/hex.h"
 #include "ledger/chain_builder.h"
 #include "tests/fuzz/consensus_fuzz_util.h"
+#include "tests/genesis_set.h"
 
 namespace consent {
 namespace {

@@ -18,6 +18,7 @@
 #include "ledger/chain_builder.h"
 #include "ledger/json_strict.h"
 #include "ledger/merkle_log.h"
+#include "tests/genesis_set.h"
 
 namespace consent {
 namespace {

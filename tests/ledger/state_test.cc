@@ -392,6 +392,9 @@ class NeverCommitted : public StateView {
   std::optional<ControllerEntry> GetController(const PublicKey& c) const override {
     return base_.GetController(c);
   }
+  std::optional<ApprovalValue> GetApproval(const PublicKey& v) const override {
+    return base_.GetApproval(v);
+  }
 
  private:
   const StateView& base_;

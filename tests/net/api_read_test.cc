@@ -9,6 +9,7 @@
 #include "ledger/consent_proof.h"
 #include "ledger/merkle_log.h"
 #include "tests/net/test_util.h"
+#include "tests/genesis_set.h"
 
 namespace consent::testing {
 namespace {

@@ -6,9 +6,15 @@
 #include <fstream>
 
 #include "node_test_util.h"
+#include "tests/genesis_set.h"
 
 namespace consent {
 namespace {
+
+// The genesis set commits every height (these chains never change their set).
+SetForHeightFn SetsOf(const Genesis& g) {
+  return [set = g.Set()](uint64_t) { return set; };
+}
 
 using testing::TempDir;
 
@@ -63,7 +69,7 @@ TEST(EvidenceLogTest, ProposalEquivocationRoundTripsAndIsChecked) {
   ASSERT_TRUE(CheckEvidence(f.genesis, e).ok()) << CheckEvidence(f.genesis, e).ToString();
   const std::string line = EvidenceToJsonLine(e);
   EXPECT_NE(line.find("\"duplicate_proposal\""), std::string::npos) << line;
-  auto back = EvidenceFromJsonLine(line, f.genesis);
+  auto back = EvidenceFromJsonLine(line, f.genesis, SetsOf(f.genesis));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->kind, EvidenceKind::kDuplicateProposal);
   EXPECT_EQ(back->pa, e.pa);
@@ -80,7 +86,7 @@ TEST(EvidenceLogTest, ProposalEquivocationRoundTripsAndIsChecked) {
   for (const auto& [bad, fragment] : std::vector<std::pair<Evidence, std::string>>{
            {same, "do not conflict"}, {forged, "proposal_b"}, {not_proposer, "not the proposer"}}) {
     EXPECT_FALSE(CheckEvidence(f.genesis, bad).ok());
-    auto got = EvidenceFromJsonLine(EvidenceToJsonLine(bad), f.genesis);
+    auto got = EvidenceFromJsonLine(EvidenceToJsonLine(bad), f.genesis, SetsOf(f.genesis));
     ASSERT_FALSE(got.ok());
     EXPECT_NE(got.status().message().find(fragment), std::string::npos) << got.status().message();
   }
@@ -88,7 +94,7 @@ TEST(EvidenceLogTest, ProposalEquivocationRoundTripsAndIsChecked) {
   const std::string path = dir.path() + "/evidence.jsonl";
   ASSERT_TRUE(AppendEvidence(path, f.Make(1, 5)).ok());
   ASSERT_TRUE(AppendEvidence(path, e).ok());
-  auto loaded = LoadEvidence(path, f.genesis);
+  auto loaded = LoadEvidence(path, f.genesis, SetsOf(f.genesis));
   ASSERT_TRUE(loaded.ok());
   ASSERT_EQ(loaded->items.size(), 2u);
   EXPECT_EQ(loaded->items[1].kind, EvidenceKind::kDuplicateProposal);
@@ -98,12 +104,12 @@ TEST(EvidenceLogTest, AppendsAndLoadsBack) {
   Fixture f;
   TempDir dir;
   const std::string path = dir.path() + "/evidence.jsonl";
-  auto none = LoadEvidence(path, f.genesis);
+  auto none = LoadEvidence(path, f.genesis, SetsOf(f.genesis));
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->items.empty());
   ASSERT_TRUE(AppendEvidence(path, f.Make(1, 5)).ok());
   ASSERT_TRUE(AppendEvidence(path, f.Make(2, 6)).ok());
-  auto got = LoadEvidence(path, f.genesis);
+  auto got = LoadEvidence(path, f.genesis, SetsOf(f.genesis));
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->items.size(), 2u);
   EXPECT_EQ(got->items[0].a, f.Make(1, 5).a);
@@ -114,7 +120,7 @@ TEST(EvidenceLogTest, AppendsAndLoadsBack) {
 TEST(EvidenceLogTest, BadLinesAreRefusedWithTheirReason) {
   Fixture f;
   const std::string good = EvidenceToJsonLine(f.Make(0, 9));
-  ASSERT_TRUE(EvidenceFromJsonLine(good, f.genesis).ok());
+  ASSERT_TRUE(EvidenceFromJsonLine(good, f.genesis, SetsOf(f.genesis)).ok());
   auto replace = [&](const std::string& from, const std::string& to) {
     std::string s = good;
     const size_t at = s.find(from);
@@ -146,7 +152,7 @@ TEST(EvidenceLogTest, BadLinesAreRefusedWithTheirReason) {
       {good, "vote_a", &other},
   };
   for (const Case& c : cases) {
-    auto got = EvidenceFromJsonLine(c.line, *c.genesis);
+    auto got = EvidenceFromJsonLine(c.line, *c.genesis, SetsOf(*c.genesis));
     ASSERT_FALSE(got.ok()) << "accepted: " << c.line;
     EXPECT_NE(got.status().message().find(c.fragment), std::string::npos) << got.status().message();
   }
@@ -154,7 +160,7 @@ TEST(EvidenceLogTest, BadLinesAreRefusedWithTheirReason) {
   TempDir dir;
   const std::string path = dir.path() + "/evidence.jsonl";
   std::ofstream(path) << good << "garbage\n" << EvidenceToJsonLine(f.Make(2, 1));
-  auto loaded = LoadEvidence(path, f.genesis);
+  auto loaded = LoadEvidence(path, f.genesis, SetsOf(f.genesis));
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->items.size(), 2u);
   ASSERT_EQ(loaded->warnings.size(), 1u);

@@ -19,6 +19,7 @@
 #include "node/node.h"
 #include "node/sign_state.h"
 #include "node_test_util.h"
+#include "tests/genesis_set.h"
 
 namespace consent {
 namespace {

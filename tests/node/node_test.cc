@@ -24,6 +24,7 @@
 #include "ledger/queries.h"
 #include "node/sign_state.h"
 #include "node_test_util.h"
+#include "tests/genesis_set.h"
 
 namespace consent {
 namespace {

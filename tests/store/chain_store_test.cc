@@ -19,6 +19,7 @@
 #include "ledger/schema.h"
 #include "ledger/state_tree.h"
 #include "store_test_util.h"
+#include "tests/genesis_set.h"
 
 namespace consent {
 namespace {

@@ -178,10 +178,11 @@ int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
         if (h.log_size != cp->log_size || h.log_root != cp->log_root) {
           return invalid("the checkpoint's log does not match its own header");
         }
-        Status st = VerifyCommit(*genesis, h.height, h.Hash(), c->commit);
+        // TODO(issue 17): follow validator set changes (the genesis set until the audit does).
+        Status st = VerifyCommit(genesis->chain_id, genesis->Set(), h.height, h.Hash(), c->commit);
         if (!st.ok()) return invalid("height " + std::to_string(h.height) + ": " + st.message());
       } else {
-        Status st = CheckCertifiedHeader(*genesis, tip, h, c->commit, nullptr);
+        Status st = CheckCertifiedHeader(*genesis, genesis->Set(), tip, h, c->commit, nullptr);
         if (!st.ok()) return invalid("height " + std::to_string(h.height) + ": " + st.message());
       }
       tip.head = h;

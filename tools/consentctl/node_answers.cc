@@ -120,7 +120,7 @@ Result<VerifiedHead> VerifyHead(const json& head, const Genesis& genesis) {
     return Status::Rejected("the node's head is for chain " + header.chain_id + ", not " +
                             genesis.chain_id);
   }
-  Status st = VerifyCommit(genesis, header.height, header.Hash(), c.commit);
+  Status st = VerifyCommit(genesis.chain_id, genesis.Set(), header.height, header.Hash(), c.commit);
   if (!st.ok()) return st.Prefixed("the node's head commit");
   return VerifiedHead{header};
 }
