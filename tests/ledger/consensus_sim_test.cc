@@ -8,6 +8,11 @@
 // simulated time, re-gossips VotesForGossip / ProposalsForGossip (so loss is survivable) and
 // serves decided blocks with their commits to peers that are behind (a block-sync analog).
 //
+// Validator set changes (PROTOCOL.md section 10): a configuration may schedule changes (the block
+// at height h decides the set of h + 1, named by its next_validators_hash); every node, the
+// followers included (keys outside the set), starts each height with that height's set, as the
+// node does with ChainStore::ValidatorsFor.
+//
 // Checked for every seed: no two honest nodes decide different blocks at one height (safety);
 // every commit verifies (VerifyCommit); an honest node is never asked to sign what CheckSign
 // refuses; and once the network heals every honest node decides every height up to the target
@@ -82,6 +87,11 @@ struct SimConfig {
   uint64_t restart_at_ms = 0, restart_down_ms = 0;
   uint64_t heights = 5;
   uint64_t liveness_bound_ms = 120000;  // after the heal
+  // Nodes (keys) in all: the first n are the genesis set; the others start as followers.
+  size_t universe = 0;  // 0 = n
+  // Validator set changes: the block at `first` decides the set of `first` + 1: the keys of
+  // `second` (node indexes), in ascending key order as SET_VALIDATORS sets are.
+  std::vector<std::pair<uint64_t, std::vector<size_t>>> changes;
 
   std::string Describe() const {
     std::ostringstream o;
@@ -98,6 +108,11 @@ struct SimConfig {
         << restart_down_ms << "ms";
     }
     o << " heights=" << heights;
+    for (const auto& [h, members] : changes) {
+      o << " change@" << h << "{";
+      for (size_t m : members) o << m << ",";
+      o << "}";
+    }
     return o.str();
   }
 };
@@ -202,11 +217,22 @@ ConsensusParams SimParams() {
 class Sim {
  public:
   Sim(const ChainBuilder& chain, SimConfig cfg)
-      : chain_(chain), cfg_(std::move(cfg)), rng_(cfg_.seed * 7919 + cfg_.n * 104729 + 1) {}
+      : chain_(chain), cfg_(std::move(cfg)), rng_(cfg_.seed * 7919 + cfg_.n * 104729 + 1) {
+    if (cfg_.universe < cfg_.n) cfg_.universe = cfg_.n;
+    for (const SigningKey& k : chain_.keys()) keys_.push_back(&k);
+    for (size_t i = cfg_.n; i < cfg_.universe; ++i) {
+      extra_keys_.push_back(std::make_unique<SigningKey>(
+          SigningKey::FromSeed(Sha256(AsBytes("sim extra key " + std::to_string(i))))));
+      keys_.push_back(extra_keys_.back().get());
+    }
+    if (cfg_.heal_ms != 0) {
+      while (cfg_.side.size() < cfg_.universe) cfg_.side.push_back(static_cast<int>(Rand(2)));
+    }
+  }
 
   // "" when every property held, else what failed.
   std::string Run() {
-    const size_t n = cfg_.n;
+    const size_t n = cfg_.universe;
     nodes_.resize(n);
     for (size_t i = 0; i < n; ++i) {
       Node& nd = nodes_[i];
@@ -246,7 +272,18 @@ class Sim {
 
  private:
   const Genesis& genesis() const { return chain_.genesis(); }
-  const SigningKey& key(size_t i) const { return chain_.keys()[i]; }
+  const SigningKey& key(size_t i) const { return *keys_[i]; }
+  // The set that commits height h: genesis, then each scheduled change from its next height.
+  ValidatorSet SetFor(uint64_t h) const {
+    ValidatorSet set = genesis().Set();
+    for (const auto& [decided_at, members] : cfg_.changes) {
+      if (decided_at + 1 > h) continue;
+      set.keys.clear();
+      for (size_t m : members) set.keys.push_back(key(m).public_key());
+      std::sort(set.keys.begin(), set.keys.end());
+    }
+    return set;
+  }
   uint64_t Rand(uint64_t bound) { return bound == 0 ? 0 : rng_() % bound; }
 
   std::string Fail(const std::string& m) {
@@ -270,7 +307,7 @@ class Sim {
   void Boot(Node& nd) {
     nd.machine = std::make_unique<Consensus>(genesis(), key(nd.index).public_key(), SimParams());
     const uint64_t h = nd.height();
-    Handle(nd, nd.machine->StartHeight(h, nd.sign_state));
+    Handle(nd, nd.machine->StartHeight(h, SetFor(h), nd.sign_state));
     // A node persists the proposals it signs: feed back this height's.
     std::vector<SignedProposal> mine = nd.own_proposals;
     for (const SignedProposal& p : mine) {
@@ -281,8 +318,15 @@ class Sim {
   }
 
   void ScheduleTxs(Node& nd) {
-    // Transactions reach some nodes (always the first honest one) at a random time.
-    size_t first_honest = (cfg_.byz != Byz::kNone && cfg_.byz_index == 0) ? 1 : 0;
+    // Transactions reach some nodes (always the first honest member of the height's set) at a
+    // random time.
+    const ValidatorSet set = SetFor(nd.height());
+    size_t first_honest = 0;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].byzantine || !set.Contains(key(i).public_key())) continue;
+      first_honest = i;
+      break;
+    }
     if (nd.index == first_honest || Rand(10) < 7) {
       Event e = MakeEvent(Event::kTxs, now_ + Rand(60), nd.index, nd.incarnation);
       e.height = nd.height();
@@ -305,7 +349,7 @@ class Sim {
     Push(e);
   }
   void Broadcast(size_t from, const std::shared_ptr<const Msg>& m, bool include_self) {
-    for (size_t to = 0; to < cfg_.n; ++to) {
+    for (size_t to = 0; to < nodes_.size(); ++to) {
       if (to != from || include_self) Send(from, to, m);
     }
   }
@@ -318,8 +362,9 @@ class Sim {
     b.header.time_ms = 1000 * h + 10 * round + variant;
     b.header.prev_block_hash = nd.chain.empty() ? Hash32{} : nd.chain.back().hash;
     b.header.log_size = h;
-    b.header.validators_hash = genesis().ValidatorsHash();
-    b.header.proposer = genesis().Proposer(h, round);
+    b.header.validators_hash = SetFor(h).Hash();
+    b.header.next_validators_hash = SetFor(h + 1).Hash();
+    b.header.proposer = SetFor(h).Proposer(h, round);
     return b;
   }
   // The deterministic validity predicate: the next block on this node's chain, by a validator.
@@ -328,11 +373,10 @@ class Sim {
     if (h.chain_id != kChain || h.height != nd.height() || h.log_size != h.height) return false;
     if (h.prev_block_hash != (nd.chain.empty() ? Hash32{} : nd.chain.back().hash)) return false;
     if (!nd.chain.empty() && h.time_ms <= nd.chain.back().block.header.time_ms) return false;
-    if (h.validators_hash != genesis().ValidatorsHash()) return false;
-    for (const auto& v : genesis().validators) {
-      if (v.public_key == h.proposer) return true;
-    }
-    return false;
+    const ValidatorSet set = SetFor(h.height);
+    if (h.validators_hash != set.Hash()) return false;
+    if (h.next_validators_hash != SetFor(h.height + 1).Hash()) return false;
+    return set.Contains(h.proposer);
   }
 
   // ---- the driver
@@ -375,9 +419,9 @@ class Sim {
   }
 
   void Gossip(Node& nd) {
-    const size_t to = Rand(cfg_.n);
+    const size_t to = Rand(nodes_.size());
     if (to != nd.index) {
-      for (const SignedVote& v : nd.machine->VotesForGossip(4 * cfg_.n)) {
+      for (const SignedVote& v : nd.machine->VotesForGossip(4 * nodes_.size())) {
         auto m = std::make_shared<Msg>();
         m->kind = Msg::kVote;
         m->from = nd.index;
@@ -417,14 +461,19 @@ class Sim {
     switch (m.kind) {
       case Msg::kProposal:
         if (m.proposal.height < nd.height()) return MaybeServeSync(nd, m.from, m.proposal.height);
-        // (The driver skips VerifyProposal: the simulation made the message.)
-        if (m.proposal.height == nd.height()) {
+        // (The driver skips VerifyProposal's signature check: the simulation made the message.
+        // It keeps the scheduled-proposer check of the height's set, as the node does.)
+        if (m.proposal.height == nd.height() &&
+            SetFor(nd.height()).Proposer(m.proposal.height, m.proposal.round) ==
+                m.proposal.proposer) {
           Handle(nd, nd.machine->OnProposal(m.proposal, Valid(nd, m.proposal.block)));
         }
         return;
       case Msg::kVote:
         if (m.vote.height < nd.height()) return MaybeServeSync(nd, m.from, m.vote.height);
-        if (m.vote.height == nd.height()) Handle(nd, nd.machine->OnVote(m.vote));
+        if (m.vote.height == nd.height() && SetFor(nd.height()).Contains(m.vote.validator)) {
+          Handle(nd, nd.machine->OnVote(m.vote));
+        }
         return;
       case Msg::kStatus:
         return MaybeServeSync(nd, m.from, m.height);
@@ -454,7 +503,7 @@ class Sim {
     for (const auto& cs : commit.signatures) w.Fixed(cs.validator).Fixed(cs.signature);
     Bytes key = std::move(w).Take();
     if (verified_commits_.count(key)) return true;
-    Status st = VerifyCommit(genesis(), h, hash, commit);
+    Status st = VerifyCommit(kChain, SetFor(h), h, hash, commit);
     if (!st.ok()) {
       Fail("commit for height " + std::to_string(h) + " does not verify: " + st.ToString());
       return false;
@@ -478,7 +527,7 @@ class Sim {
     ++decisions_;
     nd.chain.push_back(r);
     nd.own_proposals.clear();
-    Handle(nd, nd.machine->StartHeight(nd.height(), nd.sign_state));
+    Handle(nd, nd.machine->StartHeight(nd.height(), SetFor(nd.height()), nd.sign_state));
     ScheduleTxs(nd);
   }
 
@@ -539,7 +588,7 @@ class Sim {
       auto m2 = std::make_shared<Msg>(*m);
       m2->vote = SignVote(key(nd.index), kChain, req.type, req.height, req.round, other);
       Send(nd.index, nd.index, m);
-      for (size_t to = 0; to < cfg_.n; ++to) {
+      for (size_t to = 0; to < nodes_.size(); ++to) {
         if (to != nd.index) Send(nd.index, to, Rand(2) ? m : m2);
       }
       return;
@@ -562,7 +611,7 @@ class Sim {
       m2->proposal = SignProposal(key(nd.index), kChain, req.height, req.round, kNoRound,
                                   BuildBlock(nd, req.height, req.round, 5));
       Send(nd.index, nd.index, m);
-      for (size_t to = 0; to < cfg_.n; ++to) {
+      for (size_t to = 0; to < nodes_.size(); ++to) {
         if (to != nd.index) Send(nd.index, to, (to % 2) ? m : m2);
       }
       return;
@@ -572,6 +621,8 @@ class Sim {
 
   const ChainBuilder& chain_;
   SimConfig cfg_;
+  std::vector<const SigningKey*> keys_;  // chain_.keys(), then the extra keys of the universe
+  std::vector<std::unique_ptr<SigningKey>> extra_keys_;
   std::mt19937_64 rng_;
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
   uint64_t now_ = 0;
@@ -638,6 +689,54 @@ TEST(ConsensusSim, RestartFromSignState) {
       c.restart_at_ms = 50 + c.seed * 37 % 3000;
       c.restart_down_ms = c.seed * 13 % 800;
     }
+  });
+}
+
+// Validator set changes (section 10). The byzantine validator is left out (kept honest) so that
+// every key's presence in or absence from a set is by the schedule alone; delays, loss,
+// partitions and restarts stay random.
+void NoByzantine(SimConfig& c) { c.byz = Byz::kNone; }
+
+TEST(ConsensusSim, AddValidator) {
+  RunSeeds(4, 150, [](SimConfig& c) {
+    NoByzantine(c);
+    c.universe = 5;
+    c.changes = {{2, {0, 1, 2, 3, 4}}};
+    c.heights = 6;
+  });
+}
+
+TEST(ConsensusSim, RemoveValidator) {
+  RunSeeds(4, 150, [](SimConfig& c) {
+    NoByzantine(c);
+    c.changes = {{2, {0, 1, 2}}};
+    c.heights = 6;
+  });
+}
+
+// Every key of the genesis set replaced, one per height: from height 6 on no genesis key is in
+// office (keys 4..7 commit), and the chain goes on.
+TEST(ConsensusSim, RotateEveryKeyOneAtATime) {
+  RunSeeds(4, 150, [](SimConfig& c) {
+    NoByzantine(c);
+    c.universe = 8;
+    c.changes = {{1, {4, 1, 2, 3}}, {2, {4, 5, 2, 3}}, {3, {4, 5, 6, 3}}, {4, {4, 5, 6, 7}}};
+    c.heights = 8;
+  });
+}
+
+// A validator is down while the set changes (it crashes before the change and restarts after),
+// and catches up onto the new set.
+TEST(ConsensusSim, ChangeWhileAValidatorIsDown) {
+  RunSeeds(4, 150, [](SimConfig& c) {
+    NoByzantine(c);
+    c.universe = 5;
+    c.changes = {{2, {1, 2, 3, 4}}, {4, {0, 1, 2, 4}}};
+    c.heights = 7;
+    c.restart = true;
+    c.restart_node = 1 + c.seed % 3;
+    c.restart_at_ms = 500 + c.seed * 37 % 2000;
+    c.restart_down_ms = 2000 + c.seed * 13 % 3000;
   });
 }
 
