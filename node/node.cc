@@ -129,6 +129,10 @@ Node::Node(NodeOptions options, std::unique_ptr<ChainStore> store,
   ChainStore* store_ptr = store_.get();
   mempool_ = std::make_unique<Mempool>(
       mo, [store_ptr] { return std::make_unique<SnapshotState>(store_ptr->Snapshot()); });
+  Mempool* pool = mempool_.get();
+  fair_ = std::make_unique<FairVerifier>(
+      FairVerifyLimits{}, mo.verify_threads,
+      [pool](const SignedTx& tx, const Hash32& id) { return pool->VerifyForAdmission(tx, id); });
   std::optional<PublicKey> self;
   if (validator_) self = key_.public_key();
   consensus_ = std::make_unique<Consensus>(genesis_, self, options_.config.consensus);
@@ -201,6 +205,7 @@ consent::Status Node::StartPeers() {
 
 Node::~Node() {
   Shutdown();
+  fair_.reset();  // joins its workers, which call into the mempool
   mempool_.reset();
   store_.reset();
   spdlog::info("store closed");
@@ -282,6 +287,7 @@ void Node::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   ready_ = false;
+  fair_->Close();              // queued API submissions are answered "shutting down"
   if (peers_) peers_->Stop();  // no peer callback runs after this
   mempool_->Close();
   {
