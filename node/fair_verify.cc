@@ -66,8 +66,9 @@ Status FairVerifier::CheckBoundsLocked(const std::string& client, size_t n, size
         " bytes queued; at most " + std::to_string(limits_.max_client_txs) + " and " +
         std::to_string(limits_.max_client_bytes) + "); retry later");
   }
-  if (total_txs_ > 0 &&
-      (total_txs_ + n > limits_.max_total_txs || total_bytes_ + bytes > limits_.max_total_bytes)) {
+  const size_t max_txs = limits_.max_total_txs + (c_txs == 0 ? limits_.idle_reserve_txs : 0);
+  const size_t max_bytes = limits_.max_total_bytes + (c_txs == 0 ? limits_.idle_reserve_bytes : 0);
+  if (total_txs_ > 0 && (total_txs_ + n > max_txs || total_bytes_ + bytes > max_bytes)) {
     return Status::Unavailable("too many transactions waiting for signature verification (" +
                                std::to_string(total_txs_) + " from " +
                                std::to_string(clients_.size()) + " addresses; at most " +
@@ -79,6 +80,11 @@ Status FairVerifier::CheckBoundsLocked(const std::string& client, size_t n, size
 Status FairVerifier::Admissible(const std::string& client, size_t bytes) const {
   std::lock_guard<std::mutex> lock(mu_);
   return CheckBoundsLocked(client, 0, bytes);
+}
+
+bool FairVerifier::HasQueued(const std::string& client) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return clients_.count(client) != 0;
 }
 
 bool FairVerifier::NextTurnLocked(Turn* turn) {

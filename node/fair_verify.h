@@ -9,7 +9,8 @@
 // Bounds (docs/security.md, "API clients and streams"): per client at most max_client_txs
 // transactions and max_client_bytes request bytes queued or being verified (over it, Enqueue
 // answers kRejected: the API answers 429), and for all clients together max_total_txs and
-// max_total_bytes (over it, kUnavailable: 503). A batch counts against the bounds from Enqueue
+// max_total_bytes (over it, kUnavailable: 503), plus idle_reserve_txs/bytes that only a client
+// with nothing queued may use. A batch counts against the bounds from Enqueue
 // until its `done` has returned.
 //
 // `done` runs on a worker thread, once per accepted batch, with one verdict per transaction
@@ -40,6 +41,10 @@ struct FairVerifyLimits {
   size_t max_total_txs = 160'000;         // ~8 s of verification at 20,000/s
   size_t max_total_bytes = 256ull << 20;  // request bytes (JSON), more than the decoded txs
   size_t chunk = 16;                      // transactions verified per turn (~1 ms of one core)
+  // A client with nothing queued may take its batch past the total bounds by this much more:
+  // a flood from many addresses that fills the queue does not refuse an idle client's grant.
+  size_t idle_reserve_txs = 40'000;
+  size_t idle_reserve_bytes = 64ull << 20;
 };
 
 class FairVerifier {
@@ -67,6 +72,8 @@ class FairVerifier {
   // as they stand, without this batch's): the same refusals as Enqueue, before the caller spends
   // work decoding it.
   Status Admissible(const std::string& client, size_t bytes) const;
+  // Whether `client` has a batch queued or being verified.
+  bool HasQueued(const std::string& client) const;
 
   // Answers every unfinished batch with `closed`; later Enqueues are refused. Idempotent.
   void Close();

@@ -37,10 +37,12 @@ consent::Status Node::SubmitAsync(const std::string& client, size_t bytes,
     ids.resize(txs.size());
     for (size_t i = 0; i < txs.size(); ++i) ids[i] = txs[i].Id();
   }
-  // Answers that need no signature check are given at once: a follower without a link, a full
-  // mempool (Admit refuses before verifying).
+  // Answered at once, on this thread: what needs no signature check (a follower without a
+  // link, a full mempool: Admit refuses before verifying), and a batch of at most one turn from
+  // a client with nothing queued, which would take the next turn anyway (no hop to a worker).
   if (txs.empty() || (!validator_ && (!peers_ || peers_->peer_count() == 0)) ||
-      mempool_->size() >= mempool_->capacity()) {
+      mempool_->size() >= mempool_->capacity() ||
+      (txs.size() <= fair_->limits().chunk && !fair_->HasQueued(client))) {
     done(Admit(std::move(txs), std::move(ids), nullptr));
     return consent::Status::Ok();
   }

@@ -192,8 +192,9 @@ TEST(FairVerifierTest, BoundsRefusePerClientWith429AndInTotalWith503) {
   FairVerifyLimits limits;
   limits.max_client_txs = 10;
   limits.max_client_bytes = 1000;
-  limits.max_total_txs = 20;
+  limits.max_total_txs = 17;
   limits.max_total_bytes = 1u << 20;
+  limits.idle_reserve_txs = 4;
   FairVerifier fv(limits, 1, [&rec](const SignedTx&, const Hash32& id) { return rec.Verify(id); });
   auto gate = MakeBatch('g', 1);
   ASSERT_TRUE(fv.Enqueue("gate", 1, gate.txs, gate.ids, comp.For("g")).ok());
@@ -207,22 +208,34 @@ TEST(FairVerifierTest, BoundsRefusePerClientWith429AndInTotalWith503) {
   // So is a batch within the transaction bound but over the byte bound.
   auto a1 = MakeBatch('a', 1);
   EXPECT_EQ(fv.Enqueue("A", 991, a1.txs, a1.ids, comp.For("a")).code(), StatusCode::kRejected);
-  // Another client is not affected by A's bound...
+  // Another client is not affected by A's bound: B, idle, may use the reserve (9 + 9 = 18 of
+  // 17 + 4)...
   auto b9 = MakeBatch('b', 9);
   ASSERT_TRUE(fv.Enqueue("B", 10, b9.txs, b9.ids, comp.For("b")).ok());
-  // ... until the total (1 + 8 + 9 = 18 of 20) is full: kUnavailable -> 503.
-  auto c5 = MakeBatch('c', 5);
-  st = fv.Enqueue("C", 10, c5.txs, c5.ids, comp.For("c"));
+  // ... but B, now with something queued, is held to the total of 17: kUnavailable -> 503,
+  // also when asked before its transactions are known.
+  auto b1 = MakeBatch('b', 1);
+  st = fv.Enqueue("B", 10, b1.txs, b1.ids, comp.For("b"));
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
-  EXPECT_EQ(fv.queued_txs(), 18u);
-  EXPECT_EQ(fv.clients(), 3u);  // the refused C holds nothing
+  EXPECT_EQ(fv.Admissible("B", 10).code(), StatusCode::kUnavailable);
+  // An idle client still fits in the reserve (18 + 3 = 21), and then nobody more does.
+  EXPECT_EQ(fv.Admissible("C", 10).code(), StatusCode::kOk);
+  auto c3 = MakeBatch('c', 3);
+  ASSERT_TRUE(fv.Enqueue("C", 10, c3.txs, c3.ids, comp.For("c")).ok());
+  auto d1 = MakeBatch('d', 1);
+  st = fv.Enqueue("D", 10, d1.txs, d1.ids, comp.For("d"));
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  EXPECT_EQ(fv.queued_txs(), 21u);
+  EXPECT_TRUE(fv.HasQueued("C"));
+  EXPECT_FALSE(fv.HasQueued("D"));
+  EXPECT_EQ(fv.clients(), 4u);  // the refused D holds nothing
   rec.Open();
-  ASSERT_TRUE(comp.WaitFor(3));
+  ASSERT_TRUE(comp.WaitFor(4));
   EXPECT_EQ(fv.queued_txs(), 0u);
   // Once verified, the bounds are free again.
   Completions again;
   EXPECT_TRUE(fv.Enqueue("A", 10, a5.txs, a5.ids, again.For("a")).ok());
-  EXPECT_TRUE(fv.Enqueue("C", 10, c5.txs, c5.ids, again.For("c")).ok());
+  EXPECT_TRUE(fv.Enqueue("D", 10, c3.txs, c3.ids, again.For("c")).ok());
   ASSERT_TRUE(again.WaitFor(2));
 }
 
@@ -233,6 +246,7 @@ TEST(FairVerifierTest, ABatchAloneOverABoundIsStillTaken) {
   FairVerifyLimits limits;
   limits.max_client_txs = 4;
   limits.max_total_txs = 4;
+  limits.idle_reserve_txs = 0;
   FairVerifier fv(limits, 1, [&rec](const SignedTx&, const Hash32& id) { return rec.Verify(id); });
   auto a = MakeBatch('a', 10);
   EXPECT_TRUE(fv.Enqueue("A", 1, a.txs, a.ids, comp.For("a")).ok());
