@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,6 +80,28 @@ class ApiBackend {
   // `ids`: txs[i].Id() for every i when the caller has them already (each id is a SHA-256 of
   // the tx's encoding, so computing it once matters at load), or empty to have them computed.
   virtual std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) = 0;
+  // Submit for an API client, with signature verification queued fairly across clients
+  // (`client`: the API's ClientKey, an IPv4 address or an IPv6 /64; `bytes`: the request's
+  // size, counted against the queue's bounds). Either returns OK and calls done(outcomes)
+  // exactly once, on another thread or before returning, or refuses at once and never calls
+  // done: kRejected when this client has too much waiting (the API answers 429), kUnavailable
+  // when the node's queue is full or it is shutting down (503). The default runs Submit here.
+  using SubmitDone = std::function<void(std::vector<SubmitOutcome>)>;
+  // Whether SubmitAsync would queue a request of `bytes` from `client` now (its transactions
+  // not yet counted): the same refusals, asked before the request is decoded.
+  virtual consent::Status CanQueue(const std::string& client, size_t bytes) const {
+    (void)client;
+    (void)bytes;
+    return consent::Status::Ok();
+  }
+  virtual consent::Status SubmitAsync(const std::string& client, size_t bytes,
+                                      std::vector<SignedTx> txs, std::vector<Hash32> ids,
+                                      SubmitDone done) {
+    (void)client;
+    (void)bytes;
+    done(Submit(std::move(txs), std::move(ids)));
+    return consent::Status::Ok();
+  }
   virtual NodeStatus Status() const = 0;
   // Listeners must be removed before they are destroyed. Add/Remove are thread-safe.
   virtual void AddCommitListener(CommitListener* l) = 0;

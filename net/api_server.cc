@@ -81,6 +81,7 @@ class ApiServerImpl : public ApiServer {
     while (state_->live_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    state_->gate->Close();  // no deferred answer is posted into ioc_ from here on
     ioc_.stop();
     for (std::thread& t : threads_) t.join();
     threads_.clear();

@@ -18,6 +18,9 @@ namespace {
 // The deadline for writing an error answer to a client that stalled (at most
 // request_timeout_ms): the answer is small, so only a client that does not read takes longer.
 constexpr uint32_t kErrorWriteTimeoutMs = 1000;
+// The longest a POST /v1/txs waits for the node to verify and admit its batch before it is
+// answered 503 (the node's queue holds at most FairVerifyLimits::max_total_txs, seconds of work).
+constexpr uint32_t kDeferredTimeoutMs = 60'000;
 }  // namespace
 
 HttpSession::HttpSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state,
@@ -34,6 +37,7 @@ HttpSession::HttpSession(asio::ip::tcp::socket socket, std::shared_ptr<ServerSta
 }
 
 HttpSession::~HttpSession() {
+  if (deferred_) deferred_->Cancel();
   if (id_ != 0) state_->Unregister(id_);
 }
 
@@ -211,6 +215,49 @@ void HttpSession::Dispatch() {
   HttpResponse r = Handle(req, state_->Router());
   route_ = r.route;
   if (r.upgrade) return Upgrade(*r.upgrade);
+  if (r.deferred) return StartDeferred(std::move(r.deferred));
+  if (r.wait) return StartWait(std::move(r.wait));
+  Send(std::move(r));
+}
+
+void HttpSession::StartDeferred(std::shared_ptr<DeferredResponse> deferred) {
+  deferred_ = std::move(deferred);
+  // The timer's handler also keeps this session alive while the node works.
+  wait_timer_.expires_after(Ms(kDeferredTimeoutMs));
+  wait_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;  // cancelled: answered first
+    self->FinishDeferred(true);
+  });
+  // The answer comes on a verify worker of the node: hop onto the strand, through the gate.
+  std::weak_ptr<HttpSession> weak = weak_from_this();
+  auto executor = stream_.get_executor();
+  std::shared_ptr<PostGate> gate = state_->gate;
+  deferred_->OnReady([weak, executor, gate] {
+    gate->Run([&] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->FinishDeferred(false);
+      });
+    });
+  });
+}
+
+void HttpSession::FinishDeferred(bool timed_out) {
+  if (!deferred_ || closed_) return;
+  std::shared_ptr<DeferredResponse> deferred = std::move(deferred_);
+  deferred_.reset();
+  wait_timer_.cancel();
+  if (timed_out) {
+    deferred->Cancel();
+    if (deferred->wait) state_->hub.RemoveWait(deferred->wait);
+    HttpResponse r = ErrorResponse(503, "unavailable",
+                                   "the node did not verify this batch within " +
+                                       std::to_string(kDeferredTimeoutMs) +
+                                       " ms; retry later (a retry of an admitted transaction is "
+                                       "answered 'duplicate')");
+    r.headers.emplace_back("Retry-After", "1");
+    return Send(std::move(r));
+  }
+  HttpResponse r = deferred->Render(&state_->hub);
   if (r.wait) return StartWait(std::move(r.wait));
   Send(std::move(r));
 }
@@ -325,6 +372,11 @@ void HttpSession::Close() {
   if (wait_) {
     state_->hub.RemoveWait(wait_);
     wait_.reset();
+  }
+  if (deferred_) {
+    deferred_->Cancel();
+    if (deferred_->wait) state_->hub.RemoveWait(deferred_->wait);
+    deferred_.reset();
   }
   beast::error_code ec;
   stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);

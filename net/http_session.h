@@ -1,14 +1,16 @@
 // One HTTP connection of the API server (internal to net/): reads requests with a fresh parser
 // each (header and body limits from the options), answers them through the router, keeps the
-// connection alive, answers ?wait=commit requests when their CommitWait completes or its timer
-// fires, answers HEAD with the headers only, and hands a valid /v1/stream upgrade to a
-// StreamSession. Timeouts: a connection waiting for a request's first byte gets idle_timeout_ms
-// (request_timeout_ms for the first request) and is then closed without an answer; reading the
-// rest of a request gets request_timeout_ms, after which the client is answered 408 (written
-// within a short deadline) and the connection closed; writing a response gets
-// request_timeout_ms. The read deadline is a timer of its own that cancels the read (the
-// stream's own expiry would close the socket, leaving no way to answer).
-// Thread-safety: everything runs on the session's strand; Shutdown may be called from any thread.
+// connection alive, answers a POST /v1/txs when the node has verified and admitted its batch
+// (a DeferredResponse; no API thread waits for it; after kDeferredTimeoutMs without an answer,
+// 503), answers ?wait=commit requests when their CommitWait completes or its timer fires, answers
+// HEAD with the headers only, and hands a valid /v1/stream upgrade to a StreamSession. Timeouts: a
+// connection waiting for a request's first byte gets idle_timeout_ms (request_timeout_ms for the
+// first request) and is then closed without an answer; reading the rest of a request gets
+// request_timeout_ms, after which the client is answered 408 (written within a short deadline) and
+// the connection closed; writing a response gets request_timeout_ms. The read deadline is a timer
+// of its own that cancels the read (the stream's own expiry would close the socket, leaving no way
+// to answer). Thread-safety: everything runs on the session's strand; Shutdown may be called from
+// any thread.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -46,6 +48,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   // The request is complete (no error), or reading it failed (`ec`), or timed out.
   void OnRead(boost::beast::error_code ec, bool timed_out);
   void Dispatch();
+  void StartDeferred(std::shared_ptr<DeferredResponse> deferred);
+  void FinishDeferred(bool timed_out);
   void StartWait(std::shared_ptr<CommitWait> wait);
   void FinishWait(bool timed_out);
   void Upgrade(const StreamRequest& stream);
@@ -73,6 +77,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   bool reading_ = false;                  // a request is being read (ReadRequest .. OnRead)
   bool read_deadline_passed_ = false;
   std::shared_ptr<CommitWait> wait_;
+  std::shared_ptr<DeferredResponse> deferred_;  // an answer the node has yet to give
   std::string route_;
   std::chrono::steady_clock::time_point started_;
   uint64_t id_ = 0;

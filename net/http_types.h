@@ -3,12 +3,15 @@
 // of a URL a route takes (query parameters, decimal integers, hex keys, purpose labels), and the
 // check of a WebSocket handshake's headers. The router and its handlers use only these, so they
 // can be unit-tested without sockets.
-// Pure functions and plain values; thread-compatible.
+// Pure functions and plain values; thread-compatible (but DeferredResponse and PostGate, which are
+// thread-safe).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +25,8 @@
 namespace consent {
 
 class CommitWait;
+class CommitHub;
+class DeferredResponse;
 
 // The request headers a WebSocket opening handshake needs (RFC 6455 section 4.2.1), as sent:
 // nullopt when absent; a repeated header's values joined with ", ".
@@ -56,7 +61,86 @@ struct HttpResponse {
   std::shared_ptr<CommitWait> wait;
   // Set by GET /v1/stream when its parameters are valid: the transport upgrades.
   std::optional<StreamRequest> upgrade;
+  // Set by POST /v1/txs once its batch is queued for verification: the answer comes later,
+  // through `deferred`; `body` and `status` are then ignored.
+  std::shared_ptr<DeferredResponse> deferred;
   bool close = false;  // close the connection after this response
+};
+
+// Runs callbacks until closed, never after Close has returned: what a thread outside the API
+// server (the node's verify workers) goes through to post onto the server's io_context, which
+// the server closes before that io_context goes away.
+class PostGate {
+ public:
+  bool Run(const std::function<void()>& fn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return false;
+    fn();
+    return true;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+
+ private:
+  std::mutex mu_;
+  bool closed_ = false;  // guarded by mu_
+};
+
+// A response computed on another thread (POST /v1/txs: once the node has verified the batch).
+// The producer calls Complete once with a renderer; the transport calls OnReady once, and
+// Render on its own thread after `ready` ran. Render gets the transport's CommitHub (the
+// renderer may register or remove a commit wait there). Thread-safe.
+class DeferredResponse {
+ public:
+  using Renderer = std::function<HttpResponse(CommitHub* hub)>;
+  // A commit wait the route registered with the hub before submitting: the transport removes
+  // it if it gives up on this response (the connection closed). Set before the producer runs.
+  std::shared_ptr<CommitWait> wait;
+
+  void Complete(Renderer render) {
+    std::function<void()> ready;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      render_ = std::move(render);
+      ready = std::move(ready_);
+      ready_ = nullptr;
+    }
+    if (ready) ready();
+  }
+  // `ready` runs once, when completed (here, if already); never after Cancel.
+  void OnReady(std::function<void()> ready) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cancelled_) return;
+      if (!render_) {
+        ready_ = std::move(ready);
+        return;
+      }
+    }
+    ready();
+  }
+  void Cancel() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    ready_ = nullptr;
+  }
+  // The response; REQUIRES: completed.
+  HttpResponse Render(CommitHub* hub) {
+    Renderer render;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      render = std::move(render_);
+    }
+    return render(hub);
+  }
+
+ private:
+  std::mutex mu_;
+  Renderer render_;              // guarded by mu_
+  std::function<void()> ready_;  // guarded by mu_
+  bool cancelled_ = false;       // guarded by mu_
 };
 
 json::OrderedJson ErrorJson(std::string_view code, std::string_view message);

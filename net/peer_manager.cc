@@ -1,6 +1,7 @@
 // Implementation of PeerManager (net/peer_manager.h): one io_context run by one thread, a listener
 // that serves the WebSocket upgrade on /p2p, and one PeerSession (net/peer_session.h) per link on
-// its own strand.
+// its own strand. Out of file descriptors (EMFILE/ENFILE), the listener pauses for
+// kAcceptBackoffMs and then accepts again, as the API's does (net/api_server.cc).
 //
 // What the manager shares between sessions and the public methods (the links by id and by key,
 // bans, counters) is under one mutex, never held while a handler callback runs. Persistent-peer
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 
@@ -115,6 +117,7 @@ void PeerManagerImpl::Stop() {
   asio::post(mgr_strand_, [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    accept_backoff_.cancel();
     for (Persistent& p : persistent_) p.timer->cancel();
   });
   std::vector<std::shared_ptr<PeerSession>> all;
@@ -189,7 +192,19 @@ void PeerManagerImpl::OnAccept(boost::system::error_code ec, tcp::socket socket)
       RefuseConnection(socket, address, refusal);
     }
   }
-  DoAccept();
+  if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_memory ||
+      ec == asio::error::no_buffer_space) {
+    // Accepting again at once would fail again at once: the p2p thread would spin. Pause; the
+    // links already open go on being served, and the waiting connections stay in the kernel's
+    // backlog until then.
+    accept_backoffs_.fetch_add(1);
+    accept_backoff_.expires_after(Ms(kAcceptBackoffMs));
+    accept_backoff_.async_wait([this](boost::system::error_code wait_ec) {
+      if (!wait_ec && !stopping_.load()) DoAccept();
+    });
+    return;
+  }
+  DoAccept();  // also after another error: keep serving
 }
 
 void PeerManagerImpl::RefuseConnection(tcp::socket& socket, const std::string& address,
@@ -503,6 +518,9 @@ std::string PeerManagerImpl::Metrics() const {
       "Peer links that are neither validators, persistent peers nor dialled by this node.", guests);
   add("consent_peer_evictions_total", "counter",
       "Guest links closed to make room for a validator or persistent peer.", evictions_.load());
+  add("consent_peer_accept_backoffs_total", "counter",
+      "Times the p2p listener paused accepting for 100 ms: out of file descriptors or memory.",
+      accept_backoffs_.load());
   return out;
 }
 

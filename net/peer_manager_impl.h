@@ -98,6 +98,10 @@ class PeerManagerImpl {
   asio::io_context ioc_;
   asio::strand<asio::io_context::executor_type> mgr_strand_;
   tcp::acceptor acceptor_;
+  // Out of file descriptors (EMFILE/ENFILE) or memory, accepting pauses this long (on
+  // mgr_strand_) instead of retrying at once, which would spin the p2p thread.
+  static constexpr uint32_t kAcceptBackoffMs = 100;
+  asio::steady_timer accept_backoff_{mgr_strand_};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::thread thread_;
   uint16_t port_ = 0;
@@ -122,6 +126,7 @@ class PeerManagerImpl {
   // Refusals by admission rule, and guest links evicted for priority links.
   std::atomic<uint64_t> refused_pending_{0}, refused_pending_ip_{0}, refused_rate_ip_{0},
       refused_inbound_ip_{0}, refused_full_{0}, evictions_{0};
+  std::atomic<uint64_t> accept_backoffs_{0};  // accepting paused on EMFILE/ENFILE/ENOMEM
 
   friend class PeerSession;
 };

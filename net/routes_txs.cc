@@ -3,10 +3,12 @@
 // any signature is verified: one per request, one per body byte, one per transaction; a refusal
 // is 429 with Retry-After.
 // Each element is parsed strictly on its own (a malformed one gets its own error, the others are
-// still submitted), the well-formed ones go to the backend in one Submit, and the answer lists
-// one result per element, in order. With ?wait=commit the accepted ones are awaited through the
-// CommitHub (registered before Submit, so that no commit can be missed) and the transport answers
-// when the wait completes or times out.
+// still submitted), the well-formed ones go to the backend in one SubmitAsync (its signatures
+// are verified in the node's per-client fair queue, node/fair_verify.h; a full queue is 429 for
+// this client's share, 503 for the whole), and the answer, one result per element in order, is
+// deferred until the batch is admitted: no API thread waits for it. With ?wait=commit the
+// accepted ones are awaited through the CommitHub (registered before submitting, so that no
+// commit can be missed) and the transport answers when the wait completes or times out.
 #include "crypto/hex.h"
 #include "ledger/tx_json.h"
 #include "net/commit_hub.h"
@@ -68,6 +70,51 @@ Outcome FromSubmit(const SubmitOutcome& s) {
   }
 }
 
+// What the deferred answer of one POST needs once the node has admitted the batch.
+struct PendingPost {
+  std::vector<Outcome> outcomes;  // the malformed elements' already; the rest filled in
+  std::vector<size_t> where;      // index in `outcomes` of each submitted tx
+  std::vector<Hash32> ids;        // of each submitted tx
+  bool single = false;
+  std::shared_ptr<CommitWait> waiter;    // registered with the hub, or null
+  std::vector<SubmitOutcome> submitted;  // set by the backend's completion
+};
+
+HttpResponse FinishPost(PendingPost& p, CommitHub* hub) {
+  if (p.submitted.size() != p.ids.size()) {
+    if (p.waiter && hub) hub->RemoveWait(p.waiter);
+    return ErrorResponse(500, "internal",
+                         "the node answered " + std::to_string(p.submitted.size()) +
+                             " outcomes for " + std::to_string(p.ids.size()) + " transactions");
+  }
+  bool any_accepted = false, all_accepted = true;
+  for (size_t k = 0; k < p.submitted.size(); ++k) {
+    p.outcomes[p.where[k]] = FromSubmit(p.submitted[k]);
+    if (!p.outcomes[p.where[k]].accepted && p.waiter) p.waiter->Drop(p.ids[k]);
+  }
+  json::OrderedJson results = json::OrderedJson::array();
+  for (const Outcome& o : p.outcomes) {
+    any_accepted = any_accepted || o.accepted;
+    all_accepted = all_accepted && o.accepted;
+    results.push_back(o.result);
+  }
+  if (p.waiter) {
+    if (any_accepted) {
+      p.waiter->SetResults(std::move(results));
+      HttpResponse r;
+      r.wait = p.waiter;
+      return r;
+    }
+    if (hub) hub->RemoveWait(p.waiter);
+  }
+  if (p.single) {
+    HttpResponse r = JsonResponse(p.outcomes[0].http, results[0]);
+    if (p.outcomes[0].http == 503) r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  return JsonResponse(all_accepted ? 202 : 200, results);
+}
+
 }  // namespace
 
 HttpResponse PostTxs(const RouteCall& c) {
@@ -104,6 +151,19 @@ HttpResponse PostTxs(const RouteCall& c) {
     return ErrorResponse(413, "payload_too_large",
                          "body is " + std::to_string(c.request.body.size()) +
                              " bytes; the limit is " + std::to_string(opt.max_body_bytes));
+  }
+  // A full verification queue refuses before the body is decoded (429 for this client's
+  // share, 503 for the whole), so that a flood of requests it cannot take costs little.
+  auto queue_full = [&](const Status& st) {
+    const bool mine = st.code() == StatusCode::kRejected;
+    if (mine && c.ctx.metrics) c.ctx.metrics->RateLimited();
+    HttpResponse r =
+        ErrorResponse(mine ? 429 : 503, mine ? "rate_limited" : "unavailable", st.message());
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  };
+  if (Status st = c.ctx.backend.CanQueue(client, c.request.body.size()); !st.ok()) {
+    return queue_full(st);
   }
   auto parsed = json::ParseStrict(c.request.body, opt.max_body_bytes, "body");
   if (!parsed.ok()) return ErrorResponse(400, "invalid_json", parsed.status().message());
@@ -158,41 +218,30 @@ HttpResponse PostTxs(const RouteCall& c) {
     for (size_t k = 0; k < txs.size(); ++k) waiter->Await(ids[k], where[k]);
     c.ctx.hub->AddWait(waiter);
   }
-  std::vector<SubmitOutcome> submitted;
-  if (!txs.empty()) submitted = c.ctx.backend.Submit(std::move(txs), ids);
-  if (submitted.size() != ids.size()) {
+  auto pending = std::make_shared<PendingPost>();
+  pending->outcomes = std::move(outcomes);
+  pending->where = std::move(where);
+  pending->ids = ids;
+  pending->single = single;
+  pending->waiter = waiter;
+  if (txs.empty()) return FinishPost(*pending, c.ctx.hub);  // every element was malformed
+  auto deferred = std::make_shared<DeferredResponse>();
+  deferred->wait = waiter;
+  Status queued = c.ctx.backend.SubmitAsync(
+      client, c.request.body.size(), std::move(txs), std::move(ids),
+      [pending, deferred](std::vector<SubmitOutcome> submitted) {
+        pending->submitted = std::move(submitted);
+        deferred->Complete([pending](CommitHub* hub) { return FinishPost(*pending, hub); });
+      });
+  if (!queued.ok()) {
+    // Not queued: this client's share of the verification queue is full (429), or the whole
+    // queue (503); nothing was submitted.
     if (waiter) c.ctx.hub->RemoveWait(waiter);
-    return ErrorResponse(500, "internal",
-                         "the node answered " + std::to_string(submitted.size()) +
-                             " outcomes for " + std::to_string(ids.size()) + " transactions");
+    return queue_full(queued);
   }
-  bool any_accepted = false, all_accepted = true;
-  for (size_t k = 0; k < submitted.size(); ++k) {
-    outcomes[where[k]] = FromSubmit(submitted[k]);
-    if (!outcomes[where[k]].accepted && waiter) waiter->Drop(ids[k]);
-  }
-  json::OrderedJson results = json::OrderedJson::array();
-  for (const Outcome& o : outcomes) {
-    any_accepted = any_accepted || o.accepted;
-    all_accepted = all_accepted && o.accepted;
-    results.push_back(o.result);
-  }
-
-  if (waiter) {
-    if (any_accepted) {
-      waiter->SetResults(std::move(results));
-      HttpResponse r;
-      r.wait = waiter;
-      return r;
-    }
-    c.ctx.hub->RemoveWait(waiter);
-  }
-  if (single) {
-    HttpResponse r = JsonResponse(outcomes[0].http, results[0]);
-    if (outcomes[0].http == 503) r.headers.emplace_back("Retry-After", "1");
-    return r;
-  }
-  return JsonResponse(all_accepted ? 202 : 200, results);
+  HttpResponse r;
+  r.deferred = std::move(deferred);
+  return r;
 }
 
 }  // namespace consent

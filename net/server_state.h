@@ -191,6 +191,9 @@ class ServerState {
   RateLimiter tx_limiter;    // transactions per client key
   RateLimiter byte_limiter;  // POST /v1/txs body bytes per client key
   CommitHub hub;
+  // The node's verify workers post deferred answers through it; Stop closes it before the
+  // io_context goes away.
+  std::shared_ptr<PostGate> gate = std::make_shared<PostGate>();
   std::atomic<bool> stopping{false};
 
  private:

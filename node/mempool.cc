@@ -136,7 +136,17 @@ std::optional<size_t> Mempool::VerifyBlockSignatures(const std::vector<SignedTx>
   return std::nullopt;
 }
 
-std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) {
+bool Mempool::VerifyForAdmission(const SignedTx& tx, const Hash32& id) {
+  if (!CheckSyntax(tx.body).ok()) return false;
+  bool ran = false;
+  const bool ok = cache_.GetOrVerify(
+      id, [&] { return VerifyTxSignature(options_.chain_id, tx).ok(); }, &ran);
+  (ran ? verifications_ : cache_hits_).fetch_add(1, std::memory_order_relaxed);
+  return ok;
+}
+
+std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids,
+                                           const std::vector<char>* verdicts) {
   const size_t n = txs.size();
   std::vector<SubmitOutcome> out(n);
   const bool have_ids = ids.size() == n;
@@ -184,7 +194,11 @@ std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vecto
     todo.push_back(i);
   }
   std::vector<char> sig_ok(n, 0);
-  VerifySignatures(txs, ids, todo, &sig_ok);
+  if (verdicts != nullptr && verdicts->size() == n) {
+    for (size_t i : todo) sig_ok[i] = (*verdicts)[i];
+  } else {
+    VerifySignatures(txs, ids, todo, &sig_ok);
+  }
   for (size_t i : todo) {
     if (!sig_ok[i]) {
       out[i].status = Status::BadSignature(

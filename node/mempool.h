@@ -80,7 +80,14 @@ class Mempool {
   // appears twice in `txs` is admitted once; the later copy is answered OK with `duplicate`.
   // After Close(): every outcome is kUnavailable.
   // `ids`: txs[i].Id() for every i if the caller has them, or empty (computed here).
-  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids = {});
+  // `verdicts`: when given (one per tx), the signatures were verified already (VerifyForAdmission
+  // through a FairVerifier): 1 = valid; no signature is verified here then.
+  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids = {},
+                                    const std::vector<char>* verdicts = nullptr);
+  // One transaction's signature, for a later Submit with `verdicts`: through the verified cache,
+  // counted as Submit counts; false without verifying when its syntax is broken (Submit refuses
+  // it for that first). Thread-safe.
+  bool VerifyForAdmission(const SignedTx& tx, const Hash32& id);
 
   // The first (up to) `max` pending transactions in arrival order. They stay pending. With `ids`,
   // also their tx ids (ids->at(i) is the id of the i-th), as computed at admission.

@@ -127,6 +127,10 @@ Node::Node(NodeOptions options, std::unique_ptr<ChainStore> store,
   mo.validators = [store_ptr] { return store_ptr->ValidatorsFor(store_ptr->height() + 1); };
   mempool_ = std::make_unique<Mempool>(
       mo, [store_ptr] { return std::make_unique<SnapshotState>(store_ptr->Snapshot()); });
+  Mempool* pool = mempool_.get();
+  fair_ = std::make_unique<FairVerifier>(
+      FairVerifyLimits{}, mo.verify_threads,
+      [pool](const SignedTx& tx, const Hash32& id) { return pool->VerifyForAdmission(tx, id); });
   // The machine decides at each height whether this key may sign (the set of that height).
   consensus_ = std::make_unique<Consensus>(genesis_, key_.public_key(), options_.config.consensus);
   validator_ = store_->ValidatorsFor(store_->height() + 1).Contains(key_.public_key());
@@ -200,6 +204,7 @@ consent::Status Node::StartPeers() {
 
 Node::~Node() {
   Shutdown();
+  fair_.reset();  // joins its workers, which call into the mempool
   mempool_.reset();
   store_.reset();
   spdlog::info("store closed");
@@ -286,6 +291,7 @@ void Node::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   ready_ = false;
+  fair_->Close();              // queued API submissions are answered "shutting down"
   if (peers_) peers_->Stop();  // no peer callback runs after this
   mempool_->Close();
   {

@@ -68,6 +68,7 @@
 #include "net/peer_manager.h"
 #include "node/block_sync.h"
 #include "node/config.h"
+#include "node/fair_verify.h"
 #include "node/future_buffer.h"
 #include "node/home.h"
 #include "node/intake_queue.h"
@@ -141,6 +142,12 @@ class Node final : public ApiBackend, private PeerHandler {
   std::unique_ptr<KvRead> Snapshot() const override { return store_->Snapshot(); }
   std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs,
                                     std::vector<Hash32> ids = {}) override;
+  // Verification queued per client in fair_ (node/fair_verify.h), then Admit.
+  consent::Status SubmitAsync(const std::string& client, size_t bytes, std::vector<SignedTx> txs,
+                              std::vector<Hash32> ids, SubmitDone done) override;
+  consent::Status CanQueue(const std::string& client, size_t bytes) const override {
+    return fair_->Admissible(client, bytes);
+  }
   NodeStatus Status() const override;
   void AddCommitListener(CommitListener* l) override;
   void RemoveCommitListener(CommitListener* l) override;
@@ -204,6 +211,10 @@ class Node final : public ApiBackend, private PeerHandler {
   void ServeBlocks(PeerId peer, p2p::BlockRequest req);
 
   uint64_t NowMs() const;
+  // Submit's work with the signatures' `verdicts` known (or null: verified here): admission to
+  // the mempool, then gossip of the accepted ones.
+  std::vector<SubmitOutcome> Admit(std::vector<SignedTx> txs, std::vector<Hash32> ids,
+                                   const std::vector<char>* verdicts);
   // `seconds`: the height's latency, for the histogram; nullopt for a synced block.
   void RecordCommit(const CommittedBlock& block, std::optional<double> seconds);
 
@@ -215,6 +226,9 @@ class Node final : public ApiBackend, private PeerHandler {
   std::atomic<bool> validator_{false};
   std::unique_ptr<ChainStore> store_;
   std::unique_ptr<Mempool> mempool_;
+  // API submissions' signatures, verified round-robin across clients; closed at Shutdown,
+  // destroyed before mempool_ (its workers call into it).
+  std::unique_ptr<FairVerifier> fair_;
   std::unique_ptr<PeerManager> peers_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> fatal_{false};

@@ -3,7 +3,9 @@
 // transaction with a bad signature is cut off), the relay of those still pending, and their
 // re-gossip with a doubling delay until a block takes them (and to each new link), so that a
 // transaction any honest node accepted reaches the validators even if one gossip was dropped.
-// Thread-safety: Submit from any thread; IngestTxs on the ingest thread; RelayDue on the driver.
+// API submissions' signatures are verified fairly across clients first (SubmitAsync: a
+// FairVerifier, node/fair_verify.h). Thread-safety: Submit and SubmitAsync from any thread;
+// IngestTxs on the ingest thread; RelayDue on the driver.
 #include "node/node.h"
 
 #include <spdlog/spdlog.h>
@@ -25,6 +27,46 @@ std::chrono::milliseconds RelayFirstDelay(uint32_t relay_after_ms) {
 }  // namespace
 
 std::vector<SubmitOutcome> Node::Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) {
+  return Admit(std::move(txs), std::move(ids), nullptr);
+}
+
+consent::Status Node::SubmitAsync(const std::string& client, size_t bytes,
+                                  std::vector<SignedTx> txs, std::vector<Hash32> ids,
+                                  SubmitDone done) {
+  if (ids.size() != txs.size()) {
+    ids.resize(txs.size());
+    for (size_t i = 0; i < txs.size(); ++i) ids[i] = txs[i].Id();
+  }
+  // Answered at once, on this thread: what needs no signature check (a follower without a
+  // link, a full mempool: Admit refuses before verifying), and a batch of at most one turn from
+  // a client with nothing queued, which would take the next turn anyway (no hop to a worker).
+  if (txs.empty() || (!validator_ && (!peers_ || peers_->peer_count() == 0)) ||
+      mempool_->size() >= mempool_->capacity() ||
+      (txs.size() <= fair_->limits().chunk && !fair_->HasQueued(client))) {
+    done(Admit(std::move(txs), std::move(ids), nullptr));
+    return consent::Status::Ok();
+  }
+  auto held_txs = std::make_shared<std::vector<SignedTx>>(std::move(txs));
+  auto held_ids = std::make_shared<std::vector<Hash32>>(std::move(ids));
+  return fair_->Enqueue(
+      client, bytes, held_txs, held_ids,
+      [this, held_txs, held_ids, done = std::move(done)](std::vector<char> verdicts, bool closed) {
+        if (closed) {
+          std::vector<SubmitOutcome> out(held_ids->size());
+          for (size_t i = 0; i < out.size(); ++i) {
+            out[i].tx_id = (*held_ids)[i];
+            out[i].status = consent::Status::Unavailable(
+                "the node is shutting down; retry against a running node");
+          }
+          return done(std::move(out));
+        }
+        // The workers are done reading the batch: it may be moved from.
+        done(Admit(std::move(*held_txs), std::move(*held_ids), &verdicts));
+      });
+}
+
+std::vector<SubmitOutcome> Node::Admit(std::vector<SignedTx> txs, std::vector<Hash32> ids,
+                                       const std::vector<char>* verdicts) {
   if (!validator_ && (!peers_ || peers_->peer_count() == 0)) {
     std::vector<SubmitOutcome> out(txs.size());
     for (size_t i = 0; i < txs.size(); ++i) {
@@ -39,7 +81,7 @@ std::vector<SubmitOutcome> Node::Submit(std::vector<SignedTx> txs, std::vector<H
   const bool gossiping = peers_ && peers_->peer_count() > 0;
   std::vector<SignedTx> copy;
   if (gossiping) copy = txs;
-  std::vector<SubmitOutcome> out = mempool_->Submit(std::move(txs), std::move(ids));
+  std::vector<SubmitOutcome> out = mempool_->Submit(std::move(txs), std::move(ids), verdicts);
   p2p::TxsMsg gossip;
   std::vector<Hash32> new_ids;
   for (size_t i = 0; i < out.size(); ++i) {

@@ -36,6 +36,14 @@ void VerifyPool::WorkerLoop() {
   }
 }
 
+void VerifyPool::Post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
 void VerifyPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
   if (n == 0) return;
   // Shared by the caller and the helper tasks; lives on this stack frame, which outlives every

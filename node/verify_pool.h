@@ -36,6 +36,10 @@ class VerifyPool {
   // have returned. fn must be thread-safe and must not throw.
   void ParallelFor(size_t n, const std::function<void(size_t)>& fn);
 
+  // Runs task() on a worker thread, after the tasks queued before it. REQUIRES: threads >= 2
+  // (at least one worker). task must not throw.
+  void Post(std::function<void()> task);
+
   size_t threads() const { return workers_.size() + 1; }
 
  private:
