@@ -132,7 +132,7 @@ Node::Node(NodeOptions options, std::unique_ptr<ChainStore> store,
   Mempool* pool = mempool_.get();
   fair_ = std::make_unique<FairVerifier>(
       FairVerifyLimits{}, mo.verify_threads,
-      [pool](const SignedTx& tx, const Hash32& id) { return pool->VerifyForAdmission(tx, id); });
+      [pool](const IdentifiedTx& tx) { return pool->VerifyForAdmission(tx); });
   std::optional<PublicKey> self;
   if (validator_) self = key_.public_key();
   consensus_ = std::make_unique<Consensus>(genesis_, self, options_.config.consensus);
