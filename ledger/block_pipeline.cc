@@ -290,21 +290,14 @@ Status CheckHeaderFields(const Genesis& genesis, const ValidatorSet& validators,
 Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, const ChainTip& tip,
                               uint64_t time_ms, uint32_t round,
                               const std::vector<SignedTx>& candidates, size_t max_txs) {
-  std::vector<Hash32> ids;
-  ids.reserve(candidates.size());
-  for (const SignedTx& tx : candidates) ids.push_back(tx.Id());
-  return BuildBlock(committed, genesis, tip, time_ms, round, std::vector<SignedTx>(candidates), ids,
-                    max_txs, std::numeric_limits<size_t>::max());
+  return BuildBlock(committed, genesis, tip, time_ms, round, Identify(candidates), max_txs,
+                    std::numeric_limits<size_t>::max());
 }
 
 Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, const ChainTip& tip,
-                              uint64_t time_ms, uint32_t round, std::vector<SignedTx>&& candidates,
-                              const std::vector<Hash32>& ids, size_t max_txs,
+                              uint64_t time_ms, uint32_t round,
+                              std::vector<IdentifiedTx>&& candidates, size_t max_txs,
                               size_t max_body_bytes) {
-  if (ids.size() != candidates.size()) {
-    return Status::Invalid("BuildBlock: " + std::to_string(ids.size()) + " tx ids for " +
-                           std::to_string(candidates.size()) + " candidates");
-  }
   if (time_ms <= MinExclusiveTime(genesis, tip)) {
     return Status::Rejected(
         std::string(BlockRejectReasonName(BlockRejectReason::kTimeNotIncreasing)) + ": time_ms " +
@@ -323,25 +316,25 @@ Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, c
   seen.reserve(std::min(candidates.size(), 2 * limit));
   size_t body_bytes = 4;  // the body's u32 count
   for (size_t i = 0; i < candidates.size() && exec.size() < limit; ++i) {
-    const Hash32& id = ids[i];
+    const Hash32 id = candidates[i].id();
     if (auto [it, fresh] = seen.emplace(id, i); !fresh) {
       built.rejected.push_back(
           {id, TxRejectReason::kReplay,
            "tx_id " + ToHex(id) + " is a duplicate of candidate " + std::to_string(it->second)});
       continue;
     }
-    Bytes encoding = candidates[i].Encode();
+    Bytes encoding = candidates[i].tx().Encode();
     // Full by size: stop here (like a block full by count), this candidate not looked at.
     if (body_bytes + 4 + encoding.size() > max_body_bytes) break;
     const size_t encoded = 4 + encoding.size();
-    Result<TxCheck> check = exec.TryAdd(candidates[i], id, std::move(encoding));
+    Result<TxCheck> check = exec.TryAdd(candidates[i].tx(), id, std::move(encoding));
     if (!check.ok()) return StorageError(check.status());
     if (!check->ok()) {
       built.rejected.push_back({id, check->reason, std::move(check->message)});
       continue;
     }
     body_bytes += encoded;
-    accepted.push_back(std::move(candidates[i]));
+    accepted.push_back(std::move(candidates[i]).Take());
   }
 
   Header& h = built.validated.block.header;

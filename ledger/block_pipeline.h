@@ -90,16 +90,14 @@ Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, c
                               uint64_t time_ms, uint32_t round,
                               const std::vector<SignedTx>& candidates, size_t max_txs);
 
-// The same for a caller that owns the candidates and already knows their tx ids (a mempool
-// computes each id once, at admission): accepted candidates are moved into the block, and the
-// ids are not recomputed. The block also stops short of a body (schema::EncodeBlockBody: a u32
+// The same for a caller that owns the candidates with their tx ids (a mempool computes each id
+// once, at admission): accepted candidates are moved into the block, and the ids are not
+// recomputed. The block also stops short of a body (schema::EncodeBlockBody: a u32
 // count, then per tx a u32 length and its encoding) longer than max_body_bytes, like a block full
 // by count: the candidate that would overflow it and those after it are not looked at.
-// REQUIRES ids[i] == candidates[i].Id() for every i (a different id would build a block whose
-// tx_index and log leaves no validator reproduces); a size mismatch is an Invalid error.
 Result<BuiltBlock> BuildBlock(const KvRead& committed, const Genesis& genesis, const ChainTip& tip,
-                              uint64_t time_ms, uint32_t round, std::vector<SignedTx>&& candidates,
-                              const std::vector<Hash32>& ids, size_t max_txs,
+                              uint64_t time_ms, uint32_t round,
+                              std::vector<IdentifiedTx>&& candidates, size_t max_txs,
                               size_t max_body_bytes);
 
 // Both read the set that commits the next height from the store (SetForHeight), and apply

@@ -320,6 +320,13 @@ Bytes SignedTx::Encode() const {
 
 Hash32 SignedTx::Id() const { return TxIdOf(Encode()); }
 
+std::vector<IdentifiedTx> Identify(std::vector<SignedTx> txs) {
+  std::vector<IdentifiedTx> out;
+  out.reserve(txs.size());
+  for (SignedTx& tx : txs) out.emplace_back(std::move(tx));
+  return out;
+}
+
 Result<SignedTx> SignTx(std::string_view chain_id, TxBody body, const SigningKey& key) {
   RETURN_IF_ERROR(CheckChainId(chain_id));
   RETURN_IF_ERROR(CheckSyntax(body));

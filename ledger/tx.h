@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -114,6 +115,26 @@ struct SignedTx {
   Bytes Encode() const;  // body || sig
   Hash32 Id() const;     // H(0x00 || body || sig)
 };
+
+// A transaction and its tx_id (SignedTx::Id()), which only the constructor computes, from the
+// transaction itself: the two cannot disagree. It is what travels where a transaction's id is
+// needed more than once (admission, the mempool, block building), instead of a vector of
+// transactions beside a vector of ids. Copies keep the pair; there is no other way to set the id.
+class IdentifiedTx {
+ public:
+  explicit IdentifiedTx(SignedTx tx) : tx_(std::move(tx)), id_(tx_.Id()) {}
+  const SignedTx& tx() const { return tx_; }
+  const Hash32& id() const { return id_; }
+  // The transaction, moved out; this object is then left with an empty transaction.
+  SignedTx Take() && { return std::move(tx_); }
+
+ private:
+  SignedTx tx_;
+  Hash32 id_;
+};
+
+// IdentifiedTx of each, in order.
+std::vector<IdentifiedTx> Identify(std::vector<SignedTx> txs);
 
 // Checks syntax, then signs with `key` (which must be the body's signer).
 Result<SignedTx> SignTx(std::string_view chain_id, TxBody body, const SigningKey& key);

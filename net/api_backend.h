@@ -77,9 +77,12 @@ class ApiBackend {
   virtual std::unique_ptr<KvRead> Snapshot() const = 0;
   // Admission: decode/syntax already done by the caller; checks signature (once; cached) and
   // state rules against committed state plus pending transactions. One outcome per tx, in order.
-  // `ids`: txs[i].Id() for every i when the caller has them already (each id is a SHA-256 of
-  // the tx's encoding, so computing it once matters at load), or empty to have them computed.
-  virtual std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) = 0;
+  // Each tx comes with its id (IdentifiedTx: a SHA-256 of the tx's encoding, computed once).
+  virtual std::vector<SubmitOutcome> Submit(std::vector<IdentifiedTx> txs) = 0;
+  // The same, the ids computed here.
+  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs) {
+    return Submit(Identify(std::move(txs)));
+  }
   // Submit for an API client, with signature verification queued fairly across clients
   // (`client`: the API's ClientKey, an IPv4 address or an IPv6 /64; `bytes`: the request's
   // size, counted against the queue's bounds). Either returns OK and calls done(outcomes)
@@ -95,11 +98,10 @@ class ApiBackend {
     return consent::Status::Ok();
   }
   virtual consent::Status SubmitAsync(const std::string& client, size_t bytes,
-                                      std::vector<SignedTx> txs, std::vector<Hash32> ids,
-                                      SubmitDone done) {
+                                      std::vector<IdentifiedTx> txs, SubmitDone done) {
     (void)client;
     (void)bytes;
-    done(Submit(std::move(txs), std::move(ids)));
+    done(Submit(std::move(txs)));
     return consent::Status::Ok();
   }
   virtual NodeStatus Status() const = 0;

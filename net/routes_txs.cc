@@ -195,8 +195,8 @@ HttpResponse PostTxs(const RouteCall& c) {
     }
   }
   std::vector<Outcome> outcomes(elements.size());
-  std::vector<SignedTx> txs;
-  std::vector<size_t> where;  // index in `elements` of each tx in `txs`
+  std::vector<IdentifiedTx> txs;  // each id computed once, here, for the waiter and the node
+  std::vector<size_t> where;      // index in `elements` of each tx in `txs`
   for (size_t i = 0; i < elements.size(); ++i) {
     auto tx = TxFromJson(*elements[i]);
     if (!tx.ok()) {
@@ -204,31 +204,30 @@ HttpResponse PostTxs(const RouteCall& c) {
       outcomes[i] = Rejected(nullptr, 400, TxError("invalid_tx", path + tx.status().message()));
       continue;
     }
-    txs.push_back(std::move(tx).value());
+    txs.emplace_back(std::move(tx).value());
     where.push_back(i);
   }
-
-  std::vector<Hash32> ids;  // computed once here for the waiter, the answer and the mempool
+  std::vector<Hash32> ids;  // of txs[k], for the answer
   ids.reserve(txs.size());
-  for (const SignedTx& tx : txs) ids.push_back(tx.Id());
+  for (const IdentifiedTx& tx : txs) ids.push_back(tx.id());
   std::shared_ptr<CommitWait> waiter;
   if (wait && !txs.empty()) {
     if (!c.ctx.hub) return ErrorResponse(503, "unavailable", "wait=commit is not available");
     waiter = std::make_shared<CommitWait>(single);
-    for (size_t k = 0; k < txs.size(); ++k) waiter->Await(ids[k], where[k]);
+    for (size_t k = 0; k < txs.size(); ++k) waiter->Await(txs[k].id(), where[k]);
     c.ctx.hub->AddWait(waiter);
   }
   auto pending = std::make_shared<PendingPost>();
   pending->outcomes = std::move(outcomes);
   pending->where = std::move(where);
-  pending->ids = ids;
+  pending->ids = std::move(ids);
   pending->single = single;
   pending->waiter = waiter;
   if (txs.empty()) return FinishPost(*pending, c.ctx.hub);  // every element was malformed
   auto deferred = std::make_shared<DeferredResponse>();
   deferred->wait = waiter;
   Status queued = c.ctx.backend.SubmitAsync(
-      client, c.request.body.size(), std::move(txs), std::move(ids),
+      client, c.request.body.size(), std::move(txs),
       [pending, deferred](std::vector<SubmitOutcome> submitted) {
         pending->submitted = std::move(submitted);
         deferred->Complete([pending](CommitHub* hub) { return FinishPost(*pending, hub); });

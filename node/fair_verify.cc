@@ -15,10 +15,8 @@ FairVerifier::FairVerifier(FairVerifyLimits limits, size_t threads, VerifyFn ver
 FairVerifier::~FairVerifier() { Close(); }
 
 Status FairVerifier::Enqueue(const std::string& client, size_t bytes,
-                             std::shared_ptr<const std::vector<SignedTx>> txs,
-                             std::shared_ptr<const std::vector<Hash32>> ids, DoneFn done) {
+                             std::shared_ptr<const std::vector<IdentifiedTx>> txs, DoneFn done) {
   const size_t n = txs ? txs->size() : 0;
-  if (!ids || ids->size() != n) return Status::Internal("fair verifier: one id per transaction");
   if (n == 0) {
     done({}, false);
     return Status::Ok();
@@ -31,7 +29,6 @@ Status FairVerifier::Enqueue(const std::string& client, size_t bytes,
     b->client = client;
     b->bytes = bytes;
     b->txs = std::move(txs);
-    b->ids = std::move(ids);
     b->done = std::move(done);
     b->verdicts.assign(n, 0);
     b->seq = next_seq_++;
@@ -134,7 +131,7 @@ void FairVerifier::Drain() {
     // Each index is written by the one worker that holds its turn; the lock below orders the
     // writes before the batch's completion.
     for (size_t i = turn.begin; i < turn.end; ++i) {
-      b.verdicts[i] = verify_((*b.txs)[i], (*b.ids)[i]) ? 1 : 0;
+      b.verdicts[i] = verify_((*b.txs)[i]) ? 1 : 0;
     }
     bool finish = false;
     {

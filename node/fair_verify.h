@@ -50,7 +50,7 @@ struct FairVerifyLimits {
 class FairVerifier {
  public:
   // verify(tx, id): true if the signature verifies (may consult a cache).
-  using VerifyFn = std::function<bool(const SignedTx&, const Hash32&)>;
+  using VerifyFn = std::function<bool(const IdentifiedTx&)>;
   // done(verdicts, closed): verdicts[i] for txs[i]; `closed`: not verified (shutting down).
   using DoneFn = std::function<void(std::vector<char> verdicts, bool closed)>;
 
@@ -65,8 +65,7 @@ class FairVerifier {
   // total bounds are full or the verifier is closed; `done` is then not called. The messages
   // name the bound.
   Status Enqueue(const std::string& client, size_t bytes,
-                 std::shared_ptr<const std::vector<SignedTx>> txs,
-                 std::shared_ptr<const std::vector<Hash32>> ids, DoneFn done);
+                 std::shared_ptr<const std::vector<IdentifiedTx>> txs, DoneFn done);
 
   // Whether a batch of `bytes` from `client` could be queued now (the transaction bounds taken
   // as they stand, without this batch's): the same refusals as Enqueue, before the caller spends
@@ -86,8 +85,7 @@ class FairVerifier {
   struct Batch {
     std::string client;
     size_t bytes = 0;
-    std::shared_ptr<const std::vector<SignedTx>> txs;
-    std::shared_ptr<const std::vector<Hash32>> ids;
+    std::shared_ptr<const std::vector<IdentifiedTx>> txs;
     DoneFn done;
     std::vector<char> verdicts;
     size_t next = 0;         // first transaction not yet handed to a worker

@@ -107,13 +107,14 @@ Mempool::~Mempool() = default;
 
 uint64_t Mempool::Now() const { return options_.clock_ms ? options_.clock_ms() : NowMs(); }
 
-void Mempool::VerifySignatures(const std::vector<SignedTx>& txs, const std::vector<Hash32>& ids,
-                               const std::vector<size_t>& todo, std::vector<char>* ok) {
+void Mempool::VerifySignatures(const std::vector<const SignedTx*>& txs,
+                               const std::vector<Hash32>& ids, const std::vector<size_t>& todo,
+                               std::vector<char>* ok) {
   pool_.ParallelFor(todo.size(), [&](size_t k) {
     const size_t i = todo[k];
     bool ran = false;
     (*ok)[i] = cache_.GetOrVerify(
-        ids[i], [&] { return VerifyTxSignature(options_.chain_id, txs[i]).ok(); }, &ran);
+        ids[i], [&] { return VerifyTxSignature(options_.chain_id, *txs[i]).ok(); }, &ran);
     (ran ? verifications_ : cache_hits_).fetch_add(1, std::memory_order_relaxed);
   });
 }
@@ -127,35 +128,44 @@ std::optional<size_t> Mempool::VerifyBlockSignatures(const std::vector<SignedTx>
   }
   const std::vector<Hash32>& ids = computed.empty() ? given_ids : computed;
   std::vector<size_t> todo(txs.size());
-  for (size_t i = 0; i < txs.size(); ++i) todo[i] = i;
+  std::vector<const SignedTx*> txp(txs.size());
+  for (size_t i = 0; i < txs.size(); ++i) {
+    todo[i] = i;
+    txp[i] = &txs[i];
+  }
   std::vector<char> ok(txs.size(), 0);
-  VerifySignatures(txs, ids, todo, &ok);
+  VerifySignatures(txp, ids, todo, &ok);
   for (size_t i = 0; i < txs.size(); ++i) {
     if (!ok[i]) return i;
   }
   return std::nullopt;
 }
 
-bool Mempool::VerifyForAdmission(const SignedTx& tx, const Hash32& id) {
+bool Mempool::VerifyForAdmission(const IdentifiedTx& item) {
+  const SignedTx& tx = item.tx();
   if (!CheckSyntax(tx.body).ok()) return false;
   bool ran = false;
   const bool ok = cache_.GetOrVerify(
-      id, [&] { return VerifyTxSignature(options_.chain_id, tx).ok(); }, &ran);
+      item.id(), [&] { return VerifyTxSignature(options_.chain_id, tx).ok(); }, &ran);
   (ran ? verifications_ : cache_hits_).fetch_add(1, std::memory_order_relaxed);
   return ok;
 }
 
-std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids,
+std::vector<SubmitOutcome> Mempool::Submit(std::vector<IdentifiedTx> items,
                                            const std::vector<char>* verdicts) {
-  const size_t n = txs.size();
+  const size_t n = items.size();
   std::vector<SubmitOutcome> out(n);
-  const bool have_ids = ids.size() == n;
-  ids.resize(n);
+  // Views for the loops below (and VerifySignatures); items[i] is moved only when admitted.
+  std::vector<const SignedTx*> txp(n);
+  std::vector<Hash32> ids(n);
+  for (size_t i = 0; i < n; ++i) {
+    txp[i] = &items[i].tx();
+    ids[i] = items[i].id();
+  }
   std::vector<char> decided(n, 0);
   std::vector<size_t> first_copy(n);  // index of the first copy of the same tx in `txs`
   std::unordered_map<Hash32, size_t, Hash32Hasher> seen;
   for (size_t i = 0; i < n; ++i) {
-    if (!have_ids) ids[i] = txs[i].Id();
     out[i].tx_id = ids[i];
     first_copy[i] = seen.emplace(ids[i], i).first->second;
   }
@@ -185,7 +195,7 @@ std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vecto
   std::vector<size_t> todo;
   for (size_t i = 0; i < n; ++i) {
     if (decided[i] || first_copy[i] != i) continue;
-    Status syntax = CheckSyntax(txs[i].body);
+    Status syntax = CheckSyntax(txp[i]->body);
     if (!syntax.ok()) {
       out[i].status = syntax;
       decided[i] = 1;
@@ -197,7 +207,7 @@ std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vecto
   if (verdicts != nullptr && verdicts->size() == n) {
     for (size_t i : todo) sig_ok[i] = (*verdicts)[i];
   } else {
-    VerifySignatures(txs, ids, todo, &sig_ok);
+    VerifySignatures(txp, ids, todo, &sig_ok);
   }
   for (size_t i : todo) {
     if (!sig_ok[i]) {
@@ -233,12 +243,12 @@ std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vecto
         continue;
       }
       LayeredView view(committed->view(), layer_);
-      const bool approval = std::holds_alternative<SetValidatorsTx>(txs[i].body);
+      const bool approval = std::holds_alternative<SetValidatorsTx>(txp[i]->body);
       const ValidatorSet in_office = approval ? InOffice() : ValidatorSet{};
       TxCheck check = CheckStateRules(
-          view, BlockContext{now, approval ? &in_office : nullptr, false}, txs[i], ids[i]);
+          view, BlockContext{now, approval ? &in_office : nullptr, false}, *txp[i], ids[i]);
       StateChanges changes;
-      if (check.ok()) changes = ComputeChanges(view, txs[i], ids[i]);
+      if (check.ok()) changes = ComputeChanges(view, *txp[i], ids[i]);
       if (Status st = committed->error(); !st.ok()) {
         spdlog::error("mempool: reading committed state failed: {}", st.ToString());
         out[i].status = Status::Internal("reading committed state failed: " + st.message());
@@ -256,7 +266,7 @@ std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vecto
         continue;
       }
       layer_.Apply(changes);
-      entries_.push_back(Entry{std::move(txs[i]), ids[i], std::move(changes)});
+      entries_.push_back(Entry{std::move(items[i]), std::move(changes)});
       index_.emplace(ids[i], std::prev(entries_.end()));
     }
   }
@@ -268,17 +278,12 @@ std::vector<SubmitOutcome> Mempool::Submit(std::vector<SignedTx> txs, std::vecto
   return out;
 }
 
-std::vector<SignedTx> Mempool::Candidates(size_t max, std::vector<Hash32>* ids) const {
+std::vector<IdentifiedTx> Mempool::Candidates(size_t max) const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<SignedTx> out;
+  std::vector<IdentifiedTx> out;
   out.reserve(std::min(max, entries_.size()));
-  if (ids != nullptr) {
-    ids->clear();
-    ids->reserve(out.capacity());
-  }
   for (auto it = entries_.begin(); it != entries_.end() && out.size() < max; ++it) {
-    out.push_back(it->tx);
-    if (ids != nullptr) ids->push_back(it->id);
+    out.push_back(it->item);
   }
   return out;
 }
@@ -288,7 +293,7 @@ std::vector<SignedTx> Mempool::Pending(const std::vector<Hash32>& ids) const {
   std::vector<SignedTx> out;
   for (const Hash32& id : ids) {
     auto it = index_.find(id);
-    if (it != index_.end()) out.push_back(it->second->tx);
+    if (it != index_.end()) out.push_back(it->second->tx());
   }
   return out;
 }
@@ -319,7 +324,7 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
   for (const Hash32& id : rejected) {
     auto it = index_.find(id);
     if (it == index_.end()) continue;
-    note(it->second->tx);
+    note(it->second->tx());
     EraseLocked(id);
   }
 
@@ -327,7 +332,7 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
   const uint64_t now = Now();
   // Transactions that aged out leave too: their pairs and controllers are affected as well.
   for (const Entry& e : entries_) {
-    if (IssuedAtOf(e.tx.body) + kMaxTxAgeMs < now) note(e.tx);
+    if (IssuedAtOf(e.tx().body) + kMaxTxAgeMs < now) note(e.tx());
   }
   // The layer is rebuilt only where the block (or an expiry) touched it: the values of the
   // affected pairs and controllers are dropped and then re-applied, in arrival order, from the
@@ -340,7 +345,7 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
   const ValidatorSet in_office = InOffice();
   size_t rechecked = 0, dropped = 0;
   for (auto it = entries_.begin(); it != entries_.end();) {
-    Touches t = TouchesOf(it->tx);
+    Touches t = TouchesOf(it->tx());
     const bool affected = t.approval || (t.pair && pairs.count(*t.pair) != 0) ||
                           (t.controller && controllers.count(*t.controller) != 0);
     if (!affected) {
@@ -350,19 +355,19 @@ void Mempool::OnBlockCommitted(const std::vector<SignedTx>& block_txs,
     ++rechecked;
     LayeredView view(committed->view(), layer_);
     TxCheck check = CheckStateRules(
-        view, BlockContext{now, t.approval ? &in_office : nullptr, false}, it->tx, it->id);
+        view, BlockContext{now, t.approval ? &in_office : nullptr, false}, it->tx(), it->id());
     if (Status st = committed->error(); !st.ok()) {
       // Keep the transaction: block building will meet the same error and stop the node.
       spdlog::error("mempool: re-check after a block could not read state: {}", st.ToString());
     } else if (!check.ok()) {
-      spdlog::info("mempool: dropped tx {} after the new block: {}", ShortId(it->id),
+      spdlog::info("mempool: dropped tx {} after the new block: {}", ShortId(it->id()),
                    check.message);
       ++dropped;
-      index_.erase(it->id);
+      index_.erase(it->id());
       it = entries_.erase(it);
       continue;
     } else {
-      it->changes = ComputeChanges(view, it->tx, it->id);
+      it->changes = ComputeChanges(view, it->tx(), it->id());
     }
     layer_.Apply(it->changes);
     ++it;

@@ -79,19 +79,22 @@ class Mempool {
   // Admits each transaction (see the file comment). One outcome per tx, in order. A tx that
   // appears twice in `txs` is admitted once; the later copy is answered OK with `duplicate`.
   // After Close(): every outcome is kUnavailable.
-  // `ids`: txs[i].Id() for every i if the caller has them, or empty (computed here).
   // `verdicts`: when given (one per tx), the signatures were verified already (VerifyForAdmission
   // through a FairVerifier): 1 = valid; no signature is verified here then.
-  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids = {},
+  std::vector<SubmitOutcome> Submit(std::vector<IdentifiedTx> txs,
                                     const std::vector<char>* verdicts = nullptr);
+  // The same, the ids computed here.
+  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs) {
+    return Submit(Identify(std::move(txs)));
+  }
   // One transaction's signature, for a later Submit with `verdicts`: through the verified cache,
   // counted as Submit counts; false without verifying when its syntax is broken (Submit refuses
   // it for that first). Thread-safe.
-  bool VerifyForAdmission(const SignedTx& tx, const Hash32& id);
+  bool VerifyForAdmission(const IdentifiedTx& tx);
 
-  // The first (up to) `max` pending transactions in arrival order. They stay pending. With `ids`,
-  // also their tx ids (ids->at(i) is the id of the i-th), as computed at admission.
-  std::vector<SignedTx> Candidates(size_t max, std::vector<Hash32>* ids = nullptr) const;
+  // The first (up to) `max` pending transactions in arrival order, with their ids as computed
+  // at admission. They stay pending.
+  std::vector<IdentifiedTx> Candidates(size_t max) const;
   // Copies of those of `ids` that are still pending, in the order of `ids` (the others are
   // skipped), under one lock.
   std::vector<SignedTx> Pending(const std::vector<Hash32>& ids) const;
@@ -125,9 +128,10 @@ class Mempool {
   using Pair = std::pair<PublicKey, PublicKey>;  // (subject, controller)
 
   struct Entry {
-    SignedTx tx;
-    Hash32 id{};
+    IdentifiedTx item;
     StateChanges changes;  // as computed against committed + the entries before it
+    const SignedTx& tx() const { return item.tx(); }
+    const Hash32& id() const { return item.id(); }
   };
 
   // The changes of the pending transactions, merged in order (the latest write wins).
@@ -145,7 +149,7 @@ class Mempool {
   class LayeredView;
 
   // Verifies signatures of txs[i] for i in `todo` (cache first); sets (*ok)[i].
-  void VerifySignatures(const std::vector<SignedTx>& txs, const std::vector<Hash32>& ids,
+  void VerifySignatures(const std::vector<const SignedTx*>& txs, const std::vector<Hash32>& ids,
                         const std::vector<size_t>& todo, std::vector<char>* ok);
   uint64_t Now() const;
   ValidatorSet InOffice() const;

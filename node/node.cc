@@ -130,7 +130,7 @@ Node::Node(NodeOptions options, std::unique_ptr<ChainStore> store,
   Mempool* pool = mempool_.get();
   fair_ = std::make_unique<FairVerifier>(
       FairVerifyLimits{}, mo.verify_threads,
-      [pool](const SignedTx& tx, const Hash32& id) { return pool->VerifyForAdmission(tx, id); });
+      [pool](const IdentifiedTx& tx) { return pool->VerifyForAdmission(tx); });
   // The machine decides at each height whether this key may sign (the set of that height).
   consensus_ = std::make_unique<Consensus>(genesis_, key_.public_key(), options_.config.consensus);
   validator_ = store_->ValidatorsFor(store_->height() + 1).Contains(key_.public_key());

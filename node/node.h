@@ -140,11 +140,11 @@ class Node final : public ApiBackend, private PeerHandler {
   // ApiBackend.
   const Genesis& genesis() const override { return genesis_; }
   std::unique_ptr<KvRead> Snapshot() const override { return store_->Snapshot(); }
-  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs,
-                                    std::vector<Hash32> ids = {}) override;
+  using ApiBackend::Submit;  // the SignedTx form
+  std::vector<SubmitOutcome> Submit(std::vector<IdentifiedTx> txs) override;
   // Verification queued per client in fair_ (node/fair_verify.h), then Admit.
-  consent::Status SubmitAsync(const std::string& client, size_t bytes, std::vector<SignedTx> txs,
-                              std::vector<Hash32> ids, SubmitDone done) override;
+  consent::Status SubmitAsync(const std::string& client, size_t bytes,
+                              std::vector<IdentifiedTx> txs, SubmitDone done) override;
   consent::Status CanQueue(const std::string& client, size_t bytes) const override {
     return fair_->Admissible(client, bytes);
   }
@@ -213,7 +213,7 @@ class Node final : public ApiBackend, private PeerHandler {
   uint64_t NowMs() const;
   // Submit's work with the signatures' `verdicts` known (or null: verified here): admission to
   // the mempool, then gossip of the accepted ones.
-  std::vector<SubmitOutcome> Admit(std::vector<SignedTx> txs, std::vector<Hash32> ids,
+  std::vector<SubmitOutcome> Admit(std::vector<IdentifiedTx> txs,
                                    const std::vector<char>* verdicts);
   // `seconds`: the height's latency, for the histogram; nullopt for a synced block.
   void RecordCommit(const CommittedBlock& block, std::optional<double> seconds);

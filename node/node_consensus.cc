@@ -174,12 +174,12 @@ Output Node::BuildProposal(const ProposalRequest& req) {
   const ChainTip tip = store_->tip();
   const uint64_t prev_time = tip.head ? tip.head->time_ms : genesis_.genesis_time_ms;
   const uint64_t time_ms = std::max(NowMs(), prev_time + 1);
-  std::vector<Hash32> ids;  // computed once, when the mempool admitted each tx
-  std::vector<SignedTx> candidates = mempool_->Candidates(options_.config.max_txs_per_block, &ids);
+  // Each with its id, computed once, when the mempool admitted it.
+  std::vector<IdentifiedTx> candidates = mempool_->Candidates(options_.config.max_txs_per_block);
   const auto build_start = Clock::now();
   // A proposal travels in one peer frame: the block's body stays under kMaxBlockBytes.
   auto built = BuildBlock(store_->kv(), genesis_, tip, time_ms, req.round, std::move(candidates),
-                          ids, options_.config.max_txs_per_block, kMaxBlockBytes);
+                          options_.config.max_txs_per_block, kMaxBlockBytes);
   spdlog::debug("built block for height {} round {}: {} txs in {:.1f} ms", req.height, req.round,
                 built.ok() ? built->validated.block.txs.size() : 0,
                 std::chrono::duration<double, std::milli>(Clock::now() - build_start).count());

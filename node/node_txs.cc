@@ -26,51 +26,45 @@ std::chrono::milliseconds RelayFirstDelay(uint32_t relay_after_ms) {
 
 }  // namespace
 
-std::vector<SubmitOutcome> Node::Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) {
-  return Admit(std::move(txs), std::move(ids), nullptr);
+std::vector<SubmitOutcome> Node::Submit(std::vector<IdentifiedTx> txs) {
+  return Admit(std::move(txs), nullptr);
 }
 
 consent::Status Node::SubmitAsync(const std::string& client, size_t bytes,
-                                  std::vector<SignedTx> txs, std::vector<Hash32> ids,
-                                  SubmitDone done) {
-  if (ids.size() != txs.size()) {
-    ids.resize(txs.size());
-    for (size_t i = 0; i < txs.size(); ++i) ids[i] = txs[i].Id();
-  }
+                                  std::vector<IdentifiedTx> txs, SubmitDone done) {
   // Answered at once, on this thread: what needs no signature check (a follower without a
   // link, a full mempool: Admit refuses before verifying), and a batch of at most one turn from
   // a client with nothing queued, which would take the next turn anyway (no hop to a worker).
   if (txs.empty() || (!validator_ && (!peers_ || peers_->peer_count() == 0)) ||
       mempool_->size() >= mempool_->capacity() ||
       (txs.size() <= fair_->limits().chunk && !fair_->HasQueued(client))) {
-    done(Admit(std::move(txs), std::move(ids), nullptr));
+    done(Admit(std::move(txs), nullptr));
     return consent::Status::Ok();
   }
-  auto held_txs = std::make_shared<std::vector<SignedTx>>(std::move(txs));
-  auto held_ids = std::make_shared<std::vector<Hash32>>(std::move(ids));
+  auto held = std::make_shared<std::vector<IdentifiedTx>>(std::move(txs));
   return fair_->Enqueue(
-      client, bytes, held_txs, held_ids,
-      [this, held_txs, held_ids, done = std::move(done)](std::vector<char> verdicts, bool closed) {
+      client, bytes, held,
+      [this, held, done = std::move(done)](std::vector<char> verdicts, bool closed) {
         if (closed) {
-          std::vector<SubmitOutcome> out(held_ids->size());
+          std::vector<SubmitOutcome> out(held->size());
           for (size_t i = 0; i < out.size(); ++i) {
-            out[i].tx_id = (*held_ids)[i];
+            out[i].tx_id = (*held)[i].id();
             out[i].status = consent::Status::Unavailable(
                 "the node is shutting down; retry against a running node");
           }
           return done(std::move(out));
         }
         // The workers are done reading the batch: it may be moved from.
-        done(Admit(std::move(*held_txs), std::move(*held_ids), &verdicts));
+        done(Admit(std::move(*held), &verdicts));
       });
 }
 
-std::vector<SubmitOutcome> Node::Admit(std::vector<SignedTx> txs, std::vector<Hash32> ids,
+std::vector<SubmitOutcome> Node::Admit(std::vector<IdentifiedTx> txs,
                                        const std::vector<char>* verdicts) {
   if (!validator_ && (!peers_ || peers_->peer_count() == 0)) {
     std::vector<SubmitOutcome> out(txs.size());
     for (size_t i = 0; i < txs.size(); ++i) {
-      out[i].tx_id = ids.size() == txs.size() ? ids[i] : txs[i].Id();
+      out[i].tx_id = txs[i].id();
       out[i].status = consent::Status::Unavailable(
           "this follower has no peer link to forward transactions to a validator; submit to a "
           "validator's node or retry when it is connected");
@@ -80,8 +74,11 @@ std::vector<SubmitOutcome> Node::Admit(std::vector<SignedTx> txs, std::vector<Ha
   // The accepted ones are gossiped; keep a copy only when there is somebody to send it to.
   const bool gossiping = peers_ && peers_->peer_count() > 0;
   std::vector<SignedTx> copy;
-  if (gossiping) copy = txs;
-  std::vector<SubmitOutcome> out = mempool_->Submit(std::move(txs), std::move(ids), verdicts);
+  if (gossiping) {
+    copy.reserve(txs.size());
+    for (const IdentifiedTx& tx : txs) copy.push_back(tx.tx());
+  }
+  std::vector<SubmitOutcome> out = mempool_->Submit(std::move(txs), verdicts);
   p2p::TxsMsg gossip;
   std::vector<Hash32> new_ids;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -159,12 +156,11 @@ void Node::QueueRelay(const std::vector<Hash32>& ids, PeerId from,
 
 void Node::GossipPendingTo(PeerId peer) {
   if (!peers_) return;
-  std::vector<SignedTx> txs = mempool_->Candidates(kMaxNewLinkGossipTxs);
+  std::vector<IdentifiedTx> txs = mempool_->Candidates(kMaxNewLinkGossipTxs);
   for (size_t i = 0; i < txs.size(); i += p2p::kMaxGossipTxs) {
     p2p::TxsMsg part;
     const size_t end = std::min(txs.size(), i + p2p::kMaxGossipTxs);
-    part.txs.assign(std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(i)),
-                    std::make_move_iterator(txs.begin() + static_cast<std::ptrdiff_t>(end)));
+    for (size_t k = i; k < end; ++k) part.txs.push_back(std::move(txs[k]).Take());
     SendTo(peer, part);
   }
 }

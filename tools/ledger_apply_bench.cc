@@ -366,17 +366,13 @@ int Main(int argc, char** argv) {
     txs.reserve(block_txs);
     for (uint64_t i = 0; i < block_txs; ++i) txs.push_back(w.Grant(time_ms - 1, ++nonce));
     // The tx ids, like the signatures, are the mempool's work at admission in the node.
-    std::vector<Hash32> ids;
-    ids.reserve(txs.size());
-    for (const SignedTx& tx : txs) ids.push_back(tx.Id());
     // Kept for the proof samples below (the node hands the block its own copies too).
-    std::vector<SignedTx> candidates = txs;
+    std::vector<IdentifiedTx> candidates = Identify(txs);
     auto t0 = Clock::now();
     const double c0 = ThreadCpuMs();
     // On the chain with the block in flight (pipelined), or the durable one.
-    auto built =
-        BuildBlock(store.build_view(), genesis, store.build_tip(), time_ms, 0,
-                   std::move(candidates), ids, block_txs, std::numeric_limits<size_t>::max());
+    auto built = BuildBlock(store.build_view(), genesis, store.build_tip(), time_ms, 0,
+                            std::move(candidates), block_txs, std::numeric_limits<size_t>::max());
     if (!built.ok() || !built->rejected.empty()) {
       std::fprintf(
           stderr, "build failed: %s\n",

@@ -54,7 +54,14 @@ class TestBackend : public ApiBackend {
   const Genesis& genesis() const override { return genesis_; }
   std::unique_ptr<KvRead> Snapshot() const override { return store_->Snapshot(); }
 
-  std::vector<SubmitOutcome> Submit(std::vector<SignedTx> txs, std::vector<Hash32> ids) override {
+  using ApiBackend::Submit;
+  std::vector<SubmitOutcome> Submit(std::vector<IdentifiedTx> items) override {
+    std::vector<SignedTx> txs;
+    std::vector<Hash32> ids;
+    for (IdentifiedTx& item : items) {
+      ids.push_back(item.id());
+      txs.push_back(std::move(item).Take());
+    }
     std::lock_guard<std::mutex> lock(submit_mu_);
     std::vector<SubmitOutcome> out(txs.size());
     std::vector<SignedTx> candidates;

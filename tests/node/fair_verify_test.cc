@@ -17,26 +17,28 @@
 namespace consent {
 namespace {
 
-// A batch of n transactions whose ids name the client (byte 0) and the position (bytes 1-2).
+// A batch of n transactions whose signatures' first bytes name the client (byte 0) and the
+// position (bytes 1-2); each comes with its own id.
 struct TestBatch {
-  std::shared_ptr<const std::vector<SignedTx>> txs;
-  std::shared_ptr<const std::vector<Hash32>> ids;
+  std::shared_ptr<const std::vector<IdentifiedTx>> txs;
 };
 TestBatch MakeBatch(char client, size_t n) {
-  std::vector<Hash32> ids(n);
+  std::vector<IdentifiedTx> txs;
   for (size_t i = 0; i < n; ++i) {
-    ids[i][0] = static_cast<uint8_t>(client);
-    ids[i][1] = static_cast<uint8_t>(i >> 8);
-    ids[i][2] = static_cast<uint8_t>(i & 0xFF);
+    SignedTx tx;
+    tx.signature[0] = static_cast<uint8_t>(client);
+    tx.signature[1] = static_cast<uint8_t>(i >> 8);
+    tx.signature[2] = static_cast<uint8_t>(i & 0xFF);
+    txs.emplace_back(std::move(tx));
   }
-  return {std::make_shared<const std::vector<SignedTx>>(n),
-          std::make_shared<const std::vector<Hash32>>(std::move(ids))};
+  return {std::make_shared<const std::vector<IdentifiedTx>>(std::move(txs))};
 }
 
 // Verifies by recording (client, position); a transaction of client 'g' waits for Open().
 class Recorder {
  public:
-  bool Verify(const Hash32& id) {
+  bool Verify(const IdentifiedTx& item) {
+    const auto& id = item.tx().signature;
     if (id[0] == 'g') {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return open_; });
@@ -115,18 +117,18 @@ TEST(FairVerifierTest, ClientsAreServedRoundRobinAChunkPerTurn) {
   Completions comp;
   FairVerifyLimits limits;
   limits.chunk = 4;
-  FairVerifier fv(limits, 1, [&rec](const SignedTx&, const Hash32& id) { return rec.Verify(id); });
+  FairVerifier fv(limits, 1, [&rec](const IdentifiedTx& t) { return rec.Verify(t); });
   // The gate holds the one worker while the flood (A: 5 batches of 16) and two others queue.
   auto gate = MakeBatch('g', 1);
-  ASSERT_TRUE(fv.Enqueue("gate", 10, gate.txs, gate.ids, comp.For("g")).ok());
+  ASSERT_TRUE(fv.Enqueue("gate", 10, gate.txs, comp.For("g")).ok());
   for (int k = 0; k < 5; ++k) {
     auto a = MakeBatch('a', 16);
-    ASSERT_TRUE(fv.Enqueue("10.0.0.1", 100, a.txs, a.ids, comp.For("a")).ok());
+    ASSERT_TRUE(fv.Enqueue("10.0.0.1", 100, a.txs, comp.For("a")).ok());
   }
   auto b = MakeBatch('b', 1);
-  ASSERT_TRUE(fv.Enqueue("10.0.0.2", 10, b.txs, b.ids, comp.For("b")).ok());
+  ASSERT_TRUE(fv.Enqueue("10.0.0.2", 10, b.txs, comp.For("b")).ok());
   auto c = MakeBatch('c', 8);
-  ASSERT_TRUE(fv.Enqueue("10.0.0.3", 10, c.txs, c.ids, comp.For("c")).ok());
+  ASSERT_TRUE(fv.Enqueue("10.0.0.3", 10, c.txs, comp.For("c")).ok());
   EXPECT_EQ(fv.queued_txs(), 1u + 80 + 1 + 8);
   rec.Open();
   ASSERT_TRUE(comp.WaitFor(8));
@@ -152,12 +154,12 @@ TEST(FairVerifierTest, AClientThatWasIdleTakesTheNextTurn) {
   Completions comp;
   FairVerifyLimits limits;
   limits.chunk = 4;
-  FairVerifier fv(limits, 1, [&rec](const SignedTx&, const Hash32& id) { return rec.Verify(id); });
+  FairVerifier fv(limits, 1, [&rec](const IdentifiedTx& t) { return rec.Verify(t); });
   auto a = MakeBatch('a', 16);
-  ASSERT_TRUE(fv.Enqueue("A", 1, a.txs, a.ids, comp.For("a")).ok());
+  ASSERT_TRUE(fv.Enqueue("A", 1, a.txs, comp.For("a")).ok());
   rec.WaitA4();  // A, alone, is in its second turn; C arrives now
   auto c = MakeBatch('c', 8);
-  ASSERT_TRUE(fv.Enqueue("C", 1, c.txs, c.ids, comp.For("c")).ok());
+  ASSERT_TRUE(fv.Enqueue("C", 1, c.txs, comp.For("c")).ok());
   rec.ReleaseA4();
   ASSERT_TRUE(comp.WaitFor(2));
   const std::vector<std::string> order = rec.order();
@@ -172,12 +174,11 @@ TEST(FairVerifierTest, VerdictsArePerTransaction) {
   Recorder rec;
   rec.Open();
   Completions comp;
-  FairVerifier fv(FairVerifyLimits{}, 2,
-                  [&rec](const SignedTx&, const Hash32& id) { return rec.Verify(id); });
+  FairVerifier fv(FairVerifyLimits{}, 2, [&rec](const IdentifiedTx& t) { return rec.Verify(t); });
   auto good = MakeBatch('a', 300);
   auto bad = MakeBatch('x', 300);
-  ASSERT_TRUE(fv.Enqueue("a", 1, good.txs, good.ids, comp.For("a")).ok());
-  ASSERT_TRUE(fv.Enqueue("x", 1, bad.txs, bad.ids, comp.For("x")).ok());
+  ASSERT_TRUE(fv.Enqueue("a", 1, good.txs, comp.For("a")).ok());
+  ASSERT_TRUE(fv.Enqueue("x", 1, bad.txs, comp.For("x")).ok());
   ASSERT_TRUE(comp.WaitFor(2));
   for (size_t k = 0; k < 2; ++k) {
     ASSERT_EQ(comp.verdicts[k].size(), 300u);
@@ -195,35 +196,35 @@ TEST(FairVerifierTest, BoundsRefusePerClientWith429AndInTotalWith503) {
   limits.max_total_txs = 17;
   limits.max_total_bytes = 1u << 20;
   limits.idle_reserve_txs = 4;
-  FairVerifier fv(limits, 1, [&rec](const SignedTx&, const Hash32& id) { return rec.Verify(id); });
+  FairVerifier fv(limits, 1, [&rec](const IdentifiedTx& t) { return rec.Verify(t); });
   auto gate = MakeBatch('g', 1);
-  ASSERT_TRUE(fv.Enqueue("gate", 1, gate.txs, gate.ids, comp.For("g")).ok());
+  ASSERT_TRUE(fv.Enqueue("gate", 1, gate.txs, comp.For("g")).ok());
   auto a8 = MakeBatch('a', 8);
-  ASSERT_TRUE(fv.Enqueue("A", 10, a8.txs, a8.ids, comp.For("a")).ok());
+  ASSERT_TRUE(fv.Enqueue("A", 10, a8.txs, comp.For("a")).ok());
   // A's next batch would hold 13 > 10: refused as this client's (kRejected -> 429).
   auto a5 = MakeBatch('a', 5);
-  Status st = fv.Enqueue("A", 10, a5.txs, a5.ids, comp.For("a"));
+  Status st = fv.Enqueue("A", 10, a5.txs, comp.For("a"));
   EXPECT_EQ(st.code(), StatusCode::kRejected) << st.ToString();
   EXPECT_NE(st.message().find("from this address"), std::string::npos) << st.message();
   // So is a batch within the transaction bound but over the byte bound.
   auto a1 = MakeBatch('a', 1);
-  EXPECT_EQ(fv.Enqueue("A", 991, a1.txs, a1.ids, comp.For("a")).code(), StatusCode::kRejected);
+  EXPECT_EQ(fv.Enqueue("A", 991, a1.txs, comp.For("a")).code(), StatusCode::kRejected);
   // Another client is not affected by A's bound: B, idle, may use the reserve (9 + 9 = 18 of
   // 17 + 4)...
   auto b9 = MakeBatch('b', 9);
-  ASSERT_TRUE(fv.Enqueue("B", 10, b9.txs, b9.ids, comp.For("b")).ok());
+  ASSERT_TRUE(fv.Enqueue("B", 10, b9.txs, comp.For("b")).ok());
   // ... but B, now with something queued, is held to the total of 17: kUnavailable -> 503,
   // also when asked before its transactions are known.
   auto b1 = MakeBatch('b', 1);
-  st = fv.Enqueue("B", 10, b1.txs, b1.ids, comp.For("b"));
+  st = fv.Enqueue("B", 10, b1.txs, comp.For("b"));
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
   EXPECT_EQ(fv.Admissible("B", 10).code(), StatusCode::kUnavailable);
   // An idle client still fits in the reserve (18 + 3 = 21), and then nobody more does.
   EXPECT_EQ(fv.Admissible("C", 10).code(), StatusCode::kOk);
   auto c3 = MakeBatch('c', 3);
-  ASSERT_TRUE(fv.Enqueue("C", 10, c3.txs, c3.ids, comp.For("c")).ok());
+  ASSERT_TRUE(fv.Enqueue("C", 10, c3.txs, comp.For("c")).ok());
   auto d1 = MakeBatch('d', 1);
-  st = fv.Enqueue("D", 10, d1.txs, d1.ids, comp.For("d"));
+  st = fv.Enqueue("D", 10, d1.txs, comp.For("d"));
   EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
   EXPECT_EQ(fv.queued_txs(), 21u);
   EXPECT_TRUE(fv.HasQueued("C"));
@@ -234,8 +235,8 @@ TEST(FairVerifierTest, BoundsRefusePerClientWith429AndInTotalWith503) {
   EXPECT_EQ(fv.queued_txs(), 0u);
   // Once verified, the bounds are free again.
   Completions again;
-  EXPECT_TRUE(fv.Enqueue("A", 10, a5.txs, a5.ids, again.For("a")).ok());
-  EXPECT_TRUE(fv.Enqueue("D", 10, c3.txs, c3.ids, again.For("c")).ok());
+  EXPECT_TRUE(fv.Enqueue("A", 10, a5.txs, again.For("a")).ok());
+  EXPECT_TRUE(fv.Enqueue("D", 10, c3.txs, again.For("c")).ok());
   ASSERT_TRUE(again.WaitFor(2));
 }
 
@@ -247,27 +248,27 @@ TEST(FairVerifierTest, ABatchAloneOverABoundIsStillTaken) {
   limits.max_client_txs = 4;
   limits.max_total_txs = 4;
   limits.idle_reserve_txs = 0;
-  FairVerifier fv(limits, 1, [&rec](const SignedTx&, const Hash32& id) { return rec.Verify(id); });
+  FairVerifier fv(limits, 1, [&rec](const IdentifiedTx& t) { return rec.Verify(t); });
   auto a = MakeBatch('a', 10);
-  EXPECT_TRUE(fv.Enqueue("A", 1, a.txs, a.ids, comp.For("a")).ok());
+  EXPECT_TRUE(fv.Enqueue("A", 1, a.txs, comp.For("a")).ok());
   ASSERT_TRUE(comp.WaitFor(1));
 }
 
 TEST(FairVerifierTest, CloseAnswersUnfinishedBatchesAndRefusesNewOnes) {
   Recorder rec;
   Completions comp;
-  auto fv = std::make_unique<FairVerifier>(
-      FairVerifyLimits{}, 1, [&rec](const SignedTx&, const Hash32& id) { return rec.Verify(id); });
+  auto fv = std::make_unique<FairVerifier>(FairVerifyLimits{}, 1,
+                                           [&rec](const IdentifiedTx& t) { return rec.Verify(t); });
   auto gate = MakeBatch('g', 1);
-  ASSERT_TRUE(fv->Enqueue("gate", 1, gate.txs, gate.ids, comp.For("g")).ok());
+  ASSERT_TRUE(fv->Enqueue("gate", 1, gate.txs, comp.For("g")).ok());
   auto a = MakeBatch('a', 50);
-  ASSERT_TRUE(fv->Enqueue("A", 1, a.txs, a.ids, comp.For("a")).ok());
+  ASSERT_TRUE(fv->Enqueue("A", 1, a.txs, comp.For("a")).ok());
   std::thread closer([&] { fv->Close(); });
   // Close answers both batches at once, the one being verified included.
   ASSERT_TRUE(comp.WaitFor(2));
   EXPECT_EQ(comp.closed, 2u);
   closer.join();
-  EXPECT_EQ(fv->Enqueue("A", 1, a.txs, a.ids, comp.For("a")).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(fv->Enqueue("A", 1, a.txs, comp.For("a")).code(), StatusCode::kUnavailable);
   rec.Open();  // the worker finishes its turn; nothing more is answered
   fv.reset();
   EXPECT_EQ(comp.done.size(), 2u);

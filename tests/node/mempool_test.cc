@@ -87,15 +87,15 @@ TEST_F(MempoolTest, AdmissionReasons) {
   EXPECT_TRUE(pool->Contains(good.Id()));
 }
 
-// The caller's precomputed ids (the HTTP route hashes each tx once) are used as given; with or
-// without them the outcomes are the same.
-TEST_F(MempoolTest, TakesPrecomputedIds) {
+// Transactions that come with their ids (IdentifiedTx: the HTTP route hashes each tx once) are
+// admitted as those without; the outcomes are the same.
+TEST_F(MempoolTest, TakesIdentifiedTxs) {
   auto with = Make();
   auto without = Make();
   SignedTx g = SignedGrant(kChain, alice_, brand_.public_key(), {"ads"}, kNow);
   SignedTx bad = g;
   bad.signature[0] ^= 1;
-  auto a = with->Submit({g, bad, g}, {g.Id(), bad.Id(), g.Id()});
+  auto a = with->Submit(Identify({g, bad, g}));
   auto b = without->Submit({g, bad, g});
   ASSERT_EQ(a.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
@@ -242,18 +242,13 @@ TEST_F(MempoolTest, CandidatesInArrivalOrder) {
   }
   auto c = pool->Candidates(3);
   ASSERT_EQ(c.size(), 3u);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(c[i], txs[i]);
+  // Each with its own tx id, as computed at admission.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c[i].tx(), txs[i]);
+    EXPECT_EQ(c[i].id(), txs[i].Id()) << i;
+  }
   EXPECT_EQ(pool->Candidates(100).size(), 5u);
   EXPECT_EQ(pool->size(), 5u);
-  // With ids: each candidate's own tx id, as computed at admission.
-  std::vector<Hash32> ids = {Hash32{}};  // replaced, not appended to
-  auto with_ids = pool->Candidates(4, &ids);
-  ASSERT_EQ(with_ids.size(), 4u);
-  ASSERT_EQ(ids.size(), 4u);
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(with_ids[i], txs[i]);
-    EXPECT_EQ(ids[i], txs[i].Id()) << i;
-  }
 }
 
 TEST_F(MempoolTest, RecheckAfterBlockDropsNowInvalid) {
@@ -363,7 +358,8 @@ TEST_F(MempoolTest, LayerAfterBlocksMatchesARebuiltPool) {
     // "rejected by block building".
     std::vector<SignedTx> committed;
     std::vector<Hash32> rejected;
-    for (const SignedTx& tx : pool->Candidates(rng() % 8)) {
+    for (const IdentifiedTx& item : pool->Candidates(rng() % 8)) {
+      const SignedTx& tx = item.tx();
       if (committed_.Apply(now_, tx).ok()) {
         committed.push_back(tx);
       } else {
@@ -373,7 +369,8 @@ TEST_F(MempoolTest, LayerAfterBlocksMatchesARebuiltPool) {
     pool->OnBlockCommitted(committed, rejected);
     // The reference: a fresh pool given what remains, in order.
     auto reference = Make(1000);
-    const std::vector<SignedTx> pending = pool->Candidates(1000);
+    std::vector<SignedTx> pending;
+    for (const IdentifiedTx& item : pool->Candidates(1000)) pending.push_back(item.tx());
     for (const auto& o : reference->Submit(pending)) {
       ASSERT_TRUE(o.status.ok()) << "round " << round << ": " << o.status.ToString();
     }
