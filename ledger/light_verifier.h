@@ -152,7 +152,7 @@ class ChainWalk {
 // ---- Another network ----
 
 // OK unless the proof is of another network than `genesis` (then kRejected, message "this proof
-// is not of GENESIS (...)"): its chain id (or its header's) is not the genesis's, or its first
+// is not of GENESIS (...)"): its header's (signed) chain id is not the genesis's, or its first
 // certified header (its first validator change, or its header when it carries none) names a set
 // other than the root's and carries no signature of any key of the root's set. Such a proof
 // cannot be checked with this genesis at all; calling it INVALID would suggest a forgery of this

@@ -153,7 +153,7 @@ def pinned_genesis(t, genesis, brand):
     with LyingNode(t.port, _json_alter(altered_inclusion)) as liar:
         rc, out, err = t.run("--node", liar.url, *grant, "trust.altered", env=pinned)
     t.check("a node with an altered inclusion proof: NOT VERIFIED, exit 1", rc == 1
-            and "NOT VERIFIED: the node says committed, but its inclusion proof does not verify"
+            and "NOT VERIFIED: the node says committed, but inclusion: the proof does not verify"
             in out and "could not be verified" in err and " committed at height" not in out,
             f"{rc} {out}{err}")
     # A lying node that answers "committed" without passing the transaction on.

@@ -85,7 +85,13 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
   // The node's chain is checked first, so that a history with no entries (or no brands) is not
   // reported as certified by validators that never signed anything of this node's.
   std::optional<Header> latest;
-  if (Status st = CheckNodeChain(node, *s, genesis, &latest); !st.ok()) return FailNode(st);
+  bool foreign = false;
+  if (Status st = CheckNodeChain(node, *s, genesis, &latest, &foreign,
+                                 trusted_node ? "the node's validators" : pinned_path);
+      !st.ok()) {
+    // Another network than the pinned genesis's: the question is wrong (exit 2), not the node.
+    return foreign ? Fail(st, kUsage) : FailNode(st);
+  }
   // Fresh: the node's head, and every history page's, is at most max_age_ms old.
   const uint64_t now_ms = NowMs();
   if (latest) {

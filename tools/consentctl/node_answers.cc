@@ -127,11 +127,14 @@ Result<Header> VerifyHead(const consent::json::Json& head, const light::TrustRoo
 // must verify from the genesis through the node's validator changes. Before block 1 (no header,
 // no commit) its chain id and validator set must be the genesis's. `status` is /v1/status.
 Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis,
-                      std::optional<Header>* head) {
+                      std::optional<Header>* head, bool* foreign, const std::string& genesis_name) {
   ASSIGN_OR_RETURN(uint64_t height, Uint(status, "height"));
   ASSIGN_OR_RETURN(std::string chain, Str(status, "chain_id"));
+  const light::TrustRoot root = light::FromGenesis(genesis);
   if (chain != genesis.chain_id) {
-    return Status::Rejected("the node is on chain " + chain + ", not " + genesis.chain_id);
+    if (foreign != nullptr) *foreign = true;
+    return light::CheckChainNetwork(genesis, root, chain, std::nullopt, nullptr, genesis_name)
+        .Prefixed("the node is on chain " + chain + ", not " + genesis.chain_id);
   }
   if (height > 0) {
     ASSIGN_OR_RETURN(consent::json::Json h,
@@ -142,8 +145,26 @@ Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& g
       return Status::Invalid("the node's answer to /v1/headers is malformed");
     }
     ASSIGN_OR_RETURN(std::vector<ValidatorChange> changes, FetchChanges(node));
-    ASSIGN_OR_RETURN(Header v, VerifyHead(h["headers"][0], light::FromGenesis(genesis), changes));
-    if (head != nullptr) *head = v;
+    auto v = VerifyHead(h["headers"][0], root, changes);
+    if (!v.ok()) {
+      // Another network, or a forgery of this one? Block 1 tells: signed by none of the genesis
+      // validators over another set, it is another network.
+      auto first = GetStrict(node, "/v1/headers?from=1&to=1");
+      if (first.ok() && first->is_object() && first->contains("headers") &&
+          (*first)["headers"].is_array() && (*first)["headers"].size() == 1) {
+        auto c = light::ParseCertifiedHeader((*first)["headers"][0], "headers[0]");
+        if (c.ok()) {
+          Status net =
+              light::CheckChainNetwork(genesis, root, chain, std::nullopt, &*c, genesis_name);
+          if (!net.ok()) {
+            if (foreign != nullptr) *foreign = true;
+            return net;
+          }
+        }
+      }
+      return v.status();
+    }
+    if (head != nullptr) *head = *v;
     return Status::Ok();
   }
   std::vector<std::string> keys, want;

@@ -59,8 +59,11 @@ Result<Header> VerifyHead(const consent::json::Json& head, const light::TrustRoo
 // Whether the node serves the chain of `genesis`, whatever it is then asked: its status names the
 // genesis's chain id, and its latest header verifies from the genesis through the node's
 // validator changes (returned in `head`). Before block 1 its validator set must be the genesis's.
-// `status` is /v1/status.
+// `status` is /v1/status. When the node is of another network altogether (another chain id, or a
+// block 1 signed by none of the genesis validators: light::CheckChainNetwork), `*foreign` (if
+// given) is set and the message is "this chain is not of GENESIS_NAME (...)".
 Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis,
-                      std::optional<Header>* head = nullptr);
+                      std::optional<Header>* head = nullptr, bool* foreign = nullptr,
+                      const std::string& genesis_name = "the genesis");
 
 }  // namespace consent::ctl
