@@ -257,6 +257,8 @@ class E2E(Checks):
         cli_trust.pinned_genesis(self, genesis, brand)
         cli_trust.history_privacy(self, genesis, brand)
         cli_trust.stale_proofs(self, genesis, granted_proof)
+        cli_trust.validator_commands(self, genesis, granted_proof,
+                                     os.path.join(self.home, "node.key"))
         cli_trust.cut_off_follower(self, self.consentd)
         self.audit(genesis)
         self.silent_node(genesis)
@@ -273,11 +275,12 @@ class E2E(Checks):
         b, a = json.loads(before), json.loads(after)
         self.check("height survives kill -9", a["height"] == b["height"], f"{b} {a}")
         self.check("log survives kill -9", a["log_size"] == b["log_size"])
-        # Five: the four above, and the audit's grant to a brand that never registered (listed
-        # in me.key.brands by that grant).
+        # Six: the four above, the audit's grant to a brand that never registered (listed in
+        # me.key.brands by that grant), and cli_trust.validator_commands's grant after its
+        # checkpoint.
         rc, out, _ = self.run("--json", "history", "--key", "me.key", "--genesis", genesis)
         self.check("history survives kill -9",
-                   rc == 0 and len(json.loads(out)["entries"]) == 5, out[:200])
+                   rc == 0 and len(json.loads(out)["entries"]) == 6, out[:200])
         # The audit resumes from its checkpoint: the restarted node still holds that head.
         rc, out, err = self.run("audit", "--genesis", genesis, "--checkpoint", "audit-cp.json")
         self.check("audit from the checkpoint after kill -9: VALID", rc == 0 and
