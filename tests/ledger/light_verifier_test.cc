@@ -14,6 +14,7 @@
 #include "crypto/hex.h"
 #include "crypto/sha256.h"
 #include "ledger/block_json.h"
+#include "ledger/chain_builder.h"
 #include "ledger/merkle_log.h"
 #include "ledger/schema.h"
 #include "ledger/tx_json.h"
@@ -373,6 +374,52 @@ TEST(LightVerifierTest, AnotherNetworkIsToldApartFromAForgery) {
   EXPECT_NE(st.message().find("genesis hash"), std::string::npos) << st.ToString();
   st = CheckChainNetwork(c.genesis, root, "other-net", std::nullopt, nullptr, "g.json");
   EXPECT_EQ(st.message(), "this chain is not of g.json (chain id other-net, expected light-test)");
+}
+
+TEST(LightVerifierTest, ProofVerifiedFromACheckpoint) {
+  ChainBuilder chain = ChainBuilder::ForTesting("light-proof", 4, kT0);
+  SigningKey subject = Key("proof-subject");
+  const PublicKey brand = Key("proof-brand").public_key();
+  for (int b = 1; b <= 3; ++b) {
+    std::vector<SignedTx> txs;
+    if (b == 2) {
+      GrantTx g;
+      g.subject = subject.public_key();
+      g.controller = brand;
+      g.purposes = {"marketing.email"};
+      g.issued_at_ms = kT0 + 1500;
+      g.nonce = 1;
+      txs.push_back(SignTx("light-proof", g, subject).value());
+    }
+    ASSERT_TRUE(chain.AddBlock(kT0 + 1000 * b, std::move(txs)).ok());
+  }
+  const ConsentProof proof = chain.BuildProof(subject.public_key(), brand, "marketing.email");
+  const Genesis& genesis = chain.genesis();
+  auto from_genesis = VerifyProof(proof, genesis, FromGenesis(genesis), std::nullopt);
+  ASSERT_TRUE(from_genesis.ok()) << from_genesis.status().ToString();
+  EXPECT_EQ(from_genesis->status, ProofStatus::kGranted);
+  auto at = [&](uint64_t h, Hash32 hash) {
+    return FromCheckpoint(genesis, Checkpoint{"light-proof", h, hash, genesis.Set()}).value();
+  };
+  // A checkpoint at or below the proof's height: VALID from it.
+  for (uint64_t h : {2, 3}) {
+    auto v = VerifyProof(proof, genesis, at(h, chain.blocks()[h - 1].block_hash), std::nullopt);
+    EXPECT_TRUE(v.ok()) << h << ": " << v.status().ToString();
+  }
+  // Above it: refused, named.
+  auto above = VerifyProof(proof, genesis, at(4, Hash32{}), std::nullopt);
+  ASSERT_FALSE(above.ok());
+  EXPECT_NE(above.status().message().find("below the checkpoint's height 4"), std::string::npos);
+  // At its height, another block than the checkpoint's: the chain was rewritten.
+  auto rewritten = VerifyProof(proof, genesis, at(3, Hash32{}), std::nullopt);
+  ASSERT_FALSE(rewritten.ok());
+  EXPECT_NE(rewritten.status().message().find("rewritten"), std::string::npos);
+  // A checkpoint over another set: the proof's header does not name it.
+  Checkpoint other{"light-proof", 2, chain.blocks()[1].block_hash, Sorted({Key("x").public_key()})};
+  auto v = VerifyProof(proof, genesis, FromCheckpoint(genesis, other).value(), std::nullopt);
+  EXPECT_FALSE(v.ok());
+  // And the network check from that checkpoint calls it another network (signed by none of it).
+  EXPECT_FALSE(CheckProofNetwork(genesis, FromCheckpoint(genesis, other).value(), proof, "g").ok());
 }
 
 }  // namespace
