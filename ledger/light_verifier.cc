@@ -384,28 +384,24 @@ Status CheckProofNetwork(const Genesis& genesis, const TrustRoot& root, const Co
     return Status::Rejected("this proof is not of " + name + " (chain id " + proof.header.chain_id +
                             ", expected " + genesis.chain_id + ")");
   }
-  // The first certified header the walk from the root meets.
-  const Header* first = &proof.header;
-  const Commit* commit = &proof.commit;
+  // Same chain id: a proof that carries no validator change (from the root on) and whose header
+  // names another set than the root's, signed by none of the root's keys, cannot be of this
+  // genesis. A proof that carries changes is judged by them: any failure there is INVALID,
+  // naming the check (a change left out, added, reordered or with a wrong set).
   for (const ValidatorChange& c : proof.validator_changes) {
-    if (c.header.height >= root.start.from_height) {
-      first = &c.header;
-      commit = &c.commit;
-      break;
-    }
+    if (c.header.height >= root.start.from_height) return Status::Ok();
   }
-  if (first->height < root.start.from_height) return Status::Ok();  // VerifyProof refuses it
-  if (first->validators_hash != root.start.validators.Hash() &&
-      !SignedByAny(*commit, root.start.validators)) {
+  const Header& h = proof.header;
+  if (h.height < root.start.from_height) return Status::Ok();  // refused as below the start
+  if (h.validators_hash != root.start.validators.Hash() &&
+      !SignedByAny(proof.commit, root.start.validators)) {
     return Status::Rejected(
-        "this proof is not of " + name + " (chain id " + genesis.chain_id + " as expected, but " +
-        (first == &proof.header ? "its header" : "its first validator change") + " at height " +
-        std::to_string(first->height) + " names validator set " + Short(first->validators_hash) +
-        " and is signed by none of the " + std::to_string(root.start.validators.size()) +
-        " validators of the " + root.Describe() +
-        (proof.validator_changes.empty() ? ", and it carries no validator change" : "") +
-        "): a chain of another network with the same chain id, or a proof whose "
-        "validator_changes were removed");
+        "this proof is not of " + name + " (chain id " + genesis.chain_id +
+        " as expected, but its header at height " + std::to_string(h.height) +
+        " names validator set " + Short(h.validators_hash) + " and is signed by none of the " +
+        std::to_string(root.start.validators.size()) + " validators of the " + root.Describe() +
+        ", and it carries no validator change): a chain of another network with the same chain "
+        "id, or a proof whose validator_changes were all removed");
   }
   return Status::Ok();
 }

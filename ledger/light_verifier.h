@@ -12,9 +12,11 @@
 // blocks it meets.
 //
 // Another network is told apart from a forgery (CheckProofNetwork, CheckChainNetwork): input
-// whose chain id or genesis hash is not the trusted genesis's, or whose first certified header is
-// signed by none of the trusted set and names another set, is "not of this genesis" (a usage
-// error for the caller, exit 2), not INVALID: it proves nothing about this chain either way.
+// whose signed chain id or genesis hash is not the trusted genesis's, or whose first certified
+// header from the start (a proof with no validator change: its header; a chain: block 1 or the
+// checkpoint's block) is signed by none of the trusted set and names another set, is "not of this
+// genesis" (a usage error for the caller, exit 2), not INVALID: it proves nothing about this
+// chain either way.
 //
 // Pure functions and a single-owner walk object; thread-compatible.
 #pragma once
@@ -152,11 +154,12 @@ class ChainWalk {
 // ---- Another network ----
 
 // OK unless the proof is of another network than `genesis` (then kRejected, message "this proof
-// is not of GENESIS (...)"): its header's (signed) chain id is not the genesis's, or its first
-// certified header (its first validator change, or its header when it carries none) names a set
-// other than the root's and carries no signature of any key of the root's set. Such a proof
-// cannot be checked with this genesis at all; calling it INVALID would suggest a forgery of this
-// chain. `genesis_name` is how messages name the genesis (its file).
+// is not of GENESIS (...)"): its header's (signed) chain id is not the genesis's, or it carries no
+// validator change (at or above the root's height) and its header names a set other than the
+// root's and carries no signature of any key of the root's set. Such a proof cannot be checked
+// with this genesis at all; calling it INVALID would suggest a forgery of this chain. A proof
+// that carries changes is judged by them (VerifyProof: INVALID naming the check). `genesis_name`
+// is how messages name the genesis (its file).
 Status CheckProofNetwork(const Genesis& genesis, const TrustRoot& root, const ConsentProof& proof,
                          std::string_view genesis_name);
 // The same for a chain a node serves: `chain_id` and `genesis_hash` (if the node reports one)

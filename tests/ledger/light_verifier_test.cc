@@ -359,6 +359,13 @@ TEST(LightVerifierTest, AnotherNetworkIsToldApartFromAForgery) {
   EXPECT_EQ(st.message().rfind("this proof is not of g.json (chain id light-test as expected", 0),
             0u)
       << st.ToString();
+  // A proof that carries changes is judged by them, not called another network: here the twin
+  // network's own change, which the genesis set never signed, is INVALID naming the check.
+  Chain twin_changed = MakeChain(kChain, "z", 4, {2}, {{"y"}});
+  EXPECT_TRUE(CheckProofNetwork(c.genesis, root, ProofAt(twin_changed, 4, true), "g.json").ok());
+  st = VerifyHeader(root, twin_changed.changes, twin_changed.at(4));
+  EXPECT_NE(st.message().find("validator_changes[0]: validators_hash"), std::string::npos)
+      << st.ToString();
   // A forgery signed by our genesis key over another set hash is not "another network": the
   // verifier reports it INVALID.
   ConsentProof forged = ProofAt(twin, 2, false);

@@ -4,7 +4,9 @@
 // registrations (to a file with --out), inspecting a signed transaction, verifying a consent
 // proof against a genesis file. With a node (--node URL, env CONSENT_NODE, default
 // http://127.0.0.1:7800): submitting what is signed, status, prove, a customer's verified
-// history, and an auditor's check of the whole chain (tools/consentctl/node_commands.h).
+// history, an auditor's check of the whole chain, the validator set in office and a validator's
+// approval of a new one (tools/consentctl/node_commands.h). The checks themselves are the light
+// verifier's (ledger/light_verifier.h); consentctl fetches and prints.
 // Exit codes: 0 success, 1 a negative verdict or a refused request, 2 usage or input errors.
 // Single-threaded, but for one helper thread that resolves the node's host name (http_client.h).
 #include <CLI/CLI.hpp>

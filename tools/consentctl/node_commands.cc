@@ -288,7 +288,7 @@ int Post(const NodeArgs& node, const std::string& body, bool wait, const PinnedG
     std::fprintf(stderr,
                  "note: \"committed\" is the node's word, unchecked: no genesis is pinned "
                  "(pass --genesis, set CONSENT_GENESIS, or name it in the consentctl config "
-                 "file) to check the inclusion proof against the genesis validators\n");
+                 "file) to check the inclusion proof against the validators\n");
   }
   if (unverified > 0) {
     std::fprintf(stderr,

@@ -1,10 +1,12 @@
 // consentctl commands that talk to a node's HTTP API (docs/api.md): status, submit, prove,
-// history, and the submission path of grant/revoke/register. Every answer a user relies on is
-// checked here, not taken on trust: history entries, and every "committed" when a genesis is
-// pinned (trust.h), are inclusion-checked against a head whose commit is verified against the
-// genesis validators, and heads older than --max-age are refused. Exit codes follow consentctl's: 0
-// success, 1 a negative verdict or a refused request, 2 usage or input errors (including an
-// unreachable node). Single-threaded.
+// history, audit, verify, validators, and the submission path of grant/revoke/register. Every
+// answer a user relies on is checked, not taken on trust, by the light verifier
+// (ledger/light_verifier.h; these files only fetch and print): history entries, and every
+// "committed" when a genesis is pinned (trust.h), are inclusion-checked against a head whose
+// commit is verified against the validators in office at its height, reached from the genesis
+// through the node's validator set changes, and heads older than --max-age are refused. Exit codes
+// follow consentctl's: 0 success, 1 a negative verdict or a refused request, 2 usage or input
+// errors (including an unreachable node). Single-threaded.
 #pragma once
 
 #include <sys/types.h>
@@ -45,10 +47,10 @@ Result<std::string> FetchChainId(const NodeArgs& node);
 // Reads and parses a genesis file (<= 1 MiB).
 Result<Genesis> LoadGenesisFile(const std::string& path);
 
-// Whether the node serves the pinned chain: its latest header carries a commit of the pinned
-// genesis validators (before block 1: its chain id and validators are the genesis's). kRejected
-// names the chain id and genesis hash expected and the chain id the node reports; kUnavailable
-// when the node cannot be reached.
+// Whether the node serves the pinned chain: its latest header carries a commit of the set in
+// office at its height, reached from the pinned genesis (before block 1: its chain id and
+// validators are the genesis's). kRejected names the chain id and genesis hash expected and the
+// chain id the node reports; kUnavailable when the node cannot be reached.
 Status CheckNodeServes(const NodeArgs& node, const PinnedGenesis& pin);
 
 int CmdStatus(const NodeArgs& node);
