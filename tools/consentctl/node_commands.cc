@@ -43,16 +43,19 @@ Status WrongChain(const NodeArgs& node, const json& status, const PinnedGenesis&
 // head committed by the set in office at its height, reached from the genesis through the node's
 // validator changes. Returns a one-line summary of what was checked.
 Result<std::string> VerifyCommittedTx(const NodeArgs& node, const Hash32& tx_id,
-                                      const Genesis& genesis) {
+                                      const PinnedGenesis& pin) {
   ASSIGN_OR_RETURN(consent::json::Json j, GetStrict(node, "/v1/txs/" + ToHex(tx_id)));
   ASSIGN_OR_RETURN(std::vector<ValidatorChange> changes, FetchChanges(node));
-  const light::TrustRoot root = light::FromGenesis(genesis);
+  const light::TrustRoot root = light::FromGenesis(pin.genesis);
   ASSIGN_OR_RETURN(light::CommittedTx c, light::VerifyCommittedTx(root, changes, j, tx_id));
+  size_t followed = 0;
+  for (const ValidatorChange& ch : changes) followed += ch.header.height < c.head.height ? 1 : 0;
   return "log index " + std::to_string(c.log_index) + " is in the log of height " +
-         std::to_string(c.head.height) + ", certified by the validators of the genesis" +
-         (changes.empty()
-              ? std::string()
-              : " as changed by " + std::to_string(changes.size()) + " validator set change(s)");
+         std::to_string(c.head.height) + ", certified by the validators of the genesis " +
+         pin.path +
+         (followed == 0 ? std::string()
+                        : " (through " + std::to_string(followed) + " validator set change" +
+                              (followed == 1 ? ")" : "s)"));
 }
 
 }  // namespace
@@ -233,7 +236,7 @@ int Post(const NodeArgs& node, const std::string& body, bool wait, const PinnedG
       return;
     }
     Result<std::string> v =
-        id.ok() ? VerifyCommittedTx(node, *id, pin->genesis) : Result<std::string>(id.status());
+        id.ok() ? VerifyCommittedTx(node, *id, *pin) : Result<std::string>(id.status());
     if (node.json) {
       o["verified"] = v.ok();
       if (!v.ok()) o["verify_error"] = v.status().message();
@@ -267,7 +270,7 @@ int Post(const NodeArgs& node, const std::string& body, bool wait, const PinnedG
     }
     std::printf("%s\n", line.c_str());
     if (std::string v = Text(o, "verified_summary"); !v.empty()) {
-      std::printf("  verified: %s %s\n", v.c_str(), pin->path.c_str());
+      std::printf("  verified: %s\n", v.c_str());
     }
   };
   if (node.json || j.is_discarded()) {

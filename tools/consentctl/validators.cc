@@ -336,6 +336,25 @@ int CmdApprove(const NodeArgs& node, const ApproveArgs& args) {
   }
   const int rc = SubmitTx(node, *tx, args.wait, pinned);
   if (rc != kOk) return rc;
+  if (node.json) {
+    // The node's answer was printed; then one line of what the approval did.
+    json j;
+    j["set_hash"] = ToHex(set_hash);
+    j["validators"] = json::array();
+    for (const PublicKey& k : *keys) j["validators"].push_back(ToHex(k));
+    if (args.wait) {
+      auto after = FetchInOffice(node);
+      if (!after.ok()) return FailNode(after.status());
+      j["decided"] = after->hash == set_hash;
+      j["since_height"] = after->since_height;
+      if (after->hash != set_hash) {  // still pending: its count against the quorum in office
+        j["approvals"] = ApprovalsFor(*after, set_hash);
+        j["quorum"] = after->quorum;
+      }
+    }
+    std::printf("%s\n", j.dump().c_str());
+    return kOk;
+  }
   print_set();
   if (!args.wait) {
     std::printf("submitted; with it %llu of %llu approvals (pass --wait to see it counted)\n",
