@@ -686,8 +686,9 @@ int Run(int argc, char** argv) {
       "validators", "the validator set in office and the changes pending approval");
   std::string vs_genesis;
   validators->add_option("--genesis", vs_genesis,
-                         "genesis.json, for the validators' names (default: env "
-                         "CONSENT_GENESIS, or the config file's)");
+                         "genesis.json: the validators' names, and the set the node reports "
+                         "checked from it through every change (default: env CONSENT_GENESIS, "
+                         "or the config file's; without one, the node's word)");
   auto* approve = validators->add_subcommand(
       "approve",
       "sign this validator's approval (SET_VALIDATORS) of a new set: the set in office with "
