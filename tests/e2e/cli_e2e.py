@@ -257,6 +257,8 @@ class E2E(Checks):
         cli_trust.pinned_genesis(self, genesis, brand)
         cli_trust.history_privacy(self, genesis, brand)
         cli_trust.stale_proofs(self, genesis, granted_proof)
+        cli_trust.validator_commands(self, genesis, granted_proof,
+                                     os.path.join(self.home, "node.key"))
         cli_trust.cut_off_follower(self, self.consentd)
         self.audit(genesis)
         self.silent_node(genesis)
@@ -273,11 +275,12 @@ class E2E(Checks):
         b, a = json.loads(before), json.loads(after)
         self.check("height survives kill -9", a["height"] == b["height"], f"{b} {a}")
         self.check("log survives kill -9", a["log_size"] == b["log_size"])
-        # Five: the four above, and the audit's grant to a brand that never registered (listed
-        # in me.key.brands by that grant).
+        # Six: the four above, the audit's grant to a brand that never registered (listed in
+        # me.key.brands by that grant), and cli_trust.validator_commands's grant after its
+        # checkpoint.
         rc, out, _ = self.run("--json", "history", "--key", "me.key", "--genesis", genesis)
         self.check("history survives kill -9",
-                   rc == 0 and len(json.loads(out)["entries"]) == 5, out[:200])
+                   rc == 0 and len(json.loads(out)["entries"]) == 6, out[:200])
         # The audit resumes from its checkpoint: the restarted node still holds that head.
         rc, out, err = self.run("audit", "--genesis", genesis, "--checkpoint", "audit-cp.json")
         self.check("audit from the checkpoint after kill -9: VALID", rc == 0 and
@@ -310,10 +313,13 @@ class E2E(Checks):
         saved = json.load(open(cp))
         _, hdr = self.http("GET", f"/v1/headers?from={saved['height']}&to={saved['height']}")
         head = json.loads(hdr)["headers"][0]
-        self.check("the checkpoint records the audited head", saved["chain_id"] == "e2e-chain"
-                   and saved["header_hash"] == head["header"]["block_hash"] and
-                   saved["log_size"] == head["fields"]["log_size"] and
-                   saved["log_root"] == head["fields"]["log_root"], f"{saved} {head}")
+        genesis_keys = [v["public_key"] for v in json.load(open(genesis))["validators"]]
+        self.check("the checkpoint records the audited head and the set in office",
+                   saved["chain_id"] == "e2e-chain"
+                   and saved["block_hash"] == head["header"]["block_hash"] and
+                   saved["validators"] == genesis_keys and
+                   sorted(saved) == ["block_hash", "chain_id", "height", "validators"],
+                   f"{saved} {head}")
         # One more block, then resume from the checkpoint.
         self.ok("audit: another grant", "grant", "--key", "me.key", "--controller",
                 json.loads(self.run("--json", "keygen", "brand", "--out", "audit-brand.key")[1])
@@ -334,21 +340,24 @@ class E2E(Checks):
             self.check(f"audit, checkpoint {name}: exit {want_rc}", rc == want_rc and
                        fragment in out + err and open(path).read() == text, f"{rc} {out}{err}")
 
-        refused("rewritten", lambda c: c.update(header_hash="00" * 32), 1,
+        refused("rewritten", lambda c: c.update(block_hash="00" * 32), 1,
                 "INVALID: height")
         refused("ahead", lambda c: c.update(height=c["height"] + 10**6), 1,
                 "below the checkpoint's")
         refused("of another chain", lambda c: c.update(chain_id="another-chain"), 2,
                 "is a checkpoint of chain another-chain")
-        refused("with an unknown field", lambda c: c.update(note="x"), 2, 'unknown field "note"')
-        refused("with a bad hash", lambda c: c.update(log_root="zz"), 2, "log_root")
+        refused("with an unknown field", lambda c: c.update(note="x"), 2, "note: unknown field")
+        refused("with a bad hash", lambda c: c.update(block_hash="zz"), 2, "block_hash")
+        refused("of an older consentctl", lambda c: c.update(header_hash=c.pop("block_hash")), 2,
+                "written before validator set changes")
         other = json.load(open(genesis))
         other["chain_id"] = "another-chain"
         other_genesis = os.path.join(self.dir, "audit-other-genesis.json")
         json.dump(other, open(other_genesis, "w"))
         rc, out, err = self.run("audit", "--genesis", other_genesis)
-        self.check("audit against another chain's genesis: INVALID at height 1", rc == 1 and
-                   "INVALID: height 1: wrong_chain_id" in out, f"{rc} {out}{err}")
+        self.check("audit against another chain's genesis: not of this genesis, exit 2",
+                   rc == 2 and out.startswith("NOT OF THIS GENESIS: this chain is not of ") and
+                   "(chain id e2e-chain, expected another-chain)" in out, f"{rc} {out}{err}")
         self.check("the checkpoint is as the last valid audit left it", open(cp).read() == good)
         # A checkpoint that cannot be written (its folder is missing): the verdict is still
         # printed, then exit 2 naming the path; nothing is left behind.
@@ -597,15 +606,17 @@ class E2E(Checks):
         self.check("history of a customer with no entries, right genesis: 0 entries", rc == 0
                    and "0 entries across" in out, f"{rc} {out}{err}")
         rc, out, err = self.run("history", "--key", "fresh.key", "--genesis", other_genesis)
-        self.check("history, no entries, genesis of another chain: refused, exit 1", rc == 1
-                   and "another-chain" in err and "0 entries" not in out, f"{rc} {out}{err}")
+        self.check("history, no entries, genesis of another chain: not of it, exit 2", rc == 2
+                   and "this chain is not of " in err and "another-chain" in err
+                   and "0 entries" not in out, f"{rc} {out}{err}")
         rc, out, err = self.run("history", "--key", "fresh.key", "--genesis", forged_genesis)
-        self.check("history, no entries, genesis with other validators: refused, exit 1",
-                   rc == 1 and "not in the genesis validator set" in err
+        self.check("history, no entries, genesis with other validators: not of it, exit 2",
+                   rc == 2 and "this chain is not of " in err and "as expected, but height 1 is "
+                   "committed by none of the validators" in err
                    and "0 entries" not in out, f"{rc} {out}{err}")
         rc, out, err = self.run("history", "--key", "fresh.key", "--genesis", forged_genesis,
                                 "--controller", "ab" * 32)
-        self.check("history, an unregistered brand, other validators: refused", rc == 1
+        self.check("history, an unregistered brand, other validators: refused", rc == 2
                    and "0 entries" not in out, f"{rc} {out}{err}")
 
         # A grant expired on arrival (backdated issue time, past expiry): refused, not sent.

@@ -153,7 +153,7 @@ def pinned_genesis(t, genesis, brand):
     with LyingNode(t.port, _json_alter(altered_inclusion)) as liar:
         rc, out, err = t.run("--node", liar.url, *grant, "trust.altered", env=pinned)
     t.check("a node with an altered inclusion proof: NOT VERIFIED, exit 1", rc == 1
-            and "NOT VERIFIED: the node says committed, but its inclusion proof does not verify"
+            and "NOT VERIFIED: the node says committed, but inclusion: the proof does not verify"
             in out and "could not be verified" in err and " committed at height" not in out,
             f"{rc} {out}{err}")
     # A lying node that answers "committed" without passing the transaction on.
@@ -413,3 +413,134 @@ def cut_off_follower(t, consentd):
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=30)
+
+
+def _set_hash(keys_hex):
+    """H(list<key>) (PROTOCOL.md sections 1 and 5)."""
+    import hashlib
+    import struct
+    return hashlib.sha256(struct.pack(">I", len(keys_hex)) +
+                          b"".join(bytes.fromhex(k) for k in keys_hex)).hexdigest()
+
+
+def validator_commands(t, genesis, proof_path, node_key):
+    """Issue 17, what one node can show: `validators` (the set in office, names, quorum, pending
+    approvals), `validators approve --out` (a valid SET_VALIDATORS signed by the node key, and the
+    refused set arithmetic), `verify --checkpoint` (the start named; a proof below it refused),
+    and a proof or chain of another network: exit 2 "not of GENESIS", not INVALID."""
+    g = json.load(open(genesis))
+    me = g["validators"][0]["public_key"]
+    newcomer = json.loads(t.run("--json", "keygen", "validator", "--out", "vc-new.key")[1])
+    newcomer = newcomer["public_key"]
+    _, st = t.http("GET", "/v1/status")
+    st = json.loads(st)
+    pending = {"validator": me, "set_hash": _set_hash(sorted([me, newcomer])), "tx_id": "cd" * 32,
+               "issued_at_ms": 1700000000000, "in_office": True, "approvals": 1}
+    native = t.http("GET", "/v1/validators")[0] == 200
+
+    # Until the node serves GET /v1/validators itself, a local front answers it by the contract
+    # (docs/api.md): the genesis set in office since height 1, one pending approval.
+    def by_contract(method, path, status, data):
+        if method == "GET" and path.startswith("/v1/validators/changes") and status == 404:
+            return 200, json.dumps({"changes": []}).encode()
+        if method == "GET" and path == "/v1/validators":
+            if native:
+                obj = json.loads(data)
+                obj["pending"] = [pending]
+            else:
+                obj = {"height": st["height"], "since_height": 1, "validators": [me],
+                       "validators_hash": _set_hash([me]), "quorum": 1, "pending": [pending]}
+            return 200, json.dumps(obj).encode()
+        return None
+
+    with LyingNode(t.port, by_contract) as front:
+        rc, out, err = t.run("--node", front.url, "validators", "--genesis", genesis)
+        t.check("validators: the set in office with its genesis name and quorum, verified", rc == 0
+                and out.startswith("1 validators in office since height 1") and "quorum 1" in out
+                and f"{me} {g['validators'][0]['name']}" in out
+                and f"pending set {pending['set_hash']}: 1 of 1 approvals" in out
+                and "checked: verified from the genesis" in out, f"{rc} {out}{err}")
+        rc, out, err = t.run("--json", "--node", front.url, "validators")
+        j = json.loads(out) if rc == 0 else {}
+        t.check("--json validators: keys, quorum, pending with counts", rc == 0
+                and [v["public_key"] for v in j.get("validators", [])] == [me]
+                and j.get("quorum") == 1 and j["pending"][0]["approvals"] == 1
+                and j["pending"][0]["needed"] == 1, f"{rc} {out}{err}")
+
+        node_key = os.path.abspath(node_key)
+        base = ["--node", front.url, "validators", "approve", "--key", node_key]
+        rc, out, err = t.run(*base, "--add", newcomer, "--out", "vc-approve.json")
+        tx = json.load(open(os.path.join(t.dir, "vc-approve.json"))) if rc == 0 else {}
+        t.check("approve --add --out: a SET_VALIDATORS of the sorted new set, signed", rc == 0
+                and tx.get("kind") == "set_validators" and tx.get("validator") == me
+                and tx.get("validators") == sorted([me, newcomer])
+                and "SIGNED approval" in err and pending["set_hash"] in err, f"{rc} {out}{err}")
+        rc, out, err = t.run("inspect", "vc-approve.json", "--genesis", genesis)
+        t.check("the approval inspects VALID, signed by the node key for the chain", rc == 0
+                and out.startswith(f"VALID set_validators ") and f"signed by {me}" in out,
+                f"{rc} {out}{err}")
+        for name, extra, fragment in [
+                ("removing a non-member", ["--remove", newcomer], "not a member"),
+                ("adding a member", ["--add", me], "already a member"),
+                ("an empty result", ["--remove", me], "would be empty"),
+                ("the set in office", ["--replace", f"{me}={newcomer}", "--replace",
+                                       f"{newcomer}={me}"], "is the set in office"),
+                ("no change named", [], "name a change"),
+                ("a bad key", ["--add", "zz"], "--add")]:
+            rc, out, err = t.run(*base, *extra, "--out", "vc-refused.json")
+            t.check(f"approve refuses {name}: exit 2", rc == 2 and fragment in err
+                    and not os.path.exists(os.path.join(t.dir, "vc-refused.json")),
+                    f"{rc} {out}{err}")
+        rc, out, err = t.run(*base[:-2], "--key", "me.key", "--add", newcomer, "--out", "-")
+        t.check("approve with a customer key: exit 2", rc == 2 and "validator's node key" in err,
+                f"{rc} {out}{err}")
+        many = [json.loads(t.run("--json", "keygen", "validator", "--out", f"vc-m{i}.key")[1])
+                ["public_key"] for i in range(64)]
+        rc, out, err = t.run(*base, *sum((["--add", k] for k in many), []), "--out", "-")
+        t.check("approve refuses more than 64 keys: exit 2", rc == 2 and "more than 64" in err,
+                f"{rc} {out}{err}")
+
+    # verify --checkpoint: the audit writes one at its head; a later proof verifies from it.
+    proof = json.load(open(os.path.join(t.dir, proof_path)))
+    rc, out, err = t.run("audit", "--genesis", genesis, "--write-checkpoint", "vc-cp.json",
+                         "--max-age", "0")
+    t.check("audit --write-checkpoint: VALID, verified from genesis", rc == 0
+            and out.startswith("VALID: ") and "verified from genesis " in out
+            and os.path.exists(os.path.join(t.dir, "vc-cp.json")), f"{rc} {out}{err}")
+    cp = json.load(open(os.path.join(t.dir, "vc-cp.json")))
+    t.check("the checkpoint names the set in office", cp.get("validators") == [me], str(cp))
+    rc, out, err = t.run("verify", proof_path, "--genesis", genesis, "--checkpoint", "vc-cp.json",
+                         "--max-age", "0")
+    t.check("verify --checkpoint of a proof below it: exit 2, said why", rc == 2
+            and f"below the checkpoint's height {cp['height']}" in err, f"{rc} {out}{err}")
+    later = json.loads(t.run("--json", "keygen", "brand", "--out", "vc-brand.key")[1])["public_key"]
+    t.ok("a grant after the checkpoint", "grant", "--key", "me.key", "--controller", later,
+         "--purpose", "vc.after", "--wait")
+    subject = t.ok("id", "id", "--key", "me.key", "--controller", later).strip()
+    t.ok("prove it", "prove", "--subject", subject, "--controller", later, "--purpose",
+         "vc.after", "--out", "vc-after.json")
+    rc, out, err = t.run("verify", "vc-after.json", "--genesis", genesis, "--checkpoint",
+                         "vc-cp.json")
+    t.check("verify --checkpoint of a later proof: VALID, from the checkpoint", rc == 0
+            and out.startswith("VALID: granted") and
+            f"verified from checkpoint at height {cp['height']}" in out, f"{rc} {out}{err}")
+    rc, out, err = t.run("verify", "vc-after.json", "--genesis", genesis)
+    t.check("verify without it: VALID, from the genesis", rc == 0
+            and "verified from genesis " in out, f"{rc} {out}{err}")
+    # Another network: another chain id, or the same chain id with other validators.
+    other = dict(g, chain_id="other-net")
+    twin = dict(g, validators=[{"name": "twin", "public_key": newcomer}])
+    for name, gen, fragment in [("another chain id", other, "(chain id e2e-chain, expected "
+                                 "other-net)"),
+                                ("the same chain id, other validators", twin,
+                                 "(chain id e2e-chain as expected, but its header")]:
+        path = os.path.join(t.dir, f"vc-genesis-{len(name)}.json")
+        json.dump(gen, open(path, "w"))
+        rc, out, err = t.run("verify", "vc-after.json", "--genesis", path)
+        t.check(f"verify with the genesis of {name}: exit 2, not of it", rc == 2
+                and out.startswith(f"NOT OF THIS GENESIS: this proof is not of {path} ")
+                and fragment in out and "INVALID" not in out, f"{rc} {out}{err}")
+        rc, out, err = t.run("audit", "--genesis", path)
+        t.check(f"audit with the genesis of {name}: exit 2, this chain is not of it", rc == 2
+                and out.startswith(f"NOT OF THIS GENESIS: this chain is not of {path} "),
+                f"{rc} {out}{err}")

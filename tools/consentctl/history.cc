@@ -36,28 +36,6 @@ struct HistoryRow {
   uint64_t log_index = 0;
 };
 
-// Checks one history entry: the encoding is the tx_id, the tx is signed by `subject` for this
-// chain, and it is included at log_index under the verified head.
-Result<HistoryRow> VerifyEntry(const json& e, const PublicKey& subject, const Genesis& genesis,
-                               const VerifiedHead& head) {
-  HistoryRow row;
-  ASSIGN_OR_RETURN(row.tx_id, Hash(e, "tx_id"));
-  ASSIGN_OR_RETURN(row.height, Uint(e, "height"));
-  ASSIGN_OR_RETURN(row.log_index, Uint(e, "log_index"));
-  ASSIGN_OR_RETURN(std::string enc_hex, Str(e, "encoding"));
-  ASSIGN_OR_RETURN(Bytes enc, FromHex(enc_hex));
-  if (TxIdOf(enc) != row.tx_id) return Status::Rejected("encoding does not hash to its tx_id");
-  ASSIGN_OR_RETURN(row.tx, DecodeSignedTx(enc));
-  if (SignerOf(row.tx.body) != subject) return Status::Rejected("not signed by this customer");
-  RETURN_IF_ERROR(VerifyTxSignature(genesis.chain_id, row.tx));
-  if (!e.contains("inclusion")) return Status::Invalid("entry has no inclusion proof");
-  ASSIGN_OR_RETURN(std::vector<Hash32> proof, HashList(e["inclusion"], 64, "inclusion proof"));
-  Status st = merkle::VerifyInclusion(row.log_index, head.header.log_size, row.tx_id, proof,
-                                      head.header.log_root);
-  if (!st.ok()) return st.Prefixed("inclusion");
-  return row;
-}
-
 std::string Purposes(const SignedTx& tx) {
   const std::vector<std::string>* p = nullptr;
   if (const auto* g = std::get_if<GrantTx>(&tx.body)) p = &g->purposes;
@@ -107,7 +85,13 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
   // The node's chain is checked first, so that a history with no entries (or no brands) is not
   // reported as certified by validators that never signed anything of this node's.
   std::optional<Header> latest;
-  if (Status st = CheckNodeChain(node, *s, genesis, &latest); !st.ok()) return FailNode(st);
+  bool foreign = false;
+  if (Status st = CheckNodeChain(node, *s, genesis, &latest, &foreign,
+                                 trusted_node ? "the node's validators" : pinned_path);
+      !st.ok()) {
+    // Another network than the pinned genesis's: the question is wrong (exit 2), not the node.
+    return foreign ? Fail(st, kUsage) : FailNode(st);
+  }
   // Fresh: the node's head, and every history page's, is at most max_age_ms old.
   const uint64_t now_ms = NowMs();
   if (latest) {
@@ -168,13 +152,17 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
   std::vector<HistoryRow> rows;
   std::vector<PublicKey> found;  // with --scan-directory: brands with entries, to record
   std::vector<std::string> problems;
-  std::map<uint64_t, VerifiedHead> heads;
+  // The node's validator changes, fetched once: every page's head is checked with the set that
+  // commits its height (ledger/light_verifier.h).
+  auto changes = FetchChanges(node);
+  if (!changes.ok()) return FailNode(changes.status());
+  const light::TrustRoot root = light::FromGenesis(genesis);
   for (const auto& [controller, name] : brands) {
     SigningKey subject = DeriveSubjectKey(key->secret, controller);
     uint64_t from = 0;
     for (int page = 0; page < 100000; ++page) {
-      auto h = GetJson(node, "/v1/subjects/" + ToHex(subject.public_key()) +
-                                 "/history?limit=1000&from=" + std::to_string(from));
+      auto h = GetStrict(node, "/v1/subjects/" + ToHex(subject.public_key()) +
+                                   "/history?limit=1000&from=" + std::to_string(from));
       if (!h.ok()) return FailNode(h.status());
       if (!h->contains("entries") || !(*h)["entries"].is_array()) {
         return Fail(Status::Invalid("the node's history is malformed"), kNegative);
@@ -182,24 +170,24 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
       // Every head is checked, with or without entries (null only before block 1).
       const bool no_head = !h->contains("head") || (*h)["head"].is_null();
       if (no_head && (*h)["entries"].empty()) break;
-      auto head = VerifyHead((*h)["head"], genesis);
+      if (no_head) return Fail(Status::Invalid("the node's history page has no head"), kNegative);
+      auto head = VerifyHead((*h)["head"], root, *changes);
       if (!head.ok()) return Fail(head.status(), kNegative);
-      if (Status st = CheckFresh("the node's head", head->header.height, head->header.time_ms,
-                                 now_ms, max_age_ms);
+      if (Status st =
+              CheckFresh("the node's head", head->height, head->time_ms, now_ms, max_age_ms);
           !st.ok()) {
         return Fail(st, kNegative);
       }
-      if (!latest || head->header.height > latest->height) latest = head->header;
+      if (!latest || head->height > latest->height) latest = *head;
       if ((*h)["entries"].empty()) break;
       for (const auto& e : (*h)["entries"]) {
-        auto row = VerifyEntry(e, subject.public_key(), genesis, *head);
-        if (!row.ok()) {
-          problems.push_back("brand " + name + ": " + row.status().message());
+        auto entry = light::VerifyHistoryEntry(genesis.chain_id, e, subject.public_key(), *head);
+        if (!entry.ok()) {
+          problems.push_back("brand " + name + ": " + entry.status().message());
           continue;
         }
-        row->brand = name;
-        row->controller = controller;
-        rows.push_back(std::move(row).value());
+        HistoryRow row{name, controller, entry->tx, entry->tx_id, entry->height, entry->log_index};
+        rows.push_back(std::move(row));
         if (scan_directory) found.push_back(controller);
       }
       if (!h->contains("next") || !(*h)["next"].is_number_unsigned()) break;

@@ -4,7 +4,9 @@
 // registrations (to a file with --out), inspecting a signed transaction, verifying a consent
 // proof against a genesis file. With a node (--node URL, env CONSENT_NODE, default
 // http://127.0.0.1:7800): submitting what is signed, status, prove, a customer's verified
-// history, and an auditor's check of the whole chain (tools/consentctl/node_commands.h).
+// history, an auditor's check of the whole chain, the validator set in office and a validator's
+// approval of a new one (tools/consentctl/node_commands.h). The checks themselves are the light
+// verifier's (ledger/light_verifier.h); consentctl fetches and prints.
 // Exit codes: 0 success, 1 a negative verdict or a refused request, 2 usage or input errors.
 // Single-threaded, but for one helper thread that resolves the node's host name (http_client.h).
 #include <CLI/CLI.hpp>
@@ -470,120 +472,25 @@ int Run(int argc, char** argv) {
                      "judged: 60s, 5m, 2h, 0 = no check (default 60s, or env CONSENT_MAX_AGE, or "
                      "max_age in the config file); the validators commit a block every few "
                      "seconds, so an old proof comes from a cut-off or lying node");
+  std::string v_checkpoint;
+  verify->add_option("--checkpoint", v_checkpoint,
+                     "start from this audit checkpoint (written by `audit --checkpoint` or "
+                     "`--write-checkpoint`) instead of the genesis: immune to a past validator "
+                     "set's keys below it; a proof below its height is refused (exit 2)");
   verify->callback([&] {
     auto max_age = ctl::ResolveMaxAge(v_max_age);
     if (!max_age.ok()) {
       rc = Fail(max_age.status());
       return;
     }
-    auto pinned = ctl::LoadPinnedGenesis(v_genesis);
-    if (!pinned.ok()) {
-      rc = Fail(pinned.status());
-      return;
-    }
-    if (!pinned->has_value()) {
-      rc = Fail(Status::Invalid(
-          "no genesis to verify against: pass --genesis, set CONSENT_GENESIS, or name it as "
-          "`genesis` in the consentctl config file"));
-      return;
-    }
-    const Genesis* genesis = &(*pinned)->genesis;
-    std::string text;
-    if (v_proof == "-") {
-      std::stringstream ss;
-      ss << std::cin.rdbuf();
-      text = ss.str();
-    } else {
-      auto t = ctl::ReadFileCapped(v_proof, kMaxProofJsonBytes);
-      if (!t.ok()) {
-        rc = Fail(t.status());
-        return;
-      }
-      text = *t;
-    }
-    auto proof = ParseConsentProof(text);
-    // The time to judge at: --at-ms, or now (never before the block: the proof shows the state
-    // from its block's time on).
-    std::optional<uint64_t> at;
-    if (verify->count("--at-ms") > 0) {
-      at = v_at;
-    } else if (proof.ok()) {
-      at = std::max(NowMs(), proof->header.time_ms);
-    }
-    if (proof.ok() && at && *at < proof->header.time_ms) {
-      // The question, not the proof, is wrong.
-      rc = Fail(Status::Invalid(
-          "--at-ms " + std::to_string(*at) + " is before the proof's block time " +
-          std::to_string(proof->header.time_ms) + " (" + ctl::IsoTime(proof->header.time_ms) +
-          "): the proof shows the state from that time on"));
-      return;
-    }
-    Result<ProofVerdict> verdict = proof.ok() ? VerifyConsentProof(*proof, *genesis, at)
-                                              : Result<ProofVerdict>(proof.status());
-    // Fresh: the proof's block is at most --max-age before the time judged.
-    const Status fresh = verdict.ok() ? ctl::CheckFresh("the proof's block", verdict->height,
-                                                        verdict->time_ms, verdict->at_ms, *max_age)
-                                      : Status::Ok();
-    const uint64_t age_ms =
-        verdict.ok() && verdict->at_ms > verdict->time_ms ? verdict->at_ms - verdict->time_ms : 0;
-    const bool expected = verdict.ok() && fresh.ok() &&
-                          (v_expect.empty() || v_expect == ProofStatusName(verdict->status));
-    if (node.json) {
-      nlohmann::ordered_json j;
-      j["valid"] = verdict.ok();
-      if (verdict.ok()) {
-        j["status"] = ProofStatusName(verdict->status);
-        j["at_ms"] = verdict->at_ms;
-        j["expires_at_ms"] = verdict->expires_at_ms;
-        j["proof_status"] = ProofStatusName(verdict->claimed);
-        j["height"] = verdict->height;
-        j["block_time_ms"] = verdict->time_ms;
-        j["age_ms"] = age_ms;
-        j["max_age_ms"] = *max_age;
-        j["fresh"] = fresh.ok();
-        if (!fresh.ok()) j["stale"] = fresh.message();
-        j["subject"] = ToHex(proof->subject);
-        j["controller"] = ToHex(proof->controller);
-        j["purpose"] = proof->purpose;
-        if (!v_expect.empty()) j["expected"] = expected;
-      } else {
-        j["error"] = verdict.status().message();  // the same field as inspect's
-      }
-      std::printf("%s\n", j.dump(2).c_str());
-    } else if (verdict.ok() && !fresh.ok()) {
-      std::printf("STALE: %s\n", fresh.message().c_str());
-      std::printf("  (otherwise a valid proof: %s at height %llu; it says nothing of now)\n",
-                  ProofStatusName(verdict->status),
-                  static_cast<unsigned long long>(verdict->height));
-    } else if (verdict.ok()) {
-      const ProofVerdict& v = *verdict;
-      std::string until;
-      if (v.status == ProofStatus::kGranted) {
-        until =
-            v.expires_at_ms == 0 ? ", without expiry" : ", until " + ctl::IsoTime(v.expires_at_ms);
-      } else if (v.status == ProofStatus::kExpired) {
-        until = " since " + ctl::IsoTime(v.expires_at_ms);
-      }
-      std::printf("VALID: %s%s, at %s (subject %s, controller %s, purpose %s)\n",
-                  ProofStatusName(v.status), until.c_str(), ctl::IsoTime(v.at_ms).c_str(),
-                  ToHex(proof->subject).c_str(), ToHex(proof->controller).c_str(),
-                  proof->purpose.c_str());
-      std::printf(
-          "  the state at height %llu, block time %s (%s before the time judged; --max-age "
-          "%s), certified by the genesis validators\n",
-          static_cast<unsigned long long>(v.height), ctl::IsoTime(v.time_ms).c_str(),
-          ctl::AgeText(age_ms).c_str(), *max_age ? ctl::AgeText(*max_age).c_str() : "off");
-      if (v.claimed != v.status) {
-        std::printf("  the proof itself says %s: that was for the time it was asked for\n",
-                    ProofStatusName(v.claimed));
-      }
-      if (!expected) {
-        std::printf("  expected %s: not met\n", v_expect.c_str());
-      }
-    } else {
-      std::printf("INVALID: %s\n", verdict.status().message().c_str());
-    }
-    rc = expected ? kExitOk : kExitNegative;
+    ctl::VerifyArgs va;
+    va.proof_path = v_proof;
+    va.genesis = v_genesis;
+    va.checkpoint = v_checkpoint;
+    if (verify->count("--at-ms") > 0) va.at_ms = v_at;
+    va.expect = v_expect;
+    va.max_age_ms = *max_age;
+    rc = ctl::CmdVerify(node, va);
   });
 
   // inspect
@@ -756,6 +663,10 @@ int Run(int argc, char** argv) {
   audit->add_option("--checkpoint", a_checkpoint,
                     "start from the head recorded in this file by an earlier audit, and record "
                     "the new head there when valid (created if missing)");
+  std::string a_write;
+  audit->add_option("--write-checkpoint", a_write,
+                    "when valid, record the audited head (height, block hash, set in office) in "
+                    "this file instead (replaced atomically); for `verify --checkpoint`");
   std::string a_max_age;
   audit->add_option("--max-age", a_max_age,
                     "refuse (exit 1, STALE; the checkpoint unchanged) a head older than this: "
@@ -767,7 +678,41 @@ int Run(int argc, char** argv) {
       rc = Fail(max_age.status());
       return;
     }
-    rc = ctl::CmdAudit(node, a_genesis, a_checkpoint, *max_age);
+    rc = ctl::CmdAudit(node, a_genesis, a_checkpoint, a_write, *max_age);
+  });
+
+  // validators, validators approve
+  auto* validators = app.add_subcommand(
+      "validators", "the validator set in office and the changes pending approval");
+  std::string vs_genesis;
+  validators->add_option("--genesis", vs_genesis,
+                         "genesis.json: the validators' names, and the set the node reports "
+                         "checked from it through every change (default: env CONSENT_GENESIS, "
+                         "or the config file's; without one, the node's word)");
+  auto* approve = validators->add_subcommand(
+      "approve",
+      "sign this validator's approval (SET_VALIDATORS) of a new set: the set in office with "
+      "--add, --remove and --replace applied");
+  ctl::ApproveArgs aa;
+  approve->add_option("--key", aa.key_path, "this validator's node key file")->required();
+  approve->add_option("--add", aa.add, "add this key (hex; repeatable)");
+  approve->add_option("--remove", aa.remove, "remove this key (hex; repeatable)");
+  approve->add_option("--replace", aa.replace, "replace OLD with NEW (OLD=NEW, hex; repeatable)");
+  approve->add_option("--out", aa.out,
+                      "write the signed JSON here ('-' = stdout) instead of submitting it");
+  approve->add_flag("--wait", aa.wait, "wait until committed, then show the approvals counted");
+  approve->add_option("--genesis", aa.genesis,
+                      "genesis.json: refuse a node of another chain, verify \"committed\"");
+  approve->add_option("--issued-at-ms", aa.issued_at_ms, "issue time (default: now)")
+      ->transform(kUint53);
+  approve->add_option("--nonce", aa.nonce, "nonce (default: random)")->transform(kUint53);
+  approve->callback([&] {
+    if (aa.issued_at_ms == 0) aa.issued_at_ms = NowMs();
+    if (aa.nonce == 0) aa.nonce = RandomNonce();
+    rc = ctl::CmdApprove(node, aa);
+  });
+  validators->callback([&] {
+    if (validators->get_subcommands().empty()) rc = ctl::CmdValidators(node, vs_genesis);
   });
 
   try {

@@ -85,65 +85,86 @@ Result<Hash32> Hash(const json& j, const char* key) {
   return *h;
 }
 
-Result<Certified> ParseCertified(const json& head) {
-  if (!head.is_object() || !head.contains("header") || !head.contains("commit")) {
-    return Status::Invalid("the node's certified header has no header or commit");
+Result<consent::json::Json> GetStrict(const NodeArgs& node, const std::string& target) {
+  ASSIGN_OR_RETURN(HttpUrl url, Url(node));
+  ASSIGN_OR_RETURN(HttpResponse r, HttpCall(url, "GET", target, "", node.timeout_ms));
+  if (r.status != 200) {
+    json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+    std::string msg = "the node answered " + std::to_string(r.status);
+    if (j.is_object() && j.contains("error") && j["error"].is_object() &&
+        j["error"].contains("message") && j["error"]["message"].is_string()) {
+      msg += ": " + j["error"]["message"].get<std::string>();
+    }
+    return r.status == 404 ? Status::NotFound(msg) : Status::Rejected(msg);
   }
-  Certified out;
-  ASSIGN_OR_RETURN(std::string enc_hex, Str(head["header"], "encoding"));
-  ASSIGN_OR_RETURN(Bytes enc, FromHex(enc_hex));
-  ASSIGN_OR_RETURN(out.header, DecodeHeader(enc));
-  const json& c = head["commit"];
-  if (!c.is_object() || !c.contains("round") || !c["round"].is_number_unsigned() ||
-      !c.contains("signatures") || !c["signatures"].is_array() ||
-      c["signatures"].size() > kMaxValidators) {
-    return Status::Invalid("the node's commit is malformed");
-  }
-  if (c["round"].get<uint64_t>() > UINT32_MAX)
-    return Status::Invalid("the node's commit round is out of range");
-  out.commit.round = static_cast<uint32_t>(c["round"].get<uint64_t>());
-  for (const auto& s : c["signatures"]) {
-    CommitSig cs;
-    ASSIGN_OR_RETURN(std::string v, Str(s, "validator"));
-    ASSIGN_OR_RETURN(std::string sig, Str(s, "signature"));
-    ASSIGN_OR_RETURN(cs.validator, FromHexFixed<32>(v));
-    ASSIGN_OR_RETURN(cs.signature, FromHexFixed<64>(sig));
-    out.commit.signatures.push_back(cs);
-  }
-  return out;
+  auto doc =
+      consent::json::ParseStrict(r.body, light::kMaxAnswerBytes, "the node's answer to " + target);
+  if (!doc.ok()) return Status::Invalid(doc.status().message());
+  return doc;
 }
 
-Result<VerifiedHead> VerifyHead(const json& head, const Genesis& genesis) {
-  ASSIGN_OR_RETURN(Certified c, ParseCertified(head));
-  const Header& header = c.header;
-  if (header.chain_id != genesis.chain_id) {
-    return Status::Rejected("the node's head is for chain " + header.chain_id + ", not " +
-                            genesis.chain_id);
+Result<std::vector<ValidatorChange>> FetchChanges(const NodeArgs& node) {
+  auto doc = GetStrict(node, "/v1/validators/changes");
+  if (!doc.ok() && doc.status().code() == StatusCode::kNotFound) {
+    return std::vector<ValidatorChange>();
   }
-  Status st = VerifyCommit(genesis.chain_id, genesis.Set(), header.height, header.Hash(), c.commit);
-  if (!st.ok()) return st.Prefixed("the node's head commit");
-  return VerifiedHead{header};
+  if (!doc.ok()) return doc.status();
+  auto changes = light::ParseChangesAnswer(*doc);
+  if (!changes.ok()) return changes.status().Prefixed("the node's validator changes");
+  return changes;
+}
+
+Result<Header> VerifyHead(const consent::json::Json& head, const light::TrustRoot& root,
+                          const std::vector<ValidatorChange>& changes) {
+  ASSIGN_OR_RETURN(CertifiedHeader c, light::ParseCertifiedHeader(head, "head"));
+  Status st = light::VerifyHeader(root, changes, c);
+  if (!st.ok())
+    return st.Prefixed("the node's head (height " + std::to_string(c.header.height) + ")");
+  return c.header;
 }
 
 // Whether the node serves the chain of `genesis`, whatever it is then asked: its latest header
-// must carry a commit of the genesis validators. Before block 1 (no header, no commit) its chain
-// id and validator set must be the genesis's. `status` is the node's /v1/status.
+// must verify from the genesis through the node's validator changes. Before block 1 (no header,
+// no commit) its chain id and validator set must be the genesis's. `status` is /v1/status.
 Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis,
-                      std::optional<Header>* head) {
+                      std::optional<Header>* head, bool* foreign, const std::string& genesis_name) {
   ASSIGN_OR_RETURN(uint64_t height, Uint(status, "height"));
   ASSIGN_OR_RETURN(std::string chain, Str(status, "chain_id"));
+  const light::TrustRoot root = light::FromGenesis(genesis);
   if (chain != genesis.chain_id) {
-    return Status::Rejected("the node is on chain " + chain + ", not " + genesis.chain_id);
+    if (foreign != nullptr) *foreign = true;
+    return light::CheckChainNetwork(genesis, root, chain, std::nullopt, nullptr, genesis_name)
+        .Prefixed("the node is on chain " + chain + ", not " + genesis.chain_id);
   }
   if (height > 0) {
-    ASSIGN_OR_RETURN(json h, GetJson(node, "/v1/headers?from=" + std::to_string(height) +
-                                               "&to=" + std::to_string(height)));
+    ASSIGN_OR_RETURN(consent::json::Json h,
+                     GetStrict(node, "/v1/headers?from=" + std::to_string(height) +
+                                         "&to=" + std::to_string(height)));
     if (!h.is_object() || !h.contains("headers") || !h["headers"].is_array() ||
         h["headers"].size() != 1) {
       return Status::Invalid("the node's answer to /v1/headers is malformed");
     }
-    ASSIGN_OR_RETURN(VerifiedHead v, VerifyHead(h["headers"][0], genesis));
-    if (head != nullptr) *head = v.header;
+    ASSIGN_OR_RETURN(std::vector<ValidatorChange> changes, FetchChanges(node));
+    auto v = VerifyHead(h["headers"][0], root, changes);
+    if (!v.ok()) {
+      // Another network, or a forgery of this one? Block 1 tells: signed by none of the genesis
+      // validators over another set, it is another network.
+      auto first = GetStrict(node, "/v1/headers?from=1&to=1");
+      if (first.ok() && first->is_object() && first->contains("headers") &&
+          (*first)["headers"].is_array() && (*first)["headers"].size() == 1) {
+        auto c = light::ParseCertifiedHeader((*first)["headers"][0], "headers[0]");
+        if (c.ok()) {
+          Status net =
+              light::CheckChainNetwork(genesis, root, chain, std::nullopt, &*c, genesis_name);
+          if (!net.ok()) {
+            if (foreign != nullptr) *foreign = true;
+            return net;
+          }
+        }
+      }
+      return v.status();
+    }
+    if (head != nullptr) *head = *v;
     return Status::Ok();
   }
   std::vector<std::string> keys, want;

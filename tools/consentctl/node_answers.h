@@ -1,7 +1,7 @@
 // Reading a node's answers, for consentctl's command files (internal to tools/consentctl/): the
 // exit codes, the JSON helpers that never throw whatever the node sent, GET with the node's error
-// message, and the checks of a certified header against a genesis (chain id, commit of a quorum
-// of its validators). Single-threaded, as consentctl.
+// message, and the light verifier's check (ledger/light_verifier.h) of a node's head against a
+// genesis through the node's validator changes. Single-threaded, as consentctl.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -11,6 +11,8 @@
 
 #include "crypto/status.h"
 #include "ledger/block.h"
+#include "ledger/json_strict.h"
+#include "ledger/light_verifier.h"
 #include "tools/consentctl/http_client.h"
 #include "tools/consentctl/node_commands.h"
 
@@ -40,26 +42,28 @@ Result<uint64_t> Uint(const json& j, const char* key);
 Result<std::vector<Hash32>> HashList(const json& a, size_t max, const char* what);
 Result<Hash32> Hash(const json& j, const char* key);
 
-// A head checked against the genesis: the header decodes and its commit is a quorum of genesis
-// validators.
-struct VerifiedHead {
-  Header header;
-};
+// GET and parse a node's answer with the strict reader (ledger/json_strict.h) for the light
+// verifier: duplicate keys, deep nesting and non-JSON are refused. An HTTP error is a Status with
+// the node's message, as GetJson's.
+Result<consent::json::Json> GetStrict(const NodeArgs& node, const std::string& target);
 
-// A certified header as the node serves it ({"header": {..., "encoding"}, "commit": {...}}),
-// decoded but not yet checked: the header from its canonical encoding (the JSON fields beside it
-// are not trusted), the commit from its JSON.
-struct Certified {
-  Header header;
-  Commit commit;
-};
-Result<Certified> ParseCertified(const json& head);
-Result<VerifiedHead> VerifyHead(const json& head, const Genesis& genesis);
+// The node's validator set changes (GET /v1/validators/changes), strictly parsed. A node that
+// does not serve the route (404: a node from before validator changes) has none to give: an
+// empty list, with which any header after a change then fails to verify.
+Result<std::vector<ValidatorChange>> FetchChanges(const NodeArgs& node);
+
+// A certified header answer checked by the light verifier against `root` through `changes`.
+Result<Header> VerifyHead(const consent::json::Json& head, const light::TrustRoot& root,
+                          const std::vector<ValidatorChange>& changes);
 
 // Whether the node serves the chain of `genesis`, whatever it is then asked: its status names the
-// genesis's chain id, and its latest header carries a commit of the genesis validators (returned
-// in `head`). Before block 1 its validator set must be the genesis's. `status` is /v1/status.
+// genesis's chain id, and its latest header verifies from the genesis through the node's
+// validator changes (returned in `head`). Before block 1 its validator set must be the genesis's.
+// `status` is /v1/status. When the node is of another network altogether (another chain id, or a
+// block 1 signed by none of the genesis validators: light::CheckChainNetwork), `*foreign` (if
+// given) is set and the message is "this chain is not of GENESIS_NAME (...)".
 Status CheckNodeChain(const NodeArgs& node, const json& status, const Genesis& genesis,
-                      std::optional<Header>* head = nullptr);
+                      std::optional<Header>* head = nullptr, bool* foreign = nullptr,
+                      const std::string& genesis_name = "the genesis");
 
 }  // namespace consent::ctl

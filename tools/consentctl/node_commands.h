@@ -1,10 +1,12 @@
 // consentctl commands that talk to a node's HTTP API (docs/api.md): status, submit, prove,
-// history, and the submission path of grant/revoke/register. Every answer a user relies on is
-// checked here, not taken on trust: history entries, and every "committed" when a genesis is
-// pinned (trust.h), are inclusion-checked against a head whose commit is verified against the
-// genesis validators, and heads older than --max-age are refused. Exit codes follow consentctl's: 0
-// success, 1 a negative verdict or a refused request, 2 usage or input errors (including an
-// unreachable node). Single-threaded.
+// history, audit, verify, validators, and the submission path of grant/revoke/register. Every
+// answer a user relies on is checked, not taken on trust, by the light verifier
+// (ledger/light_verifier.h; these files only fetch and print): history entries, and every
+// "committed" when a genesis is pinned (trust.h), are inclusion-checked against a head whose
+// commit is verified against the validators in office at its height, reached from the genesis
+// through the node's validator set changes, and heads older than --max-age are refused. Exit codes
+// follow consentctl's: 0 success, 1 a negative verdict or a refused request, 2 usage or input
+// errors (including an unreachable node). Single-threaded.
 #pragma once
 
 #include <sys/types.h>
@@ -45,10 +47,10 @@ Result<std::string> FetchChainId(const NodeArgs& node);
 // Reads and parses a genesis file (<= 1 MiB).
 Result<Genesis> LoadGenesisFile(const std::string& path);
 
-// Whether the node serves the pinned chain: its latest header carries a commit of the pinned
-// genesis validators (before block 1: its chain id and validators are the genesis's). kRejected
-// names the chain id and genesis hash expected and the chain id the node reports; kUnavailable
-// when the node cannot be reached.
+// Whether the node serves the pinned chain: its latest header carries a commit of the set in
+// office at its height, reached from the pinned genesis (before block 1: its chain id and
+// validators are the genesis's). kRejected names the chain id and genesis hash expected and the
+// chain id the node reports; kUnavailable when the node cannot be reached.
 Status CheckNodeServes(const NodeArgs& node, const PinnedGenesis& pin);
 
 int CmdStatus(const NodeArgs& node);
@@ -76,19 +78,61 @@ int CmdHistory(const NodeArgs& node, const std::string& key_path, const std::str
                const std::vector<std::string>& extra_controllers, bool scan_directory,
                uint64_t max_age_ms);
 
-// An auditor's check of the whole chain a node serves, trusting nothing but the genesis file:
-// every certified header from block 1 (or from the checkpoint's height) to the head follows the
-// one before it (CheckCertifiedHeader: chain id, height, time, prev_block_hash, validators,
-// proposer, a log that only grows) and carries a quorum of the genesis validators' precommits;
-// one RFC 9162 consistency proof per 1,000 headers shows the log append-only. With a checkpoint
-// file, the run starts from the head it recorded (which the node must still hold, byte for byte)
-// and, when valid, records the new head there (atomic replace). VALID exit 0; INVALID with the
-// height and reason, exit 1; a bad genesis or checkpoint file or an unreachable node, exit 2; a
-// checkpoint that cannot be written, exit 2 after the VALID verdict is printed.
+// An auditor's check of the whole chain a node serves, trusting nothing but the genesis file
+// (ledger/light_verifier.h, ChainWalk): every certified header from block 1 (or from the
+// checkpoint's height) to the head follows the one before it (CheckCertifiedHeader: chain id,
+// height, time, prev_block_hash, validators, proposer, a log that only grows) and carries a quorum
+// of the set in office, which switches at each change block; the node's list of changes
+// (/v1/validators/changes) must be exactly the change blocks walked; one RFC 9162 consistency
+// proof per 1,000 headers shows the log append-only. With a checkpoint file (light::Checkpoint:
+// chain id, height, block hash, the set in office), the run starts from the block it recorded
+// (which the node must still hold, byte for byte) and, when valid, records the new head there
+// (atomic replace), or in `write_path` when given. The output names the start ("verified from
+// genesis HASH" / "verified from checkpoint at height N"). VALID exit 0; INVALID with the height
+// and reason, exit 1; a node of another network ("NOT OF THIS GENESIS: this chain is not of
+// GENESIS (chain id X, expected Y)"), a bad genesis or checkpoint file or an unreachable node,
+// exit 2; a checkpoint that cannot be written, exit 2 after the VALID verdict is printed.
 // A head older than `max_age_ms` (0: no bound) is STALE, exit 1, and the checkpoint is left as
 // it was.
 int CmdAudit(const NodeArgs& node, const std::string& genesis_path,
-             const std::string& checkpoint_path, uint64_t max_age_ms);
+             const std::string& checkpoint_path, const std::string& write_path,
+             uint64_t max_age_ms);
+
+// consentctl verify (verify.cc): a consent proof checked offline by the light verifier from the
+// genesis or, with `checkpoint_path`, from an audit checkpoint; prints the start used. VALID
+// exit 0 (or 1 when `expect` is not met); INVALID or STALE exit 1; a proof of another network
+// ("NOT OF THIS GENESIS: this proof is not of GENESIS ...") or a proof below the checkpoint,
+// exit 2.
+struct VerifyArgs {
+  std::string proof_path;  // "-" = stdin
+  std::string genesis;
+  std::string checkpoint;
+  std::optional<uint64_t> at_ms;
+  std::string expect;
+  uint64_t max_age_ms = 0;
+};
+int CmdVerify(const NodeArgs& node, const VerifyArgs& args);
+
+// consentctl validators (validators.cc): the set in office (GET /v1/validators) with the height
+// it took office, each key with its genesis name where known, the quorum, and the pending
+// approvals with their counts against the quorum. Exit 0, or 1/2 as other node commands.
+int CmdValidators(const NodeArgs& node, const std::string& genesis_path);
+
+// consentctl validators approve: computes the new set from the one in office (--add, --remove,
+// --replace OLD=NEW; sorted ascending; refused with exit 2: removing a non-member, adding a
+// member, an empty result, the set in office itself, more than kMaxSetValidators keys), signs
+// SET_VALIDATORS with the node key file, and submits it (--wait: until committed) or writes it
+// to `out`. Prints the new set, its set_hash and the approvals it has and still needs.
+struct ApproveArgs {
+  std::string key_path;
+  std::vector<std::string> add, remove, replace;
+  std::string out;
+  std::string genesis;
+  bool wait = false;
+  uint64_t issued_at_ms = 0;  // 0 = now
+  uint64_t nonce = 0;         // 0 = random
+};
+int CmdApprove(const NodeArgs& node, const ApproveArgs& args);
 
 // "2026-12-06 12:56:21Z" (UTC, to the second) for a time in ms since the Unix epoch.
 std::string IsoTime(uint64_t ms);
