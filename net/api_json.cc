@@ -15,6 +15,7 @@ json::OrderedJson CertifiedHeaderJson(const CertifiedHeader& h) {
   fields["log_root"] = ToHex(h.header.log_root);
   fields["state_root"] = ToHex(h.header.state_root);
   fields["validators_hash"] = ToHex(h.header.validators_hash);
+  fields["next_validators_hash"] = ToHex(h.header.next_validators_hash);
   fields["proposer"] = ToHex(h.header.proposer);
   json::OrderedJson j = json::OrderedJson::object();
   j["header"] = HeaderToJson(h.header);
@@ -118,10 +119,11 @@ json::OrderedJson NodeStatusJson(const NodeStatus& s) {
   return j;
 }
 
-const PublicKey& ControllerOf(const TxBody& body) {
+std::optional<PublicKey> ControllerOf(const TxBody& body) {
   if (const auto* g = std::get_if<GrantTx>(&body)) return g->controller;
   if (const auto* r = std::get_if<RevokeTx>(&body)) return r->controller;
-  return std::get<RegisterControllerTx>(body).controller;
+  if (const auto* c = std::get_if<RegisterControllerTx>(&body)) return c->controller;
+  return std::nullopt;  // SET_VALIDATORS names no controller
 }
 
 json::OrderedJson StreamEventJson(const SignedTx& tx, const Hash32& tx_id, uint64_t height,
@@ -131,7 +133,9 @@ json::OrderedJson StreamEventJson(const SignedTx& tx, const Hash32& tx_id, uint6
   j["tx_id"] = ToHex(tx_id);
   j["height"] = height;
   j["kind"] = TxKindName(KindOf(tx.body));
-  j["controller"] = ToHex(ControllerOf(tx.body));
+  if (std::optional<PublicKey> controller = ControllerOf(tx.body)) {
+    j["controller"] = ToHex(*controller);
+  }
   if (const auto* g = std::get_if<GrantTx>(&tx.body)) {
     j["subject"] = ToHex(g->subject);
     j["purposes"] = g->purposes;
@@ -141,6 +145,11 @@ json::OrderedJson StreamEventJson(const SignedTx& tx, const Hash32& tx_id, uint6
     j["subject"] = ToHex(r->subject);
     j["purposes"] = r->purposes;
     j["issued_at_ms"] = r->issued_at_ms;
+  } else if (const auto* v = std::get_if<SetValidatorsTx>(&tx.body)) {
+    j["validator"] = ToHex(v->validator);
+    j["validators"] = HashListJson(v->validators);
+    j["set_hash"] = ToHex(SetHashOf(v->validators));
+    j["issued_at_ms"] = v->issued_at_ms;
   } else {
     j["issued_at_ms"] = IssuedAtOf(tx.body);
   }

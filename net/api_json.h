@@ -5,6 +5,7 @@
 // for consent proofs. Pure functions; thread-safe.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "ledger/json_strict.h"
@@ -14,7 +15,8 @@
 namespace consent {
 
 // {"header": {height, time_ms, encoding, block_hash}, "fields": {chain_id, prev_block_hash,
-//  log_size, log_root, state_root, validators_hash, proposer}, "commit": {round, signatures}}
+//  log_size, log_root, state_root, validators_hash, next_validators_hash, proposer}, "commit":
+//  {round, signatures}}
 json::OrderedJson CertifiedHeaderJson(const CertifiedHeader& h);
 
 json::OrderedJson HashListJson(const std::vector<Hash32>& hashes);
@@ -34,12 +36,14 @@ json::OrderedJson SignedProposalRefJson(const SignedProposalRef& p);
 json::OrderedJson EvidenceJson(const Evidence& e);
 
 // One committed change as the stream pushes it: {"log_index", "tx_id", "height", "kind",
-// "controller", "subject" (grant, revoke), "purposes" (grant, revoke), "issued_at_ms",
-// "expires_at_ms" (grant), "tx": <field form>}.
+// "controller" (not for set_validators), "subject" (grant, revoke), "purposes" (grant, revoke),
+// "validator", "validators", "set_hash" (set_validators), "issued_at_ms", "expires_at_ms"
+// (grant), "tx": <field form>}.
 json::OrderedJson StreamEventJson(const SignedTx& tx, const Hash32& tx_id, uint64_t height,
                                   uint64_t log_index);
 
-// The controller every kind of transaction names (the stream filters on it).
-const PublicKey& ControllerOf(const TxBody& body);
+// The controller a transaction names (the stream filters on it); none for SET_VALIDATORS, which
+// a controller filter therefore never matches.
+std::optional<PublicKey> ControllerOf(const TxBody& body);
 
 }  // namespace consent

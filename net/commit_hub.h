@@ -79,13 +79,14 @@ class StreamBlock {
   explicit StreamBlock(std::shared_ptr<const CommittedBlock> block);
   const CommittedBlock& block() const { return *block_; }
   size_t size() const { return block_->txs.size(); }
-  const PublicKey& Controller(size_t i) const { return controllers_[i]; }
+  // None for a transaction that names no controller (SET_VALIDATORS).
+  const std::optional<PublicKey>& Controller(size_t i) const { return controllers_[i]; }
   // The stream message of txs[i] (see docs/api.md), serialised on first use.
   const std::string& Text(size_t i) const;
 
  private:
   const std::shared_ptr<const CommittedBlock> block_;
-  std::vector<PublicKey> controllers_;
+  std::vector<std::optional<PublicKey>> controllers_;
   std::unique_ptr<std::once_flag[]> once_;
   std::unique_ptr<std::string[]> texts_;
 };

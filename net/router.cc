@@ -26,6 +26,8 @@ const std::vector<Route>& Routes() {
       {{"GET", "/v1/subjects/{subject}/history"}, &GetHistoryRoute},
       {{"GET", "/v1/controllers"}, &GetDirectoryRoute},
       {{"GET", "/v1/controllers/{controller}/consents"}, &GetControllerConsentsRoute},
+      {{"GET", "/v1/validators"}, &GetValidatorsRoute},
+      {{"GET", "/v1/validators/changes"}, &GetValidatorChangesRoute},
       {{"GET", "/v1/status"}, &GetStatusRoute},
       {{"GET", "/v1/evidence"}, &GetEvidenceRoute},
       {{"GET", "/v1/stream"}, &GetStreamRoute},

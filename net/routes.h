@@ -26,6 +26,8 @@ HttpResponse GetConsentRoute(const RouteCall& c);
 HttpResponse GetHistoryRoute(const RouteCall& c);
 HttpResponse GetDirectoryRoute(const RouteCall& c);
 HttpResponse GetControllerConsentsRoute(const RouteCall& c);
+HttpResponse GetValidatorsRoute(const RouteCall& c);
+HttpResponse GetValidatorChangesRoute(const RouteCall& c);
 HttpResponse GetStatusRoute(const RouteCall& c);
 HttpResponse GetEvidenceRoute(const RouteCall& c);
 HttpResponse GetStreamRoute(const RouteCall& c);

@@ -1,14 +1,17 @@
 // The read routes: committed transactions, blocks, headers, consistency and consent proofs,
-// histories, the directory, node status, health, readiness, metrics and the stream's upgrade
-// check. Each reads one backend snapshot so that an answer is about one height.
+// histories, the directory, the validator set in office and its changes, node status, health,
+// readiness, metrics and the stream's upgrade check. Each reads one backend snapshot so that an
+// answer is about one height.
 #include <chrono>
 
 #include "crypto/hex.h"
 #include "ledger/block_json.h"
 #include "ledger/consent_proof.h"
 #include "ledger/queries.h"
+#include "ledger/set_changes.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
+#include "ledger/validator_history.h"
 #include "net/api_json.h"
 #include "net/http_metrics.h"
 #include "net/readiness.h"
@@ -258,6 +261,52 @@ HttpResponse GetControllerConsentsRoute(const RouteCall& c) {
   j["controller"] = ToHex(controller);
   j["consents"] = std::move(list);
   j["next_cursor"] = CursorJson(page.next_cursor);
+  return JsonResponse(200, j);
+}
+
+HttpResponse GetValidatorsRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
+  (void)q;
+  auto snap = c.ctx.backend.Snapshot();
+  QUERY_OR_ERROR(std::optional<uint64_t> head, HeadHeight(*snap));
+  QUERY_OR_ERROR(ValidatorsInOffice v, GetValidatorsInOffice(*snap, c.ctx.backend.genesis()));
+  json::OrderedJson pending = json::OrderedJson::array();
+  for (const PendingApproval& p : v.pending) {
+    json::OrderedJson o = json::OrderedJson::object();
+    o["validator"] = ToHex(p.validator);
+    o["set_hash"] = ToHex(p.value.set_hash);
+    o["tx_id"] = ToHex(p.value.tx_id);
+    o["issued_at_ms"] = p.value.issued_at_ms;
+    o["in_office"] = p.in_office;
+    o["approvals"] = p.approvals_of_set;
+    pending.push_back(std::move(o));
+  }
+  json::OrderedJson j = json::OrderedJson::object();
+  j["height"] = head.value_or(0);
+  j["since_height"] = v.since_height;
+  j["validators"] = HashListJson(v.validators.keys);
+  j["validators_hash"] = ToHex(v.validators.Hash());
+  j["quorum"] = v.quorum;
+  j["pending"] = std::move(pending);
+  return JsonResponse(200, j);
+}
+
+HttpResponse GetValidatorChangesRoute(const RouteCall& c) {
+  PARSE_OR_400(QueryParams q, ParseQuery(c.query, {}));
+  (void)q;
+  auto snap = c.ctx.backend.Snapshot();
+  // Counted first (the set records only), so that an answer over the bound reads no header.
+  QUERY_OR_ERROR(std::vector<SetChange> recorded, ReadSetChanges(*snap));
+  if (recorded.size() > kMaxValidatorChanges) {
+    return ErrorResponse(500, "internal",
+                         "the chain has " + std::to_string(recorded.size()) +
+                             " validator set changes, more than the " +
+                             std::to_string(kMaxValidatorChanges) +
+                             " one answer (or consent proof) may carry");
+  }
+  QUERY_OR_ERROR(std::vector<ValidatorChange> changes, GetValidatorChanges(*snap, UINT64_MAX));
+  json::OrderedJson j = json::OrderedJson::object();
+  j["changes"] = ValidatorChangesToJson(changes);
   return JsonResponse(200, j);
 }
 

@@ -25,6 +25,8 @@ size_t ApproxBytes(const SignedTx& t) {
           n += StringsBytes(b.purposes);
         } else if constexpr (std::is_same_v<T, RegisterControllerTx>) {
           n += b.name.size() + b.contact_uri.size();
+        } else if constexpr (std::is_same_v<T, SetValidatorsTx>) {
+          n += b.validators.size() * sizeof(PublicKey);
         }
       },
       t.body);

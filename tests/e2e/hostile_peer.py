@@ -117,6 +117,27 @@ def make_grant(chain_id, subject_seed=None, controller=None, valid=True, **kw):
     return body + sign(subject_seed, b"consent-ledger/tx/v1" + sstr(chain_id) + body)
 
 
+def set_validators_body(validator, validators, issued_at_ms=None, nonce=None):
+    """SET_VALIDATORS (kind 4, PROTOCOL.md sections 2 and 10): `validator` (the signer, a member
+    of the set in office) approves the set `validators`. The keys are encoded as given: pass them
+    strictly ascending for a valid transaction (sorted(keys) does it for raw 32-byte keys)."""
+    issued = int(time.time() * 1000) if issued_at_ms is None else issued_at_ms
+    nonce = int.from_bytes(os.urandom(6), "big") if nonce is None else nonce
+    return (u8(4) + u8(1) + validator + u32(len(validators)) + b"".join(validators) +
+            u64(issued) + u64(nonce))
+
+
+def make_set_validators(chain_id, validator_seed, validators, **kw):
+    """A signed SET_VALIDATORS (body || sig) by the validator whose Ed25519 seed is given."""
+    body = set_validators_body(pub_of(validator_seed), validators, **kw)
+    return body + sign(validator_seed, b"consent-ledger/tx/v1" + sstr(chain_id) + body)
+
+
+def set_hash(validators):
+    """H(list<key> validators): validators_hash / a SET_VALIDATORS's set_hash."""
+    return H(u32(len(validators)) + b"".join(validators))
+
+
 def tx_id(signed_tx):
     return H(b"\x00" + signed_tx)
 

@@ -5,7 +5,11 @@
 // block at once with the validator's own precommit as its commit, notifying the listeners after
 // the store has it. So each Submit that accepts anything commits exactly one block.
 // Test knobs: hold commits (accepted txs stay pending until CommitPending), a full mempool, and
-// readiness. Thread-safety: every method is thread-safe (Submit and CommitPending serialised).
+// readiness. Several validators: give their seeds (the first is this node's key); every block is
+// then committed by the precommits of every validator of the set that commits its height whose
+// seed the backend holds (AddSigner adds the seed of a key that joins later), so validator set
+// changes (SET_VALIDATORS) go through the real pipeline. Thread-safety: every method is
+// thread-safe (Submit and CommitPending serialised).
 #pragma once
 
 #include <atomic>
@@ -34,10 +38,16 @@ inline uint64_t WallMs() {
 
 class TestBackend : public ApiBackend {
  public:
-  explicit TestBackend(std::string chain_id = "net-test") : key_(SigningKey::FromSeed(Seed32{7})) {
+  explicit TestBackend(std::string chain_id = "net-test", std::vector<Seed32> validators = {})
+      : key_(SigningKey::FromSeed(validators.empty() ? Seed32{7} : validators.front())) {
     genesis_.chain_id = std::move(chain_id);
     genesis_.genesis_time_ms = 1;
-    genesis_.validators.push_back(Validator{"v0", key_.public_key()});
+    if (validators.empty()) validators.push_back(Seed32{7});
+    for (size_t i = 0; i < validators.size(); ++i) {
+      SigningKey k = SigningKey::FromSeed(validators[i]);
+      genesis_.validators.push_back(Validator{"v" + std::to_string(i), k.public_key()});
+      signers_[k.public_key()] = validators[i];
+    }
     std::random_device rd;
     dir_ = std::filesystem::temp_directory_path() /
            ("consent_net_test_" + std::to_string(rd()) + std::to_string(rd()));
@@ -161,8 +171,16 @@ class TestBackend : public ApiBackend {
     }
     s.mempool_capacity = 1000;
     s.ready = ready_.load();
-    s.validator = true;  // the chain's one validator (a follower with no peer is not ready)
-    s.validators = genesis_.validators;
+    // The set in office, named as in genesis (as the node does).
+    const ValidatorSet in_office = store_->ValidatorsFor(s.height + 1);
+    for (const PublicKey& k : in_office.keys) {
+      Validator v{"", k};
+      for (const Validator& g : genesis_.validators) {
+        if (g.public_key == k) v.name = g.name;
+      }
+      s.validators.push_back(std::move(v));
+    }
+    s.validator = in_office.Contains(key_.public_key());
     return s;
   }
 
@@ -202,6 +220,11 @@ class TestBackend : public ApiBackend {
     return e;
   }
 
+  // The seed of a key that may join the set later: it then signs the commits of its heights.
+  void AddSigner(const Seed32& seed) {
+    std::lock_guard<std::mutex> lock(submit_mu_);
+    signers_[SigningKey::FromSeed(seed).public_key()] = seed;
+  }
   void set_ready(bool v) { ready_.store(v); }
   void set_mempool_full(bool v) { mempool_full_.store(v); }
   void set_hold_commits(bool v) { hold_commits_.store(v); }
@@ -230,8 +253,13 @@ class TestBackend : public ApiBackend {
     block->txs = v.block.txs;
     Commit commit;
     commit.round = 0;
-    commit.signatures.push_back(
-        SignPrecommit(key_, genesis_.chain_id, v.block.header.height, 0, v.block_hash));
+    // Every member of the set that commits this height whose seed is held, in set order.
+    for (const PublicKey& member : v.validators.keys) {
+      auto it = signers_.find(member);
+      if (it == signers_.end()) continue;
+      commit.signatures.push_back(SignPrecommit(SigningKey::FromSeed(it->second), genesis_.chain_id,
+                                                v.block.header.height, 0, v.block_hash));
+    }
     RETURN_IF_ERROR(store_->CommitBlock(std::move(v), commit));
     std::shared_ptr<const CommittedBlock> shared = block;
     std::lock_guard<std::mutex> lock(listeners_mu_);
@@ -244,8 +272,9 @@ class TestBackend : public ApiBackend {
   std::filesystem::path dir_;
   std::unique_ptr<ChainStore> store_;
   mutable std::mutex submit_mu_;
-  std::vector<SignedTx> pending_;  // guarded by submit_mu_ (held commits)
-  std::set<Hash32> pending_ids_;   // guarded by submit_mu_
+  std::map<PublicKey, Seed32> signers_;  // guarded by submit_mu_ (set in the constructor)
+  std::vector<SignedTx> pending_;        // guarded by submit_mu_ (held commits)
+  std::set<Hash32> pending_ids_;         // guarded by submit_mu_
   mutable std::mutex listeners_mu_;
   std::set<CommitListener*> listeners_;  // guarded by listeners_mu_
   std::atomic<bool> ready_{true};
