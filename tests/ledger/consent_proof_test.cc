@@ -229,6 +229,13 @@ TEST_P(ConsentProofTest, JsonRoundTripAndShape) {
                                             "validator_changes"}));
   EXPECT_TRUE(j["validator_changes"].is_array());  // required, [] when the set never changed
   EXPECT_TRUE(j["validator_changes"].empty());
+  {
+    json::Json without = j;
+    without.erase("validator_changes");
+    auto r = ParseConsentProof(without.dump());
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(Contains(r.status(), "validator_changes")) << r.status().ToString();
+  }
   EXPECT_TRUE(j["state"]["leaf"].is_null());  // implied for membership
   EXPECT_EQ(j["state"]["value"].get<std::string>().size(), 2 * kStateValueBytes);
   EXPECT_EQ(j["commit"]["signatures"].size(), GetParam());
