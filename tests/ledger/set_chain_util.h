@@ -65,6 +65,7 @@ class SetChain {
   const MemoryKv& kv() const { return kv_; }
   const std::vector<Header>& headers() const { return headers_; }
   const std::vector<Commit>& commits() const { return commits_; }
+  const std::vector<Block>& blocks() const { return blocks_; }
   uint64_t height() const { return headers_.size(); }
   // The block time of `height`: one second apart from kT0.
   static uint64_t TimeOf(uint64_t height) { return kT0 + height * 1000; }
@@ -135,6 +136,7 @@ class SetChain {
     kv_.Apply(*batch);
     headers_.push_back(h);
     commits_.push_back(commit);
+    blocks_.push_back(built->validated.block);
     return std::move(built).value();
   }
 
@@ -154,6 +156,7 @@ class SetChain {
   std::map<PublicKey, SigningKey> keys_;
   std::vector<Header> headers_;
   std::vector<Commit> commits_;
+  std::vector<Block> blocks_;
 };
 
 }  // namespace consent::testing
