@@ -22,6 +22,7 @@
 #include "ledger/subject_key.h"
 #include "ledger/tx.h"
 #include "ledger/tx_json.h"
+#include "tools/gen_vectors_sets.h"
 
 namespace consent {
 namespace {
@@ -396,6 +397,7 @@ json HeaderFields(const Header& h) {
           {"log_root", ToHex(h.log_root)},
           {"state_root", ToHex(h.state_root)},
           {"validators_hash", ToHex(h.validators_hash)},
+          {"next_validators_hash", ToHex(h.next_validators_hash)},
           {"proposer", ToHex(h.proposer)}};
 }
 
@@ -431,6 +433,7 @@ json Headers(const Keys& k, const std::vector<SignedTx>& txs, const Genesis& gen
     h.log_root = merkle::RootFromLeafHashes(log);
     h.state_root = tree.Root();
     h.validators_hash = genesis.ValidatorsHash();
+    h.next_validators_hash = h.validators_hash;  // no change decided (section 10)
     h.proposer = genesis.Proposer(height, 0);
     prev = h.Hash();
     out.push_back({{"encoding", ToHex(h.Encode())},
@@ -824,6 +827,7 @@ int Main() {
   v["proposals"] = Proposals(genesis, v["headers"], txs);
   v["p2p_frames"] = P2pFrames(genesis, v["headers"], txs);
   v["p2p_invalid_frames"] = P2pInvalidFrames();
+  v["set_changes"] = vectors::SetChangeVectors(kChainId, kT0, SeedFor);
   std::cout << v.dump(1) << "\n";
   return 0;
 }

@@ -4,6 +4,8 @@
 // 2^53, as JSON requires) parses back to it. And the auditor's check (CheckCertifiedHeader) of a
 // decoded header, after block 1 of a real chain or as block 1, never passes without a commit,
 // whatever the header says: no header is certified without the validators' signatures.
+// Version 2 (PROTOCOL.md section 5): every decoded header is version 2, the same bytes marked
+// version 1 never decode. Seeds include a change block (next_validators_hash != validators_hash).
 #include <cstdint>
 #include <cstdlib>
 
@@ -37,6 +39,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();
     }
   }
+  // Only version 2 decodes; the static-set layout (version 1) is refused.
+  if (size < 2 || data[1] != 2) std::abort();
+  Bytes v1(data, data + size);
+  v1[1] = 1;
+  if (DecodeHeader(v1).ok()) std::abort();
   Bytes again = header->Encode();
   if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
   // JSON carries integers below 2^53 only (PROTOCOL.md section 1).

@@ -53,6 +53,7 @@ Header SampleHeader() {
   h.log_root = Filled(0x22);
   h.state_root = Filled(0x33);
   h.validators_hash = Filled(0x44);
+  h.next_validators_hash = Filled(0x66);
   h.proposer = Filled(0x55);
   return h;
 }
@@ -66,15 +67,23 @@ bool Contains(const Status& s, const std::string& what) {
 TEST(Header, EncodingLayoutAndRoundTrip) {
   Header h = SampleHeader();
   Bytes enc = h.Encode();
-  ASSERT_EQ(enc.size(), 2 + 4 + h.chain_id.size() + 8 + 8 + 32 + 8 + 32 * 4);
+  ASSERT_EQ(enc.size(), 2 + 4 + h.chain_id.size() + 8 + 8 + 32 + 8 + 32 * 5);
   EXPECT_EQ(enc[0], 16);
-  EXPECT_EQ(enc[1], 1);
+  EXPECT_EQ(enc[1], 2);  // header version 2 (PROTOCOL.md section 5)
   EXPECT_EQ(ToHex(ByteView(enc.data() + 2, 4)), "00000010");  // u32 length 16, big-endian
   EXPECT_EQ(std::string(enc.begin() + 6, enc.begin() + 22), h.chain_id);
   EXPECT_EQ(ToHex(ByteView(enc.data() + 22, 8)), "0000000000000007");
   EXPECT_EQ(ToHex(ByteView(enc.data() + 30, 8)), "0000018bcfe5687b");  // 1700000000123
   EXPECT_EQ(enc[38], 0x11);
   EXPECT_EQ(ToHex(ByteView(enc.data() + 70, 8)), "000000000000002a");
+  // log_root 78..110, state_root 110..142, validators_hash 142..174, next_validators_hash
+  // 174..206, proposer 206..238.
+  EXPECT_EQ(enc[142], 0x44);
+  EXPECT_EQ(enc[173], 0x44);
+  EXPECT_EQ(enc[174], 0x66);
+  EXPECT_EQ(enc[205], 0x66);
+  EXPECT_EQ(enc[206], 0x55);
+  EXPECT_EQ(enc.size(), 238u);
   EXPECT_EQ(enc.back(), 0x55);
   EXPECT_EQ(h.Hash(), Sha256(enc));
   auto decoded = DecodeHeader(enc);
@@ -96,6 +105,7 @@ TEST(Header, EveryFieldChangesTheBlockHash) {
       [](Header& h) { h.log_root[0] ^= 0x80; },
       [](Header& h) { h.state_root[5] ^= 1; },
       [](Header& h) { h.validators_hash[9] ^= 1; },
+      [](Header& h) { h.next_validators_hash[3] ^= 1; },
       [](Header& h) { h.proposer[31] ^= 1; },
   };
   for (size_t i = 0; i < mutations.size(); ++i) {
@@ -129,8 +139,10 @@ TEST(Header, DecodeRejectsWrongKindAndVersion) {
   bad[0] = 1;  // a GRANT's kind
   EXPECT_TRUE(Contains(DecodeHeader(bad).status(), "header.kind"));
   bad = enc;
-  bad[1] = 2;
-  EXPECT_TRUE(Contains(DecodeHeader(bad).status(), "header.version: unsupported version 2"));
+  bad[1] = 1;  // the static-set header of protocol version 1
+  EXPECT_TRUE(Contains(DecodeHeader(bad).status(), "header.version: unsupported version 1"));
+  bad[1] = 3;
+  EXPECT_TRUE(Contains(DecodeHeader(bad).status(), "header.version: unsupported version 3"));
   bad[1] = 0;
   EXPECT_FALSE(DecodeHeader(bad).ok());
 }
@@ -431,7 +443,7 @@ TEST(VerifyCommit, RejectsNonValidator) {
   Status s = VerifyCommit(c.genesis, c.height, c.block, commit);
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(Contains(s, "signatures[3]: validator " + ToHex(outsider.public_key()) +
-                              " is not in the genesis validator set"))
+                              " is not in the validator set of height " + std::to_string(c.height)))
       << s.message();
   // A key that differs from a validator's only in its last byte is named in full, so the message
   // cannot be read as naming the genuine validator.
@@ -440,7 +452,7 @@ TEST(VerifyCommit, RejectsNonValidator) {
   s = VerifyCommit(c.genesis, c.height, c.block, near);
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(Contains(s, "signatures[2]: validator " + ToHex(near.signatures[2].validator) +
-                              " is not in the genesis validator set"))
+                              " is not in the validator set of height " + std::to_string(c.height)))
       << s.message();
 }
 

@@ -224,9 +224,18 @@ TEST_P(ConsentProofTest, JsonRoundTripAndShape) {
   std::vector<std::string> keys;
   json::OrderedJson oj = json::OrderedJson::parse(text);
   for (const auto& [k, unused] : oj.items()) keys.push_back(k);
-  EXPECT_EQ(keys,
-            (std::vector<std::string>{"version", "chain_id", "subject", "controller", "purpose",
-                                      "status", "header", "commit", "state", "tx"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"version", "chain_id", "subject", "controller",
+                                            "purpose", "status", "header", "commit", "state", "tx",
+                                            "validator_changes"}));
+  EXPECT_TRUE(j["validator_changes"].is_array());  // required, [] when the set never changed
+  EXPECT_TRUE(j["validator_changes"].empty());
+  {
+    json::Json without = j;
+    without.erase("validator_changes");
+    auto r = ParseConsentProof(without.dump());
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(Contains(r.status(), "validator_changes")) << r.status().ToString();
+  }
   EXPECT_TRUE(j["state"]["leaf"].is_null());  // implied for membership
   EXPECT_EQ(j["state"]["value"].get<std::string>().size(), 2 * kStateValueBytes);
   EXPECT_EQ(j["commit"]["signatures"].size(), GetParam());
@@ -248,8 +257,22 @@ TEST_P(ConsentProofTest, WrongGenesisIsInvalid) {
   }
   v = VerifyConsentProof(p, other_keys);
   ASSERT_FALSE(v.ok());
-  EXPECT_TRUE(Contains(v.status(), "commit: signatures[0]: validator ")) << Why(v);
-  EXPECT_TRUE(Contains(v.status(), " is not in the genesis validator set")) << Why(v);
+  // The header names the set that committed it; another genesis set is refused by its hash
+  // before any signature is looked at.
+  EXPECT_EQ(v.status().message(),
+            "header: validators_hash does not match the validator set of genesis (and the proof "
+            "carries no validator change)")
+      << Why(v);
+  // With a header re-pointed at the other set (no longer the block that was signed), the commit
+  // names signers outside that set.
+  {
+    ConsentProof repointed = p;
+    repointed.header.validators_hash = other_keys.Set().Hash();
+    v = VerifyConsentProof(repointed, other_keys);
+    ASSERT_FALSE(v.ok());
+    EXPECT_TRUE(Contains(v.status(), "commit: signatures[0]: validator ")) << Why(v);
+    EXPECT_TRUE(Contains(v.status(), " is not in the validator set of height 3")) << Why(v);
+  }
   // A header that names another validator set fails even with a commit from this one.
   {
     Genesis same_keys_other_order = f.chain.genesis();
@@ -258,7 +281,8 @@ TEST_P(ConsentProofTest, WrongGenesisIsInvalid) {
       v = VerifyConsentProof(p, same_keys_other_order);
       ASSERT_FALSE(v.ok());
       EXPECT_EQ(v.status().message(),
-                "header: validators_hash does not match the genesis validator set");
+                "header: validators_hash does not match the validator set of genesis (and the "
+                "proof carries no validator change)");
     }
   }
 

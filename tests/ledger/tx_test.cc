@@ -334,7 +334,7 @@ TEST_F(TxTest, AnyTrailingByteFails) {
 
 TEST_F(TxTest, UnknownKindAndVersion) {
   Bytes enc = AllKinds()[0].Encode();
-  for (int k : {0, 4, 16, 255}) {
+  for (int k : {0, 5, 6, 16, 255}) {  // 1..4 are GRANT..SET_VALIDATORS
     Bytes e = enc;
     e[0] = static_cast<uint8_t>(k);
     EXPECT_TRUE(FailsWith(DecodeSignedTx(e).status(),

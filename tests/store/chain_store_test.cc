@@ -401,13 +401,27 @@ TEST_F(DamageTest, HeadHeaderByteFlipped) {
   Damage([](ChainStore& s) {
     Bytes key = schema::U64Key(3);
     Bytes v = Read(s, Column::kHeaders, key);
-    ASSERT_GT(v.size(), 40u);
-    v[v.size() - 40] ^= 0x01;  // inside validators_hash
+    ASSERT_GT(v.size(), 72u);
+    // Header v2 ends: validators_hash, next_validators_hash, proposer (32 bytes each).
+    v[v.size() - 72] ^= 0x01;  // inside validators_hash
     KvBatch b;
     b.Put(Column::kHeaders, key, v);
     ASSERT_TRUE(s.rocks().Write(b, true).ok());
   });
   ExpectRefused("commit does not verify");
+}
+
+TEST_F(DamageTest, HeadNextValidatorsHashFlipped) {
+  Damage([](ChainStore& s) {
+    Bytes key = schema::U64Key(3);
+    Bytes v = Read(s, Column::kHeaders, key);
+    ASSERT_GT(v.size(), 40u);
+    v[v.size() - 40] ^= 0x01;  // inside next_validators_hash
+    KvBatch b;
+    b.Put(Column::kHeaders, key, v);
+    ASSERT_TRUE(s.rocks().Write(b, true).ok());
+  });
+  ExpectRefused("the head's next_validators_hash is not the recorded set of the next height");
 }
 
 TEST_F(DamageTest, HeadHeaderTruncated) {

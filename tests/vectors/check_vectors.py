@@ -11,6 +11,9 @@ handshake_msg and every frame re-encoded from its fields and decoded back by a s
 decoder written here, which must also refuse each invalid frame for its stated rule.
 
 Needs Python 3.9+ and the `cryptography` package (Debian: python3-cryptography) for Ed25519.
+The "set_changes" section (PROTOCOL.md section 10) is replayed from genesis: every block's
+header v2, commit by the set held, state rules with their names, approvals, the decision and the
+end-of-block removal of approvals (state_root recomputed), then each proof's validator_changes walk.
 Usage: check_vectors.py [path/to/protocol.json]. Exit 0 and "N passed, 0 failed" when all agree.
 """
 import hashlib
@@ -60,6 +63,10 @@ def encode_body(j):
     if kind == "register_controller":
         return (u8(3) + u8(1) + unhex(j["controller"]) + sstr(j["name"]) +
                 sstr(j["contact_uri"]) + u64(j["issued_at_ms"]) + u64(j["nonce"]))
+    if kind == "set_validators":
+        keys = [unhex(k) for k in j["validators"]]
+        return (u8(4) + u8(1) + unhex(j["validator"]) + u32(len(keys)) + b"".join(keys) +
+                u64(j["issued_at_ms"]) + u64(j["nonce"]))
     raise ValueError("unknown kind " + kind)
 
 
@@ -145,6 +152,17 @@ def decode_signed_tx(enc):
         r.str(256)
         r.u64()
         r.u64()
+    elif kind == 4:  # SET_VALIDATORS: 1..64 keys, strictly ascending
+        r.take(32)
+        n = r.u32()
+        if n < 1 or n > 64:
+            raise Reject("validators: 1..64 keys")
+        keys = [r.take(32) for _ in range(n)]
+        for a, b in zip(keys, keys[1:]):
+            if not a < b:
+                raise Reject("validators: strictly ascending")
+        r.u64()
+        r.u64()
     else:
         raise Reject("kind")
     body_end = r.p
@@ -155,6 +173,8 @@ def decode_signed_tx(enc):
 
 
 def signer_of(j):
+    if j["kind"] == "set_validators":
+        return unhex(j["validator"])
     return unhex(j["controller"] if j["kind"] == "register_controller" else j["subject"])
 
 
@@ -242,6 +262,40 @@ def smt_verify(root, key, value, siblings, leaf):
         s = siblings[i]
         node = H(b"\x03" + (s + node if bit(key, i) else node + s))
     return node == root
+
+
+# ---------------------------------------------------------------- headers (section 5)
+HEADER_FIELDS = ["chain_id", "height", "time_ms", "prev_block_hash", "log_size", "log_root",
+                 "state_root", "validators_hash", "next_validators_hash", "proposer"]
+
+
+def encode_header(f):
+    """Version 2: next_validators_hash after validators_hash."""
+    return (u8(16) + u8(2) + sstr(f["chain_id"]) + u64(f["height"]) + u64(f["time_ms"]) +
+            unhex(f["prev_block_hash"]) + u64(f["log_size"]) + unhex(f["log_root"]) +
+            unhex(f["state_root"]) + unhex(f["validators_hash"]) +
+            unhex(f["next_validators_hash"]) + unhex(f["proposer"]))
+
+
+def parse_header(enc):
+    """Strict decode of a version 2 header into its fields; raises Reject."""
+    r = Rd(enc)
+    if r.u8() != 16:
+        raise Reject("header kind")
+    if r.u8() != 2:
+        raise Reject("header version")
+    chain = r.str(64).decode()
+    if not CHAIN.match(chain):
+        raise Reject("header chain id")
+    f = {"chain_id": chain, "height": r.u64(), "time_ms": r.u64(),
+         "prev_block_hash": r.take(32).hex(), "log_size": r.u64(), "log_root": r.take(32).hex(),
+         "state_root": r.take(32).hex(), "validators_hash": r.take(32).hex(),
+         "next_validators_hash": r.take(32).hex(), "proposer": r.take(32).hex()}
+    if f["height"] == 0:
+        raise Reject("header height 0")
+    if r.p != len(enc):
+        raise Reject("header trailing bytes")
+    return f
 
 
 # ---------------------------------------------------------------- checks
@@ -399,7 +453,7 @@ class FRd(Rd):
 
 def decode_header(enc):
     r = FRd(enc)
-    if r.u8() != 16 or r.u8() != 1:
+    if r.u8() != 16 or r.u8() != 2:
         raise FrameReject("header", "kind or version")
     chain = r.str(MAX_CHAIN_ID)
     if not CHAIN.match(chain):
@@ -407,7 +461,7 @@ def decode_header(enc):
     height = r.u64()
     if height == 0:
         raise FrameReject("header", "height 0")
-    r.take(8 + 32 + 8 + 32 * 4)
+    r.take(8 + 32 + 8 + 32 * 5)
     r.end()
     return height
 
@@ -731,11 +785,12 @@ def main():
 
     for hd in v["headers"]:
         f = hd["fields"]
-        enc = (u8(16) + u8(1) + sstr(f["chain_id"]) + u64(f["height"]) + u64(f["time_ms"]) +
-               unhex(f["prev_block_hash"]) + u64(f["log_size"]) + unhex(f["log_root"]) +
-               unhex(f["state_root"]) + unhex(f["validators_hash"]) + unhex(f["proposer"]))
+        enc = encode_header(f)
         c.eq(f"header {f['height']} encoding", enc.hex(), hd["encoding"])
         c.eq(f"header {f['height']} block_hash", H(enc).hex(), hd["block_hash"])
+        c.eq(f"header {f['height']} decodes", parse_header(enc), f)
+        c.eq(f"header {f['height']} decides no change", f["next_validators_hash"],
+             f["validators_hash"])
 
     for vt in v["votes"]:
         msg = (b"consent-ledger/vote/v1" + sstr(chain) + u8(vt["type"]) + u64(vt["height"]) +
@@ -745,6 +800,9 @@ def main():
         c.eq("vote signature", priv.sign(msg).hex(), vt["signature"])
 
     check_p2p(c, v, chain)
+    # Section 10, in its own file (shares this file's primitives).
+    from check_set_changes import check_set_changes
+    check_set_changes(c, v["set_changes"], chain)
 
     print(f"check_vectors: {c.passed} passed, {c.failed} failed")
     return 0 if c.failed == 0 else 1
