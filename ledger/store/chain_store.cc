@@ -65,8 +65,18 @@ Status ChainStore::CheckOnOpen(bool create) {
     return Status::Ok();
   }
   if (*format != Bytes{0, 0, 0, static_cast<uint8_t>(schema::kStoreFormat)}) {
-    return Status::Corruption("the store's format is " + ToHex(*format) + ", this build reads " +
-                              std::to_string(schema::kStoreFormat));
+    std::string why = "the store's format is " + ToHex(*format) + ", this build reads " +
+                      std::to_string(schema::kStoreFormat);
+    if (format->size() == 4 && (*format)[3] < 5) {
+      // Formats 1..4 hold version 1 headers (a fixed validator set): their blocks cannot be
+      // carried into a chain of version 2 headers without re-signing every commit.
+      why +=
+          " (formats up to 4 hold version 1 headers of a fixed validator set, which this "
+          "release neither produces nor accepts: keep that store for the old release, and start "
+          "this one on a new data directory and genesis; docs/operations.md, \"Upgrading to "
+          "validator set changes\")";
+    }
+    return Status::Corruption(why);
   }
   ASSIGN_OR_RETURN(std::optional<Bytes> gh, kv_->Get(Column::kMeta, AsBytes(schema::kMetaGenesis)));
   if (!gh || *gh != Bytes(genesis_hash.begin(), genesis_hash.end())) {
