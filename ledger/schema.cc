@@ -168,16 +168,15 @@ Result<ControllerEntry> DecodeControllerEntry(ByteView b) {
 Hash32 GenesisHash(const Genesis& g) { return Sha256(AsBytes(g.ToJson())); }
 
 Bytes ValidatorSetKey(uint64_t from_height) {
-  Bytes k{kValidatorSetPrefix};
-  Bytes h = U64Key(from_height);
-  k.insert(k.end(), h.begin(), h.end());
-  return k;
+  Writer w(1 + 8);
+  w.U8(kValidatorSetPrefix).U64(from_height);
+  return std::move(w).Take();
 }
 
 Bytes ApprovalRecordKey(const PublicKey& validator) {
-  Bytes k{kApprovalPrefix};
-  k.insert(k.end(), validator.begin(), validator.end());
-  return k;
+  Writer w(1 + 32);
+  w.U8(kApprovalPrefix).Fixed(validator);
+  return std::move(w).Take();
 }
 
 }  // namespace consent::schema
