@@ -141,13 +141,14 @@ void FairVerifier::Drain() {
       if (!b.finished && b.verified == b.txs->size()) {
         b.finished = true;
         live_.erase(b.seq);
+        // The bounds are free before the answer goes out: a client that reads its answer and
+        // sends again is never refused for the batch it was just answered for.
+        ReleaseLocked(b);
         finish = true;
       }
     }
     if (!finish) continue;
     b.done(std::move(b.verdicts), false);
-    std::lock_guard<std::mutex> lock(mu_);
-    ReleaseLocked(b);
   }
 }
 
