@@ -15,8 +15,8 @@
 #include "ledger/log_tree.h"
 #include "ledger/queries.h"
 #include "ledger/state_tree.h"
-#include "tests/ledger/pipeline_test_util.h"
 #include "tests/genesis_set.h"
+#include "tests/ledger/pipeline_test_util.h"
 
 namespace consent {
 namespace {

@@ -8,8 +8,8 @@
 #include "ledger/block_json.h"
 #include "ledger/consent_proof.h"
 #include "ledger/merkle_log.h"
-#include "tests/net/test_util.h"
 #include "tests/genesis_set.h"
+#include "tests/net/test_util.h"
 
 namespace consent::testing {
 namespace {
